@@ -1,0 +1,163 @@
+//! The shared state of a running server ([`Hub`]) and the route table ([`app`]).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, header};
+use axum::routing::{get, post};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{TokenIssuer, TokenVerifier};
+use crate::config::{Config, DEFAULT_TENANT, Limits, Secret};
+use crate::error::StartError;
+use crate::origin::OriginPolicy;
+use crate::rooms::Rooms;
+use crate::tracker::SessionTracker;
+use crate::{handshake, rest};
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct Hub {
+    /// Connection limits and timers.
+    pub limits: Limits,
+    /// Token verification policy.
+    pub verifier: TokenVerifier,
+    /// Token minting, when a signing key is configured.
+    pub issuer: Option<TokenIssuer>,
+    /// Origin rules.
+    pub origins: OriginPolicy,
+    /// All rooms.
+    pub rooms: Arc<Rooms>,
+    /// All live sockets, for shutdown.
+    pub sessions: Arc<SessionTracker>,
+    /// API keys and the tenant each belongs to.
+    api_keys: Vec<(Secret, String)>,
+}
+
+impl Hub {
+    /// Validates the configuration and builds the state; every refusal is a [`StartError`].
+    pub fn new(config: &Config) -> Result<Hub, StartError> {
+        validate_limits(&config.limits)?;
+        let verifier = TokenVerifier::new(config)?;
+        let issuer = TokenIssuer::new(config, &verifier)?;
+        let origins = OriginPolicy::new(config)?;
+        let mut api_keys = Vec::new();
+        let default_key = config
+            .default_tenant
+            .api_key
+            .clone()
+            .ok_or(StartError::MissingApiKey)?;
+        api_keys.push((default_key, DEFAULT_TENANT.to_owned()));
+        for (id, tenant) in &config.tenants {
+            if id == DEFAULT_TENANT || id.is_empty() {
+                return Err(StartError::WeakApiKey(id.clone()));
+            }
+            if let Some(key) = &tenant.api_key {
+                api_keys.push((key.clone(), id.clone()));
+            }
+        }
+        for (i, (key, tenant)) in api_keys.iter().enumerate() {
+            let duplicate = api_keys[..i].iter().any(|(k, _)| k == key);
+            if key.len() < 16 || duplicate {
+                return Err(StartError::WeakApiKey(tenant.clone()));
+            }
+        }
+        Ok(Hub {
+            limits: config.limits.clone(),
+            verifier,
+            issuer,
+            origins,
+            rooms: Arc::new(Rooms::default()),
+            sessions: Arc::new(SessionTracker::default()),
+            api_keys,
+        })
+    }
+
+    /// The tenant whose API key this is, compared in constant time.
+    pub fn tenant_for_api_key(&self, presented: &str) -> Option<&str> {
+        let mut found = None;
+        for (key, tenant) in &self.api_keys {
+            if constant_time_eq(key.expose().as_bytes(), presented.as_bytes()) {
+                found = Some(tenant.as_str());
+            }
+        }
+        found
+    }
+}
+
+fn validate_limits(l: &Limits) -> Result<(), StartError> {
+    let checks: [(bool, &'static str); 7] = [
+        (
+            l.max_message_bytes >= 256,
+            "max_message_bytes must be at least 256",
+        ),
+        (l.max_text_chars >= 1, "max_text_chars must be at least 1"),
+        (l.max_id_bytes >= 1, "max_id_bytes must be at least 1"),
+        (l.outbound_queue >= 1, "outbound_queue must be at least 1"),
+        (
+            !l.heartbeat_interval.is_zero() && !l.idle_timeout.is_zero(),
+            "heartbeat_interval and idle_timeout must be positive",
+        ),
+        (
+            l.rate_per_second.is_finite() && l.rate_per_second >= 0.0 && l.rate_burst >= 1,
+            "rate_per_second must be finite and rate_burst at least 1",
+        ),
+        (
+            l.read_buffer_bytes >= 256 && l.write_buffer_bytes >= 256,
+            "buffers must be at least 256 bytes",
+        ),
+    ];
+    match checks.iter().find(|(ok, _)| !ok) {
+        Some((_, message)) => Err(StartError::InvalidLimit(message)),
+        None => Ok(()),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The route table.
+pub fn app(hub: Arc<Hub>) -> Router {
+    let api = Router::new()
+        .route("/ws", get(handshake::upgrade))
+        .route("/rooms", post(rest::create_room))
+        .route("/rooms/{room_id}", get(rest::room))
+        .route("/rooms/{room_id}/end", post(rest::end_room))
+        .route("/rooms/{room_id}/participants", post(rest::add_participant))
+        .route(
+            "/rooms/{room_id}/participants/{participant_id}",
+            get(rest::participant).delete(rest::remove_participant),
+        )
+        .route(
+            "/rooms/{room_id}/recordings/start",
+            post(rest::start_recording),
+        )
+        .route(
+            "/rooms/{room_id}/recordings/stop",
+            post(rest::stop_recording),
+        );
+    Router::new()
+        .route("/healthz", get(rest::health))
+        .nest("/api/v1", api)
+        .fallback(rest::not_found)
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(
+            // The span records method and path only: never the query (`?token=`) or headers.
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
+            }),
+        )
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::SEC_WEBSOCKET_PROTOCOL,
+            header::AUTHORIZATION,
+            header::COOKIE,
+            header::HeaderName::from_static("x-api-key"),
+        ]))
+        .with_state(hub)
+}

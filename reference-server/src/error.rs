@@ -1,0 +1,119 @@
+//! The two error types at the crate's edges: [`ApiError`] is every HTTP refusal (it becomes the
+//! JSON response), [`StartError`] is every reason the server will not start.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// A refused HTTP request: upgrade refusals before `101` and REST errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// Not a valid WebSocket upgrade, a `token.*` protocol without `chalk`, or two different tokens.
+    #[error("malformed upgrade request")]
+    MalformedUpgrade,
+    /// Any token problem; deliberately one message for all of them.
+    #[error("invalid or missing token")]
+    InvalidToken,
+    /// The `Origin` is not allowed for the token's tenant, is `null`, or is malformed.
+    #[error("origin not allowed")]
+    OriginNotAllowed,
+    /// The participant was removed, or the room was ended, through the REST API.
+    #[error("room access revoked")]
+    AccessRevoked,
+    /// Graceful shutdown has started.
+    #[error("server shutting down")]
+    ShuttingDown,
+    /// The `X-API-Key` header is missing or does not name a tenant.
+    #[error("invalid or missing API key")]
+    InvalidApiKey,
+    /// A REST request body or parameter is not acceptable.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The room or participant does not exist (for this tenant).
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// The request conflicts with the current state (recording already started, room ended).
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// Participant creation without a signing key.
+    #[error("token issuance not configured")]
+    TokenIssuanceNotConfigured,
+    /// A bug or an unexpected failure; details are logged, not returned.
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    /// The HTTP status of this refusal.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedUpgrade | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidToken | ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            ApiError::OriginNotAllowed | ApiError::AccessRevoked => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::ShuttingDown | ApiError::TokenIssuanceNotConfigured => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status(),
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response();
+        if self == ApiError::ShuttingDown {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+/// Why [`crate::serve`] refused to start. Each message fits on one line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Neither an HMAC secret nor a public key is configured.
+    #[error("no token verification key: set --jwt-secret or --jwt-public-key (or use --dev)")]
+    MissingJwtKey,
+    /// Both an HMAC secret and a public key are configured; exactly one is allowed.
+    #[error("both --jwt-secret and --jwt-public-key are set; configure exactly one")]
+    AmbiguousJwtKey,
+    /// The HMAC secret is shorter than 32 bytes.
+    #[error("the JWT secret is {0} bytes long; at least 32 random bytes are required")]
+    WeakJwtSecret(usize),
+    /// The configured algorithm does not fit the key, or a key file is not a usable key.
+    #[error("unusable JWT key: {0}")]
+    InvalidJwtKey(String),
+    /// The default tenant has no API key.
+    #[error("no API key: set --api-key (or use --dev)")]
+    MissingApiKey,
+    /// An API key is shorter than 16 bytes, or two tenants share one.
+    #[error("API key of tenant {0:?} is too short (16 bytes minimum) or not unique")]
+    WeakApiKey(String),
+    /// An allowed origin or origin pattern cannot be parsed.
+    #[error("invalid origin or origin pattern {0:?}")]
+    InvalidOrigin(String),
+    /// A limit is zero or out of range.
+    #[error("invalid limit: {0}")]
+    InvalidLimit(&'static str),
+    /// The TLS certificate or key could not be loaded.
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    /// Binding the listen address failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}

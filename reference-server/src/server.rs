@@ -1,0 +1,176 @@
+//! Starting and stopping a server: [`serve`] binds and spawns, [`Server::shutdown`] drains.
+//!
+//! HTTP/1 is served with hyper directly rather than `axum::serve`, because axum 0.8 gives hyper
+//! no timer: without one a client that never finishes its request head (slowloris) holds the
+//! connection forever. Here the head must arrive within `header_read_timeout`, may have at
+//! most 64 headers, and is read into a buffer capped at 32 KiB (a longer head gets 431).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::serve::{Listener, ListenerExt};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::app::{Hub, app};
+use crate::config::Config;
+use crate::error::StartError;
+use crate::tls;
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    tls: bool,
+    hub: Arc<Hub>,
+    stop_http: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    drain: Duration,
+}
+
+/// Validates `config`, binds, and serves in a background task; returns once listening.
+pub async fn serve(config: Config) -> Result<Server, StartError> {
+    let hub = Arc::new(Hub::new(&config)?);
+    let tls_acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let (stop_http, stopped) = watch::channel(false);
+    let router = app(hub.clone());
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.limits.header_read_timeout)
+        .max_buf_size(MAX_REQUEST_HEAD)
+        .max_headers(MAX_HEADERS);
+    let http = Arc::new(http);
+    let task = match tls_acceptor {
+        None => {
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            tokio::spawn(accept_loop(listener, router, http, stopped))
+        }
+        Some(acceptor) => {
+            let listener = tls::TlsListener::new(listener, acceptor);
+            tokio::spawn(accept_loop(listener, router, http, stopped))
+        }
+    };
+    tracing::info!(%addr, tls = config.tls.is_some(), "listening");
+    Ok(Server {
+        addr,
+        tls: config.tls.is_some(),
+        hub,
+        stop_http,
+        task,
+        drain: config.shutdown_drain,
+    })
+}
+
+/// Largest request head (request line and headers) accepted; larger heads get 431.
+const MAX_REQUEST_HEAD: usize = 32 * 1024;
+
+/// Most headers in one request.
+const MAX_HEADERS: usize = 64;
+
+/// Resolves once `stop` is true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Serves HTTP/1 connections until `stop` turns true, then lets open HTTP exchanges finish.
+/// Upgraded WebSockets are not connections of this loop any more: the tracker owns them.
+async fn accept_loop<L>(
+    mut listener: L,
+    router: Router,
+    http: Arc<http1::Builder>,
+    mut stop: watch::Receiver<bool>,
+) where
+    L: Listener,
+{
+    let mut connections = JoinSet::new();
+    loop {
+        let (io, _peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stopped(&mut stop) => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let http = http.clone();
+        let mut stop = stop.clone();
+        connections.spawn(async move {
+            let connection = http
+                .serve_connection(TokioIo::new(io), service)
+                .with_upgrades();
+            tokio::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(%error, "HTTP connection ended with an error");
+                    }
+                }
+                () = stopped(&mut stop) => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+}
+
+impl Server {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `ws://127.0.0.1:PORT/api/v1/ws` (`wss://` with TLS).
+    pub fn ws_url(&self) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/api/v1/ws", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/api/v1` (`https://` with TLS).
+    pub fn api_url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/api/v1", self.addr)
+    }
+
+    /// Number of live WebSocket sessions.
+    pub fn live_sessions(&self) -> usize {
+        self.hub.sessions.live()
+    }
+
+    /// Graceful shutdown: new upgrades get 503, every socket gets close 1001, sockets get up to
+    /// the drain period to finish their closing handshake, then the listener stops.
+    pub async fn shutdown(self) {
+        tracing::info!(live = self.hub.sessions.live(), "shutting down");
+        self.hub.sessions.begin_shutdown();
+        if !self.hub.sessions.drained(self.drain).await {
+            tracing::warn!(
+                live = self.hub.sessions.live(),
+                "drain period over with sockets still open"
+            );
+        }
+        let _ = self.stop_http.send(true);
+        let mut task = self.task;
+        if tokio::time::timeout(self.drain, &mut task).await.is_err() {
+            task.abort();
+        }
+        tracing::info!("stopped");
+    }
+}
