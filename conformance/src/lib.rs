@@ -8,3 +8,32 @@
 
 pub mod catalogue;
 pub mod schemas;
+
+pub mod cli;
+pub mod connection;
+pub mod docs_site;
+pub mod expectations;
+pub mod export;
+pub mod failure;
+pub mod fuzz;
+pub mod handshake;
+pub mod html;
+pub mod html_report;
+pub mod judge;
+pub mod lint;
+pub mod listing;
+pub mod load;
+pub mod matchers;
+pub mod plan;
+pub mod provision;
+pub mod redact;
+pub mod report;
+pub mod rest;
+pub mod results;
+pub mod runner;
+pub mod steps;
+pub mod summary;
+pub mod tokens;
+pub mod transcript;
+pub mod transport;
+pub mod world;

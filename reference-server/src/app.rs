@@ -34,6 +34,9 @@ pub struct Hub {
     pub sessions: Arc<SessionTracker>,
     /// API keys and the tenant each belongs to.
     api_keys: Vec<(Secret, String)>,
+    /// Faults injected on purpose (feature `faults` only).
+    #[cfg(feature = "faults")]
+    pub faults: crate::faults::Faults,
 }
 
 impl Hub {
@@ -64,14 +67,19 @@ impl Hub {
                 return Err(StartError::WeakApiKey(tenant.clone()));
             }
         }
+        let rooms = Rooms::default();
+        #[cfg(feature = "faults")]
+        let rooms = rooms.with_faults(config.faults);
         Ok(Hub {
             limits: config.limits.clone(),
             verifier,
             issuer,
             origins,
-            rooms: Arc::new(Rooms::default()),
+            rooms: Arc::new(rooms),
             sessions: Arc::new(SessionTracker::default()),
             api_keys,
+            #[cfg(feature = "faults")]
+            faults: config.faults,
         })
     }
 

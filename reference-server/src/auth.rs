@@ -48,6 +48,9 @@ pub enum TokenRejection {
     /// jsonwebtoken refused it (signature, algorithm, exp, nbf, iss, aud, claim types).
     #[error("token refused: {0}")]
     Invalid(String),
+    /// `room_id` or `participant_id` is missing.
+    #[error("claim {0} missing")]
+    MissingClaim(&'static str),
     /// `room_id` or `participant_id` is empty or too long, or `tenant_id` is empty.
     #[error("claim {0} empty or too long")]
     BadClaim(&'static str),
@@ -58,8 +61,10 @@ pub enum TokenRejection {
 
 #[derive(Deserialize)]
 struct IncomingClaims {
-    room_id: String,
-    participant_id: String,
+    #[serde(default)]
+    room_id: Option<String>,
+    #[serde(default)]
+    participant_id: Option<String>,
     exp: u64,
     #[serde(default)]
     tenant_id: Option<String>,
@@ -76,6 +81,11 @@ pub struct TokenVerifier {
     max_token_bytes: usize,
     max_id_bytes: usize,
     tenants: HashSet<String>,
+    #[cfg(feature = "faults")]
+    faults: crate::faults::Faults,
+    /// The HMAC key, for `skip-signature-check` (which re-signs whatever it is given).
+    #[cfg(feature = "faults")]
+    signer: Option<EncodingKey>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -112,6 +122,12 @@ impl TokenVerifier {
         validation.leeway = jwt.leeway.as_secs();
         validation.validate_exp = true;
         validation.validate_nbf = true;
+        #[cfg(feature = "faults")]
+        {
+            use crate::faults::Fault;
+            validation.validate_exp = !config.faults.has(Fault::AcceptExpired);
+            validation.validate_nbf = !config.faults.has(Fault::IgnoreNbf);
+        }
         let mut required = vec!["exp"];
         match &jwt.issuer {
             Some(iss) => {
@@ -136,6 +152,13 @@ impl TokenVerifier {
             max_token_bytes: jwt.max_token_bytes,
             max_id_bytes: config.limits.max_id_bytes,
             tenants,
+            #[cfg(feature = "faults")]
+            faults: config.faults,
+            #[cfg(feature = "faults")]
+            signer: jwt
+                .secret
+                .as_ref()
+                .map(|secret| EncodingKey::from_secret(secret.expose().as_bytes())),
         })
     }
 
@@ -144,6 +167,14 @@ impl TokenVerifier {
         if token.len() > self.max_token_bytes {
             return Err(TokenRejection::TooLarge);
         }
+        #[cfg(feature = "faults")]
+        if let Some(verdict) = self.admit_unverifiable(token) {
+            return verdict;
+        }
+        #[cfg(feature = "faults")]
+        let resigned = self.resigned(token);
+        #[cfg(feature = "faults")]
+        let token = resigned.as_deref().unwrap_or(token);
         if !is_compact_jws(token) {
             return Err(TokenRejection::Malformed);
         }
@@ -154,12 +185,28 @@ impl TokenVerifier {
         }
         let data = decode::<IncomingClaims>(token, &self.key, &self.validation)
             .map_err(|e| TokenRejection::Invalid(format!("{:?}", e.kind())))?;
-        let claims = data.claims;
+        self.identity(data.claims)
+    }
+
+    /// The identity of claims whose signature and times have been checked.
+    fn identity(&self, claims: IncomingClaims) -> Result<Identity, TokenRejection> {
+        #[cfg(feature = "faults")]
+        let claims = self.fill_missing_claims(claims);
+        let room_id = claims
+            .room_id
+            .ok_or(TokenRejection::MissingClaim("room_id"))?;
+        let participant_id = claims
+            .participant_id
+            .ok_or(TokenRejection::MissingClaim("participant_id"))?;
         let bounded = |v: &str| !v.is_empty() && v.len() <= self.max_id_bytes;
-        if !bounded(&claims.room_id) {
+        #[cfg(feature = "faults")]
+        let bounded = |v: &str| {
+            (v.is_empty() && self.faults.has(crate::faults::Fault::AcceptEmptyClaims)) || bounded(v)
+        };
+        if !bounded(&room_id) {
             return Err(TokenRejection::BadClaim("room_id"));
         }
-        if !bounded(&claims.participant_id) {
+        if !bounded(&participant_id) {
             return Err(TokenRejection::BadClaim("participant_id"));
         }
         let tenant = match claims.tenant_id {
@@ -172,8 +219,8 @@ impl TokenVerifier {
         }
         Ok(Identity {
             tenant,
-            room_id: claims.room_id,
-            participant_id: claims.participant_id,
+            room_id,
+            participant_id,
             display_name: claims.display_name.filter(|n| !n.is_empty()),
             role: claims.role.filter(|r| !r.is_empty()),
             expires_at: claims.exp,
@@ -183,6 +230,62 @@ impl TokenVerifier {
     /// Seconds of leeway applied to `exp` and `nbf`.
     pub fn leeway(&self) -> Duration {
         Duration::from_secs(self.validation.leeway)
+    }
+}
+
+#[cfg(feature = "faults")]
+impl TokenVerifier {
+    /// `accept-alg-none` and `accept-malformed-token`: a verdict for tokens that cannot be
+    /// verified at all, or `None` to verify normally.
+    fn admit_unverifiable(&self, token: &str) -> Option<Result<Identity, TokenRejection>> {
+        use crate::faults::Fault;
+        use base64::Engine as _;
+        let segments: Vec<&str> = token.split('.').collect();
+        let unsecured = segments.len() == 3 && segments[2].is_empty();
+        if unsecured && self.faults.has(Fault::AcceptAlgNone) {
+            let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(segments[0])
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())?;
+            if header["alg"] == "none" {
+                let claims = jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
+                return Some(self.identity(claims));
+            }
+        }
+        let malformed = !is_compact_jws(token)
+            || jsonwebtoken::decode_header(token).is_err()
+            || jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(token).is_err();
+        if malformed && !unsecured && self.faults.has(Fault::AcceptMalformedToken) {
+            return Some(Ok(crate::faults::anonymous()));
+        }
+        None
+    }
+
+    /// `skip-signature-check`: the token re-signed with the server's own key, so that whatever
+    /// signature it came with passes.
+    fn resigned(&self, token: &str) -> Option<String> {
+        if !self.faults.has(crate::faults::Fault::SkipSignatureCheck) {
+            return None;
+        }
+        let signer = self.signer.as_ref()?;
+        let (message, _signature) = token.rsplit_once('.')?;
+        let algorithm = self.validation.algorithms[0];
+        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), signer, algorithm).ok()?;
+        Some(format!("{message}.{signature}"))
+    }
+
+    /// `default-room-id` and `default-participant-id`: missing identity claims made up.
+    fn fill_missing_claims(&self, mut claims: IncomingClaims) -> IncomingClaims {
+        use crate::faults::Fault;
+        if self.faults.has(Fault::DefaultRoomId) {
+            claims.room_id.get_or_insert_with(|| "lobby".to_owned());
+        }
+        if self.faults.has(Fault::DefaultParticipantId) {
+            claims
+                .participant_id
+                .get_or_insert_with(|| "anonymous".to_owned());
+        }
+        claims
     }
 }
 

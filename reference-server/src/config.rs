@@ -85,6 +85,9 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// How long graceful shutdown waits for sockets to finish their closing handshake.
     pub shutdown_drain: Duration,
+    /// Faults injected on purpose, to test the conformance suite (feature `faults` only).
+    #[cfg(feature = "faults")]
+    pub faults: crate::faults::Faults,
 }
 
 /// Token verification and minting settings.
@@ -151,9 +154,10 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// Bound on sending a close frame and waiting for the client's reply.
     pub close_timeout: Duration,
-    /// Per-connection read buffer.
+    /// Per-connection read buffer, allocated and zeroed for every connection (2 KiB: what a
+    /// client sends is a few small events; a larger message still arrives, the buffer grows).
     pub read_buffer_bytes: usize,
-    /// Per-connection write buffer.
+    /// Per-connection write buffer: queued frames are written out together up to this size.
     pub write_buffer_bytes: usize,
     /// Time a client has to send a complete request head (against slowloris).
     pub header_read_timeout: Duration,
@@ -172,7 +176,7 @@ impl Default for Limits {
             heartbeat_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
             close_timeout: Duration::from_secs(5),
-            read_buffer_bytes: 4 * 1024,
+            read_buffer_bytes: 2 * 1024,
             write_buffer_bytes: 4 * 1024,
             header_read_timeout: Duration::from_secs(10),
         }
@@ -207,6 +211,8 @@ impl Default for Config {
             limits: Limits::default(),
             tls: None,
             shutdown_drain: Duration::from_secs(5),
+            #[cfg(feature = "faults")]
+            faults: crate::faults::Faults::default(),
         }
     }
 }

@@ -42,6 +42,10 @@ pub enum ApiError {
     /// A bug or an unexpected failure; details are logged, not returned.
     #[error("internal error")]
     Internal,
+    /// A refusal altered by an injected fault: this status and this `error` text.
+    #[cfg(feature = "faults")]
+    #[error("{1}")]
+    Injected(StatusCode, String),
 }
 
 impl ApiError {
@@ -57,6 +61,8 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            #[cfg(feature = "faults")]
+            ApiError::Injected(status, _) => *status,
         }
     }
 }

@@ -14,6 +14,8 @@ use crate::app::Hub;
 use crate::auth::Identity;
 use crate::close::CloseReason;
 use crate::error::ApiError;
+#[cfg(feature = "faults")]
+use crate::faults::Fault;
 use crate::rooms::{Connection, RoomRefusal};
 use crate::session::Session;
 
@@ -44,6 +46,9 @@ pub struct ProtocolOffer {
     pub token: Option<String>,
     /// Whether anything at all was offered.
     pub any: bool,
+    /// Whether the token was offered before `chalk` (for `require-chalk-first`).
+    #[cfg(feature = "faults")]
+    pub token_first: bool,
 }
 
 impl ProtocolOffer {
@@ -58,6 +63,10 @@ impl ProtocolOffer {
                 if entry == SUBPROTOCOL {
                     offer.chalk = true;
                 } else if let Some(token) = entry.strip_prefix("token.") {
+                    #[cfg(feature = "faults")]
+                    {
+                        offer.token_first |= !offer.chalk;
+                    }
                     match &offer.token {
                         Some(existing) if existing != token => {
                             return Err(ApiError::MalformedUpgrade);
@@ -79,6 +88,9 @@ impl ProtocolOffer {
 pub struct Admission {
     identity: Identity,
     select_chalk: bool,
+    /// The token offered in the header (for `echo-token-protocol`).
+    #[cfg(feature = "faults")]
+    offered_token: Option<String>,
 }
 
 /// The single `?token=` value, if any; different values are malformed.
@@ -103,24 +115,34 @@ impl Hub {
         if self.sessions.is_shutting_down() {
             return Err(ApiError::ShuttingDown);
         }
+        #[cfg(feature = "faults")]
+        if self.faults.has(Fault::StopAcceptingAfterGarbage) && self.rooms.garbage_seen() {
+            return Err(ApiError::ShuttingDown);
+        }
         let offer = ProtocolOffer::parse(headers)?;
+        #[cfg(feature = "faults")]
+        if self.faults.has(Fault::RequireChalkFirst) && offer.token_first {
+            return Err(ApiError::MalformedUpgrade);
+        }
         let from_query = query_token(query)?;
-        let token = match (&offer.token, from_query) {
-            (Some(token), _) => token.as_str(),
-            (None, Some(token)) => token,
-            (None, None) => {
-                tracing::debug!("upgrade refused: no token");
-                return Err(ApiError::InvalidToken);
-            }
+        #[cfg(feature = "faults")]
+        if self.refuses_token_source(&offer, from_query.is_some()) {
+            return Err(ApiError::InvalidToken);
+        }
+        let identity = match (&offer.token, from_query) {
+            (Some(token), _) => self.verify(token)?,
+            (None, Some(token)) => self.verify(token)?,
+            (None, None) => self.missing_token()?,
         };
-        let identity = self.verifier.verify(token).map_err(|reason| {
-            tracing::debug!(%reason, "upgrade refused: token");
-            ApiError::InvalidToken
-        })?;
         self.origins
             .check(&identity.tenant, headers)
             .map_err(|reason| {
                 tracing::debug!(%reason, tenant = %identity.tenant, "upgrade refused: origin");
+                #[cfg(feature = "faults")]
+                if self.faults.has(Fault::OriginRefusal401) {
+                    let text = ApiError::OriginNotAllowed.to_string();
+                    return ApiError::Injected(axum::http::StatusCode::UNAUTHORIZED, text);
+                }
                 ApiError::OriginNotAllowed
             })?;
         self.rooms.admission(&identity).map_err(|refusal| {
@@ -130,7 +152,35 @@ impl Hub {
         Ok(Admission {
             identity,
             select_chalk: offer.chalk,
+            #[cfg(feature = "faults")]
+            offered_token: offer.token,
         })
+    }
+
+    /// The identity of a token, or the refusal every token problem gets.
+    fn verify(&self, token: &str) -> Result<Identity, ApiError> {
+        self.verifier.verify(token).map_err(|reason| {
+            tracing::debug!(%reason, "upgrade refused: token");
+            #[cfg(feature = "faults")]
+            if let Some(refusal) = self.mistreat_refused_token(Some(token), Some(&reason)) {
+                return refusal;
+            }
+            ApiError::InvalidToken
+        })
+    }
+
+    /// The refusal of an upgrade without any token.
+    fn missing_token(&self) -> Result<Identity, ApiError> {
+        #[cfg(feature = "faults")]
+        if self.faults.has(Fault::AcceptMissingToken) {
+            return Ok(crate::faults::anonymous());
+        }
+        tracing::debug!("upgrade refused: no token");
+        #[cfg(feature = "faults")]
+        if let Some(refusal) = self.mistreat_refused_token(None, None) {
+            return Err(refusal);
+        }
+        Err(ApiError::InvalidToken)
     }
 
     /// Configures the socket limits and completes the upgrade.
@@ -148,16 +198,39 @@ impl Hub {
         if admission.select_chalk {
             ws = ws.protocols([SUBPROTOCOL]);
         }
+        #[cfg(feature = "faults")]
+        let ws = self.mistreat_protocol_selection(ws, &admission);
+        #[cfg(feature = "faults")]
+        let select_chalk = admission.select_chalk;
         let hub = self.clone();
-        ws.on_failed_upgrade(|error| tracing::debug!(%error, "upgrade failed"))
-            .on_upgrade(move |socket| hub.run_session(socket, admission.identity))
+        let response = ws
+            .on_failed_upgrade(|error| tracing::debug!(%error, "upgrade failed"))
+            .on_upgrade(move |socket| hub.run_session(socket, admission.identity));
+        #[cfg(feature = "faults")]
+        let response = self.mistreat_response_headers(response, select_chalk);
+        response
     }
 
-    async fn run_session(self: Arc<Self>, socket: WebSocket, identity: Identity) {
+    /// Joins the room and runs the session; or closes at once when shutdown or a REST change
+    /// got there first.
+    ///
+    /// Not an `async fn`: joining needs no waiting, and a future built after it does not keep
+    /// the socket and the identity it was called with for the whole session (several hundred
+    /// bytes per connection).
+    fn run_session(
+        self: Arc<Self>,
+        socket: WebSocket,
+        identity: Identity,
+    ) -> impl Future<Output = ()> + Send {
+        use futures_util::future::Either;
+        let close_timeout = self.limits.close_timeout;
         let (conn, outbound) = Connection::new(self.limits.outbound_queue);
-        let Some(_registration) = self.sessions.register(&conn) else {
-            close_immediately(socket, CloseReason::ShuttingDown, self.limits.close_timeout).await;
-            return;
+        let Some(registration) = self.sessions.register(&conn) else {
+            return Either::Left(close_immediately(
+                socket,
+                CloseReason::ShuttingDown,
+                close_timeout,
+            ));
         };
         let room = match self.rooms.join(&identity, &conn) {
             Ok(room) => room,
@@ -166,8 +239,7 @@ impl Hub {
                     RoomRefusal::Removed => CloseReason::Removed,
                     _ => CloseReason::RoomEnded,
                 };
-                close_immediately(socket, reason, self.limits.close_timeout).await;
-                return;
+                return Either::Left(close_immediately(socket, reason, close_timeout));
             }
         };
         tracing::debug!(conn = conn.id(), room = %identity.room_id, participant = %identity.participant_id, "joined");
@@ -179,8 +251,14 @@ impl Hub {
             participant_id: identity.participant_id,
             limits: self.limits.clone(),
             expires_at: expiry_instant(identity.expires_at, self.verifier.leeway()),
+            #[cfg(feature = "faults")]
+            faults: self.faults,
         };
-        session.run(socket).await;
+        let run = session.run(socket);
+        Either::Right(async move {
+            let _registration = registration;
+            run.await;
+        })
     }
 }
 
@@ -211,6 +289,98 @@ async fn close_immediately(mut socket: WebSocket, reason: CloseReason, limit: Du
             }
         })
         .await;
+    }
+}
+
+/// The handshake's injected faults (feature `faults` only).
+#[cfg(feature = "faults")]
+impl Hub {
+    /// `refuse-header-token`, `refuse-query-token`, `refuse-query-token-with-chalk`: whether
+    /// the token is refused for where it travels.
+    fn refuses_token_source(&self, offer: &ProtocolOffer, in_query: bool) -> bool {
+        let from_query = offer.token.is_none() && in_query;
+        (offer.token.is_some() && self.faults.has(Fault::RefuseHeaderToken))
+            || (from_query && !offer.any && self.faults.has(Fault::RefuseQueryToken))
+            || (from_query && offer.chalk && self.faults.has(Fault::RefuseQueryTokenWithChalk))
+    }
+
+    /// `announce-refused`, `token-refusal-403`, `detailed-token-errors`, `reflect-token`: what a
+    /// token refusal turns into, or `None` for the normal refusal.
+    fn mistreat_refused_token(
+        &self,
+        token: Option<&str>,
+        reason: Option<&crate::auth::TokenRejection>,
+    ) -> Option<ApiError> {
+        use axum::http::StatusCode;
+        if let Some(token) = token
+            && self.faults.has(Fault::AnnounceRefused)
+        {
+            self.rooms.announce_refused(token);
+        }
+        let text = ApiError::InvalidToken.to_string();
+        if self.faults.has(Fault::TokenRefusal403) {
+            return Some(ApiError::Injected(StatusCode::FORBIDDEN, text));
+        }
+        if let Some(reason) = reason
+            && self.faults.has(Fault::DetailedTokenErrors)
+        {
+            return Some(ApiError::Injected(
+                StatusCode::UNAUTHORIZED,
+                format!("{text}: {reason}"),
+            ));
+        }
+        if let Some(token) = token
+            && self.faults.has(Fault::ReflectToken)
+        {
+            return Some(ApiError::Injected(
+                StatusCode::UNAUTHORIZED,
+                format!("{text}: {token}"),
+            ));
+        }
+        None
+    }
+
+    /// `no-protocol-header` and `echo-token-protocol`: another selection than `chalk`.
+    fn mistreat_protocol_selection(
+        &self,
+        ws: WebSocketUpgrade,
+        admission: &Admission,
+    ) -> WebSocketUpgrade {
+        if self.faults.has(Fault::NoProtocolHeader) {
+            return ws.protocols(std::iter::empty::<&'static str>());
+        }
+        match &admission.offered_token {
+            Some(token) if self.faults.has(Fault::EchoTokenProtocol) => {
+                ws.protocols([format!("token.{token}")])
+            }
+            _ => ws,
+        }
+    }
+
+    /// `two-protocol-values`, `protocol-header-without-offer` and `wrong-accept-key`: response
+    /// headers the client cannot accept.
+    fn mistreat_response_headers(&self, mut response: Response, select_chalk: bool) -> Response {
+        use axum::http::HeaderValue;
+        let headers = response.headers_mut();
+        if self.faults.has(Fault::WrongAcceptKey) {
+            headers.insert(
+                header::SEC_WEBSOCKET_ACCEPT,
+                HeaderValue::from_static("AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            );
+        }
+        if select_chalk && self.faults.has(Fault::TwoProtocolValues) {
+            headers.insert(
+                header::SEC_WEBSOCKET_PROTOCOL,
+                HeaderValue::from_static("chalk, chalk"),
+            );
+        }
+        if !select_chalk && self.faults.has(Fault::ProtocolHeaderWithoutOffer) {
+            headers.insert(
+                header::SEC_WEBSOCKET_PROTOCOL,
+                HeaderValue::from_static(SUBPROTOCOL),
+            );
+        }
+        response
     }
 }
 

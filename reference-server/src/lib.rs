@@ -15,17 +15,23 @@
 //!
 //! Modules, from the edge inwards: [`server`] (start/stop), [`app`] (state and routes),
 //! [`handshake`] and [`rest`] (handlers), [`auth`] and [`origin`] (admission policy),
-//! [`session`] (one socket), [`rooms`] (membership and fan-out), [`protocol`] (wire format),
-//! [`close`] (close codes), [`tracker`] (live sockets for shutdown), [`tls`], [`config`],
-//! [`error`].
+//! [`session`] (one socket), [`outbound`] (its queue of frames), [`rooms`] (membership and
+//! fan-out), [`protocol`] (wire format), [`close`] (close codes), [`tracker`] (live sockets for
+//! shutdown), [`tls`], [`config`], [`error`].
+//!
+//! With the `faults` cargo feature (never in a normal build), `faults` adds named ways of
+//! breaking one requirement each, for testing the conformance suite (`Config::faults`).
 
 pub mod app;
 pub mod auth;
 pub mod close;
 pub mod config;
 pub mod error;
+#[cfg(feature = "faults")]
+pub mod faults;
 pub mod handshake;
 pub mod origin;
+pub mod outbound;
 pub mod protocol;
 pub mod rest;
 pub mod rooms;
@@ -36,4 +42,6 @@ pub mod tracker;
 
 pub use config::{Config, JwtConfig, Limits, Secret, TenantConfig, TlsConfig};
 pub use error::{ApiError, StartError};
+#[cfg(feature = "faults")]
+pub use faults::{Fault, Faults};
 pub use server::{Server, serve};

@@ -94,6 +94,14 @@ struct Args {
     /// Start with the documented development credentials (never in production).
     #[arg(long, env = "CHALK_DEV")]
     dev: bool,
+    /// Inject a named fault, to test a conformance suite (repeatable; see --list-faults).
+    #[cfg(feature = "faults")]
+    #[arg(long = "fault", value_name = "NAME")]
+    faults: Vec<chalk_reference_server::Fault>,
+    /// List the faults --fault can inject, and exit.
+    #[cfg(feature = "faults")]
+    #[arg(long)]
+    list_faults: bool,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<String> {
@@ -156,7 +164,29 @@ fn configuration(args: &Args) -> anyhow::Result<Config> {
             key: key.clone(),
         });
     }
+    #[cfg(feature = "faults")]
+    for fault in &args.faults {
+        config.faults.insert(*fault);
+    }
     Ok(config)
+}
+
+/// `--list-faults`: one line per fault, with what it breaks.
+#[cfg(feature = "faults")]
+fn list_faults() {
+    use chalk_reference_server::faults::{Fault, Kind};
+    for fault in Fault::ALL {
+        let what = match fault.kind() {
+            Kind::Fault { requirement } => format!("fault      breaks {requirement}"),
+            Kind::Variation {
+                withdraws: Some(extension),
+            } => {
+                format!("variation  without extension {extension}")
+            }
+            Kind::Variation { withdraws: None } => "variation  allowed by the page".to_owned(),
+        };
+        println!("{:<30} {what}", fault.name());
+    }
 }
 
 /// The loud `--dev` banner, with a ready-to-paste way to get a token (never a token itself).
@@ -213,6 +243,11 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    #[cfg(feature = "faults")]
+    if args.list_faults {
+        list_faults();
+        return ExitCode::SUCCESS;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

@@ -13,6 +13,8 @@ use axum::http::{HeaderMap, header};
 
 use crate::config::{Config, DEFAULT_TENANT};
 use crate::error::StartError;
+#[cfg(feature = "faults")]
+use crate::faults::Fault;
 
 /// A normalised origin.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -199,6 +201,8 @@ pub struct OriginPolicy {
     tenants: HashMap<String, Vec<Origin>>,
     patterns: Vec<OriginPattern>,
     allow_missing: bool,
+    #[cfg(feature = "faults")]
+    faults: crate::faults::Faults,
 }
 
 impl OriginPolicy {
@@ -228,6 +232,8 @@ impl OriginPolicy {
             tenants,
             patterns,
             allow_missing: config.allow_missing_origin,
+            #[cfg(feature = "faults")]
+            faults: config.faults,
         })
     }
 
@@ -244,6 +250,10 @@ impl OriginPolicy {
         if values.next().is_some() {
             return Err(OriginRejection::Duplicate);
         }
+        #[cfg(feature = "faults")]
+        if value == "null" && self.faults.has(Fault::AcceptNullOrigin) {
+            return Ok(());
+        }
         let origin = value
             .to_str()
             .ok()
@@ -253,6 +263,13 @@ impl OriginPolicy {
             Some(list) if !list.is_empty() => list.contains(&origin),
             _ => self.patterns.iter().any(|p| p.matches(&origin)),
         };
+        #[cfg(feature = "faults")]
+        let allowed = (allowed && !self.faults.has(Fault::RefuseEveryOrigin))
+            || self.faults.has(Fault::IgnoreOrigin)
+            || (self.faults.has(Fault::SubstringOriginMatch)
+                && self.tenants.get(tenant).is_some_and(|list| {
+                    list.iter().any(|a| origin.host.contains(a.host.as_str()))
+                }));
         if allowed {
             Ok(())
         } else {

@@ -14,10 +14,13 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use time::OffsetDateTime;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 use crate::auth::Identity;
 use crate::close::CloseReason;
+#[cfg(feature = "faults")]
+use crate::faults::{Fault, Faults, data_of, rewrite};
+use crate::outbound;
 use crate::protocol::{RosterEntry, ServerEvent, format_timestamp, timestamp_now};
 
 /// Id of one WebSocket connection, unique in the process.
@@ -27,16 +30,16 @@ pub type ConnId = u64;
 #[derive(Debug)]
 pub struct Connection {
     id: ConnId,
-    outbound: mpsc::Sender<Utf8Bytes>,
+    outbound: outbound::Sender,
     close_reason: OnceLock<CloseReason>,
     close_requested: Notify,
 }
 
 impl Connection {
     /// A new handle and the receiving end of its bounded outbound queue.
-    pub fn new(queue: usize) -> (Arc<Connection>, mpsc::Receiver<Utf8Bytes>) {
+    pub fn new(queue: usize) -> (Arc<Connection>, outbound::Receiver) {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        let (outbound, rx) = mpsc::channel(queue.max(1));
+        let (outbound, rx) = outbound::queue(queue);
         let conn = Connection {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             outbound,
@@ -53,7 +56,7 @@ impl Connection {
 
     /// Queues a frame without waiting. A full queue closes the connection as a slow consumer.
     pub fn send(&self, frame: Utf8Bytes) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.outbound.try_send(frame) {
+        if self.outbound.try_send(frame).is_err() {
             self.close(CloseReason::SlowConsumer);
         }
     }
@@ -142,6 +145,9 @@ struct Member {
     display_name: String,
     role: String,
     hand_raised: bool,
+    /// Leaves without `participant.left` (`no-left`, `left-only-on-clean-close`).
+    #[cfg(feature = "faults")]
+    quiet: bool,
 }
 
 #[derive(Debug)]
@@ -158,6 +164,9 @@ struct RoomState {
     snapshot: Arc<[Arc<Connection>]>,
     /// Removed from the registry; a join that finds this must look the room up again.
     retired: bool,
+    /// Faults injected on purpose (feature `faults` only), for what happens under the lock.
+    #[cfg(feature = "faults")]
+    faults: Faults,
 }
 
 impl RoomState {
@@ -182,11 +191,27 @@ impl RoomState {
         let index = self.members.iter().position(|m| m.conn.id() == conn_id)?;
         let member = self.members.remove(index);
         self.refresh_snapshot();
+        #[cfg(feature = "faults")]
+        if member.quiet {
+            return Some(member);
+        }
         let left = ServerEvent::ParticipantLeft {
             id: &member.participant_id,
         }
         .encode();
+        #[cfg(feature = "faults")]
+        let left = if self.faults.has(Fault::FieldsOutsideData) {
+            rewrite(&left, |event| {
+                event.insert("id".into(), member.participant_id.clone().into());
+            })
+        } else {
+            left
+        };
         self.broadcast(&left);
+        #[cfg(feature = "faults")]
+        if self.faults.has(Fault::DoubleLeft) {
+            self.broadcast(&left);
+        }
         Some(member)
     }
 
@@ -200,6 +225,9 @@ impl RoomState {
 pub struct Room {
     key: RoomKey,
     state: Mutex<RoomState>,
+    /// Faults injected on purpose (feature `faults` only).
+    #[cfg(feature = "faults")]
+    faults: Faults,
 }
 
 /// Why a join or a REST change was refused.
@@ -232,7 +260,11 @@ impl Room {
                 members: Vec::new(),
                 snapshot: Arc::from(Vec::new()),
                 retired: false,
+                #[cfg(feature = "faults")]
+                faults: Faults::default(),
             }),
+            #[cfg(feature = "faults")]
+            faults: Faults::default(),
         }
     }
 
@@ -248,6 +280,10 @@ impl Room {
 
     /// Whether `participant_id` may (still) join.
     fn admits(state: &RoomState, participant_id: &str) -> Result<(), RoomRefusal> {
+        #[cfg(feature = "faults")]
+        if let Some(verdict) = state.tolerant_admission(participant_id) {
+            return verdict;
+        }
         if state.status == RoomStatus::Ended {
             return Err(RoomRefusal::Ended);
         }
@@ -261,16 +297,62 @@ impl Room {
     /// serialised once and shared by all receivers.
     pub fn chat(&self, sender_id: &str, text: &str) {
         let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+        let timestamp = timestamp_now();
+        #[cfg(feature = "faults")]
+        let (faults, author) = (self.faults, sender_id);
+        #[cfg(feature = "faults")]
+        let (id, sender_id, timestamp) = (
+            if faults.has(Fault::ConstantMessageId) {
+                "msg_1".to_owned()
+            } else {
+                id
+            },
+            if faults.has(Fault::WrongSenderId) {
+                "p_unknown"
+            } else {
+                sender_id
+            },
+            crate::faults::chat_timestamp(faults, timestamp),
+        );
+        #[cfg(feature = "faults")]
+        let text: &str = &if faults.has(Fault::DropNonAscii) {
+            text.chars().filter(char::is_ascii).collect()
+        } else {
+            text.to_owned()
+        };
         let frame = ServerEvent::ChatMessage {
             id: &id,
             sender_id,
             text,
-            timestamp: &timestamp_now(),
+            timestamp: &timestamp,
         }
         .encode();
+        #[cfg(feature = "faults")]
+        let frame = if faults.has(Fault::NoTimestamp) {
+            rewrite(&frame, |event| {
+                data_of(event).map(|data| data.remove("timestamp"));
+            })
+        } else {
+            frame
+        };
         let receivers = self.lock().snapshot.clone();
+        #[cfg(feature = "faults")]
+        let receivers = self.chat_receivers(receivers, author);
         for conn in receivers.iter() {
+            #[cfg(feature = "faults")]
+            let frame = if faults.has(Fault::PerReceiverMessageId) {
+                rewrite(&frame, |event| {
+                    let fresh = format!("msg_{}", uuid::Uuid::new_v4().simple());
+                    data_of(event).map(|data| data.insert("id".into(), fresh.into()));
+                })
+            } else {
+                frame.clone()
+            };
             conn.send(frame.clone());
+            #[cfg(feature = "faults")]
+            if faults.has(Fault::DuplicateDelivery) {
+                conn.send(frame.clone());
+            }
         }
     }
 
@@ -284,6 +366,10 @@ impl Room {
             return;
         }
         member.hand_raised = raised;
+        #[cfg(feature = "faults")]
+        if self.faults.has(Fault::NoHandEvents) {
+            return;
+        }
         let participant_id = member.participant_id.clone();
         let event = if raised {
             ServerEvent::HandRaised {
@@ -400,9 +486,28 @@ impl Room {
             return Err(RoomRefusal::RecordingActive);
         }
         let id = format!("rec_{}", uuid::Uuid::new_v4().simple());
+        #[cfg(feature = "faults")]
+        let id = if self.faults.has(Fault::ReuseRecordingId) {
+            format!("rec_{}", self.key.room_id)
+        } else {
+            id
+        };
         state.recording_id = Some(id.clone());
         state.persistent = true;
-        state.broadcast(&ServerEvent::RecordingStarted { recording_id: &id }.encode());
+        #[cfg(feature = "faults")]
+        if self.faults.has(Fault::NoRecordingStarted) {
+            return Ok(id);
+        }
+        let started = ServerEvent::RecordingStarted { recording_id: &id }.encode();
+        #[cfg(feature = "faults")]
+        let started = if self.faults.has(Fault::RecordingIdNumber) {
+            rewrite(&started, |event| {
+                data_of(event).map(|data| data.insert("recording_id".into(), 12345.into()));
+            })
+        } else {
+            started
+        };
+        state.broadcast(&started);
         Ok(id)
     }
 
@@ -412,7 +517,25 @@ impl Room {
         let Some(id) = state.recording_id.take() else {
             return Err(RoomRefusal::NoRecording);
         };
-        state.broadcast(&ServerEvent::RecordingStopped { recording_id: &id }.encode());
+        #[cfg(feature = "faults")]
+        if self.faults.has(Fault::NoRecordingStopped) {
+            return Ok(id);
+        }
+        let stopped = ServerEvent::RecordingStopped { recording_id: &id }.encode();
+        #[cfg(feature = "faults")]
+        let stopped = if self.faults.has(Fault::MismatchedRecordingId) {
+            rewrite(&stopped, |event| {
+                let fresh = format!("rec_{}", uuid::Uuid::new_v4().simple());
+                data_of(event).map(|data| data.insert("recording_id".into(), fresh.into()));
+            })
+        } else if self.faults.has(Fault::StoppedIdNumber) {
+            rewrite(&stopped, |event| {
+                data_of(event).map(|data| data.insert("recording_id".into(), 12345.into()));
+            })
+        } else {
+            stopped
+        };
+        state.broadcast(&stopped);
         Ok(id)
     }
 }
@@ -421,6 +544,12 @@ impl Room {
 #[derive(Debug, Default)]
 pub struct Rooms {
     map: RwLock<HashMap<RoomKey, Arc<Room>>>,
+    /// Faults injected into every room created (feature `faults` only).
+    #[cfg(feature = "faults")]
+    faults: Faults,
+    /// Some client sent bad input (for `stop-accepting-after-garbage`).
+    #[cfg(feature = "faults")]
+    garbage_seen: std::sync::atomic::AtomicBool,
 }
 
 impl Rooms {
@@ -430,7 +559,7 @@ impl Rooms {
             tenant: tenant.to_owned(),
             room_id: format!("room_{}", uuid::Uuid::new_v4().simple()),
         };
-        let room = Arc::new(Room::new(key.clone(), name.to_owned(), true));
+        let room = self.new_room(key.clone(), name.to_owned(), true);
         let view = room.view();
         self.write().insert(key, room);
         view
@@ -481,6 +610,8 @@ impl Rooms {
                 state.remove_member(old.id());
                 old.close(CloseReason::Replaced);
             }
+            #[cfg(feature = "faults")]
+            let faults = state.faults;
             let (display_name, role) = match state.participants.get(&identity.participant_id) {
                 Some(record) => (record.display_name.clone(), record.role.clone()),
                 None => (
@@ -494,12 +625,20 @@ impl Rooms {
                         .unwrap_or_else(|| "participant".to_owned()),
                 ),
             };
+            #[cfg(feature = "faults")]
+            let (display_name, role) = if faults.has(Fault::JoinedFieldsFromNowhere) {
+                (identity.participant_id.clone(), "participant".to_owned())
+            } else {
+                (display_name, role)
+            };
             state.members.push(Member {
                 conn: conn.clone(),
                 participant_id: identity.participant_id.clone(),
                 display_name,
                 role,
                 hand_raised: false,
+                #[cfg(feature = "faults")]
+                quiet: false,
             });
             state.refresh_snapshot();
             let roster = state
@@ -518,7 +657,12 @@ impl Rooms {
                 recording_id: state.recording_id.as_deref(),
             }
             .encode();
+            #[cfg(not(feature = "faults"))]
             conn.send(room_state);
+            #[cfg(feature = "faults")]
+            if !faults.has(Fault::NoRoomState) {
+                conn.send(room_state);
+            }
             let joiner = state.members.last().map(|m| {
                 ServerEvent::ParticipantJoined {
                     id: &m.participant_id,
@@ -527,10 +671,18 @@ impl Rooms {
                 }
                 .encode()
             });
-            if let Some(joined) = joiner {
-                state.broadcast_except(conn.id(), &joined);
+            #[cfg(feature = "faults")]
+            let joiner = joiner.and_then(|joined| mistreat_joined(faults, joined, conn));
+            if let Some(joined) = &joiner {
+                state.broadcast_except(conn.id(), joined);
             }
             drop(state);
+            #[cfg(feature = "faults")]
+            if let Some(joined) = &joiner
+                && faults.has(Fault::PresenceAcrossRooms)
+            {
+                self.broadcast_elsewhere(&key, joined);
+            }
             return Ok(room);
         }
     }
@@ -538,6 +690,16 @@ impl Rooms {
     /// Removes the connection from its room (if it is still a member: a replaced or removed
     /// connection already left) and retires the room when nothing keeps it.
     pub fn leave(&self, room: &Arc<Room>, conn_id: ConnId) {
+        #[cfg(feature = "faults")]
+        if self.faults.has(Fault::PresenceAcrossRooms)
+            && let Some(participant_id) = room.announced_departure(conn_id)
+        {
+            let left = ServerEvent::ParticipantLeft {
+                id: &participant_id,
+            }
+            .encode();
+            self.broadcast_elsewhere(&room.key, &left);
+        }
         let idle = {
             let mut state = room.lock();
             state.remove_member(conn_id);
@@ -559,8 +721,15 @@ impl Rooms {
         }
         self.write()
             .entry(key.clone())
-            .or_insert_with(|| Arc::new(Room::new(key.clone(), key.room_id.clone(), false)))
+            .or_insert_with(|| self.new_room(key.clone(), key.room_id.clone(), false))
             .clone()
+    }
+
+    fn new_room(&self, key: RoomKey, name: String, persistent: bool) -> Arc<Room> {
+        let room = Room::new(key, name, persistent);
+        #[cfg(feature = "faults")]
+        let room = room.with_faults(self.faults);
+        Arc::new(room)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<RoomKey, Arc<Room>>> {
@@ -569,5 +738,195 @@ impl Rooms {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<RoomKey, Arc<Room>>> {
         self.map.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `no-joined`, `wrong-joined-id`, `misspelled-event`, `joined-to-self`: what becomes of the
+/// `participant.joined` about `conn`'s participant (`None`: nobody hears of it).
+#[cfg(feature = "faults")]
+fn mistreat_joined(faults: Faults, joined: Utf8Bytes, conn: &Connection) -> Option<Utf8Bytes> {
+    if faults.has(Fault::NoJoined) {
+        return None;
+    }
+    let mut joined = joined;
+    if faults.has(Fault::WrongJoinedId) {
+        joined = rewrite(&joined, |event| {
+            data_of(event)
+                .map(|data| data.insert("id".into(), format!("conn_{}", conn.id()).into()));
+        });
+    }
+    if faults.has(Fault::MisspelledEvent) {
+        joined = rewrite(&joined, |event| {
+            event.insert("event".into(), "participant.join".into());
+        });
+    }
+    if faults.has(Fault::JoinedToSelf) {
+        conn.send(joined.clone());
+    }
+    Some(joined)
+}
+
+/// The rooms' injected faults (feature `faults` only).
+#[cfg(feature = "faults")]
+impl RoomState {
+    /// `join-ended-room` and `readmit-removed`: the admission with those checks skipped, or
+    /// `None` when neither is injected.
+    fn tolerant_admission(&self, participant_id: &str) -> Option<Result<(), RoomRefusal>> {
+        let join_ended = self.faults.has(Fault::JoinEndedRoom);
+        let readmit = self.faults.has(Fault::ReadmitRemoved);
+        if !join_ended && !readmit {
+            return None;
+        }
+        if self.status == RoomStatus::Ended && !join_ended {
+            return Some(Err(RoomRefusal::Ended));
+        }
+        if self.revoked.contains(participant_id) && !readmit {
+            return Some(Err(RoomRefusal::Removed));
+        }
+        Some(Ok(()))
+    }
+}
+
+/// The rooms' injected faults (feature `faults` only).
+#[cfg(feature = "faults")]
+impl Room {
+    fn with_faults(mut self, faults: Faults) -> Room {
+        self.faults = faults;
+        self.state
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .faults = faults;
+        self
+    }
+
+    /// The faults injected into this room.
+    pub fn faults(&self) -> Faults {
+        self.faults
+    }
+
+    /// `no-chat-delivery` (the sender only) and `no-chat-echo` (everyone but the sender).
+    fn chat_receivers(
+        &self,
+        all: Arc<[Arc<Connection>]>,
+        sender_id: &str,
+    ) -> Arc<[Arc<Connection>]> {
+        let keep_sender = if self.faults.has(Fault::NoChatDelivery) {
+            true
+        } else if self.faults.has(Fault::NoChatEcho) {
+            false
+        } else {
+            return all;
+        };
+        let state = self.lock();
+        state
+            .members
+            .iter()
+            .filter(|m| (m.participant_id == sender_id) == keep_sender)
+            .map(|m| m.conn.clone())
+            .collect()
+    }
+
+    /// Marks the member on `conn_id` as leaving quietly when `reason` calls for it under
+    /// `no-left` (a clean close) or `left-only-on-clean-close` (a dropped connection).
+    pub fn prepare_departure(&self, conn_id: ConnId, reason: CloseReason) {
+        let quiet = (reason == CloseReason::ClientClosed && self.faults.has(Fault::NoLeft))
+            || (reason == CloseReason::ConnectionLost
+                && self.faults.has(Fault::LeftOnlyOnCleanClose));
+        if quiet
+            && let Some(member) = self
+                .lock()
+                .members
+                .iter_mut()
+                .find(|m| m.conn.id() == conn_id)
+        {
+            member.quiet = true;
+        }
+    }
+
+    /// The participant on `conn_id`, if it is a member whose departure will be announced.
+    fn announced_departure(&self, conn_id: ConnId) -> Option<String> {
+        let state = self.lock();
+        let member = state.members.iter().find(|m| m.conn.id() == conn_id)?;
+        (!member.quiet).then(|| member.participant_id.clone())
+    }
+
+    /// Closes every connection of the room (`garbage-closes-room` and its kin).
+    pub fn close_all(&self, reason: CloseReason) {
+        for member in &self.lock().members {
+            member.conn.close(reason);
+        }
+    }
+}
+
+/// The registry's injected faults (feature `faults` only).
+#[cfg(feature = "faults")]
+impl Rooms {
+    /// The registry with `faults` injected into every room it creates.
+    pub fn with_faults(mut self, faults: Faults) -> Rooms {
+        self.faults = faults;
+        self
+    }
+
+    /// Records that some client sent bad input.
+    pub fn note_garbage(&self) {
+        self.garbage_seen.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether some client sent bad input.
+    pub fn garbage_seen(&self) -> bool {
+        self.garbage_seen.load(Ordering::Relaxed)
+    }
+
+    /// `announce-refused`: tells the room a refused token names that its participant joined.
+    pub fn announce_refused(&self, token: &str) {
+        let Ok(claims) =
+            jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(token)
+        else {
+            return;
+        };
+        let tenant = claims["tenant_id"]
+            .as_str()
+            .unwrap_or(crate::config::DEFAULT_TENANT);
+        let (Some(room_id), Some(participant_id)) = (
+            claims["room_id"].as_str(),
+            claims["participant_id"].as_str(),
+        ) else {
+            return;
+        };
+        if let Some(room) = self.find(tenant, room_id) {
+            let joined = ServerEvent::ParticipantJoined {
+                id: participant_id,
+                display_name: participant_id,
+                role: "participant",
+            }
+            .encode();
+            room.lock().broadcast(&joined);
+        }
+    }
+
+    /// Sends `frame` to every member of every other room of `key`'s tenant.
+    pub fn broadcast_elsewhere(&self, key: &RoomKey, frame: &Utf8Bytes) {
+        let others: Vec<Arc<Room>> = self
+            .read()
+            .iter()
+            .filter(|(k, _)| k.tenant == key.tenant && k.room_id != key.room_id)
+            .map(|(_, room)| room.clone())
+            .collect();
+        for room in others {
+            room.lock().broadcast(frame);
+        }
+    }
+
+    /// `chat-across-rooms`: the chat message sent in every room of `room`'s tenant.
+    pub fn chat_everywhere(&self, room: &Room, sender_id: &str, text: &str) {
+        let all: Vec<Arc<Room>> = self
+            .read()
+            .iter()
+            .filter(|(k, _)| k.tenant == room.key.tenant)
+            .map(|(_, room)| room.clone())
+            .collect();
+        for room in all {
+            room.chat(sender_id, text);
+        }
     }
 }

@@ -61,14 +61,22 @@ pub async fn serve(config: Config) -> Result<Server, StartError> {
             let listener = listener.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);
             });
+            #[cfg(feature = "faults")]
+            let listener = crate::faults::PongDroppingListener::new(listener, config.faults);
             tokio::spawn(accept_loop(listener, router, http, stopped))
         }
         Some(acceptor) => {
             let listener = tls::TlsListener::new(listener, acceptor);
+            #[cfg(feature = "faults")]
+            let listener = crate::faults::PongDroppingListener::new(listener, config.faults);
             tokio::spawn(accept_loop(listener, router, http, stopped))
         }
     };
     tracing::info!(%addr, tls = config.tls.is_some(), "listening");
+    #[cfg(feature = "faults")]
+    if !config.faults.is_empty() {
+        tracing::warn!(faults = ?config.faults, "faults injected on purpose: this server is broken");
+    }
     Ok(Server {
         addr,
         tls: config.tls.is_some(),

@@ -13,11 +13,13 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use crate::close::CloseReason;
 use crate::config::Limits;
+#[cfg(feature = "faults")]
+use crate::faults::{Fault, Faults};
+use crate::outbound;
 use crate::protocol::{
     ClientEvent, ErrorCode, EventError, ServerEvent, parse_client_event, timestamp_now,
 };
@@ -51,7 +53,7 @@ pub struct Session {
     /// This connection's handle (also held by the room and the tracker).
     pub conn: Arc<Connection>,
     /// Receiving end of the connection's outbound queue.
-    pub outbound: mpsc::Receiver<Utf8Bytes>,
+    pub outbound: outbound::Receiver,
     /// The room joined.
     pub room: Arc<Room>,
     /// The registry, to leave the room at the end.
@@ -62,6 +64,9 @@ pub struct Session {
     pub limits: Limits,
     /// When the token stops being valid (`exp` + leeway).
     pub expires_at: Option<Instant>,
+    /// Faults injected on purpose (feature `faults` only).
+    #[cfg(feature = "faults")]
+    pub faults: Faults,
 }
 
 /// Time of the last frame received, shared between the reader and the idle timer.
@@ -124,7 +129,11 @@ impl RateLimit {
 impl Session {
     /// Runs the session to its end, leaves the room, performs the closing handshake, and
     /// returns why it ended.
-    pub async fn run<S, E>(self, socket: S) -> CloseReason
+    ///
+    /// Not an `async fn`: the session and the socket are taken apart before the future is
+    /// built, so that the future does not carry an emptied copy of both for the whole session
+    /// (several hundred bytes per connection).
+    pub fn run<S, E>(self, socket: S) -> impl Future<Output = CloseReason> + Send
     where
         S: Stream<Item = Result<Message, E>> + Sink<Message, Error = E> + Send + Unpin,
         E: TransportError,
@@ -137,53 +146,96 @@ impl Session {
             participant_id,
             limits,
             expires_at,
+            #[cfg(feature = "faults")]
+            faults,
         } = self;
-        let (mut sink, mut stream) = socket.split();
-        let heard = LastHeard::new();
-        let reason = {
-            let writer = write_frames(&mut sink, &mut outbound, limits.heartbeat_interval);
-            let reader = read_frames(&mut stream, &room, &conn, &participant_id, &limits, &heard);
-            let idle = idle_timer(&heard, limits.idle_timeout);
-            let expiry = async {
-                match expires_at {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
+        let (sink, mut stream) = socket.split();
+        async move {
+            #[cfg_attr(feature = "faults", allow(unused_mut))]
+            let mut sink = sink;
+            #[cfg(feature = "faults")]
+            let mut sink = crate::faults::egress(sink, faults);
+            let heard = LastHeard::new();
+            let reason = {
+                let timers = Timers {
+                    heartbeat: limits.heartbeat_interval,
+                    idle: limits.idle_timeout,
+                    expires_at,
+                };
+                let writer = write_frames(&mut sink, &mut outbound, &heard, timers);
+                #[cfg(not(feature = "faults"))]
+                let reader =
+                    read_frames(&mut stream, &room, &conn, &participant_id, &limits, &heard);
+                #[cfg(feature = "faults")]
+                let reader = read_frames(
+                    &mut stream,
+                    &room,
+                    &conn,
+                    &participant_id,
+                    &limits,
+                    &heard,
+                    (faults, &rooms),
+                );
+                tokio::select! {
+                    reason = writer => reason,
+                    reason = reader => reason,
+                    reason = conn.close_requested() => reason,
                 }
             };
-            tokio::select! {
-                reason = writer => reason,
-                reason = reader => reason,
-                reason = conn.close_requested() => reason,
-                () = idle => CloseReason::Idle,
-                () = expiry => CloseReason::TokenExpired,
+            #[cfg(feature = "faults")]
+            room.prepare_departure(conn.id(), reason);
+            rooms.leave(&room, conn.id());
+            tracing::debug!(conn = conn.id(), ?reason, "session ended");
+            #[cfg(feature = "faults")]
+            if reason == CloseReason::ClientClosed && faults.has(Fault::NoCloseReply) {
+                return reason;
             }
-        };
-        rooms.leave(&room, conn.id());
-        tracing::debug!(conn = conn.id(), ?reason, "session ended");
-        close(
-            &mut sink,
-            &mut stream,
-            &mut outbound,
-            reason,
-            limits.close_timeout,
-        )
-        .await;
-        reason
+            close(
+                &mut sink,
+                &mut stream,
+                &mut outbound,
+                reason,
+                limits.close_timeout,
+            )
+            .await;
+            reason
+        }
     }
 }
 
+/// The session's deadlines, all served by the writer's one timer.
+#[derive(Debug, Clone, Copy)]
+struct Timers {
+    /// Interval of WebSocket pings.
+    heartbeat: Duration,
+    /// Close with 4011 after receiving nothing for this long.
+    idle: Duration,
+    /// When the token stops being valid.
+    expires_at: Option<Instant>,
+}
+
 /// Writes queued frames: after the first one, every frame already queued is fed, then one
-/// flush. Sends a WebSocket ping every `heartbeat`.
+/// flush. Sends a WebSocket ping every `heartbeat`, and ends the session when nothing was heard
+/// for `idle` or when the token expires. One timer serves all three (a connection's state is
+/// kept small: a timer costs more than a hundred bytes per connection); it is re-armed only
+/// when it fires.
 async fn write_frames<Si, E>(
     sink: &mut Si,
-    outbound: &mut mpsc::Receiver<Utf8Bytes>,
-    heartbeat: Duration,
+    outbound: &mut outbound::Receiver,
+    heard: &LastHeard,
+    timers: Timers,
 ) -> CloseReason
 where
     Si: Sink<Message, Error = E> + Unpin,
 {
-    let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut next_ping = Instant::now() + timers.heartbeat;
+    let next_deadline = |next_ping: Instant| {
+        let idle_at = heard.at() + timers.idle;
+        let first = next_ping.min(idle_at);
+        timers.expires_at.map_or(first, |at| first.min(at))
+    };
+    let timer = tokio::time::sleep_until(next_deadline(next_ping));
+    tokio::pin!(timer);
     loop {
         tokio::select! {
             frame = outbound.recv() => {
@@ -191,7 +243,7 @@ where
                 if sink.feed(Message::Text(frame)).await.is_err() {
                     return CloseReason::ConnectionLost;
                 }
-                while let Ok(frame) = outbound.try_recv() {
+                while let Some(frame) = outbound.try_recv() {
                     if sink.feed(Message::Text(frame)).await.is_err() {
                         return CloseReason::ConnectionLost;
                     }
@@ -200,10 +252,21 @@ where
                     return CloseReason::ConnectionLost;
                 }
             }
-            _ = ticker.tick() => {
-                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
-                    return CloseReason::ConnectionLost;
+            () = &mut timer => {
+                let now = Instant::now();
+                if timers.expires_at.is_some_and(|at| now >= at) {
+                    return CloseReason::TokenExpired;
                 }
+                if now >= heard.at() + timers.idle {
+                    return CloseReason::Idle;
+                }
+                if now >= next_ping {
+                    if sink.send(Message::Ping(Bytes::new())).await.is_err() {
+                        return CloseReason::ConnectionLost;
+                    }
+                    next_ping = now + timers.heartbeat;
+                }
+                timer.as_mut().reset(next_deadline(next_ping));
             }
         }
     }
@@ -217,6 +280,7 @@ async fn read_frames<St, E>(
     participant_id: &str,
     limits: &Limits,
     heard: &LastHeard,
+    #[cfg(feature = "faults")] (faults, rooms): (Faults, &Rooms),
 ) -> CloseReason
 where
     St: Stream<Item = Result<Message, E>> + Unpin,
@@ -224,58 +288,181 @@ where
 {
     let mut rate = RateLimit::new(limits.rate_per_second, limits.rate_burst);
     let mut dropped: u32 = 0;
-    while let Some(item) = stream.next().await {
+    #[cfg(feature = "faults")]
+    let mut held = crate::faults::HeldChat::new(faults);
+    loop {
+        #[cfg(not(feature = "faults"))]
+        let item = stream.next().await;
+        #[cfg(feature = "faults")]
+        let item = held.next(stream, room, participant_id).await;
+        let Some(item) = item else { break };
         heard.touch();
-        let text = match item {
+        let frame = match item {
             Err(error) => {
                 tracing::debug!(conn = conn.id(), %error, "read failed");
-                return error.close_reason();
+                let reason = error.close_reason();
+                #[cfg(feature = "faults")]
+                let reason = mistreat_broken_frame(reason, faults, room, rooms);
+                return reason;
             }
             Ok(Message::Text(text)) => text,
-            Ok(Message::Binary(_)) => return CloseReason::BinaryFrame,
+            Ok(Message::Binary(_)) => {
+                #[cfg(feature = "faults")]
+                mistreat_bad_input(faults.has(Fault::GarbageClosesRoom), faults, room, rooms);
+                return CloseReason::BinaryFrame;
+            }
             Ok(Message::Ping(_) | Message::Pong(_)) => continue,
             Ok(Message::Close(_)) => return CloseReason::ClientClosed,
         };
         if !rate.admit() {
             dropped = dropped.saturating_add(1);
-            conn.send(
-                EventError {
-                    code: ErrorCode::RateLimited,
-                    message: "rate limit exceeded; event dropped",
-                    event: None,
-                }
-                .encode(),
-            );
+            let error = EventError {
+                code: ErrorCode::RateLimited,
+                message: "rate limit exceeded; event dropped",
+                event: None,
+            };
+            #[cfg(not(feature = "faults"))]
+            conn.send(error.encode());
+            #[cfg(feature = "faults")]
+            if !faults.has(Fault::SilentUnknownEvents) {
+                conn.send(error.encode());
+            }
             if dropped > limits.rate_close_after {
                 return CloseReason::RateLimited;
             }
             continue;
         }
-        match parse_client_event(&text, limits.max_text_chars) {
-            Ok(ClientEvent::ChatSend(text)) => room.chat(participant_id, &text),
-            Ok(ClientEvent::HandRaise) => room.set_hand(conn.id(), true),
-            Ok(ClientEvent::HandLower) => room.set_hand(conn.id(), false),
-            Ok(ClientEvent::Ping) => conn.send(
-                ServerEvent::Pong {
-                    timestamp: &timestamp_now(),
+        match parse_client_event(&frame, limits.max_text_chars) {
+            #[cfg(feature = "faults")]
+            Ok(ClientEvent::ChatSend(text)) if mistreats_chat(faults, &held) => {
+                let field = |pointer| crate::faults::client_field(&frame, pointer);
+                if faults.has(Fault::RequireClientMessageId) && field("/data/id").is_none() {
+                    let error = EventError {
+                        code: ErrorCode::InvalidData,
+                        message: "chat.send needs data.id as a string",
+                        event: Some("chat.send".to_owned()),
+                    };
+                    conn.send(error.encode());
+                    continue;
                 }
-                .encode(),
-            ),
-            Err(error) => conn.send(error.encode()),
+                let claimed = faults
+                    .has(Fault::SenderIdFromClient)
+                    .then(|| field("/data/sender_id"))
+                    .flatten();
+                let sender = claimed.as_deref().unwrap_or(participant_id);
+                if held.active() {
+                    held.chat(room, sender, text);
+                } else if faults.has(Fault::ChatAcrossRooms) {
+                    rooms.chat_everywhere(room, sender, &text);
+                } else {
+                    room.chat(sender, &text);
+                }
+            }
+            Ok(ClientEvent::ChatSend(text)) => room.chat(participant_id, &text),
+            Ok(ClientEvent::HandRaise) => {
+                #[cfg(feature = "faults")]
+                if faults.has(Fault::CloseOnHandRaise) {
+                    return CloseReason::Internal;
+                }
+                room.set_hand(conn.id(), true)
+            }
+            Ok(ClientEvent::HandLower) => {
+                #[cfg(feature = "faults")]
+                if faults.has(Fault::CloseOnHandLower) {
+                    return CloseReason::Internal;
+                }
+                room.set_hand(conn.id(), false)
+            }
+            Ok(ClientEvent::Ping) => {
+                #[cfg(feature = "faults")]
+                if faults.has(Fault::CloseOnPingEvent) {
+                    return CloseReason::Internal;
+                }
+                #[cfg(feature = "faults")]
+                if faults.has(Fault::NoPong) {
+                    continue;
+                }
+                conn.send(
+                    ServerEvent::Pong {
+                        timestamp: &timestamp_now(),
+                    }
+                    .encode(),
+                )
+            }
+            Err(error) => {
+                #[cfg(feature = "faults")]
+                if mistreat_unusable_event(error.code, faults, room, rooms) {
+                    continue;
+                }
+                conn.send(error.encode())
+            }
         }
     }
     CloseReason::ConnectionLost
 }
 
-/// Resolves once nothing has been received for `idle`.
-async fn idle_timer(heard: &LastHeard, idle: Duration) {
-    loop {
-        let deadline = heard.at() + idle;
-        if Instant::now() >= deadline {
-            return;
-        }
-        tokio::time::sleep_until(deadline).await;
+/// Whether `chat.send` takes the path of `require-client-message-id`, `sender-id-from-client`,
+/// `reorder-messages` or `chat-across-rooms`.
+#[cfg(feature = "faults")]
+fn mistreats_chat(faults: Faults, held: &crate::faults::HeldChat) -> bool {
+    held.active()
+        || [
+            Fault::RequireClientMessageId,
+            Fault::SenderIdFromClient,
+            Fault::ChatAcrossRooms,
+        ]
+        .into_iter()
+        .any(|fault| faults.has(fault))
+}
+
+/// The injected answers to an event that cannot be acted on; `true` when no `error` event is to
+/// be sent (`silent-unknown-events`).
+#[cfg(feature = "faults")]
+fn mistreat_unusable_event(code: ErrorCode, faults: Faults, room: &Room, rooms: &Rooms) -> bool {
+    let closes_room = match code {
+        ErrorCode::InvalidJson | ErrorCode::InvalidEvent => faults.has(Fault::GarbageClosesRoom),
+        ErrorCode::UnknownEvent => faults.has(Fault::UnknownEventClosesRoom),
+        _ => false,
+    };
+    mistreat_bad_input(closes_room, faults, room, rooms);
+    faults.has(Fault::SilentUnknownEvents)
+}
+
+/// `stop-accepting-after-garbage`, and closing the whole room when `closes_room`: the injected
+/// answers to a frame that cannot be acted on.
+#[cfg(feature = "faults")]
+fn mistreat_bad_input(closes_room: bool, faults: Faults, room: &Room, rooms: &Rooms) {
+    if faults.has(Fault::StopAcceptingAfterGarbage) {
+        rooms.note_garbage();
     }
+    if closes_room {
+        room.close_all(CloseReason::Internal);
+    }
+}
+
+/// `utf8-closes-room` and `utf8-close-1002`: the injected answers to a frame the transport
+/// refused; the close reason to use.
+#[cfg(feature = "faults")]
+fn mistreat_broken_frame(
+    reason: CloseReason,
+    faults: Faults,
+    room: &Room,
+    rooms: &Rooms,
+) -> CloseReason {
+    if reason == CloseReason::ConnectionLost {
+        return reason;
+    }
+    let utf8 = reason == CloseReason::InvalidUtf8;
+    mistreat_bad_input(
+        utf8 && faults.has(Fault::Utf8ClosesRoom),
+        faults,
+        room,
+        rooms,
+    );
+    if utf8 && faults.has(Fault::Utf8Close1002) {
+        return CloseReason::ProtocolError;
+    }
+    reason
 }
 
 /// The closing handshake, bounded by `limit`: deliver what is already queued (unless the client
@@ -283,7 +470,7 @@ async fn idle_timer(heard: &LastHeard, idle: Duration) {
 async fn close<Si, St, E>(
     sink: &mut Si,
     stream: &mut St,
-    outbound: &mut mpsc::Receiver<Utf8Bytes>,
+    outbound: &mut outbound::Receiver,
     reason: CloseReason,
     limit: Duration,
 ) where
@@ -299,7 +486,7 @@ async fn close<Si, St, E>(
             None => return,
             Some((code, text)) => {
                 if reason != CloseReason::SlowConsumer {
-                    while let Ok(frame) = outbound.try_recv() {
+                    while let Some(frame) = outbound.try_recv() {
                         if sink.feed(Message::Text(frame)).await.is_err() {
                             return;
                         }
@@ -325,6 +512,8 @@ mod tests {
 
     use std::pin::Pin;
     use std::task::{Context, Poll};
+
+    use tokio::sync::mpsc;
 
     use super::*;
     use crate::auth::Identity;
@@ -398,6 +587,8 @@ mod tests {
             participant_id: identity.participant_id,
             limits,
             expires_at: None,
+            #[cfg(feature = "faults")]
+            faults: Faults::default(),
         };
         let done = tokio::spawn(session.run(FakeSocket { incoming, outgoing }));
         Harness {

@@ -167,6 +167,8 @@ secret = "secret-from-the-file-0123456789abcdef"
             .args(["--api-key", "key-from-the-flag-0123456789"]),
     );
     let api = api_from(&running.until("ready"));
+    // Whole-workspace builds compile reqwest with `rustls-no-provider`; see support::http_client.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let status = |key: &'static str| {
         let http = http.clone();

@@ -568,7 +568,7 @@ async fn refused_upgrades_change_nothing_in_the_room() {
 async fn answers_400_to_a_plain_get_with_a_valid_token() {
     let t = TestServer::start().await;
     let token = t.token(&unique("room"), "alice");
-    let response = reqwest::Client::new()
+    let response = support::http_client()
         .get(format!(
             "{}?token={token}",
             t.server.ws_url().replacen("ws://", "http://", 1)

@@ -27,6 +27,16 @@ pub const DEADLINE: Duration = Duration::from_secs(5);
 pub const ALLOWED_ORIGIN: &str = "https://app.chalk.test";
 
 /// Seconds since the Unix epoch.
+/// A plain-HTTP client for the REST API.
+///
+/// In a whole-workspace build reqwest is compiled with `rustls-no-provider` (the conformance
+/// runner's choice), and building any client then needs a process-wide rustls crypto provider,
+/// even for `http://` URLs. Installing ring's is idempotent: a second call finds one in place.
+pub fn http_client() -> reqwest::Client {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -162,7 +172,7 @@ impl TestServer {
     /// A REST client with the default tenant's API key.
     pub fn rest(&self) -> Rest {
         Rest {
-            http: reqwest::Client::new(),
+            http: http_client(),
             base: self.server.api_url(),
             api_key: self.config.api_key().map(str::to_owned),
         }

@@ -1,0 +1,14 @@
+//! `chalk-conformance`: judges a server against the Chalk real-time WebSocket API.
+//!
+//! Without arguments it runs every scenario against an embedded reference server; `--help` lists
+//! the ways to point it at another server. The exit code says what happened: 0 conformant,
+//! 1 non-conformant, 2 usage or configuration error, 3 target unreachable or provisioning failed.
+
+use std::process::ExitCode;
+
+use chalk_conformance::report::Console;
+use chalk_conformance::runner;
+
+fn main() -> ExitCode {
+    runner::run_blocking(std::env::args_os(), &Console::stdout()).into()
+}

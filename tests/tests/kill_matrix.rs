@@ -1,0 +1,573 @@
+//! The kill matrix: the conformance suite against the reference server with each injected fault
+//! of `chalk_reference_server::faults`, and with each allowed variation.
+//!
+//! - A fault must be *killed*: the run exits 1 and the requirement the fault breaks is among the
+//!   failures (a failing scenario of that requirement, or a failure that names it). Must-level
+//!   faults run without `--strict`, so that the exit code comes from must-level failures alone;
+//!   should-level faults run with `--strict`. Every reference extension is declared, so that the
+//!   extension scenarios run too.
+//! - A variation must *pass*: the run exits 0 under `--strict` with no extension declared.
+//! - A variation must not be a no-op: declaring the extension it gives up, the run exits 1 with a
+//!   requirement of that extension failing.
+//! - Every must- and should-level requirement of the catalogue has at least one fault.
+//!
+//! The test prints the matrix (run → failing requirements) and fails listing every run that was
+//! not judged as expected.
+//!
+//! Each run happens in a child process (this binary again, with `--run-one`), because the runner
+//! admits one run per process at a time: the child starts its own faulty server with
+//! `chalk_reference_server::serve` and runs the suite against it with
+//! `chalk_conformance::runner::run`, writing the suite's Cucumber JSON report for the parent to
+//! read. At most [`PARALLEL_RUNS`] children run at once, and each is killed after
+//! [`RUN_DEADLINE`]. The harness is our own (`harness = false` in `Cargo.toml`): this binary holds
+//! one test, `every_fault_is_killed_and_every_variation_passes`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chalk_conformance::catalogue::{Catalogue, KNOWN_EXTENSIONS, Level};
+use chalk_conformance::report::Console;
+use chalk_conformance::runner::{self, ExitStatus};
+use chalk_reference_server::faults::{Fault, Kind};
+use chalk_reference_server::{Config, serve};
+use serde_json::Value;
+
+/// The one test of this binary.
+const TEST_NAME: &str = "every_fault_is_killed_and_every_variation_passes";
+
+/// The flag that turns this binary into one run of the suite: `--run-one FAULT MODE JSON_FILE`.
+const RUN_ONE: &str = "--run-one";
+
+/// Children running at once. A child is a server plus a suite running 32 scenarios at a time;
+/// most of a run is spent waiting for events that a faulty server never sends.
+const PARALLEL_RUNS: usize = 4;
+
+/// A child that has not finished after this long is killed, and its run counts as broken.
+const RUN_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The origin `Config::ephemeral` allows.
+const ALLOWED_ORIGIN: &str = "https://app.chalk.test";
+
+/// How the suite is pointed at a server, and what it must conclude.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Every extension declared (`--strict` for a should-level fault): exit 1, requirement failing.
+    Fault,
+    /// No extension declared, `--strict`: exit 0.
+    Variation,
+    /// Only the extension the variation gives up declared: exit 1, one of its requirements failing.
+    Declared,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Fault => "fault",
+            Mode::Variation => "variation",
+            Mode::Declared => "declared",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Mode> {
+        [Mode::Fault, Mode::Variation, Mode::Declared]
+            .into_iter()
+            .find(|m| m.name() == text)
+    }
+}
+
+/// One run of the matrix.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    fault: Fault,
+    mode: Mode,
+}
+
+impl Run {
+    /// Every run: each fault, each variation, and each variation that gives up an extension
+    /// again with that extension declared.
+    fn all() -> Vec<Run> {
+        let mut runs = Vec::new();
+        for fault in Fault::ALL.iter().copied() {
+            match fault.kind() {
+                Kind::Fault { .. } => runs.push(Run {
+                    fault,
+                    mode: Mode::Fault,
+                }),
+                Kind::Variation { withdraws } => {
+                    runs.push(Run {
+                        fault,
+                        mode: Mode::Variation,
+                    });
+                    if withdraws.is_some() {
+                        runs.push(Run {
+                            fault,
+                            mode: Mode::Declared,
+                        });
+                    }
+                }
+            }
+        }
+        runs
+    }
+
+    fn label(self) -> String {
+        match (self.mode, self.fault.kind()) {
+            (
+                Mode::Declared,
+                Kind::Variation {
+                    withdraws: Some(extension),
+                },
+            ) => {
+                format!("{} +{extension}", self.fault)
+            }
+            _ => self.fault.to_string(),
+        }
+    }
+
+    /// What the run must find, for the matrix.
+    fn expects(self) -> String {
+        match (self.mode, self.fault.kind()) {
+            (Mode::Fault, Kind::Fault { requirement }) => requirement.to_owned(),
+            (Mode::Declared, _) => "extension".to_owned(),
+            _ => "conformant".to_owned(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == RUN_ONE) {
+        let fault = args.get(at + 1).and_then(|f| f.parse::<Fault>().ok());
+        let mode = args.get(at + 2).and_then(|m| Mode::parse(m));
+        return match (fault, mode, args.get(at + 3)) {
+            (Some(fault), Some(mode), Some(json)) => run_one(Run { fault, mode }, Path::new(json)),
+            _ => {
+                eprintln!("usage: kill_matrix {RUN_ONE} FAULT fault|variation|declared JSON_FILE");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if args.iter().any(|a| a == "--list") {
+        println!("{TEST_NAME}: test");
+        return ExitCode::SUCCESS;
+    }
+    // Behave like a libtest binary given a name filter: `cargo test some_other_test` skips us.
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    if !filters.is_empty() && !filters.iter().any(|f| TEST_NAME.contains(f.as_str())) {
+        println!("running 0 tests ({TEST_NAME} filtered out)");
+        return ExitCode::SUCCESS;
+    }
+    println!("running 1 test: {TEST_NAME}");
+    if every_fault_is_killed_and_every_variation_passes() {
+        println!("test {TEST_NAME} ... ok");
+        ExitCode::SUCCESS
+    } else {
+        println!("test {TEST_NAME} ... FAILED");
+        ExitCode::FAILURE
+    }
+}
+
+/// What one run found.
+#[derive(Debug)]
+struct Outcome {
+    run: Run,
+    /// The exit code of the suite, or `None` when the run broke (killed after the deadline,
+    /// crashed).
+    exit: Option<i32>,
+    /// Every failing requirement, and whether a failure message names it (rather than only the
+    /// tag of a scenario that failed because of something else).
+    failing: BTreeMap<String, bool>,
+    /// The run's console output, shown when the outcome is not the expected one.
+    output: String,
+    elapsed: Duration,
+}
+
+impl Outcome {
+    /// Whether the suite judged the server the way the matrix expects.
+    fn as_expected(&self, catalogue: &Catalogue) -> bool {
+        match (self.run.mode, self.run.fault.kind()) {
+            (Mode::Fault, Kind::Fault { requirement }) => {
+                self.exit == Some(1) && self.failing.contains_key(requirement)
+            }
+            (
+                Mode::Declared,
+                Kind::Variation {
+                    withdraws: Some(extension),
+                },
+            ) => {
+                self.exit == Some(1)
+                    && catalogue
+                        .of_extension(extension)
+                        .any(|r| self.failing.contains_key(&r.id))
+            }
+            _ => self.exit == Some(0),
+        }
+    }
+
+    fn verdict(&self, catalogue: &Catalogue) -> &'static str {
+        match (self.run.mode, self.as_expected(catalogue)) {
+            (Mode::Fault, true) => "killed",
+            (Mode::Fault, false) => "SURVIVED",
+            (Mode::Variation, true) => "passes",
+            (Mode::Variation, false) => "FAILS",
+            (Mode::Declared, true) => "caught",
+            (Mode::Declared, false) => "NO-OP",
+        }
+    }
+
+    /// The failing requirements, the one the run is about first, those no failure message names
+    /// marked with `*`, at most [`SHOWN`] of them.
+    fn failing_shown(&self) -> String {
+        const SHOWN: usize = 12;
+        let about = self.run.fault.requirement();
+        let mut ids: Vec<(&String, &bool)> = self.failing.iter().collect();
+        ids.sort_by_key(|(id, _)| Some(id.as_str()) != about);
+        let mut shown: Vec<String> = ids
+            .iter()
+            .take(SHOWN)
+            .map(|(id, named)| {
+                if **named {
+                    (*id).clone()
+                } else {
+                    format!("{id}*")
+                }
+            })
+            .collect();
+        if ids.len() > SHOWN {
+            shown.push(format!("… {} more", ids.len() - SHOWN));
+        }
+        shown.join(", ")
+    }
+}
+
+fn every_fault_is_killed_and_every_variation_passes() -> bool {
+    let started = Instant::now();
+    let catalogue = match Catalogue::bundled() {
+        Ok(catalogue) => catalogue,
+        Err(e) => {
+            println!("the bundled catalogue does not load: {e}");
+            return false;
+        }
+    };
+    let uncovered = requirements_without_a_fault(&catalogue);
+    let dir = std::env::temp_dir().join(format!("chalk-kill-matrix-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        println!("cannot create {}: {e}", dir.display());
+        return false;
+    }
+    let queue = Arc::new(Mutex::new(Run::all().into_iter().collect::<VecDeque<_>>()));
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..PARALLEL_RUNS)
+        .map(|_| {
+            let (queue, outcomes, dir) = (Arc::clone(&queue), Arc::clone(&outcomes), dir.clone());
+            std::thread::spawn(move || {
+                while let Some(run) = next(&queue) {
+                    let outcome = run_child(run, &dir);
+                    outcomes
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(outcome);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        let _ = worker.join();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut outcomes = std::mem::take(&mut *outcomes.lock().unwrap_or_else(|e| e.into_inner()));
+    let order = Run::all();
+    outcomes.sort_by_key(|o| {
+        order
+            .iter()
+            .position(|r| r.fault == o.run.fault && r.mode == o.run.mode)
+    });
+
+    println!("{}", render_matrix(&outcomes, &catalogue));
+    let unexpected: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| !o.as_expected(&catalogue))
+        .collect();
+    for outcome in &unexpected {
+        println!(
+            "\n---- {} ({}) ----\n{}",
+            outcome.run.label(),
+            outcome.verdict(&catalogue),
+            outcome.output
+        );
+    }
+    let faults = Fault::ALL.iter().filter(|f| !f.is_variation()).count();
+    println!(
+        "\n{faults} faults, {} variations, {} runs in {:.1}s",
+        Fault::ALL.len() - faults,
+        outcomes.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if !uncovered.is_empty() {
+        println!(
+            "\nRequirements no fault breaks (add one to chalk_reference_server::faults): {}",
+            uncovered.join(", ")
+        );
+    }
+    if unexpected.is_empty() && outcomes.len() == order.len() && uncovered.is_empty() {
+        return true;
+    }
+    if unexpected.is_empty() {
+        return false;
+    }
+    println!("\nNot judged as expected:");
+    for outcome in unexpected {
+        println!(
+            "  {:<34} expected {}; got {} with [{}]",
+            outcome.run.label(),
+            outcome.run.expects(),
+            outcome
+                .exit
+                .map_or("no verdict".to_owned(), |c| format!("exit {c}")),
+            outcome.failing_shown()
+        );
+    }
+    false
+}
+
+/// The active must- and should-level requirements that no fault names.
+fn requirements_without_a_fault(catalogue: &Catalogue) -> Vec<String> {
+    catalogue
+        .active()
+        .filter(|r| matches!(r.level, Level::Must | Level::Should))
+        .filter(|r| {
+            !Fault::ALL
+                .iter()
+                .any(|f| f.requirement() == Some(r.id.as_str()))
+        })
+        .map(|r| r.id.clone())
+        .collect()
+}
+
+fn next(queue: &Mutex<VecDeque<Run>>) -> Option<Run> {
+    queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+}
+
+/// Runs this binary with `--run-one`, bounded by [`RUN_DEADLINE`], and reads its report.
+fn run_child(run: Run, dir: &Path) -> Outcome {
+    let started = Instant::now();
+    let json = dir.join(format!("{}-{}.json", run.fault, run.mode.name()));
+    let outcome = |exit, failing, output| Outcome {
+        run,
+        exit,
+        failing,
+        output,
+        elapsed: started.elapsed(),
+    };
+    let child = std::env::current_exe().and_then(|exe| {
+        let mut command = Command::new(exe);
+        command
+            .args([RUN_ONE, run.fault.name(), run.mode.name()])
+            .arg(&json)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // Every option of the suite can come from a CHALK_* variable; the matrix sets its own.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("CHALK_") {
+                command.env_remove(name);
+            }
+        }
+        command.spawn()
+    });
+    let child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            return outcome(
+                None,
+                BTreeMap::new(),
+                format!("cannot start the child: {e}"),
+            );
+        }
+    };
+    let (exit, output) = wait_bounded(child, RUN_DEADLINE);
+    match read_failing(&json) {
+        Ok(failing) => outcome(exit, failing, output),
+        Err(e) => outcome(
+            exit,
+            BTreeMap::new(),
+            format!("{output}\n(no usable report: {e})"),
+        ),
+    }
+}
+
+/// Waits for `child` at most `deadline` (killing it then); its exit code and its output.
+fn wait_bounded(mut child: Child, deadline: Duration) -> (Option<i32>, String) {
+    // The pipes are read on threads so that a full pipe cannot stall the child.
+    fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let until = Instant::now() + deadline;
+    let exit = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status.code(),
+            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(50)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let mut output = stdout.join().unwrap_or_default();
+    let errors = stderr.join().unwrap_or_default();
+    if !errors.trim().is_empty() {
+        let _ = write!(output, "\nstderr:\n{errors}");
+    }
+    if exit.is_none() {
+        let _ = write!(output, "\n(killed after {}s)", deadline.as_secs());
+    }
+    (exit, output)
+}
+
+/// The failing requirements of a Cucumber JSON report: the `[ID]` each failure message starts
+/// with (named), and the `@req.` tag of every scenario with a failed step or hook.
+fn read_failing(path: &Path) -> Result<BTreeMap<String, bool>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let report: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let mut failing = BTreeMap::new();
+    let scenarios = report
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|feature| feature["elements"].as_array().into_iter().flatten());
+    for scenario in scenarios {
+        let failures: Vec<&Value> = ["steps", "after"]
+            .iter()
+            .flat_map(|part| scenario[*part].as_array().into_iter().flatten())
+            .map(|entry| &entry["result"])
+            .filter(|result| result["status"] == "failed")
+            .collect();
+        if failures.is_empty() {
+            continue;
+        }
+        for message in failures.iter().filter_map(|r| r["error_message"].as_str()) {
+            if let Some((id, _)) = message.strip_prefix('[').and_then(|m| m.split_once(']')) {
+                failing.insert(id.to_owned(), true);
+            }
+        }
+        let tags = scenario["tags"].as_array().into_iter().flatten();
+        for id in tags.filter_map(|t| t["name"].as_str()?.strip_prefix("@req.")) {
+            failing.entry(id.to_owned()).or_insert(false);
+        }
+    }
+    Ok(failing)
+}
+
+fn render_matrix(outcomes: &[Outcome], catalogue: &Catalogue) -> String {
+    let mut out = String::from("\nKill matrix\n===========\n");
+    let _ = writeln!(
+        out,
+        "{:<34} {:<11} {:>4} {:<8} {:>6}  failing requirements (* = a scenario of it failed, \
+         but no failure names it)",
+        "run", "expects", "exit", "verdict", "time"
+    );
+    for outcome in outcomes {
+        let _ = writeln!(
+            out,
+            "{:<34} {:<11} {:>4} {:<8} {:>5.1}s  {}",
+            outcome.run.label(),
+            outcome.run.expects(),
+            outcome.exit.map_or("-".to_owned(), |c| c.to_string()),
+            outcome.verdict(catalogue),
+            outcome.elapsed.as_secs_f64(),
+            outcome.failing_shown()
+        );
+    }
+    out
+}
+
+/// The child: one faulty server, one run of the suite against it, the report written to `json`.
+fn run_one(run: Run, json: &Path) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start a runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let status = runtime.block_on(judge(run, json.to_owned()));
+    ExitCode::from(status.code())
+}
+
+/// Serves the reference server with the run's fault and runs the suite against it.
+async fn judge(run: Run, json: PathBuf) -> ExitStatus {
+    let mut config = Config::ephemeral();
+    config.faults.insert(run.fault);
+    config.shutdown_drain = Duration::from_millis(500);
+    let secret = config.jwt_secret().unwrap_or_default().to_owned();
+    let api_key = config.api_key().unwrap_or_default().to_owned();
+    let server = match serve(config).await {
+        Ok(server) => server,
+        Err(e) => {
+            println!("the faulty server does not start: {e}");
+            return ExitStatus::Unreachable;
+        }
+    };
+    let mut args = vec![
+        "chalk-conformance".to_owned(),
+        "--url".to_owned(),
+        server.ws_url(),
+        "--jwt-secret".to_owned(),
+        secret,
+        "--api-url".to_owned(),
+        server.api_url(),
+        "--api-key".to_owned(),
+        api_key,
+        "--origin".to_owned(),
+        ALLOWED_ORIGIN.to_owned(),
+        "--json".to_owned(),
+        json.display().to_string(),
+    ];
+    match (run.mode, run.fault.kind()) {
+        (Mode::Fault, Kind::Fault { requirement }) => {
+            args.extend(["--declare".to_owned(), KNOWN_EXTENSIONS.join(",")]);
+            if is_should(requirement) {
+                args.push("--strict".to_owned());
+            }
+        }
+        (
+            Mode::Declared,
+            Kind::Variation {
+                withdraws: Some(extension),
+            },
+        ) => {
+            args.extend(["--declare".to_owned(), extension.to_owned()]);
+        }
+        _ => args.push("--strict".to_owned()),
+    }
+    let (console, output) = Console::buffer();
+    let status = runner::run(args, &console).await;
+    print!("{}", output.contents());
+    server.shutdown().await;
+    status
+}
+
+/// Whether the catalogue has `id` at level should.
+fn is_should(id: &str) -> bool {
+    Catalogue::bundled()
+        .ok()
+        .and_then(|catalogue| catalogue.requirement(id).map(|r| r.level == Level::Should))
+        .unwrap_or(false)
+}

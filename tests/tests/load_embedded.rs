@@ -1,0 +1,119 @@
+//! `chalk-conformance load`, run in-process as the binary runs it: a short bounded load against
+//! the embedded reference server delivers every message exactly once and reports it, and a
+//! target outside loopback is refused before anything is sent.
+//!
+//! Correctness only: how fast the server is belongs to the benchmarks (`benches/`), never to a
+//! timed test.
+
+use chalk_conformance::report::Console;
+use chalk_conformance::runner::{self, ExitStatus};
+use serde_json::Value;
+
+/// Runs `chalk-conformance ARGS`; the exit status and everything it printed on stdout.
+async fn conformance(args: &[&str]) -> (ExitStatus, String) {
+    let (console, output) = Console::buffer();
+    let argv = std::iter::once("chalk-conformance").chain(args.iter().copied());
+    let status = runner::run(argv, &console).await;
+    (status, output.contents())
+}
+
+#[tokio::test]
+async fn a_short_load_delivers_every_message_exactly_once() {
+    let json = std::env::temp_dir().join(format!("chalk-load-{}.json", std::process::id()));
+    let json_arg = json.to_str().expect("a UTF-8 temp path");
+    let (status, table) = conformance(&[
+        "load",
+        "--rooms",
+        "1",
+        "--participants",
+        "10",
+        "--window",
+        "4",
+        "--duration",
+        "1s",
+        "--quiet",
+        "--json",
+        json_arg,
+    ])
+    .await;
+    assert_eq!(status, ExitStatus::Conformant, "{table}");
+    for row in [
+        "connections",
+        "deliveries",
+        "fan-out latency p50/p90/p99/p99.9",
+        "lost / duplicated",
+        "close codes",
+        "server RSS",
+    ] {
+        assert!(table.contains(row), "no {row:?} row in:\n{table}");
+    }
+    assert!(table.contains("embedded reference server"), "{table}");
+
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON was written"))
+            .expect("the JSON parses");
+    let _ = std::fs::remove_file(&json);
+    assert_eq!(summary["verdict"], "ok");
+    assert_eq!(summary["mode"], "chalk");
+    assert_eq!(summary["connections"]["established"], 10);
+    assert_eq!(summary["lost"], 0);
+    assert_eq!(summary["duplicated"], 0);
+    assert_eq!(summary["misrouted"], 0);
+    assert_eq!(
+        summary["echo"], true,
+        "the reference server echoes chat to its sender"
+    );
+    let sent = summary["messages_sent"].as_u64().expect("a count");
+    assert!(sent > 0, "nothing was sent");
+    // Every message reaches all ten members, the sender included.
+    assert_eq!(summary["deliveries"].as_u64(), Some(sent * 10));
+    assert_eq!(summary["deliveries_expected"].as_u64(), Some(sent * 10));
+    assert_eq!(summary["close_codes"]["1000"], 10);
+    assert_eq!(summary["errors"], serde_json::json!({}));
+    let latency = &summary["fan_out_latency"];
+    assert_eq!(latency["count"].as_u64(), Some(sent * 10));
+    assert!(latency["p50_ms"].as_f64() <= latency["p99_ms"].as_f64());
+}
+
+#[tokio::test]
+async fn refuses_a_target_outside_loopback_without_connecting() {
+    let (status, output) = conformance(&[
+        "load",
+        "--url",
+        "ws://10.1.2.3/api/v1/ws",
+        "--jwt-secret",
+        "a-secret-that-is-never-used-here",
+    ])
+    .await;
+    assert_eq!(status, ExitStatus::Usage, "{output}");
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {output}");
+    assert!(
+        lines[0].contains("10.1.2.3 is not a loopback address"),
+        "{output}"
+    );
+    assert!(lines[0].contains("--allow-remote"), "{output}");
+    assert!(
+        !output.contains("connect"),
+        "no connection was attempted: {output}"
+    );
+}
+
+#[tokio::test]
+async fn refuses_a_remote_rest_api_too() {
+    let (status, output) = conformance(&[
+        "load",
+        "--url",
+        "ws://127.0.0.1:9/api/v1/ws",
+        "--api-url",
+        "http://10.1.2.3/api/v1",
+        "--api-key",
+        "a-key-that-is-never-used-here",
+    ])
+    .await;
+    assert_eq!(status, ExitStatus::Usage, "{output}");
+    assert!(
+        output.contains("10.1.2.3 is not a loopback address"),
+        "{output}"
+    );
+}

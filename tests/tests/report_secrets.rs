@@ -1,0 +1,190 @@
+//! No report of a failing run shows a secret: not the HTML report, the Markdown summary, the
+//! JUnit file, the Cucumber JSON, the run-result JSON, nor the console.
+//!
+//! The run goes through a recording TCP proxy in front of the reference server, so the test
+//! knows every token that crossed the wire — the ones the REST API issued and the defective
+//! ones the suite forged — without trusting the suite to say which tokens it used. Each of them,
+//! each token's signature, the JWT secret and the API key are then looked for in every file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chalk_conformance::report::Console;
+use chalk_conformance::runner::{self, ExitStatus};
+use chalk_reference_server::{Config, serve};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Every byte that crossed the proxy, one buffer per connection and direction.
+type Capture = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;
+
+/// A TCP proxy to `upstream` that keeps a copy of everything it forwards.
+async fn recording_proxy(upstream: SocketAddr) -> (SocketAddr, Capture) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let capture: Capture = Arc::default();
+    let streams = Arc::clone(&capture);
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let Ok(outbound) = TcpStream::connect(upstream).await else {
+                continue;
+            };
+            let (in_read, in_write) = inbound.into_split();
+            let (out_read, out_write) = outbound.into_split();
+            for (from, to) in [(in_read, out_write), (out_read, in_write)] {
+                let copy = Arc::new(Mutex::new(Vec::new()));
+                streams.lock().unwrap().push(Arc::clone(&copy));
+                tokio::spawn(forward(from, to, copy));
+            }
+        }
+    });
+    (address, capture)
+}
+
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    copy: Arc<Mutex<Vec<u8>>>,
+) {
+    let mut buffer = vec![0_u8; 16 * 1024];
+    loop {
+        match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                copy.lock().unwrap().extend_from_slice(&buffer[..n]);
+                if to.write_all(&buffer[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// Every token in the captured traffic: each run of token characters that starts like a JWT
+/// (`eyJ`, base64url of `{"`), however defective the rest of it is.
+fn tokens_in(capture: &Capture) -> Vec<String> {
+    let token_char = |c: char| c.is_ascii_alphanumeric() || "-_.+/=".contains(c);
+    let mut tokens = Vec::new();
+    for stream in capture.lock().unwrap().iter() {
+        let text = String::from_utf8_lossy(&stream.lock().unwrap()).into_owned();
+        for (at, _) in text.match_indices("eyJ") {
+            let token: String = text[at..].chars().take_while(|c| token_char(*c)).collect();
+            let token = token.trim_end_matches('.').to_owned();
+            if token.len() >= 24 && !tokens.contains(&token) {
+                tokens.push(token);
+            }
+        }
+    }
+    tokens
+}
+
+/// A token's signature segment, when it has three and the last is long enough to identify it.
+fn signature(token: &str) -> Option<&str> {
+    let parts: Vec<&str> = token.split('.').collect();
+    (parts.len() == 3 && parts[2].len() >= 16).then(|| parts[2])
+}
+
+fn output_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("report-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_report_of_a_failing_run_shows_a_token_the_secret_or_the_api_key() {
+    let mut config = Config::ephemeral();
+    config.jwt.leeway = Duration::from_secs(30_000);
+    let secret = config.jwt_secret().unwrap().to_owned();
+    let api_key = config.api_key().unwrap().to_owned();
+    let server = serve(config).await.expect("the reference server starts");
+    let (proxy, capture) = recording_proxy(server.local_addr()).await;
+
+    let dir = output_dir();
+    let files = [
+        dir.join("report.html"),
+        dir.join("summary.md"),
+        dir.join("junit.xml"),
+        dir.join("cucumber.json"),
+        dir.join("results.json"),
+    ];
+    let path = |i: usize| files[i].to_str().unwrap().to_owned();
+    let args = [
+        "chalk-conformance".to_owned(),
+        "--url".into(),
+        format!("ws://{proxy}/api/v1/ws"),
+        "--api-url".into(),
+        format!("http://{proxy}/api/v1"),
+        "--api-key".into(),
+        api_key.clone(),
+        "--jwt-secret".into(),
+        secret.clone(),
+        "--origin".into(),
+        "https://app.chalk.test".into(),
+        "--report".into(),
+        path(0),
+        "--summary".into(),
+        path(1),
+        "--junit".into(),
+        path(2),
+        "--json".into(),
+        path(3),
+        "--results-json".into(),
+        path(4),
+    ];
+    let (console, output) = Console::buffer();
+    let status = runner::run(args, &console).await;
+    let console_text = output.contents();
+    server.shutdown().await;
+    assert_eq!(status, ExitStatus::NonConformant, "{console_text}");
+    assert!(console_text.contains("FAIL  AUTH-009"), "{console_text}");
+
+    let tokens = tokens_in(&capture);
+    assert!(
+        tokens.len() > 100,
+        "the proxy saw only {} tokens; is it in the path?",
+        tokens.len()
+    );
+    let mut secrets: Vec<(String, String)> = vec![
+        ("the JWT secret".into(), secret),
+        ("the API key".into(), api_key),
+    ];
+    for token in &tokens {
+        secrets.push((format!("token {}…", &token[..24]), token.clone()));
+        if let Some(signature) = signature(token) {
+            secrets.push((
+                format!("signature of {}…", &token[..24]),
+                signature.to_owned(),
+            ));
+        }
+    }
+
+    let mut outputs: Vec<(String, String)> = files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f)
+                .unwrap_or_else(|e| panic!("{} was not written: {e}", f.display()));
+            (f.display().to_string(), text)
+        })
+        .collect();
+    outputs.push(("the console".into(), console_text));
+    for (name, text) in &outputs {
+        assert!(text.len() > 200, "{name} is nearly empty");
+        for (what, value) in &secrets {
+            assert!(!text.contains(value.as_str()), "{name} shows {what}");
+        }
+        assert!(
+            !text.contains("eyJ"),
+            "{name} shows something shaped like a JWT"
+        );
+    }
+    // The report does show where the tokens were, by label.
+    assert!(
+        outputs[0].1.contains("token.[token:"),
+        "the report hides the handshakes"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

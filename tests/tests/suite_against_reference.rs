@@ -1,0 +1,293 @@
+//! The judge judged: the whole conformance suite against the reference server, in each of the
+//! ways a team can point it at a server, and against a reference server configured to break a
+//! must-level requirement.
+//!
+//! Every run goes through `chalk_conformance::runner::run` in-process, exactly as the binary does;
+//! the runner lets only one run proceed at a time, so the tests of this file may run in parallel.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chalk_conformance::catalogue::KNOWN_EXTENSIONS;
+use chalk_conformance::report::Console;
+use chalk_conformance::runner::{self, ExitStatus};
+use chalk_reference_server::{Config, Server, serve};
+
+/// Runs `chalk-conformance ARGS`; the exit status and everything it printed.
+async fn conformance(args: &[&str]) -> (ExitStatus, String) {
+    let (console, output) = Console::buffer();
+    let argv = std::iter::once("chalk-conformance").chain(args.iter().copied());
+    let status = runner::run(argv, &console).await;
+    (status, output.contents())
+}
+
+/// The last line, `N passed, N failed, N skipped`, as numbers.
+fn closing_counts(output: &str) -> (usize, usize, usize) {
+    let last = output.lines().last().unwrap_or_default();
+    let numbers: Vec<usize> = last
+        .split(", ")
+        .filter_map(|part| part.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 3, "closing line {last:?}");
+    (numbers[0], numbers[1], numbers[2])
+}
+
+/// A reference server of its own, with the credentials the suite needs to reach it.
+struct Reference {
+    server: Server,
+    secret: String,
+    api_key: String,
+    origin: String,
+}
+
+impl Reference {
+    async fn start(config: Config) -> Self {
+        let secret = config
+            .jwt_secret()
+            .expect("ephemeral has a secret")
+            .to_owned();
+        let api_key = config
+            .api_key()
+            .expect("ephemeral has an API key")
+            .to_owned();
+        let origin = config.default_tenant.allowed_origins[0].clone();
+        let server = serve(config).await.expect("the reference server starts");
+        Self {
+            server,
+            secret,
+            api_key,
+            origin,
+        }
+    }
+
+    /// `--url`, `--api-url`, `--api-key`, `--jwt-secret`, `--origin`, every extension declared.
+    fn rest_args(&self) -> Vec<String> {
+        let mut args = self.jwt_args();
+        args.extend([
+            "--api-url".into(),
+            self.server.api_url(),
+            "--api-key".into(),
+            self.api_key.clone(),
+        ]);
+        args
+    }
+
+    /// `--url`, `--jwt-secret`, `--origin`, every extension declared.
+    fn jwt_args(&self) -> Vec<String> {
+        vec![
+            "--url".into(),
+            self.server.ws_url(),
+            "--jwt-secret".into(),
+            self.secret.clone(),
+            "--origin".into(),
+            self.origin.clone(),
+            "--declare".into(),
+            KNOWN_EXTENSIONS.join(","),
+        ]
+    }
+}
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_reference_server_passes_every_scenario() {
+    let (status, output) = conformance(&[]).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    let (passed, failed, skipped) = closing_counts(&output);
+    assert!(passed > 100, "{output}");
+    assert_eq!((failed, skipped), (0, 0), "{output}");
+    assert!(output.contains("(embedded reference server)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_provisioning_of_a_separate_server_passes_every_scenario() {
+    let reference = Reference::start(Config::ephemeral()).await;
+    let (status, output) = conformance(&refs(&reference.rest_args())).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    let (passed, failed, skipped) = closing_counts(&output);
+    assert!(passed > 100, "{output}");
+    assert_eq!((failed, skipped), (0, 0), "{output}");
+    assert!(!output.contains(&reference.secret) && !output.contains(&reference.api_key));
+    reference.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minted_tokens_pass_and_rest_only_scenarios_are_skipped_with_a_reason() {
+    let reference = Reference::start(Config::ephemeral()).await;
+    let (status, output) = conformance(&refs(&reference.jwt_args())).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    let (passed, failed, skipped) = closing_counts(&output);
+    assert!(passed > 100, "{output}");
+    assert_eq!(failed, 0, "{output}");
+    assert!(skipped > 0, "{output}");
+    assert!(
+        output.contains("AUTH-018    Reconnecting after removal — needs rest-api"),
+        "{output}"
+    );
+    assert!(
+        output.contains("needs recordings: give --api-url and --api-key, or --recording-command")
+    );
+    reference.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_making_other_allowed_choices_still_conforms() {
+    // Declaring no extension stands for a server that echoes no chat to its sender, sends no
+    // pong event, ignores unknown events silently, sends no roster: the published page allows
+    // all of it. Every must and should scenario must then pass without relying on them.
+    let reference = Reference::start(Config::ephemeral()).await;
+    let mut args = reference.rest_args();
+    let declare = args.iter().position(|a| a == "--declare").unwrap();
+    args.drain(declare..declare + 2);
+    let (status, output) = conformance(&refs(&args)).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    let (_, failed, skipped) = closing_counts(&output);
+    assert_eq!(failed, 0, "{output}");
+    assert!(output.contains("declared:     no extension"), "{output}");
+    assert!(output.contains("chat-echo: 1 scenario(s)"), "{output}");
+    assert!(skipped >= 25, "{output}");
+    reference.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepting_expired_tokens_is_non_conformant_and_names_auth_009() {
+    let mut config = Config::ephemeral();
+    config.jwt.leeway = Duration::from_secs(30_000);
+    let reference = Reference::start(config).await;
+    let mut args = reference.rest_args();
+    args.extend(["--tags".into(), "@must".into()]);
+    let (status, output) = conformance(&refs(&args)).await;
+    assert_eq!(status, ExitStatus::NonConformant, "{output}");
+    assert!(output.contains("FAIL  AUTH-009"), "{output}");
+    assert!(output.contains("Not conformant"), "{output}");
+    let (_, failed, _) = closing_counts(&output);
+    assert!(failed >= 1, "{output}");
+    reference.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_report_shows_the_requirement_expected_actual_and_a_redacted_transcript() {
+    let mut config = Config::ephemeral();
+    config.jwt.leeway = Duration::from_secs(30_000);
+    let reference = Reference::start(config).await;
+    let mut args = reference.rest_args();
+    args.extend(["--tags".into(), "@req.AUTH-009".into()]);
+    let (status, output) = conformance(&refs(&args)).await;
+    assert_eq!(status, ExitStatus::NonConformant, "{output}");
+    assert!(!output.contains(&reference.secret), "the JWT secret leaked");
+    assert!(!output.contains(&reference.api_key), "the API key leaked");
+    assert!(!output.contains("eyJ"), "a token leaked:\n{output}");
+    insta::with_settings!({filters => vec![
+        // The roster the reference server sends on joining may or may not arrive before the
+        // scenario ends; it is beside the point of this report.
+        (r#"(?m)^.*<- \{"event":"room\.state".*\n"#, ""),
+        (r"\bcc[0-9a-f]{6}\b", "[run]"),
+        (r"room_[0-9a-f]+", "[room]"),
+        (r"p_[0-9a-f]+", "[participant]"),
+        (r"127\.0\.0\.1:\d+", "[host]"),
+        (r"\+\s*\d+\.\d{3}s", "+[time]"),
+        (r"\(\d+\.\ds\)", "([time])"),
+        (r"(?i)(sec-websocket-(key|accept)): \S+", "$1: [key]"),
+        (r"(?i)date: .*", "date: [date]"),
+    ]}, {
+        insta::assert_snapshot!("auth_009_failure_report", output);
+    });
+    reference.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junit_and_cucumber_json_reports_are_written_with_skips() {
+    let dir = std::env::temp_dir().join(format!("chalk-reports-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let junit: PathBuf = dir.join("junit.xml");
+    let json: PathBuf = dir.join("cucumber.json");
+    let (status, output) = conformance(&[
+        "--tags",
+        "@req.AUTH-001 or @req.CHAT-012 or @req.PING-003",
+        "--declare",
+        "pong-event",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains(
+            "<testcase classname=\"features/connection/authentication/token-placement.feature\""
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<skipped message=\"not declared: extension chat-echo\"/>"),
+        "{xml}"
+    );
+    let document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let statuses: Vec<String> = document
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["elements"].as_array().unwrap().clone())
+        .flat_map(|e| e["steps"].as_array().unwrap().clone())
+        .map(|s| s["result"]["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(statuses.iter().any(|s| s == "passed"));
+    assert!(statuses.iter().any(|s| s == "skipped"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_errors_exit_2_and_unreachable_targets_exit_3_in_one_line() {
+    let (status, output) = conformance(&["--declare", "telepathy"]).await;
+    assert_eq!(status, ExitStatus::Usage, "{output}");
+    assert_eq!(output.lines().count(), 1, "{output}");
+    assert!(
+        output.contains("unknown extension \"telepathy\""),
+        "{output}"
+    );
+
+    let (status, output) = conformance(&["--no-such-flag"]).await;
+    assert_eq!(status, ExitStatus::Usage, "{output}");
+    assert_eq!(output.lines().count(), 1, "{output}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("ws://127.0.0.1:{port}/api/v1/ws");
+    let (status, output) =
+        conformance(&["--url", &url, "--jwt-secret", "a-secret-that-must-not-show"]).await;
+    assert_eq!(status, ExitStatus::Unreachable, "{output}");
+    let last = output.lines().last().unwrap();
+    assert!(last.contains("target unreachable"), "{output}");
+    assert!(!output.contains("a-secret-that-must-not-show"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_signing_key_is_a_provisioning_failure() {
+    let reference = Reference::start(Config::ephemeral()).await;
+    let url = reference.server.ws_url();
+    let (status, output) = conformance(&[
+        "--url",
+        &url,
+        "--jwt-secret",
+        "not-the-deployment-secret-0123456789",
+        "--origin",
+        &reference.origin,
+    ])
+    .await;
+    assert_eq!(status, ExitStatus::Unreachable, "{output}");
+    assert!(
+        output
+            .lines()
+            .last()
+            .unwrap()
+            .contains("provisioning failed"),
+        "{output}"
+    );
+    reference.server.shutdown().await;
+}

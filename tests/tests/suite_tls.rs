@@ -1,0 +1,97 @@
+//! The suite over TLS: `wss://` and an `https://` REST API, verified against a private CA given
+//! with `--ca-cert`, and refused without it. The CA and the server certificate are made here,
+//! for this run only.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use chalk_conformance::catalogue::KNOWN_EXTENSIONS;
+use chalk_conformance::report::Console;
+use chalk_conformance::runner::{self, ExitStatus};
+use chalk_reference_server::{Config, TlsConfig, serve};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
+
+/// A directory with `ca.pem`, `server.pem` and `server-key.pem` for 127.0.0.1 and localhost.
+fn certificates() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chalk-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "chalk-conformance test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+
+    let mut server_params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    server_params
+        .subject_alt_names
+        .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = server_params.signed_by(&server_key, &ca).unwrap();
+
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("server.pem"), server_cert.pem()).unwrap();
+    std::fs::write(dir.join("server-key.pem"), server_key.serialize_pem()).unwrap();
+    dir
+}
+
+async fn conformance(args: &[&str]) -> (ExitStatus, String) {
+    let (console, output) = Console::buffer();
+    let argv = std::iter::once("chalk-conformance").chain(args.iter().copied());
+    let status = runner::run(argv, &console).await;
+    (status, output.contents())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wss_targets_pass_with_the_private_ca_and_are_unreachable_without_it() {
+    let dir = certificates();
+    let mut config = Config::ephemeral();
+    config.tls = Some(TlsConfig {
+        cert: dir.join("server.pem"),
+        key: dir.join("server-key.pem"),
+    });
+    let secret = config.jwt_secret().unwrap().to_owned();
+    let api_key = config.api_key().unwrap().to_owned();
+    let origin = config.default_tenant.allowed_origins[0].clone();
+    let server = serve(config)
+        .await
+        .expect("the TLS reference server starts");
+    let (url, api_url) = (server.ws_url(), server.api_url());
+    assert!(url.starts_with("wss://") && api_url.starts_with("https://"));
+    let ca = dir.join("ca.pem");
+    let declared = KNOWN_EXTENSIONS.join(",");
+    let mut args = vec![
+        "--url",
+        &url,
+        "--api-url",
+        &api_url,
+        "--api-key",
+        &api_key,
+        "--jwt-secret",
+        &secret,
+        "--origin",
+        &origin,
+        "--declare",
+        &declared,
+    ];
+
+    let (status, output) = conformance(&args).await;
+    assert_eq!(status, ExitStatus::Unreachable, "{output}");
+    assert!(
+        output
+            .lines()
+            .last()
+            .unwrap()
+            .contains("target unreachable"),
+        "{output}"
+    );
+
+    args.extend(["--ca-cert", ca.to_str().unwrap()]);
+    let (status, output) = conformance(&args).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    assert!(output.ends_with(", 0 failed, 0 skipped\n"), "{output}");
+
+    server.shutdown().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
