@@ -43,7 +43,9 @@ pub enum ExpectationsError {
         reason: String,
     },
     /// An entry names a requirement the catalogue does not have.
-    #[error("the expectations file {path} names {id:?}, which is not a requirement of the catalogue")]
+    #[error(
+        "the expectations file {path} names {id:?}, which is not a requirement of the catalogue"
+    )]
     UnknownRequirement {
         /// The file.
         path: String,
@@ -121,7 +123,11 @@ impl Expectations {
     }
 
     /// Checks the text of an expectations file; `source` names it in messages.
-    pub fn parse(text: &str, source: &str, catalogue: &Catalogue) -> Result<Self, ExpectationsError> {
+    pub fn parse(
+        text: &str,
+        source: &str,
+        catalogue: &Catalogue,
+    ) -> Result<Self, ExpectationsError> {
         let file: ExpectationsFile =
             toml::from_str(text).map_err(|e| ExpectationsError::Malformed {
                 path: source.to_owned(),
@@ -231,7 +237,11 @@ mod tests {
             Err(ExpectationsError::UnknownRequirement { .. })
         ));
         assert!(matches!(
-            parse(&format!("{}{}", entry("CHAT-007", "a"), entry("CHAT-007", "b"))),
+            parse(&format!(
+                "{}{}",
+                entry("CHAT-007", "a"),
+                entry("CHAT-007", "b")
+            )),
             Err(ExpectationsError::Duplicate { .. })
         ));
         assert!(matches!(

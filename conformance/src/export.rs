@@ -148,7 +148,10 @@ fn junit_unexpected_passes(out: &mut String, report: &Report) {
             xml(&first.file),
             xml(&format!("{} is expected to fail", pass.requirement)),
             xml(&message),
-            xml(&format!("{message}\nThe file gave as reason: {}", pass.reason))
+            xml(&format!(
+                "{message}\nThe file gave as reason: {}",
+                pass.reason
+            ))
         );
     }
     out.push_str("  </testsuite>\n");

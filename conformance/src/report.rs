@@ -489,7 +489,9 @@ impl Report {
             );
         }
         if !self.unexpected_passes.is_empty() {
-            out.push_str("\nUnexpected passes (the expectations file is stale; remove these entries):\n");
+            out.push_str(
+                "\nUnexpected passes (the expectations file is stale; remove these entries):\n",
+            );
             for pass in &self.unexpected_passes {
                 let _ = writeln!(
                     out,
@@ -525,7 +527,7 @@ impl Report {
                 .collect();
             let _ = writeln!(
                 out,
-                "Run failed: unexpected pass: the expectations file is stale ({} now pass{}) ({:.1}s).",
+                "Run failed: unexpected pass: the expectations file is stale: {} now pass{} ({:.1}s).",
                 ids.join(", "),
                 if ids.len() == 1 { "es" } else { "" },
                 self.elapsed.as_secs_f64()

@@ -268,7 +268,10 @@ pub fn chat_frame(text: &str, extra: Extra, spoofed_sender: &str) -> String {
         Extra::Spoof => {
             data.insert("sender_id".into(), serde_json::json!(spoofed_sender));
             data.insert("id".into(), serde_json::json!("msg_chosen_by_the_client"));
-            data.insert("timestamp".into(), serde_json::json!("1999-12-31T23:59:59Z"));
+            data.insert(
+                "timestamp".into(),
+                serde_json::json!("1999-12-31T23:59:59Z"),
+            );
         }
     }
     serde_json::json!({ "event": "chat.send", "data": data }).to_string()
@@ -387,13 +390,7 @@ const UNKNOWN_EVENTS: &[&str] = &[
 
 /// Byte sequences that are not UTF-8: a lone continuation byte, an overlong encoding, a
 /// truncated sequence, an encoded surrogate, a byte that never occurs.
-const NOT_UTF8: &[&[u8]] = &[
-    b"\x80",
-    b"\xc0\xaf",
-    b"\xe2\x82",
-    b"\xed\xa0\x80",
-    b"\xff",
-];
+const NOT_UTF8: &[&[u8]] = &[b"\x80", b"\xc0\xaf", b"\xe2\x82", b"\xed\xa0\x80", b"\xff"];
 
 fn seat() -> impl Strategy<Value = u8> {
     0..SEATS as u8
@@ -554,6 +551,52 @@ impl Case {
         out
     }
 
+    /// The same case with seats renamed in order of first appearance (`A` acts first) and rooms
+    /// in order of first use (the first joiner's room is room 0): easier to read, the same
+    /// behaviour.
+    pub fn canonical(&self) -> Case {
+        let mut order: Vec<u8> = Vec::with_capacity(SEATS);
+        for action in &self.actions {
+            let who = action.who() % SEATS as u8;
+            if !order.contains(&who) {
+                order.push(who);
+            }
+        }
+        for seat in 0..SEATS as u8 {
+            if !order.contains(&seat) {
+                order.push(seat);
+            }
+        }
+        let renamed = |old: u8| {
+            order
+                .iter()
+                .position(|s| *s == old % SEATS as u8)
+                .map_or(old, |p| p as u8)
+        };
+        let first_room = order.first().map_or(0, |s| self.room_of(*s));
+        let rooms = order
+            .iter()
+            .map(|old| ((self.room_of(*old) + ROOMS - first_room) % ROOMS) as u8)
+            .collect();
+        let actions = self
+            .actions
+            .iter()
+            .cloned()
+            .map(|mut action| {
+                match &mut action {
+                    Action::Join { who }
+                    | Action::Leave { who, .. }
+                    | Action::Chat { who, .. }
+                    | Action::Hand { who, .. }
+                    | Action::Ping { who }
+                    | Action::Garbage { who, .. } => *who = renamed(*who),
+                }
+                action
+            })
+            .collect();
+        Case { rooms, actions }
+    }
+
     /// The case without the actions at `useless` positions.
     pub fn without(&self, useless: &[bool]) -> Case {
         Case {
@@ -601,6 +644,28 @@ mod tests {
         for text in PIECES.iter().chain(WHITESPACE_ONLY) {
             assert_eq!(TextClass::of(text, 60), TextClass::Plain, "{text:?}");
         }
+    }
+
+    #[test]
+    fn canonical_cases_name_seats_and_rooms_in_order_of_appearance() {
+        let case = Case {
+            rooms: vec![0, 0, 0, 1, 0, 1],
+            actions: vec![
+                Action::Join { who: 5 },
+                Action::Join { who: 3 },
+                Action::Ping { who: 5 },
+            ],
+        };
+        let canonical = case.canonical();
+        assert_eq!(canonical.rooms, vec![0, 0, 1, 1, 1, 1]);
+        assert_eq!(
+            canonical.actions,
+            vec![
+                Action::Join { who: 0 },
+                Action::Join { who: 1 },
+                Action::Ping { who: 0 },
+            ]
+        );
     }
 
     #[test]

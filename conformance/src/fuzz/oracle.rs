@@ -191,6 +191,17 @@ pub struct SeatRecord {
     pub violations: Vec<SchemaViolation>,
 }
 
+/// What a connection the server closed had just done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CloseCause {
+    /// Sent an invalid frame.
+    Input(BadInput),
+    /// Sent this valid event.
+    Event(&'static str),
+    /// Nothing of its own.
+    Unknown,
+}
+
 /// When a seat was in the room: joined at `join`; in the model until `out`; gone by `end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Window {
@@ -215,8 +226,11 @@ impl SeatRecord {
             }
         } else if let Some(noticed) = self.closed_by_server {
             // Closed for its own invalid input: possibly as early as the first one. Closed for
-            // nothing: a finding of its own; nothing is owed about it.
-            let out = self.first_bad_input().unwrap_or(join).min(noticed);
+            // anything else: a finding of its own; nothing is owed about it.
+            let out = match self.close_cause() {
+                Some(CloseCause::Input(_)) => self.first_bad_input().unwrap_or(join).min(noticed),
+                _ => join,
+            };
             Window {
                 join,
                 out,
@@ -238,6 +252,27 @@ impl SeatRecord {
         self.bad_inputs.first().map(|(step, _)| *step)
     }
 
+    /// What the server's close of this seat is put down to. Every action is followed by a Ping
+    /// frame round trip, so a close caused by the seat's own frame is noticed at that frame's
+    /// step; a close noticed later is put down to the seat's latest invalid frame, if any (a
+    /// server may take a moment to close).
+    fn close_cause(&self) -> Option<CloseCause> {
+        let noticed = self.closed_by_server?;
+        if let Some((_, input)) = self.bad_inputs.iter().find(|(step, _)| *step == noticed) {
+            return Some(CloseCause::Input(*input));
+        }
+        if let Some((_, event)) = self.last_event.filter(|(step, _)| *step == noticed) {
+            return Some(CloseCause::Event(event));
+        }
+        Some(
+            self.bad_inputs
+                .iter()
+                .rev()
+                .find(|(step, _)| *step < noticed)
+                .map_or(CloseCause::Unknown, |(_, input)| CloseCause::Input(*input)),
+        )
+    }
+
     fn label(&self) -> &str {
         &self.name
     }
@@ -254,6 +289,8 @@ pub struct Record {
     pub chats: Vec<SentChat>,
     /// Every `hand.raise` / `hand.lower`, in order.
     pub hands: Vec<SentHand>,
+    /// How many actions the case has.
+    pub steps: usize,
 }
 
 /// Whether something must, may or must not arrive.
@@ -399,7 +436,11 @@ impl Record {
                 *owed.entry(kind.error_code()).or_default() += 1;
             }
         }
-        for chat in self.chats.iter().filter(|c| c.from == seat && c.step < window.out) {
+        for chat in self
+            .chats
+            .iter()
+            .filter(|c| c.from == seat && c.step < window.out)
+        {
             let code = match chat.class {
                 TextClass::Empty => "text_empty",
                 TextClass::OverLimit => "text_too_long",
@@ -574,8 +615,9 @@ fn list(texts: &[&str]) -> String {
     format!("[{}]", shown.join(", "))
 }
 
-/// Every broken requirement the record shows.
-pub fn check(record: &Record) -> Vec<Finding> {
+/// Every broken requirement the record shows. `elsewhere` says whether an id belongs to a
+/// participant of another case of the run (so, of another room).
+pub fn check(record: &Record, elsewhere: &dyn Fn(&str) -> bool) -> Vec<Finding> {
     let mut findings = Vec::new();
     for seat in &record.seats {
         for violation in &seat.violations {
@@ -592,8 +634,8 @@ pub fn check(record: &Record) -> Vec<Finding> {
         }
     }
     check_connections(record, &mut findings);
-    check_chat(record, &mut findings);
-    check_presence(record, &mut findings);
+    check_chat(record, elsewhere, &mut findings);
+    check_presence(record, elsewhere, &mut findings);
     check_extensions(record, &mut findings);
     findings
 }
@@ -651,45 +693,83 @@ fn check_connections(record: &Record, findings: &mut Vec<Finding>) {
                 ));
             }
         }
-        let Some(noticed) = seat.closed_by_server else {
+        let (Some(noticed), Some(cause)) = (seat.closed_by_server, seat.close_cause()) else {
             continue;
         };
-        let before: Vec<&(usize, BadInput)> = seat
-            .bad_inputs
-            .iter()
-            .filter(|(step, _)| *step <= noticed)
-            .collect();
         let ending = seat
             .ending
             .as_ref()
-            .map_or("it was closed".to_owned(), Ending::describe);
-        if before.is_empty() {
-            let (requirement, expected) = unexplained_close(record, i);
-            findings.push(Finding::new(
-                requirement,
-                expected,
-                format!("{name}'s connection was {ending} by step {}", noticed + 1),
-            ));
-        } else if d.error_event
-            && before.iter().all(|(_, input)| matches!(input, BadInput::Unusable(_)))
-            && let Some((step, BadInput::Unusable(kind))) = before.last()
-        {
-            findings.push(Finding::new(
-                kind.requirement(),
-                format!(
-                    "{name} still connected after step {} (an error event, not a close)",
-                    step + 1
-                ),
-                format!("{name}'s connection was {ending}"),
-            ));
+            .map_or("closed".to_owned(), Ending::describe);
+        match cause {
+            CloseCause::Input(BadInput::Unusable(kind)) if d.error_event => {
+                findings.push(Finding::new(
+                    kind.requirement(),
+                    format!(
+                        "{name} still connected after sending {}, with an error event",
+                        kind_words(kind)
+                    ),
+                    format!(
+                        "{name}'s connection was {ending} ({})",
+                        noticed_at(record, noticed)
+                    ),
+                ));
+            }
+            CloseCause::Input(_) => {}
+            CloseCause::Event(_) | CloseCause::Unknown => {
+                let (requirement, expected) = unexplained_close(record, i, cause);
+                findings.push(Finding {
+                    requirement: requirement.map(str::to_owned),
+                    expected,
+                    actual: format!(
+                        "{name}'s connection was {ending} ({})",
+                        noticed_at(record, noticed)
+                    ),
+                });
+            }
+        }
+    }
+}
+
+/// When a close was noticed, in words.
+fn noticed_at(record: &Record, step: usize) -> String {
+    if step >= record.steps {
+        "noticed at the end of the case".to_owned()
+    } else {
+        format!("noticed at step {}", step + 1)
+    }
+}
+
+fn kind_words(kind: Unusable) -> &'static str {
+    match kind {
+        Unusable::NotJson | Unusable::Truncated => "a frame that is not JSON",
+        Unusable::UnknownEvent => "an unknown event",
+        Unusable::WrongType => "a field of the wrong type",
+        Unusable::NotAnObject | Unusable::NoEvent | Unusable::DataNotObject => {
+            "an event without a usable envelope"
         }
     }
 }
 
 /// The requirement a closure of a well-behaved connection breaks, and what it calls for.
-fn unexplained_close(record: &Record, seat: usize) -> (&'static str, String) {
+fn unexplained_close(
+    record: &Record,
+    seat: usize,
+    cause: CloseCause,
+) -> (Option<&'static str>, String) {
     let me = &record.seats[seat];
     let name = me.label();
+    if let CloseCause::Event(event) = cause {
+        let requirement = match event {
+            "hand.raise" => "HAND-001",
+            "hand.lower" => "HAND-002",
+            "ping" => "PING-001",
+            _ => "CHAT-001",
+        };
+        return (
+            Some(requirement),
+            format!("{name} still connected after sending {event}, a valid event"),
+        );
+    }
     let others_garbage = record
         .seats
         .iter()
@@ -705,24 +785,17 @@ fn unexplained_close(record: &Record, seat: usize) -> (&'static str, String) {
             _ => "ROBUST-001",
         };
         return (
-            requirement,
+            Some(requirement),
             format!("{name} stays connected when another participant of its room sends garbage"),
         );
     }
-    let requirement = match me.last_event.map(|(_, e)| e) {
-        Some("hand.raise") => "HAND-001",
-        Some("hand.lower") => "HAND-002",
-        Some("ping") => "PING-001",
-        _ => "CHAT-001",
-    };
     (
-        requirement,
-        format!("{name} stays connected: it sent only valid events"),
+        None,
+        format!("{name} stays connected: it sent nothing the server could close it for"),
     )
 }
 
-fn check_chat(record: &Record, findings: &mut Vec<Finding>) {
-    let pid_of = |seat: &SeatRecord| seat.participant_id.clone().unwrap_or_default();
+fn check_chat(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &mut Vec<Finding>) {
     let seat_by_pid: BTreeMap<String, usize> = record
         .seats
         .iter()
@@ -737,43 +810,24 @@ fn check_chat(record: &Record, findings: &mut Vec<Finding>) {
         let messages = chat_messages(&receiver.frames);
         let mut by_sender: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
         for (sender_id, text) in &messages {
-            match seat_by_pid.get(*sender_id) {
-                Some(&s) if record.seats[s].room == receiver.room => {
-                    by_sender.entry(s).or_default().push(text);
-                }
-                Some(&s) => findings.push(Finding::new(
-                    "CHAT-010",
-                    format!("{name} gets chat of its own room only"),
-                    format!(
-                        "{name} (room {}) received {} from {} of room {}",
-                        receiver.room,
-                        super::case::shown(text),
-                        record.seats[s].label(),
-                        record.seats[s].room
-                    ),
-                )),
-                None => {
-                    let sent = record.chats.iter().find(|c| c.text == **text);
-                    let (requirement, why) = match sent {
-                        Some(c) if c.spoofed => {
-                            ("CHAT-011", "the sender_id the client claimed")
-                        }
-                        Some(c) if record.seats[c.from].room != receiver.room => {
-                            ("CHAT-010", "a message of another room")
-                        }
-                        Some(_) => ("CHAT-002", "a sender_id that is not the sender's"),
-                        None => ("CHAT-002", "a sender_id nobody in the case has"),
-                    };
-                    findings.push(Finding::new(
-                        requirement,
-                        format!("{name}'s chat messages carry their authenticated sender"),
-                        format!(
-                            "{name} received {} with sender_id {sender_id:?}: {why}",
-                            super::case::shown(text)
-                        ),
-                    ));
-                }
+            let seat = seat_by_pid.get(*sender_id).copied();
+            if let Some(s) = seat
+                && record.seats[s].room == receiver.room
+            {
+                by_sender.entry(s).or_default().push(text);
+                continue;
             }
+            let foreign = seat.is_some() || elsewhere(sender_id);
+            let (requirement, why) = misattributed(record, receiver.room, foreign, text);
+            findings.push(Finding::new(
+                requirement,
+                format!("{name} gets the chat of its own room, each message with its sender"),
+                format!(
+                    "{name} (room {}) received {} with sender_id {sender_id:?}: {why}",
+                    receiver.room,
+                    super::case::shown(text)
+                ),
+            ));
         }
         for (s, sender) in record.seats.iter().enumerate() {
             if sender.room != receiver.room || sender.joined.is_none() {
@@ -794,10 +848,34 @@ fn check_chat(record: &Record, findings: &mut Vec<Finding>) {
             if embeds(actual, &expected) {
                 continue;
             }
-            findings.push(chat_mismatch(
-                record, r, s, actual, &sent, &expected, &pid_of,
-            ));
+            findings.push(chat_mismatch(record, r, s, actual, &sent, &expected));
         }
+    }
+}
+
+/// Which requirement a chat message breaks whose sender is not a participant of the receiver's
+/// room (`foreign`: its sender_id is a participant of another room).
+fn misattributed(
+    record: &Record,
+    room: usize,
+    foreign: bool,
+    text: &str,
+) -> (&'static str, &'static str) {
+    let sent_in = |same_room: bool| {
+        record
+            .chats
+            .iter()
+            .filter(move |c| (record.seats[c.from].room == room) == same_room)
+            .filter(move |c| c.text == text)
+    };
+    if sent_in(true).any(|c| c.spoofed) {
+        ("CHAT-011", "the sender_id the client claimed")
+    } else if sent_in(true).next().is_some() {
+        ("CHAT-002", "a sender_id that is not the sender's")
+    } else if foreign || sent_in(false).next().is_some() {
+        ("CHAT-010", "a message of another room")
+    } else {
+        ("CHAT-002", "a sender_id no participant has")
     }
 }
 
@@ -809,7 +887,6 @@ fn chat_mismatch(
     actual: &[&str],
     sent: &[(&SentChat, Need)],
     expected: &[(&str, Need)],
-    pid_of: &dyn Fn(&SeatRecord) -> String,
 ) -> Finding {
     let (receiver, sender) = (&record.seats[r], &record.seats[s]);
     let (rn, sn) = (receiver.label(), sender.label());
@@ -842,7 +919,7 @@ fn chat_mismatch(
             String::new()
         }
     );
-    let actual_words = format!("{rn} received from {} {}", pid_of(sender), list(actual));
+    let actual_words = format!("{rn} received from {sn} {}", list(actual));
     let count = |texts: &[&str], text: &str| texts.iter().filter(|t| **t == text).count();
     let allowed: Vec<&str> = expected.iter().map(|(t, _)| *t).collect();
     // A text that may not arrive at all.
@@ -872,7 +949,10 @@ fn chat_mismatch(
         return Finding::new(
             "CHAT-008",
             expected_words,
-            format!("{actual_words}: {} more than once", super::case::shown(twice)),
+            format!(
+                "{actual_words}: {} more than once",
+                super::case::shown(twice)
+            ),
         );
     }
     if owed.iter().any(|t| count(actual, t) < count(&owed, t)) {
@@ -882,7 +962,7 @@ fn chat_mismatch(
     Finding::new("CHAT-009", expected_words, actual_words)
 }
 
-fn check_presence(record: &Record, findings: &mut Vec<Finding>) {
+fn check_presence(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &mut Vec<Finding>) {
     let rooms: BTreeMap<String, usize> = record
         .seats
         .iter()
@@ -901,12 +981,21 @@ fn check_presence(record: &Record, findings: &mut Vec<Finding>) {
             let Some(id) = field(data, "id") else {
                 continue;
             };
-            if rooms.get(id).is_some_and(|room| *room != observer.room) {
-                findings.push(Finding::new(
+            match rooms.get(id) {
+                Some(room) if *room == observer.room => {}
+                None if !elsewhere(id) => findings.push(Finding::new(
+                    "PRES-002",
+                    format!("{on} hears of participants by their participant_id"),
+                    format!("{on} received {name} of {id:?}, which is no participant's id"),
+                )),
+                _ => findings.push(Finding::new(
                     "PRES-007",
                     format!("{on} hears of its own room only"),
-                    format!("{on} (room {}) received {name} of {id}, of the other room", observer.room),
-                ));
+                    format!(
+                        "{on} (room {}) received {name} of {id}, who is in another room",
+                        observer.room
+                    ),
+                )),
             }
         }
         for (c, subject) in record.seats.iter().enumerate() {
@@ -971,7 +1060,10 @@ fn check_extensions(record: &Record, findings: &mut Vec<Finding>) {
         let name = seat.label();
         let closed_early = window.out < NEVER && seat.left.is_none();
         if d.room_state {
-            let first = seat.frames.iter().find(|f| !matches!(f.kind, ReceivedKind::Pong(_)));
+            let first = seat
+                .frames
+                .iter()
+                .find(|f| !matches!(f.kind, ReceivedKind::Pong(_)));
             match first.and_then(event_of) {
                 Some(("room.state", data)) => {
                     let roster: BTreeSet<&str> = data
@@ -986,8 +1078,11 @@ fn check_extensions(record: &Record, findings: &mut Vec<Finding>) {
                         .filter(|(o, _)| *o == i || record.joined_need(*o, i) == Need::Must)
                         .filter_map(|(_, s)| s.participant_id.as_deref())
                         .collect();
-                    let missing: Vec<&str> =
-                        owed.iter().copied().filter(|p| !roster.contains(p)).collect();
+                    let missing: Vec<&str> = owed
+                        .iter()
+                        .copied()
+                        .filter(|p| !roster.contains(p))
+                        .collect();
                     if !missing.is_empty() {
                         findings.push(Finding::new(
                             "PRES-008",
@@ -1151,8 +1246,17 @@ mod tests {
     #[test]
     fn chat_is_owed_to_the_others_present_and_allowed_to_the_sender_without_echo() {
         let record = Record {
-            seats: vec![seat("A", 0, 0), seat("B", 0, 1), seat("C", 1, 2), seat("D", 0, 4)],
-            chats: vec![chat(3, 0, "hi"), chat(5, 0, ""), chat(6, 0, &"x".repeat(600))],
+            seats: vec![
+                seat("A", 0, 0),
+                seat("B", 0, 1),
+                seat("C", 1, 2),
+                seat("D", 0, 4),
+            ],
+            chats: vec![
+                chat(3, 0, "hi"),
+                chat(5, 0, ""),
+                chat(6, 0, &"x".repeat(600)),
+            ],
             ..Record::default()
         };
         let hi = &record.chats[0];
@@ -1189,14 +1293,18 @@ mod tests {
                 "participant.joined",
                 serde_json::json!({"id": "p_B", "display_name": "B", "role": "participant"}),
             )];
-            check(&record)
+            check(&record, &|_| false)
                 .into_iter()
                 .filter_map(|f| f.requirement)
                 .collect::<Vec<_>>()
         };
         assert!(with(vec![message("p_A", "one"), message("p_A", "two")]).is_empty());
         assert_eq!(
-            with(vec![message("p_A", "one"), message("p_A", "one"), message("p_A", "two")]),
+            with(vec![
+                message("p_A", "one"),
+                message("p_A", "one"),
+                message("p_A", "two")
+            ]),
             ["CHAT-008"]
         );
         assert_eq!(with(vec![message("p_A", "one")]), ["CHAT-001"]);
@@ -1222,11 +1330,29 @@ mod tests {
         assert_eq!(record.joined_need(1, 0), Need::May);
         assert_eq!(record.left_need(2, 1), Need::May);
         assert_eq!(record.left_need(0, 2), Need::Never);
-        let missing: Vec<Option<String>> =
-            check(&record).into_iter().map(|f| f.requirement).collect();
-        assert_eq!(
-            missing,
-            [Some("PRES-001".to_owned()), Some("PRES-005".to_owned())]
+        // A heard nothing: B's arrival and drop, C's arrival.
+        let missing: Vec<(Option<String>, String)> = check(&record, &|_| false)
+            .into_iter()
+            .map(|f| (f.requirement, f.expected))
+            .collect();
+        let ids: Vec<&str> = missing.iter().filter_map(|(r, _)| r.as_deref()).collect();
+        assert_eq!(ids, ["PRES-001", "PRES-005", "PRES-001"], "{missing:?}");
+        assert!(
+            missing[2].1.contains("participant.joined of C"),
+            "{missing:?}"
         );
+        // An id nobody in the run has is no participant's; one of another case is another room's.
+        record.seats[2].frames = vec![frame(
+            "participant.left",
+            serde_json::json!({ "id": "p_stranger" }),
+        )];
+        let requirements = |elsewhere: &dyn Fn(&str) -> bool| {
+            check(&record, elsewhere)
+                .into_iter()
+                .filter_map(|f| f.requirement)
+                .collect::<Vec<_>>()
+        };
+        assert!(requirements(&|_| false).contains(&"PRES-002".to_owned()));
+        assert!(requirements(&|id| id == "p_stranger").contains(&"PRES-007".to_owned()));
     }
 }

@@ -11,8 +11,9 @@
 //! owed is still missing ([`oracle::outstanding`]). Only the end of a case waits a fixed quiet
 //! window, because a duplicate or a stray message can only be seen by waiting for it.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -60,6 +61,8 @@ pub struct Arena {
     pub run_id: String,
     /// Numbers the plays of the run.
     plays: AtomicUsize,
+    /// The participant ids of every case so far.
+    participants: Mutex<HashSet<String>>,
 }
 
 impl Arena {
@@ -90,11 +93,24 @@ impl Arena {
             case_timeout,
             run_id,
             plays: AtomicUsize::new(0),
+            participants: Mutex::new(HashSet::new()),
         }
     }
 
+    /// Whether `id` is a participant of any case of the run.
+    fn knows(&self, id: &str) -> bool {
+        self.participants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(id)
+    }
+
     fn next_tag(&self) -> String {
-        format!("{}-{}", self.run_id, self.plays.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "{}-{}",
+            self.run_id,
+            self.plays.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     /// Provisions a participant of a fresh room and opens its connection: whether the server
@@ -102,7 +118,10 @@ impl Arena {
     pub async fn probe(&self, tag: &str) -> Result<(), String> {
         let room = self
             .provisioner
-            .create_room(&format!("chalk-conformance fuzz {tag} probe"), &format!("{tag}-probe"))
+            .create_room(
+                &format!("chalk-conformance fuzz {tag} probe"),
+                &format!("{tag}-probe"),
+            )
             .await
             .map_err(|e| format!("provisioning failed: {e}"))?;
         let credentials = self
@@ -187,6 +206,7 @@ pub async fn play(arena: &Arena, case: &Case) -> Play {
                     ..SeatRecord::default()
                 })
                 .collect(),
+            steps: case.actions.len(),
             ..Record::default()
         },
         hands: [false; SEATS],
@@ -199,14 +219,14 @@ pub async fn play(arena: &Arena, case: &Case) -> Play {
         .is_ok();
     if !finished {
         stage.problems.push(Finding::general(
-            format!("the case done within {:?}", arena.case_timeout),
-            "it was still running (a wait that never ended)",
+            format!("the case finished within {:?}", arena.case_timeout),
+            "it was still running: a wait never ended",
         ));
     }
     stage.snapshot();
     stage.shut().await;
     let mut findings = stage.problems;
-    findings.extend(oracle::check(&stage.record));
+    findings.extend(oracle::check(&stage.record, &|id| arena.knows(id)));
     if let Err(problem) = arena.probe(&tag).await {
         findings.push(Finding {
             requirement: Some("ROBUST-003".to_owned()),
@@ -390,6 +410,7 @@ impl Stage<'_> {
                 });
                 self.record.seats[seat].last_event = Some((step, "chat.send"));
                 self.send_text(seat, &frame).await;
+                self.after(step, seat, false).await;
                 true
             }
             Action::Hand {
@@ -410,12 +431,14 @@ impl Stage<'_> {
                 self.hands[seat] = *raise;
                 self.record.seats[seat].last_event = Some((step, event));
                 self.send_text(seat, &frame).await;
+                self.after(step, seat, false).await;
                 true
             }
             Action::Ping { .. } => {
                 self.record.seats[seat].pings.push(step);
                 self.record.seats[seat].last_event = Some((step, "ping"));
                 self.send_text(seat, r#"{"event":"ping"}"#).await;
+                self.after(step, seat, false).await;
                 true
             }
             Action::Garbage { frame, .. } => {
@@ -449,7 +472,12 @@ impl Stage<'_> {
         let credentials = match self
             .arena
             .provisioner
-            .add_participant(&room_id, &format!("{}-p{seat}", self.tag), name, "participant")
+            .add_participant(
+                &room_id,
+                &format!("{}-p{seat}", self.tag),
+                name,
+                "participant",
+            )
             .await
         {
             Ok(credentials) => credentials,
@@ -464,6 +492,11 @@ impl Stage<'_> {
         self.arena
             .redactor
             .register_token(&credentials.token, &format!("{}:{name}", self.tag));
+        self.arena
+            .participants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(credentials.participant_id.clone());
         self.note(format!(
             "{name} is participant {} of room {room}",
             credentials.participant_id
@@ -555,14 +588,18 @@ impl Stage<'_> {
             let _ = connection.send_raw(message, &described).await;
         }
         let until_closed = input.must_close(self.arena.declared).is_some();
-        self.barrier(seat, until_closed).await;
-        let closed = self.connections[seat]
-            .as_ref()
-            .is_some_and(|c| c.inbox().lock().ending.is_some());
-        if closed {
-            self.record.seats[seat].closed_by_server = Some(step);
-            self.settle(self.room_members(room)).await;
+        self.after(step, seat, until_closed).await;
+        // A server may close a moment after answering the ping: a second round trip gives
+        // that close the time to arrive, so that it is put down to this frame.
+        if self.live(seat) {
+            self.after(step, seat, false).await;
         }
+    }
+
+    /// After `seat` acted at `step`: a barrier, and the room told when the server closed it.
+    async fn after(&mut self, step: usize, seat: usize, until_closed: bool) {
+        self.barrier(seat, until_closed).await;
+        self.notice_closures(step).await;
     }
 
     /// Copies every connection's inbox into the record.

@@ -495,37 +495,7 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
     let connected_rss = server.as_ref().and_then(|(memory, _)| memory.rss_bytes());
 
     // Probe: one message per room shows every member is in, and whether the sender hears itself.
-    let mut echo = true;
-    if !rooms.is_empty() {
-        let _ = phase_tx.send(Phase::Probe);
-        let heard_by_all = |r: &RoomShared| {
-            r.probe_heard.load(Ordering::Acquire) + 1 >= r.connected.load(Ordering::Acquire)
-        };
-        let reached = wait_until(PROBE_TIMEOUT, || rooms.iter().all(|r| heard_by_all(r))).await;
-        if !reached {
-            for room in rooms.iter().filter(|r| !heard_by_all(r)) {
-                *errors
-                    .entry(format!(
-                        "probe: room {} reached {} of {} other members",
-                        room.index,
-                        room.probe_heard.load(Ordering::Acquire),
-                        room.connected.load(Ordering::Acquire).saturating_sub(1)
-                    ))
-                    .or_default() += 1;
-            }
-        }
-        wait_until(ECHO_GRACE, || {
-            rooms.iter().all(|r| r.probe_echoed.load(Ordering::Acquire))
-        })
-        .await;
-        for room in &rooms {
-            let echoed = room.probe_echoed.load(Ordering::Acquire);
-            echo &= echoed;
-            let others = room.connected.load(Ordering::Acquire).saturating_sub(1);
-            room.recipients
-                .store(others + u32::from(echoed), Ordering::Release);
-        }
-    }
+    let echo = rooms.is_empty() || probe(&rooms, &phase_tx, &mut errors).await;
 
     // The measured run.
     let cpu_before = (
@@ -617,36 +587,7 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
 
     // Account.
     let counts = run.recorder.counts();
-    let mut lost = 0u64;
-    let mut close_codes: BTreeMap<String, u64> = BTreeMap::new();
-    for (seat, outcome) in &outcomes {
-        let code = outcome
-            .close_code
-            .map_or_else(|| "none".to_owned(), |c| c.to_string());
-        *close_codes.entry(code.clone()).or_default() += 1;
-        if outcome.closed_early {
-            *errors
-                .entry(format!("closed by the server during the run ({code})"))
-                .or_default() += 1;
-        }
-        if let Some(why) = &outcome.failure {
-            *errors.entry(format!("connection: {why}")).or_default() += 1;
-        }
-        if outcome.send_errors > 0 {
-            *errors.entry("send failed".to_owned()).or_default() += outcome.send_errors;
-        }
-        if let Some(room) = &seat.room {
-            let echoed = room.probe_echoed.load(Ordering::Acquire);
-            for (sender, track) in outcome.tracks.iter().enumerate() {
-                if !echoed && seat.sender == Some(sender as u32) {
-                    continue;
-                }
-                let sent = room.sent[sender].load(Ordering::Acquire);
-                lost += sent.saturating_sub(track.next - 1) + track.missing.len() as u64;
-            }
-            lost += outcome.lost_in_gaps;
-        }
-    }
+    let (lost, close_codes) = account(&outcomes, &mut errors);
     let messages_sent: u64 = rooms.iter().map(|r| r.total_sent()).sum();
     let deliveries_expected = expected();
     let per_core = |before: Option<u64>, after: Option<u64>| -> Option<Cpu> {
@@ -766,6 +707,84 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
     } else {
         ExitStatus::NonConformant
     }
+}
+
+/// Sends the probe of every room and waits for it; decides each room's recipients per message.
+/// Whether every room's sender heard its own probe (the server echoes).
+async fn probe(
+    rooms: &[Arc<RoomShared>],
+    phase: &watch::Sender<Phase>,
+    errors: &mut BTreeMap<String, u64>,
+) -> bool {
+    let _ = phase.send(Phase::Probe);
+    let heard_by_all = |r: &RoomShared| {
+        r.probe_heard.load(Ordering::Acquire) + 1 >= r.connected.load(Ordering::Acquire)
+    };
+    let reached = wait_until(PROBE_TIMEOUT, || rooms.iter().all(|r| heard_by_all(r))).await;
+    if !reached {
+        for room in rooms.iter().filter(|r| !heard_by_all(r)) {
+            *errors
+                .entry(format!(
+                    "probe: room {} reached {} of {} other members",
+                    room.index,
+                    room.probe_heard.load(Ordering::Acquire),
+                    room.connected.load(Ordering::Acquire).saturating_sub(1)
+                ))
+                .or_default() += 1;
+        }
+    }
+    wait_until(ECHO_GRACE, || {
+        rooms.iter().all(|r| r.probe_echoed.load(Ordering::Acquire))
+    })
+    .await;
+    let mut echo = true;
+    for room in rooms {
+        let echoed = room.probe_echoed.load(Ordering::Acquire);
+        echo &= echoed;
+        let others = room.connected.load(Ordering::Acquire).saturating_sub(1);
+        room.recipients
+            .store(others + u32::from(echoed), Ordering::Release);
+    }
+    echo
+}
+
+/// Deliveries lost and close codes seen, from every connection's outcome; what went wrong is
+/// added to `errors`.
+fn account(
+    outcomes: &[(Seat, Outcome)],
+    errors: &mut BTreeMap<String, u64>,
+) -> (u64, BTreeMap<String, u64>) {
+    let mut lost = 0u64;
+    let mut close_codes: BTreeMap<String, u64> = BTreeMap::new();
+    for (seat, outcome) in outcomes {
+        let code = outcome
+            .close_code
+            .map_or_else(|| "none".to_owned(), |c| c.to_string());
+        *close_codes.entry(code.clone()).or_default() += 1;
+        if outcome.closed_early {
+            *errors
+                .entry(format!("closed by the server during the run ({code})"))
+                .or_default() += 1;
+        }
+        if let Some(why) = &outcome.failure {
+            *errors.entry(format!("connection: {why}")).or_default() += 1;
+        }
+        if outcome.send_errors > 0 {
+            *errors.entry("send failed".to_owned()).or_default() += outcome.send_errors;
+        }
+        let Some(room) = &seat.room else { continue };
+        let echoed = room.probe_echoed.load(Ordering::Acquire);
+        for (sender, track) in outcome.tracks.iter().enumerate() {
+            // Without an echo, a sender owes itself nothing.
+            if !echoed && seat.sender == Some(sender as u32) {
+                continue;
+            }
+            let sent = room.sent[sender].load(Ordering::Acquire);
+            lost += sent.saturating_sub(track.next - 1) + track.missing.len() as u64;
+        }
+        lost += outcome.lost_in_gaps;
+    }
+    (lost, close_codes)
 }
 
 /// Starts the embedded server, or sets up the way into `--url`.

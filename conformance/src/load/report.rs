@@ -87,6 +87,30 @@ pub struct Shape {
     pub idle_connections: u32,
 }
 
+impl Shape {
+    /// One line: rooms, participants, pace, text size, duration, idle connections.
+    pub fn describe(&self) -> String {
+        let idle = format!("{} idle connections", self.idle_connections);
+        if self.rooms == 0 {
+            return format!("{idle} held for {}s", self.duration_seconds);
+        }
+        format!(
+            "{} room(s) × {} participants, {} sender(s) per room, {}, {}-byte text, {}s{}",
+            self.rooms,
+            self.participants,
+            self.senders,
+            self.pace,
+            self.payload_bytes,
+            self.duration_seconds,
+            if self.idle_connections > 0 {
+                format!(", {idle}")
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
 /// Opening the connections.
 #[derive(Debug, Clone, Serialize)]
 pub struct Connections {
@@ -198,23 +222,7 @@ impl Summary {
         let mut rows: Vec<(&str, String)> = vec![
             ("target", format!("{} ({})", self.label, self.target)),
             ("mode", self.mode.to_owned()),
-            (
-                "shape",
-                format!(
-                    "{} room(s) × {} participants, {} sender(s) per room, {}, {}-byte text, {}s{}",
-                    shape.rooms,
-                    shape.participants,
-                    shape.senders,
-                    shape.pace,
-                    shape.payload_bytes,
-                    shape.duration_seconds,
-                    if shape.idle_connections > 0 {
-                        format!(", {} idle connections", shape.idle_connections)
-                    } else {
-                        String::new()
-                    }
-                ),
-            ),
+            ("shape", shape.describe()),
             (
                 "connections",
                 format!(
@@ -301,12 +309,14 @@ impl Summary {
             ("generator CPU", &self.generator_cpu),
         ] {
             if let Some(cpu) = cpu {
+                let per_delivery = if self.deliveries > 0 {
+                    format!(", {:.2} µs per delivery", cpu.us_per_delivery)
+                } else {
+                    String::new()
+                };
                 rows.push((
                     name,
-                    format!(
-                        "{:.0}% of a core, {:.2} µs per delivery",
-                        cpu.percent_of_one_core, cpu.us_per_delivery
-                    ),
+                    format!("{:.0}% of a core{per_delivery}", cpu.percent_of_one_core),
                 ));
             }
         }

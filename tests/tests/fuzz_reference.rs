@@ -1,0 +1,262 @@
+//! The fuzzer judged: `chalk-conformance fuzz` finds nothing wrong with the reference server, nor
+//! with one that makes only allowed choices, and finds, shrinks and replays a broken delivery.
+//!
+//! Every run goes through `chalk_conformance::runner::run` in-process, exactly as the binary
+//! does; replays run the very command line the failing run printed.
+
+use std::path::PathBuf;
+
+use chalk_conformance::catalogue::KNOWN_EXTENSIONS;
+use chalk_conformance::report::Console;
+use chalk_conformance::runner::{self, ExitStatus};
+use chalk_reference_server::{Config, Fault, Server, serve};
+
+/// Runs `chalk-conformance ARGS`; the exit status and everything it printed.
+async fn conformance(args: &[&str]) -> (ExitStatus, String) {
+    let (console, output) = Console::buffer();
+    let argv = std::iter::once("chalk-conformance").chain(args.iter().copied());
+    let status = runner::run(argv, &console).await;
+    (status, output.contents())
+}
+
+/// A reference server with `faults`, and the options that point the fuzzer at it.
+struct Target {
+    server: Server,
+    secret: String,
+    origin: String,
+}
+
+impl Target {
+    async fn start(faults: &[Fault]) -> Self {
+        let mut config = Config::ephemeral();
+        for fault in faults {
+            config.faults.insert(*fault);
+        }
+        let secret = config
+            .jwt_secret()
+            .expect("ephemeral has a secret")
+            .to_owned();
+        let origin = config.default_tenant.allowed_origins[0].clone();
+        let server = serve(config).await.expect("the reference server starts");
+        Self {
+            server,
+            secret,
+            origin,
+        }
+    }
+
+    /// `fuzz --url … --jwt-secret … --origin …`, then `declare` and `rest`.
+    fn fuzz(&self, declare: &[&str], rest: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "fuzz",
+            "--url",
+            &self.server.ws_url(),
+            "--jwt-secret",
+            &self.secret,
+            "--origin",
+            &self.origin,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        if !declare.is_empty() {
+            args.extend(["--declare".to_owned(), declare.join(",")]);
+        }
+        args.extend(rest.iter().map(|a| (*a).to_owned()));
+        args
+    }
+}
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// A directory of its own under the system's temporary directory.
+fn scratch(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("chalk-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
+/// The printed command line under `heading`, as arguments after the program name, with the
+/// secret the command refers to by its variable filled in.
+fn printed_command(output: &str, heading: &str, secret: &str) -> Vec<String> {
+    let line = output
+        .lines()
+        .skip_while(|l| !l.starts_with(heading))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no command under {heading:?}:\n{output}"));
+    let line = line
+        .trim()
+        .strip_prefix("chalk-conformance ")
+        .expect("the command runs chalk-conformance")
+        .replace("\"$CHALK_JWT_SECRET\"", secret);
+    // The fuzzer quotes only words with shell characters; these have none but the quotes.
+    line.split_whitespace()
+        .map(|word| word.trim_matches('\'').to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuzzing_the_embedded_reference_server_finds_nothing() {
+    let (status, output) = conformance(&["fuzz", "--cases", "100", "--seed", "20260101"]).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    assert!(output.contains("(embedded reference server)"), "{output}");
+    assert!(
+        output.contains("100 cases passed in") && output.contains("(seed 20260101)"),
+        "{output}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_choices_pass_when_their_extensions_are_not_declared() {
+    let target = Target::start(&[
+        Fault::NoChatEcho,
+        Fault::NoPong,
+        Fault::SilentUnknownEvents,
+        Fault::JoinedToSelf,
+        Fault::NoRoomState,
+        Fault::NoHandEvents,
+    ])
+    .await;
+    let args = target.fuzz(&[], &["--cases", "60", "--seed", "7"]);
+    let (status, output) = conformance(&refs(&args)).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    assert!(output.contains("declared:     no extension"), "{output}");
+    target.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_delivery_is_found_shrunk_and_replayed() {
+    let target = Target::start(&[Fault::DuplicateDelivery]).await;
+    let dir = scratch("fuzz-duplicates");
+    let case_file = dir.join("minimal.json");
+    let args = target.fuzz(
+        KNOWN_EXTENSIONS,
+        &[
+            "--cases",
+            "50",
+            "--seed",
+            "1",
+            "--case-file",
+            case_file.to_str().expect("a UTF-8 path"),
+        ],
+    );
+    let (status, output) = conformance(&refs(&args)).await;
+    assert_eq!(status, ExitStatus::NonConformant, "{output}");
+    assert!(
+        output.contains("[CHAT-008] Exactly once (must)"),
+        "{output}"
+    );
+    assert!(
+        !output.contains(&target.secret),
+        "the secret leaked:\n{output}"
+    );
+
+    // Shrunk: one participant joins and sends once (its echo arrives twice), or two do.
+    let minimal: Vec<&str> = output
+        .lines()
+        .skip_while(|l| *l != "Minimal case")
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .filter(|l| {
+            l.trim_start()
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit())
+        })
+        .collect();
+    assert!(
+        (2..=3).contains(&minimal.len()),
+        "not shrunk to a minimal case: {minimal:?}\n{output}"
+    );
+    assert!(minimal[0].ends_with("A joins room 0"), "{minimal:?}");
+    assert!(
+        minimal
+            .last()
+            .is_some_and(|l| l.contains("sends chat.send")),
+        "{minimal:?}"
+    );
+    assert!(case_file.is_file(), "no replay file:\n{output}");
+
+    // The exact replay of the minimal case breaks the same requirement.
+    let replay = printed_command(&output, "the minimal case, exactly", &target.secret);
+    assert!(replay.iter().any(|a| a == "--replay"), "{replay:?}");
+    let (status, replayed) = conformance(&refs(&replay)).await;
+    assert_eq!(status, ExitStatus::NonConformant, "{replayed}");
+    assert!(
+        replayed.contains("[CHAT-008] Exactly once (must)"),
+        "{replayed}"
+    );
+    assert!(replayed.contains("The case fails."), "{replayed}");
+
+    // So does the original case, from its printed seed, shrunk again to the same size.
+    let again = printed_command(&output, "the original case", &target.secret);
+    assert!(again.windows(2).any(|w| w == ["--cases", "1"]), "{again:?}");
+    let again: Vec<String> = again
+        .into_iter()
+        .chain([
+            "--case-file".to_owned(),
+            dir.join("again.json").display().to_string(),
+        ])
+        .collect();
+    let (status, reshrunk) = conformance(&refs(&again)).await;
+    assert_eq!(status, ExitStatus::NonConformant, "{reshrunk}");
+    assert!(reshrunk.contains("FAIL  case 1 "), "{reshrunk}");
+    assert!(reshrunk.contains("[CHAT-008]"), "{reshrunk}");
+    assert!(reshrunk.contains("shrunk from"), "{reshrunk}");
+
+    target.server.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_file_plays_against_a_sound_server_and_passes() {
+    let broken = Target::start(&[Fault::ReorderMessages]).await;
+    let dir = scratch("fuzz-reorder");
+    let case_file = dir.join("reorder.json");
+    let args = broken.fuzz(
+        KNOWN_EXTENSIONS,
+        &[
+            "--cases",
+            "50",
+            "--seed",
+            "2",
+            "--case-file",
+            case_file.to_str().expect("a UTF-8 path"),
+        ],
+    );
+    let (status, output) = conformance(&refs(&args)).await;
+    assert_eq!(status, ExitStatus::NonConformant, "{output}");
+    assert!(
+        output.contains("[CHAT-009] Per-sender order (must)"),
+        "{output}"
+    );
+    broken.server.shutdown().await;
+
+    let sound = Target::start(&[]).await;
+    let args = sound.fuzz(
+        KNOWN_EXTENSIONS,
+        &["--replay", case_file.to_str().expect("a UTF-8 path")],
+    );
+    let (status, output) = conformance(&refs(&args)).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    assert!(output.contains("it broke CHAT-009"), "{output}");
+    assert!(output.contains("The case passes."), "{output}");
+    sound.server.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuzz_options_that_cannot_work_are_usage_errors() {
+    let (status, output) = conformance(&["fuzz", "--cases", "0"]).await;
+    assert_eq!(status, ExitStatus::Usage, "{output}");
+    let (status, output) = conformance(&["fuzz", "--url", "ws://127.0.0.1:9/ws"]).await;
+    assert_eq!(status, ExitStatus::Usage, "{output}");
+    assert!(output.contains("no way to get participants"), "{output}");
+    let (status, output) = conformance(&["fuzz", "--replay", "/nonexistent/case.json"]).await;
+    assert_eq!(status, ExitStatus::Usage, "{output}");
+}
