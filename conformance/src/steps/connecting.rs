@@ -186,15 +186,10 @@ async fn connects_as(
 
 #[when(expr = "{participant} connects offering chalk and then the token")]
 async fn chalk_then_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let origin = scene.run().origin.clone();
-    connect(
-        scene,
+    connect_from_allowed_origin(
+        world,
         &name,
         Offer::ChalkThenToken,
-        None,
-        origin,
         "a valid token offered after chalk",
     )
     .await
@@ -202,15 +197,10 @@ async fn chalk_then_token(world: &mut ChalkWorld, name: Name) -> Result<(), Fail
 
 #[when(expr = "{participant} connects offering the token and then chalk")]
 async fn token_then_chalk(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let origin = scene.run().origin.clone();
-    connect(
-        scene,
+    connect_from_allowed_origin(
+        world,
         &name,
         Offer::TokenThenChalk,
-        None,
-        origin,
         "a valid token offered before chalk",
     )
     .await
@@ -218,15 +208,10 @@ async fn token_then_chalk(world: &mut ChalkWorld, name: Name) -> Result<(), Fail
 
 #[when(expr = "{participant} connects offering only the token")]
 async fn token_only(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let origin = scene.run().origin.clone();
-    connect(
-        scene,
+    connect_from_allowed_origin(
+        world,
         &name,
         Offer::TokenOnly,
-        None,
-        origin,
         "a valid token offered without chalk",
     )
     .await
@@ -234,15 +219,10 @@ async fn token_only(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
 
 #[when(expr = "{participant} connects with the token in the query string, offering no subprotocol")]
 async fn query_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let origin = scene.run().origin.clone();
-    connect(
-        scene,
+    connect_from_allowed_origin(
+        world,
         &name,
         Offer::QueryNoProtocol,
-        None,
-        origin,
         "a valid query-string token and no subprotocol",
     )
     .await
@@ -250,15 +230,10 @@ async fn query_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> 
 
 #[when(expr = "{participant} connects with the token in the query string, offering chalk")]
 async fn query_token_with_chalk(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let origin = scene.run().origin.clone();
-    connect(
-        scene,
+    connect_from_allowed_origin(
+        world,
         &name,
         Offer::QueryWithChalk,
-        None,
-        origin,
         "a valid query-string token and chalk",
     )
     .await
@@ -266,10 +241,7 @@ async fn query_token_with_chalk(world: &mut ChalkWorld, name: Name) -> Result<()
 
 #[when(expr = "{participant} connects offering chalk but no token")]
 async fn no_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let origin = scene.run().origin.clone();
-    connect(scene, &name, Offer::ChalkNoToken, None, origin, "no token").await
+    connect_from_allowed_origin(world, &name, Offer::ChalkNoToken, "no token").await
 }
 
 #[when(expr = "{participant} connects with a token that {defect}")]
@@ -439,4 +411,18 @@ fn allowed(scene: &Scene) -> Result<String, Failure> {
             "the run has none (give --origin)",
         )
     })
+}
+
+/// Connects `name` from the run's allowed origin (if any) with the token placed as `offer`;
+/// `attempt` says in failure messages what was offered.
+async fn connect_from_allowed_origin(
+    world: &mut ChalkWorld,
+    name: &Name,
+    offer: Offer,
+    attempt: &str,
+) -> Result<(), Failure> {
+    act_as(world, name).await?;
+    let scene = world.scene();
+    let origin = scene.run().origin.clone();
+    connect(scene, name, offer, None, origin, attempt).await
 }
