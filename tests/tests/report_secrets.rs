@@ -14,6 +14,7 @@ use std::time::Duration;
 use chalk_conformance::report::Console;
 use chalk_conformance::runner::{self, ExitStatus};
 use chalk_reference_server::{Config, serve};
+use chalk_tests::jwt_shaped;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -176,10 +177,9 @@ async fn no_report_of_a_failing_run_shows_a_token_the_secret_or_the_api_key() {
         for (what, value) in &secrets {
             assert!(!text.contains(value.as_str()), "{name} shows {what}");
         }
-        assert!(
-            !text.contains("eyJ"),
-            "{name} shows something shaped like a JWT"
-        );
+        if let Some(shaped) = jwt_shaped(text) {
+            panic!("{name} shows something shaped like a JWT: {shaped}…");
+        }
     }
     // The report does show where the tokens were, by label.
     assert!(
