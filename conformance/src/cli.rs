@@ -18,6 +18,8 @@ use tokio_rustls::rustls::ClientConfig;
 
 use crate::catalogue::KNOWN_EXTENSIONS;
 use crate::plan::{PlanError, Selection};
+use crate::provision::{ParticipantSource, Provisioner};
+use crate::rest::RestClient;
 use crate::tokens::{Minter, TokenError};
 use crate::transport::{self, Target, TransportError};
 
@@ -36,72 +38,14 @@ pub struct Options {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// The WebSocket endpoint, e.g. wss://staging.example.com/api/v1/ws (default: an embedded
-    /// reference server).
-    #[arg(long, env = "CHALK_URL", value_name = "URL")]
-    pub url: Option<String>,
-
-    /// HS256 secret of the deployment: mint participant tokens, and forge defective ones.
-    #[arg(
-        long,
-        env = "CHALK_JWT_SECRET",
-        value_name = "SECRET",
-        hide_env_values = true
-    )]
-    pub jwt_secret: Option<String>,
-
-    /// PEM file with the deployment's private signing key (needs --jwt-alg).
-    #[arg(long, env = "CHALK_JWT_PRIVATE_KEY", value_name = "PEM_FILE")]
-    pub jwt_private_key: Option<PathBuf>,
-
-    /// Algorithm of --jwt-private-key.
-    #[arg(long, env = "CHALK_JWT_ALG", value_name = "ALG", value_parser = ["RS256", "ES256", "EdDSA"])]
-    pub jwt_alg: Option<String>,
-
-    /// `iss` claim of minted tokens.
-    #[arg(long, env = "CHALK_JWT_ISSUER", value_name = "ISS")]
-    pub jwt_issuer: Option<String>,
-
-    /// `aud` claim of minted tokens.
-    #[arg(long, env = "CHALK_JWT_AUDIENCE", value_name = "AUD")]
-    pub jwt_audience: Option<String>,
-
-    /// Extra claim of minted tokens, e.g. tenant_id=t_acme (repeatable).
-    #[arg(
-        long = "claim",
-        env = "CHALK_CLAIMS",
-        value_name = "KEY=VALUE",
-        value_delimiter = ','
-    )]
-    pub claims: Vec<String>,
-
-    /// REST API base, e.g. https://staging.example.com/api/v1: provision rooms, participants and
-    /// recordings through it.
-    #[arg(long, env = "CHALK_API_URL", value_name = "URL")]
-    pub api_url: Option<String>,
-
-    /// Tenant API key for --api-url (header X-API-Key).
-    #[arg(
-        long,
-        env = "CHALK_API_KEY",
-        value_name = "KEY",
-        hide_env_values = true
-    )]
-    pub api_key: Option<String>,
-
-    /// Shell command printing a participant token; gets CHALK_ROOM_ID, CHALK_PARTICIPANT_ID,
-    /// CHALK_DISPLAY_NAME and CHALK_ROLE in its environment.
-    #[arg(long, env = "CHALK_TOKEN_COMMAND", value_name = "CMD")]
-    pub token_command: Option<String>,
+    /// Where the target is and how to get in (shared with `load` and `fuzz`).
+    #[command(flatten)]
+    pub provisioning: Provisioning,
 
     /// Shell command starting or stopping a recording; gets CHALK_ROOM_ID and
     /// CHALK_RECORDING_ACTION=start|stop.
     #[arg(long, env = "CHALK_RECORDING_COMMAND", value_name = "CMD")]
     pub recording_command: Option<String>,
-
-    /// Origin header of connections meant to succeed (none by default).
-    #[arg(long, env = "CHALK_ORIGIN", value_name = "ORIGIN")]
-    pub origin: Option<String>,
 
     /// An origin the server must refuse.
     #[arg(long, env = "CHALK_FORBIDDEN_ORIGIN", value_name = "ORIGIN", default_value = DEFAULT_FORBIDDEN_ORIGIN)]
@@ -174,10 +118,6 @@ pub struct Options {
     #[arg(long, env = "CHALK_RESULTS_JSON", value_name = "FILE")]
     pub results_json: Option<PathBuf>,
 
-    /// PEM file of a private CA to trust for wss:// and https:// (besides the system roots).
-    #[arg(long, env = "CHALK_CA_CERT", value_name = "PEM_FILE")]
-    pub ca_cert: Option<PathBuf>,
-
     /// Read the features from this directory instead of the copies built into the binary.
     #[arg(long, env = "CHALK_FEATURES", value_name = "DIR")]
     pub features: Option<PathBuf>,
@@ -186,6 +126,201 @@ pub struct Options {
     /// as expected; one that passes fails the run (the file is stale).
     #[arg(long, env = "CHALK_EXPECTATIONS", value_name = "FILE")]
     pub expectations: Option<PathBuf>,
+}
+
+/// Where the target server is and how to get participants into it: the options the suite,
+/// `load` and `fuzz` share (each with its `CHALK_*` variable).
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct Provisioning {
+    /// The WebSocket endpoint, e.g. wss://staging.example.com/api/v1/ws (default: an embedded
+    /// reference server).
+    #[arg(long, env = "CHALK_URL", value_name = "URL")]
+    pub url: Option<String>,
+
+    /// HS256 secret of the deployment: mint participant tokens, and forge defective ones.
+    #[arg(
+        long,
+        env = "CHALK_JWT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub jwt_secret: Option<String>,
+
+    /// PEM file with the deployment's private signing key (needs --jwt-alg).
+    #[arg(long, env = "CHALK_JWT_PRIVATE_KEY", value_name = "PEM_FILE")]
+    pub jwt_private_key: Option<PathBuf>,
+
+    /// Algorithm of --jwt-private-key.
+    #[arg(long, env = "CHALK_JWT_ALG", value_name = "ALG", value_parser = ["RS256", "ES256", "EdDSA"])]
+    pub jwt_alg: Option<String>,
+
+    /// `iss` claim of minted tokens.
+    #[arg(long, env = "CHALK_JWT_ISSUER", value_name = "ISS")]
+    pub jwt_issuer: Option<String>,
+
+    /// `aud` claim of minted tokens.
+    #[arg(long, env = "CHALK_JWT_AUDIENCE", value_name = "AUD")]
+    pub jwt_audience: Option<String>,
+
+    /// Extra claim of minted tokens, e.g. tenant_id=t_acme (repeatable).
+    #[arg(
+        long = "claim",
+        env = "CHALK_CLAIMS",
+        value_name = "KEY=VALUE",
+        value_delimiter = ','
+    )]
+    pub claims: Vec<String>,
+
+    /// REST API base, e.g. https://staging.example.com/api/v1: provision rooms, participants and
+    /// recordings through it.
+    #[arg(long, env = "CHALK_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// Tenant API key for --api-url (header X-API-Key).
+    #[arg(
+        long,
+        env = "CHALK_API_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+
+    /// Shell command printing a participant token; gets CHALK_ROOM_ID, CHALK_PARTICIPANT_ID,
+    /// CHALK_DISPLAY_NAME and CHALK_ROLE in its environment.
+    #[arg(long, env = "CHALK_TOKEN_COMMAND", value_name = "CMD")]
+    pub token_command: Option<String>,
+
+    /// Origin header of connections meant to succeed (none by default).
+    #[arg(long, env = "CHALK_ORIGIN", value_name = "ORIGIN")]
+    pub origin: Option<String>,
+
+    /// PEM file of a private CA to trust for wss:// and https:// (besides the system roots).
+    #[arg(long, env = "CHALK_CA_CERT", value_name = "PEM_FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl Provisioning {
+    /// Checks the options; the first problem found, as one line. Without `--url` the options
+    /// that only apply to a remote target are refused.
+    pub fn check(&self) -> Result<Access, ConfigError> {
+        let bad = |message: &str| Err(ConfigError::Options(message.to_owned()));
+        let target = self.url.as_deref().map(Target::parse).transpose()?;
+        if target.is_none() {
+            let remote_only = [
+                ("--jwt-secret", self.jwt_secret.is_some()),
+                ("--jwt-private-key", self.jwt_private_key.is_some()),
+                ("--api-url", self.api_url.is_some()),
+                ("--api-key", self.api_key.is_some()),
+                ("--token-command", self.token_command.is_some()),
+            ];
+            if let Some((flag, _)) = remote_only.iter().find(|(_, given)| *given) {
+                return Err(needs_url(flag));
+            }
+        }
+        let api = match (&self.api_url, &self.api_key) {
+            (Some(url), Some(key)) => {
+                transport::check_api_url(url)?;
+                Some(Api {
+                    url: url.clone(),
+                    key: key.clone(),
+                })
+            }
+            (Some(_), None) => return bad("--api-url needs --api-key"),
+            (None, Some(_)) => return bad("--api-key needs --api-url"),
+            (None, None) => None,
+        };
+        let mut secrets = Vec::new();
+        if let Some(api) = &api {
+            secrets.push((api.key.clone(), "api-key"));
+        }
+        let mut claims = Map::new();
+        for claim in &self.claims {
+            let Some((key, value)) = claim.split_once('=').filter(|(k, _)| !k.trim().is_empty())
+            else {
+                return Err(ConfigError::Options(format!(
+                    "--claim {claim:?} is not KEY=VALUE"
+                )));
+            };
+            claims.insert(key.trim().to_owned(), Value::String(value.to_owned()));
+        }
+        let minter = match (&self.jwt_secret, &self.jwt_private_key, &self.jwt_alg) {
+            (Some(_), Some(_), _) => {
+                return bad("give --jwt-secret or --jwt-private-key, not both");
+            }
+            (Some(secret), None, None) => {
+                secrets.push((secret.clone(), "jwt-secret"));
+                Some(Minter::hs256(secret))
+            }
+            (Some(_), None, Some(_)) => {
+                return bad("--jwt-alg goes with --jwt-private-key (--jwt-secret is HS256)");
+            }
+            (None, Some(path), Some(alg)) => {
+                let pem = fs::read_to_string(path).map_err(|e| ConfigError::File {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                secrets.push((pem.trim().to_owned(), "jwt-private-key"));
+                Some(Minter::from_pem(&pem, alg)?)
+            }
+            (None, Some(_), None) => {
+                return bad("--jwt-private-key needs --jwt-alg (RS256, ES256 or EdDSA)");
+            }
+            (None, None, Some(_)) => return bad("--jwt-alg needs --jwt-private-key"),
+            (None, None, None) => None,
+        }
+        .map(|m| m.with_claims(self.jwt_issuer.clone(), self.jwt_audience.clone(), claims));
+        if target.is_some() && api.is_none() && self.token_command.is_none() && minter.is_none() {
+            return bad(
+                "no way to get participants: give --api-url and --api-key, --token-command, or --jwt-secret / --jwt-private-key",
+            );
+        }
+        let tls = Arc::new(transport::tls_config(self.ca_cert.as_deref())?);
+        Ok(Access {
+            target,
+            api,
+            token_command: self.token_command.clone(),
+            minter,
+            secrets,
+            origin: self.origin.clone(),
+            tls,
+        })
+    }
+
+    /// Lays over `self` the options of `given` that `matches` (a subcommand's, e.g. `fuzz --url
+    /// …`) has from its command line; its `CHALK_*` values are the ones `self` already has, and
+    /// must not displace what was given before the subcommand.
+    pub fn overlay(&mut self, given: &Provisioning, matches: &clap::ArgMatches) {
+        let on_command_line =
+            |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+        macro_rules! overlay {
+            ($($field:ident),*) => {$(
+                if on_command_line(stringify!($field)) {
+                    self.$field = given.$field.clone();
+                }
+            )*};
+        }
+        overlay!(
+            url,
+            jwt_secret,
+            jwt_private_key,
+            jwt_alg,
+            jwt_issuer,
+            jwt_audience,
+            claims,
+            api_url,
+            api_key,
+            token_command,
+            origin,
+            ca_cert
+        );
+    }
+}
+
+/// The error of an option that only applies to a remote target, given without `--url`.
+fn needs_url(flag: &str) -> ConfigError {
+    ConfigError::Options(format!(
+        "{flag} needs --url (without --url the suite runs against its embedded reference server)"
+    ))
 }
 
 impl Options {
@@ -197,7 +332,7 @@ impl Options {
         &mut self,
         matches: &clap::ArgMatches,
     ) -> Vec<&'static str> {
-        if self.url.is_some() {
+        if self.provisioning.url.is_some() {
             return Vec::new();
         }
         let from_env =
@@ -211,31 +346,32 @@ impl Options {
                 false
             }
         };
-        if drop("jwt_secret", "CHALK_JWT_SECRET", self.jwt_secret.is_some()) {
-            self.jwt_secret = None;
+        let p = &mut self.provisioning;
+        if drop("jwt_secret", "CHALK_JWT_SECRET", p.jwt_secret.is_some()) {
+            p.jwt_secret = None;
         }
         if drop(
             "jwt_private_key",
             "CHALK_JWT_PRIVATE_KEY",
-            self.jwt_private_key.is_some(),
+            p.jwt_private_key.is_some(),
         ) {
-            self.jwt_private_key = None;
+            p.jwt_private_key = None;
         }
-        if drop("jwt_alg", "CHALK_JWT_ALG", self.jwt_alg.is_some()) {
-            self.jwt_alg = None;
+        if drop("jwt_alg", "CHALK_JWT_ALG", p.jwt_alg.is_some()) {
+            p.jwt_alg = None;
         }
-        if drop("api_url", "CHALK_API_URL", self.api_url.is_some()) {
-            self.api_url = None;
+        if drop("api_url", "CHALK_API_URL", p.api_url.is_some()) {
+            p.api_url = None;
         }
-        if drop("api_key", "CHALK_API_KEY", self.api_key.is_some()) {
-            self.api_key = None;
+        if drop("api_key", "CHALK_API_KEY", p.api_key.is_some()) {
+            p.api_key = None;
         }
         if drop(
             "token_command",
             "CHALK_TOKEN_COMMAND",
-            self.token_command.is_some(),
+            p.token_command.is_some(),
         ) {
-            self.token_command = None;
+            p.token_command = None;
         }
         if drop(
             "recording_command",
@@ -259,9 +395,13 @@ pub enum Command {
     /// catalogue and the schemas, with each requirement's latest result when given one.
     Docs(DocsArgs),
     /// Load a Chalk server (or, with --raw, a plain broadcast server) and measure it.
+    // The doc comment of a variant is its help, short and long: the long one has to be named
+    // here, or `load --help` would show only this line.
+    #[command(long_about = crate::load::LONG_ABOUT)]
     Load(Box<crate::load::LoadArgs>),
     /// Seeded protocol fuzzing: random sequences of joins, leaves, valid and invalid events,
     /// checked against the protocol's invariants; failures shrink to a minimal replayable case.
+    #[command(long_about = crate::fuzz::LONG_ABOUT)]
     Fuzz(Box<crate::fuzz::FuzzArgs>),
 }
 
@@ -349,23 +489,62 @@ pub struct Api {
     pub key: String,
 }
 
-/// A checked configuration, ready to run.
+/// The provisioning options, checked: the target and the ways into it.
 #[derive(Debug)]
-pub struct Config {
+pub struct Access {
     /// The target, or `None` for the embedded reference server.
     pub target: Option<Target>,
     /// The REST API.
     pub api: Option<Api>,
     /// The token command.
     pub token_command: Option<String>,
-    /// The recording command.
-    pub recording_command: Option<String>,
     /// The deployment's signing key.
     pub minter: Option<Minter>,
     /// The secrets given (value, label), for the redactor.
     pub secrets: Vec<(String, &'static str)>,
     /// The Origin of connections meant to succeed.
     pub origin: Option<String>,
+    /// TLS client configuration.
+    pub tls: Arc<ClientConfig>,
+}
+
+impl Access {
+    /// The provisioner of a run, chosen as the suite chooses it: the REST API, else the token
+    /// command, else minted tokens. The signing key moves into it (to forge defective tokens
+    /// too). The problem, as one line (not redacted), when there is none.
+    pub fn provisioner(
+        &mut self,
+        recording_command: Option<String>,
+    ) -> Result<Provisioner, String> {
+        let rest = match &self.api {
+            Some(Api { url, key }) => {
+                Some(RestClient::new(url, key, Arc::clone(&self.tls)).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        let minter = self.minter.take().map(Arc::new);
+        let participants = match (&rest, &self.token_command, &minter) {
+            (Some(rest), _, _) => ParticipantSource::Rest(rest.clone()),
+            (None, Some(command), _) => ParticipantSource::Command(command.clone()),
+            (None, None, Some(minter)) => ParticipantSource::Mint(Arc::clone(minter)),
+            (None, None, None) => return Err("no way to get participants".to_owned()),
+        };
+        Ok(Provisioner {
+            participants,
+            rest,
+            recording_command,
+            minter,
+        })
+    }
+}
+
+/// A checked configuration, ready to run.
+#[derive(Debug)]
+pub struct Config {
+    /// The target and the ways into it.
+    pub access: Access,
+    /// The recording command.
+    pub recording_command: Option<String>,
     /// The origin that must be refused.
     pub forbidden_origin: String,
     /// Declared extensions (`None`: not given).
@@ -392,8 +571,6 @@ pub struct Config {
     pub summary: Option<PathBuf>,
     /// `--results-json`.
     pub results_json: Option<PathBuf>,
-    /// TLS client configuration.
-    pub tls: Arc<ClientConfig>,
     /// `--expectations`, checked against the catalogue.
     pub expectations: Option<crate::expectations::Expectations>,
 }
@@ -410,89 +587,9 @@ impl Config {
     /// Checks the options; the first problem found, as one line.
     pub fn from_options(options: &Options) -> Result<Self, ConfigError> {
         let bad = |message: &str| Err(ConfigError::Options(message.to_owned()));
-        let target = options.url.as_deref().map(Target::parse).transpose()?;
-        if target.is_none() {
-            let remote_only = [
-                ("--jwt-secret", options.jwt_secret.is_some()),
-                ("--jwt-private-key", options.jwt_private_key.is_some()),
-                ("--api-url", options.api_url.is_some()),
-                ("--api-key", options.api_key.is_some()),
-                ("--token-command", options.token_command.is_some()),
-                ("--recording-command", options.recording_command.is_some()),
-            ];
-            if let Some((flag, _)) = remote_only.iter().find(|(_, given)| *given) {
-                return Err(ConfigError::Options(format!(
-                    "{flag} needs --url (without --url the suite runs against its embedded reference server)"
-                )));
-            }
-        }
-        let api = match (&options.api_url, &options.api_key) {
-            (Some(url), Some(key)) => {
-                transport::check_api_url(url)?;
-                Some(Api {
-                    url: url.clone(),
-                    key: key.clone(),
-                })
-            }
-            (Some(_), None) => return bad("--api-url needs --api-key"),
-            (None, Some(_)) => return bad("--api-key needs --api-url"),
-            (None, None) => None,
-        };
-        let mut secrets = Vec::new();
-        if let Some(api) = &api {
-            secrets.push((api.key.clone(), "api-key"));
-        }
-        let mut claims = Map::new();
-        for claim in &options.claims {
-            let Some((key, value)) = claim.split_once('=').filter(|(k, _)| !k.trim().is_empty())
-            else {
-                return Err(ConfigError::Options(format!(
-                    "--claim {claim:?} is not KEY=VALUE"
-                )));
-            };
-            claims.insert(key.trim().to_owned(), Value::String(value.to_owned()));
-        }
-        let minter = match (
-            &options.jwt_secret,
-            &options.jwt_private_key,
-            &options.jwt_alg,
-        ) {
-            (Some(_), Some(_), _) => {
-                return bad("give --jwt-secret or --jwt-private-key, not both");
-            }
-            (Some(secret), None, None) => {
-                secrets.push((secret.clone(), "jwt-secret"));
-                Some(Minter::hs256(secret))
-            }
-            (Some(_), None, Some(_)) => {
-                return bad("--jwt-alg goes with --jwt-private-key (--jwt-secret is HS256)");
-            }
-            (None, Some(path), Some(alg)) => {
-                let pem = fs::read_to_string(path).map_err(|e| ConfigError::File {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })?;
-                secrets.push((pem.trim().to_owned(), "jwt-private-key"));
-                Some(Minter::from_pem(&pem, alg)?)
-            }
-            (None, Some(_), None) => {
-                return bad("--jwt-private-key needs --jwt-alg (RS256, ES256 or EdDSA)");
-            }
-            (None, None, Some(_)) => return bad("--jwt-alg needs --jwt-private-key"),
-            (None, None, None) => None,
-        }
-        .map(|m| {
-            m.with_claims(
-                options.jwt_issuer.clone(),
-                options.jwt_audience.clone(),
-                claims,
-            )
-        });
-        if target.is_some() && api.is_none() && options.token_command.is_none() && minter.is_none()
-        {
-            return bad(
-                "no way to get participants: give --api-url and --api-key, --token-command, or --jwt-secret / --jwt-private-key",
-            );
+        let access = options.provisioning.check()?;
+        if access.target.is_none() && options.recording_command.is_some() {
+            return Err(needs_url("--recording-command"));
         }
         let declared = declared_extensions(options)?;
         if options.concurrency == 0 {
@@ -501,7 +598,6 @@ impl Config {
         if options.event_timeout.is_zero() {
             return bad("--event-timeout must be more than zero");
         }
-        let tls = Arc::new(transport::tls_config(options.ca_cert.as_deref())?);
         let expectations = match &options.expectations {
             Some(path) => {
                 let catalogue = crate::catalogue::Catalogue::bundled()
@@ -511,13 +607,8 @@ impl Config {
             None => None,
         };
         Ok(Self {
-            target,
-            api,
-            token_command: options.token_command.clone(),
+            access,
             recording_command: options.recording_command.clone(),
-            minter,
-            secrets,
-            origin: options.origin.clone(),
             forbidden_origin: options.forbidden_origin.clone(),
             declared,
             strict: options.strict,
@@ -531,7 +622,6 @@ impl Config {
             report: options.report.clone(),
             summary: options.summary.clone(),
             results_json: options.results_json.clone(),
-            tls,
             expectations,
         })
     }
@@ -592,7 +682,7 @@ mod tests {
     #[test]
     fn no_url_means_the_embedded_server() {
         let config = parse(&[]).unwrap();
-        assert!(config.target.is_none());
+        assert!(config.access.target.is_none());
         assert!(config.declared.is_none());
     }
 
@@ -683,5 +773,118 @@ mod tests {
         fs::write(&profile, "extension = [\"chat-echo\"]\n").unwrap();
         assert!(parse(&["--profile", profile.to_str().unwrap()]).is_err());
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The help `chalk-conformance <args…>` prints, with its lines joined (wrapping varies).
+    fn help(args: &[&str]) -> String {
+        let error = Options::try_parse_from(
+            std::iter::once("chalk-conformance").chain(args.iter().copied()),
+        )
+        .expect_err("help is shown as an error");
+        assert_eq!(error.kind(), clap::error::ErrorKind::DisplayHelp);
+        let text = error.render().to_string();
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn subcommands_show_their_long_description_with_long_help() {
+        let fuzz = help(&["fuzz", "--help"]);
+        assert!(
+            fuzz.contains("A failing case shrinks to a minimal one"),
+            "{fuzz}"
+        );
+        assert!(fuzz.contains("Exit code: 0 every case passed"), "{fuzz}");
+        let load = help(&["load", "--help"]);
+        assert!(load.contains("fan-out latency, loss, duplicates"), "{load}");
+        assert!(
+            load.contains("Targets outside loopback need --allow-remote"),
+            "{load}"
+        );
+        // -h keeps the one-line description.
+        let fuzz = help(&["fuzz", "-h"]);
+        assert!(fuzz.starts_with("Seeded protocol fuzzing: random sequences of joins, leaves, valid and invalid events"), "{fuzz}");
+        assert!(!fuzz.contains("Exit code"), "{fuzz}");
+        let load = help(&["load", "-h"]);
+        assert!(
+            load.starts_with("Load a Chalk server (or, with --raw"),
+            "{load}"
+        );
+    }
+
+    #[test]
+    fn the_suite_load_and_fuzz_take_the_same_provisioning_options() {
+        use clap::{Args as _, CommandFactory as _};
+        let shared = Provisioning::augment_args(clap::Command::new("shared"));
+        let suite = Options::command();
+        for command in [
+            &suite,
+            suite.find_subcommand("load").unwrap(),
+            suite.find_subcommand("fuzz").unwrap(),
+        ] {
+            for flag in shared.get_arguments() {
+                let found = command
+                    .get_arguments()
+                    .find(|a| a.get_id() == flag.get_id())
+                    .unwrap_or_else(|| panic!("{} has no {}", command.get_name(), flag.get_id()));
+                assert_eq!(found.get_long(), flag.get_long());
+                assert_eq!(found.get_env(), flag.get_env());
+                assert!(
+                    found
+                        .get_env()
+                        .is_some_and(|e| e.to_string_lossy().starts_with("CHALK_"))
+                );
+                assert_eq!(found.get_value_names(), flag.get_value_names());
+                assert_eq!(
+                    found.get_help().map(ToString::to_string),
+                    flag.get_help().map(ToString::to_string)
+                );
+            }
+        }
+    }
+
+    /// The options of `chalk-conformance <args…> fuzz …`, with those after `fuzz` laid over
+    /// the suite's as the runner does.
+    fn fuzz_options(args: &[&str]) -> Options {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let matches = Options::command()
+            .try_get_matches_from(std::iter::once("chalk-conformance").chain(args.iter().copied()))
+            .expect("parses");
+        let mut options = Options::from_arg_matches(&matches).expect("parses");
+        let Some(Command::Fuzz(fuzz)) = options.command.clone() else {
+            panic!("not fuzz");
+        };
+        fuzz.overlay(&mut options, matches.subcommand_matches("fuzz").unwrap());
+        options
+    }
+
+    #[test]
+    fn fuzz_takes_the_provisioning_options_before_or_after_it() {
+        let before = fuzz_options(&["--url", "ws://a/ws", "--claim", "t=1", "fuzz"]);
+        assert_eq!(before.provisioning.url.as_deref(), Some("ws://a/ws"));
+        assert_eq!(before.provisioning.claims, vec!["t=1"]);
+        let after = fuzz_options(&[
+            "--url",
+            "ws://a/ws",
+            "--origin",
+            "https://o.example",
+            "fuzz",
+            "--url",
+            "ws://b/ws",
+            "--jwt-secret",
+            "s",
+            "--declare",
+            "pong-event",
+        ]);
+        let p = &after.provisioning;
+        assert_eq!(p.url.as_deref(), Some("ws://b/ws"));
+        assert_eq!(p.jwt_secret.as_deref(), Some("s"));
+        assert_eq!(p.origin.as_deref(), Some("https://o.example"));
+        assert_eq!(after.declare, vec!["pong-event"]);
+        let config = Config::from_options(&after).unwrap();
+        assert_eq!(
+            config.access.target.map(|t| t.url),
+            Some("ws://b/ws".to_owned())
+        );
+        assert!(config.access.minter.is_some());
     }
 }

@@ -320,13 +320,19 @@ impl Collector {
                 }
             }
         };
-        self.console.line(&format!(
-            "{word}  {:<11} {:<9} {}",
-            planned.requirement.id,
+        self.console.line(&progress_line(
+            word,
+            &planned.requirement.id,
             planned.requirement.level.as_str(),
-            planned.name
+            &planned.name,
         ));
     }
+}
+
+/// The line printed as a scenario finishes: its status word (`PASS`, `FAIL`, `WARN`, `XFAIL`),
+/// then requirement, level and scenario name, each in a column of its own.
+fn progress_line(word: &str, requirement: &str, level: &str, scenario: &str) -> String {
+    format!("{word:<5} {requirement:<11} {level:<9} {scenario}")
 }
 
 impl cucumber::Writer<ChalkWorld> for Collector {
@@ -591,5 +597,31 @@ fn render_failure(out: &mut String, entry: &Entry, catalogue: &Catalogue) {
         for line in detail.transcript.lines() {
             let _ = writeln!(out, "  {line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_lines_put_every_status_in_the_same_columns() {
+        let lines: Vec<String> = ["PASS", "FAIL", "WARN", "XFAIL"]
+            .into_iter()
+            .map(|word| progress_line(word, "CHAT-008", "must", "A message is delivered once"))
+            .collect();
+        for line in &lines {
+            assert_eq!(line.find("CHAT-008"), Some(6), "{line:?}");
+            assert_eq!(line.find("must"), Some(18), "{line:?}");
+            assert_eq!(line.find("A message"), Some(28), "{line:?}");
+        }
+        assert_eq!(
+            lines[0],
+            "PASS  CHAT-008    must      A message is delivered once"
+        );
+        assert_eq!(
+            lines[3],
+            "XFAIL CHAT-008    must      A message is delivered once"
+        );
     }
 }

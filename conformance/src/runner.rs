@@ -33,10 +33,9 @@ use crate::judge::FrameJudge;
 use crate::lint;
 use crate::listing;
 use crate::plan::{self, Capabilities, Disposition, Plan, REQUIREMENT_TAG, ScenarioKey};
-use crate::provision::{ParticipantSource, Provisioner};
+use crate::provision::ParticipantSource;
 use crate::redact::{Redactor, url_without_credentials};
 use crate::report::{Collector, Console, Report};
-use crate::rest::RestClient;
 use crate::results::RunInfo;
 use crate::schemas::SchemaSet;
 use crate::summary;
@@ -117,9 +116,10 @@ where
     let options = match parsed {
         Ok((mut options, matches)) => {
             // `fuzz --url …` names its target after the subcommand; the checks below see it.
-            if let Some(Command::Fuzz(fuzz)) = &options.command {
-                let target = fuzz.target.clone();
-                target.overlay(&mut options);
+            if let (Some(Command::Fuzz(fuzz)), Some(("fuzz", given))) =
+                (options.command.clone(), matches.subcommand())
+            {
+                fuzz.overlay(&mut options, given);
             }
             for ignored in options.drop_remote_settings_from_environment(&matches) {
                 console.line(&format!(
@@ -192,7 +192,7 @@ where
         Ok(config) => config,
         Err(e) => return usage(e.to_string()),
     };
-    match config.target.clone() {
+    match config.access.target.clone() {
         Some(target) => run_against(config, target, None, features, catalogue, console).await,
         None => run_embedded(config, features, catalogue, console).await,
     }
@@ -233,19 +233,20 @@ async fn run_embedded(
             return ExitStatus::Unreachable;
         }
     };
+    let access = &mut config.access;
     if let Some(key) = api_key {
-        config.secrets.push((key.clone(), "api-key"));
-        config.api = Some(Api {
+        access.secrets.push((key.clone(), "api-key"));
+        access.api = Some(Api {
             url: server.api_url(),
             key,
         });
     }
     if let Some(secret) = secret {
-        config.secrets.push((secret.clone(), "jwt-secret"));
-        config.minter = Some(crate::tokens::Minter::hs256(&secret));
+        access.secrets.push((secret.clone(), "jwt-secret"));
+        access.minter = Some(crate::tokens::Minter::hs256(&secret));
     }
-    if config.origin.is_none() {
-        config.origin = allowed_origin;
+    if access.origin.is_none() {
+        access.origin = allowed_origin;
     }
     if config.declared.is_none() {
         config.declared = Some(KNOWN_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect());
@@ -274,15 +275,15 @@ async fn run_against(
     console: &Console,
 ) -> ExitStatus {
     let redactor = Arc::new(Redactor::new());
-    for (secret, label) in &config.secrets {
+    for (secret, label) in &config.access.secrets {
         redactor.register(secret, label);
     }
     let declared = config.declared.clone().unwrap_or_default();
     let capabilities = Capabilities {
-        forge_tokens: config.minter.is_some(),
-        allowed_origin: config.origin.is_some(),
-        rest_api: config.api.is_some(),
-        recordings: config.api.is_some() || config.recording_command.is_some(),
+        forge_tokens: config.access.minter.is_some(),
+        allowed_origin: config.access.origin.is_some(),
+        rest_api: config.access.api.is_some(),
+        recordings: config.access.api.is_some() || config.recording_command.is_some(),
     };
     let plan = match Plan::decide(
         &features,
@@ -304,43 +305,22 @@ async fn run_against(
             return ExitStatus::Usage;
         }
     };
-    let rest = match &config.api {
-        Some(api) => match RestClient::new(&api.url, &api.key, Arc::clone(&config.tls)) {
-            Ok(rest) => Some(rest),
-            Err(e) => {
-                console.line(&format!(
-                    "chalk-conformance: {}",
-                    redactor.redact(&e.to_string())
-                ));
-                return ExitStatus::Usage;
-            }
-        },
-        None => None,
-    };
-    let minter = config.minter.take().map(Arc::new);
-    let participants = match (&rest, &config.token_command, &minter) {
-        (Some(rest), _, _) => ParticipantSource::Rest(rest.clone()),
-        (None, Some(command), _) => ParticipantSource::Command(command.clone()),
-        (None, None, Some(minter)) => ParticipantSource::Mint(Arc::clone(minter)),
-        (None, None, None) => {
-            console.line("chalk-conformance: no way to get participants");
+    let provisioner = match config.access.provisioner(config.recording_command.clone()) {
+        Ok(provisioner) => provisioner,
+        Err(e) => {
+            console.line(&format!("chalk-conformance: {}", redactor.redact(&e)));
             return ExitStatus::Usage;
         }
     };
     let run_id = format!("cc{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
     let context = Arc::new(RunContext {
         target: target.clone(),
-        connector: Connector::new(Arc::clone(&config.tls)),
-        provisioner: Provisioner {
-            participants,
-            rest,
-            recording_command: config.recording_command.clone(),
-            minter,
-        },
+        connector: Connector::new(Arc::clone(&config.access.tls)),
+        provisioner,
         judge: Arc::new(FrameJudge::new(schemas, &catalogue, declared.clone())),
         catalogue: Arc::clone(&catalogue),
         redactor: Arc::clone(&redactor),
-        origin: config.origin.clone(),
+        origin: config.access.origin.clone(),
         forbidden_origin: config.forbidden_origin.clone(),
         event_timeout: config.event_timeout,
         quiet_window: config.quiet_window,
@@ -404,7 +384,7 @@ async fn run_against(
         target_label: label.map(str::to_owned),
         started_at,
         declared: declared.iter().cloned().collect(),
-        origin: config.origin.clone(),
+        origin: config.access.origin.clone(),
         provisioning: match &context.provisioner.participants {
             ParticipantSource::Rest(_) => "REST API",
             ParticipantSource::Command(_) => "--token-command",
@@ -493,6 +473,7 @@ fn print_header(
         ParticipantSource::Rest(_) => format!(
             "REST API {}",
             config
+                .access
                 .api
                 .as_ref()
                 .map(|a| a.url.as_str())

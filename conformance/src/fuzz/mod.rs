@@ -42,13 +42,12 @@ use self::case::{Case, DEFAULT_MAX_ACTIONS};
 use self::oracle::{Declared, Finding};
 use self::play::{Arena, Play};
 use crate::catalogue::{Catalogue, KNOWN_EXTENSIONS};
-use crate::cli::{Api, Config, Options, parse_duration};
+use crate::cli::{Config, Options, Provisioning, parse_duration};
 use crate::failure::Failure;
 use crate::judge::{FrameJudge, RequirementRef};
-use crate::provision::{ParticipantSource, Provisioner};
+use crate::provision::ParticipantSource;
 use crate::redact::{Redactor, url_without_credentials};
 use crate::report::Console;
-use crate::rest::RestClient;
 use crate::runner::ExitStatus;
 use crate::schemas::SchemaSet;
 use crate::tokens::Minter;
@@ -64,24 +63,32 @@ const MAX_MAX_ACTIONS: usize = 100;
 /// The most cases at once `--concurrency` allows.
 const MAX_CONCURRENCY: usize = 64;
 
-/// Seeded protocol fuzzing (see the module documentation).
-#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
-#[command(
-    long_about = "Seeded protocol fuzzing: random sequences of joins, leaves, valid events with \
-hard Unicode and invalid frames, for several participants in two rooms, checked against the \
-protocol's invariants (schemas, exactly-once in-order delivery within the room, presence, the \
-server keeps accepting). A failing case shrinks to a minimal one, which is printed with the \
-commands that replay it.\n\n\
+/// The long help of `chalk-conformance fuzz`.
+pub const LONG_ABOUT: &str = "Seeded protocol fuzzing: random sequences of joins, leaves, valid \
+events with hard Unicode and invalid frames, for several participants in two rooms, checked \
+against the protocol's invariants (schemas, exactly-once in-order delivery within the room, \
+presence, the server keeps accepting). A failing case shrinks to a minimal one, which is printed \
+with the commands that replay it.\n\n\
 Without --url, the reference server runs embedded in this process. With --url, provision \
 participants as for the suite (--api-url/--api-key, --token-command, or \
 --jwt-secret/--jwt-private-key) and say what the server claims with --declare/--profile. These \
 options can also come before `fuzz`, and from the suite's CHALK_* variables.\n\n\
-Exit code: 0 every case passed, 1 a case failed, 2 usage error, 3 target unreachable."
-)]
+Exit code: 0 every case passed, 1 a case failed, 2 usage error, 3 target unreachable.";
+
+/// Seeded protocol fuzzing (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct FuzzArgs {
     /// Where the cases go and how to get participants: the suite's options.
     #[command(flatten)]
-    pub target: TargetOptions,
+    pub provisioning: Provisioning,
+
+    /// An extension the server claims (repeatable; see spec/extensions.md).
+    #[arg(long = "declare", value_name = "EXTENSION", value_delimiter = ',')]
+    pub declare: Vec<String>,
+
+    /// TOML profile of the server: `extensions = ["chat-echo", ...]`.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
 
     /// Seed of the run (default: a random one, printed).
     #[arg(long, value_name = "N")]
@@ -128,84 +135,16 @@ pub struct FuzzArgs {
     pub max_shrink_runs: usize,
 }
 
-/// The suite's target and provisioning options, accepted after `fuzz` as well.
-#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
-pub struct TargetOptions {
-    /// The WebSocket endpoint (default: an embedded reference server).
-    #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
-    /// HS256 secret of the deployment: mint participant tokens.
-    #[arg(long, value_name = "SECRET")]
-    pub jwt_secret: Option<String>,
-    /// PEM file with the deployment's private signing key (needs --jwt-alg).
-    #[arg(long, value_name = "PEM_FILE")]
-    pub jwt_private_key: Option<PathBuf>,
-    /// Algorithm of --jwt-private-key.
-    #[arg(long, value_name = "ALG", value_parser = ["RS256", "ES256", "EdDSA"])]
-    pub jwt_alg: Option<String>,
-    /// `iss` claim of minted tokens.
-    #[arg(long, value_name = "ISS")]
-    pub jwt_issuer: Option<String>,
-    /// `aud` claim of minted tokens.
-    #[arg(long, value_name = "AUD")]
-    pub jwt_audience: Option<String>,
-    /// Extra claim of minted tokens, e.g. tenant_id=t_acme (repeatable).
-    #[arg(long = "claim", value_name = "KEY=VALUE", value_delimiter = ',')]
-    pub claims: Vec<String>,
-    /// REST API base: create rooms and participants through it.
-    #[arg(long, value_name = "URL")]
-    pub api_url: Option<String>,
-    /// Tenant API key for --api-url.
-    #[arg(long, value_name = "KEY")]
-    pub api_key: Option<String>,
-    /// Shell command printing a participant token (see the suite's --token-command).
-    #[arg(long, value_name = "CMD")]
-    pub token_command: Option<String>,
-    /// Origin header of the connections.
-    #[arg(long, value_name = "ORIGIN")]
-    pub origin: Option<String>,
-    /// An extension the server claims (repeatable; see spec/extensions.md).
-    #[arg(long = "declare", value_name = "EXTENSION", value_delimiter = ',')]
-    pub declare: Vec<String>,
-    /// TOML profile of the server: `extensions = ["chat-echo", ...]`.
-    #[arg(long, value_name = "FILE")]
-    pub profile: Option<PathBuf>,
-    /// PEM file of a private CA to trust for wss:// and https://.
-    #[arg(long, value_name = "PEM_FILE")]
-    pub ca_cert: Option<PathBuf>,
-}
-
-impl TargetOptions {
-    /// Puts the options given after `fuzz` over the suite's (given before it, or by `CHALK_*`).
-    pub fn overlay(self, options: &mut Options) {
-        let set = |slot: &mut Option<String>, value: Option<String>| {
-            if value.is_some() {
-                *slot = value;
-            }
-        };
-        set(&mut options.url, self.url);
-        set(&mut options.jwt_secret, self.jwt_secret);
-        set(&mut options.jwt_alg, self.jwt_alg);
-        set(&mut options.jwt_issuer, self.jwt_issuer);
-        set(&mut options.jwt_audience, self.jwt_audience);
-        set(&mut options.api_url, self.api_url);
-        set(&mut options.api_key, self.api_key);
-        set(&mut options.token_command, self.token_command);
-        set(&mut options.origin, self.origin);
-        if self.jwt_private_key.is_some() {
-            options.jwt_private_key = self.jwt_private_key;
-        }
+impl FuzzArgs {
+    /// Puts the options given after `fuzz` (`matches` are the subcommand's) over the suite's,
+    /// given before it or by `CHALK_*` variables.
+    pub fn overlay(&self, options: &mut Options, matches: &clap::ArgMatches) {
+        options.provisioning.overlay(&self.provisioning, matches);
         if self.profile.is_some() {
-            options.profile = self.profile;
-        }
-        if self.ca_cert.is_some() {
-            options.ca_cert = self.ca_cert;
-        }
-        if !self.claims.is_empty() {
-            options.claims = self.claims;
+            options.profile.clone_from(&self.profile);
         }
         if !self.declare.is_empty() {
-            options.declare = self.declare;
+            options.declare.clone_from(&self.declare);
         }
     }
 }
@@ -293,7 +232,7 @@ pub async fn run(args: &FuzzArgs, options: &Options, console: &Console) -> ExitS
         (_, Err(e)) => return usage(e.to_string()),
     };
     let mut embedded = None;
-    let target = match config.target.clone() {
+    let target = match config.access.target.clone() {
         Some(target) => target,
         None => match start_embedded(&mut config).await {
             Ok((server, target)) => {
@@ -365,13 +304,14 @@ async fn start_embedded(
         }
     };
     // Minted tokens: no HTTP round trip per participant.
+    let access = &mut config.access;
     if let Some(secret) = secret {
-        config.secrets.push((secret.clone(), "jwt-secret"));
-        config.minter = Some(Minter::hs256(&secret));
+        access.secrets.push((secret.clone(), "jwt-secret"));
+        access.minter = Some(Minter::hs256(&secret));
     }
-    config.api = None;
-    if config.origin.is_none() {
-        config.origin = origin;
+    access.api = None;
+    if access.origin.is_none() {
+        access.origin = origin;
     }
     if config.declared.is_none() {
         config.declared = Some(KNOWN_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect());
@@ -389,37 +329,22 @@ fn arena(
     args: &FuzzArgs,
 ) -> Result<Arena, String> {
     let redactor = Arc::new(Redactor::new());
-    for (secret, label) in &config.secrets {
+    for (secret, label) in &config.access.secrets {
         redactor.register(secret, label);
     }
-    let rest = match &config.api {
-        Some(Api { url, key }) => Some(
-            RestClient::new(url, key, Arc::clone(&config.tls))
-                .map_err(|e| redactor.redact(&e.to_string()))?,
-        ),
-        None => None,
-    };
-    let minter = config.minter.take().map(Arc::new);
-    let participants = match (&rest, &config.token_command, &minter) {
-        (Some(rest), _, _) => ParticipantSource::Rest(rest.clone()),
-        (None, Some(command), _) => ParticipantSource::Command(command.clone()),
-        (None, None, Some(minter)) => ParticipantSource::Mint(Arc::clone(minter)),
-        (None, None, None) => return Err("no way to get participants".to_owned()),
-    };
+    let provisioner = config
+        .access
+        .provisioner(config.recording_command.clone())
+        .map_err(|e| redactor.redact(&e))?;
     let declared: BTreeSet<String> = config.declared.clone().unwrap_or_default();
     let run_id = format!("fz{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
     Ok(Arena::new(
         target,
-        Connector::new(Arc::clone(&config.tls)),
-        Provisioner {
-            participants,
-            rest,
-            recording_command: config.recording_command.clone(),
-            minter,
-        },
+        Connector::new(Arc::clone(&config.access.tls)),
+        provisioner,
         Arc::new(FrameJudge::new(schemas, catalogue, declared.clone())),
         redactor,
-        config.origin.clone(),
+        config.access.origin.clone(),
         Declared::from_names(&declared),
         (args.event_timeout, args.quiet_window, args.case_timeout),
         run_id,
@@ -798,7 +723,7 @@ impl Fuzz<'_> {
     /// The command that runs fuzz again against the same target with `what`; secrets given on
     /// the command line are shown as the variables that carry them.
     fn command(&self, what: &str) -> String {
-        let o = self.options;
+        let o = &self.options.provisioning;
         let mut parts = vec!["chalk-conformance fuzz".to_owned()];
         let mut add = |flag: &str, value: &str| parts.push(format!("{flag} {}", quoted(value)));
         if let Some(url) = &o.url {
@@ -826,10 +751,13 @@ impl Fuzz<'_> {
         if !o.claims.is_empty() {
             add("--claim", &o.claims.join(","));
         }
-        if !o.declare.is_empty() {
-            add("--declare", &o.declare.join(","));
+        if !self.options.declare.is_empty() {
+            add("--declare", &self.options.declare.join(","));
         }
-        for (flag, path) in [("--profile", &o.profile), ("--ca-cert", &o.ca_cert)] {
+        for (flag, path) in [
+            ("--profile", &self.options.profile),
+            ("--ca-cert", &o.ca_cert),
+        ] {
             if let Some(path) = path {
                 add(flag, &path.display().to_string());
             }

@@ -25,14 +25,12 @@ pub mod report;
 pub mod stats;
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use clap::Parser as _;
 use futures_util::StreamExt as _;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
@@ -43,11 +41,10 @@ use self::embedded::{Embedded, SERVER_THREADS};
 use self::process::Probe;
 use self::report::{Connections, Cpu, LoadAverage, Memory, Shape, Summary, thousands};
 use self::stats::{Percentiles, Recorder, latency_histogram};
-use crate::cli::{self, Options, parse_duration};
+use crate::cli::{Provisioning, parse_duration};
 use crate::handshake::UpgradeRequest;
 use crate::provision::{ParticipantSource, Provisioner};
 use crate::report::Console;
-use crate::rest::RestClient;
 use crate::runner::ExitStatus;
 use crate::tokens::Minter;
 use crate::transport::{self, Connector, Target};
@@ -76,67 +73,20 @@ const PROVISIONING_CONCURRENCY: usize = 16;
 /// Open files kept free for everything that is not a load connection.
 const SPARE_FILES: u64 = 64;
 
-/// Loads a Chalk server (or, with --raw, a plain broadcast server) and measures it.
-#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
-#[command(
-    long_about = "Loads a Chalk server and measures it: connections and their setup latency, \
-deliveries per second, fan-out latency, loss, duplicates, close codes, server memory and CPU.\n\n\
+/// The long help of `chalk-conformance load`.
+pub const LONG_ABOUT: &str = "Loads a Chalk server and measures it: connections and their setup \
+latency, deliveries per second, fan-out latency, loss, duplicates, close codes, server memory and \
+CPU.\n\n\
 Without --url, the reference server runs embedded in this process (rate limit lifted). With \
 --url, provision participants as for the suite (--api-url/--api-key, --token-command, or \
---jwt-secret/--jwt-private-key). Targets outside loopback need --allow-remote."
-)]
+--jwt-secret/--jwt-private-key). Targets outside loopback need --allow-remote.";
+
+/// Loads a Chalk server (or, with --raw, a plain broadcast server) and measures it.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct LoadArgs {
-    /// The WebSocket endpoint (default: an embedded reference server).
-    #[arg(long, env = "CHALK_URL", value_name = "URL")]
-    pub url: Option<String>,
-    /// HS256 secret of the deployment: mint participant tokens.
-    #[arg(
-        long,
-        env = "CHALK_JWT_SECRET",
-        value_name = "SECRET",
-        hide_env_values = true
-    )]
-    pub jwt_secret: Option<String>,
-    /// PEM file with the deployment's private signing key (needs --jwt-alg).
-    #[arg(long, env = "CHALK_JWT_PRIVATE_KEY", value_name = "PEM_FILE")]
-    pub jwt_private_key: Option<PathBuf>,
-    /// Algorithm of --jwt-private-key.
-    #[arg(long, env = "CHALK_JWT_ALG", value_name = "ALG", value_parser = ["RS256", "ES256", "EdDSA"])]
-    pub jwt_alg: Option<String>,
-    /// `iss` claim of minted tokens.
-    #[arg(long, env = "CHALK_JWT_ISSUER", value_name = "ISS")]
-    pub jwt_issuer: Option<String>,
-    /// `aud` claim of minted tokens.
-    #[arg(long, env = "CHALK_JWT_AUDIENCE", value_name = "AUD")]
-    pub jwt_audience: Option<String>,
-    /// Extra claim of minted tokens, e.g. tenant_id=t_acme (repeatable).
-    #[arg(
-        long = "claim",
-        env = "CHALK_CLAIMS",
-        value_name = "KEY=VALUE",
-        value_delimiter = ','
-    )]
-    pub claims: Vec<String>,
-    /// REST API base: create rooms and participants through it.
-    #[arg(long, env = "CHALK_API_URL", value_name = "URL")]
-    pub api_url: Option<String>,
-    /// Tenant API key for --api-url.
-    #[arg(
-        long,
-        env = "CHALK_API_KEY",
-        value_name = "KEY",
-        hide_env_values = true
-    )]
-    pub api_key: Option<String>,
-    /// Shell command printing a participant token (see the suite's --token-command).
-    #[arg(long, env = "CHALK_TOKEN_COMMAND", value_name = "CMD")]
-    pub token_command: Option<String>,
-    /// Origin header of the connections.
-    #[arg(long, env = "CHALK_ORIGIN", value_name = "ORIGIN")]
-    pub origin: Option<String>,
-    /// PEM file of a private CA to trust for wss:// and https://.
-    #[arg(long, env = "CHALK_CA_CERT", value_name = "PEM_FILE")]
-    pub ca_cert: Option<PathBuf>,
+    /// Where the load goes and how to get participants: the suite's options.
+    #[command(flatten)]
+    pub provisioning: Provisioning,
     /// Allow a target outside loopback (only a server you operate).
     #[arg(long)]
     pub allow_remote: bool,
@@ -214,6 +164,7 @@ struct Checked {
 /// Checks the options; the first problem, as one line.
 fn check(args: &LoadArgs) -> Result<Checked, String> {
     let target = args
+        .provisioning
         .url
         .as_deref()
         .map(Target::parse)
@@ -221,9 +172,12 @@ fn check(args: &LoadArgs) -> Result<Checked, String> {
         .map_err(|e| e.to_string())?;
     if !args.allow_remote {
         if let Some(target) = &target {
-            refuse_remote(&args.url.clone().unwrap_or_default(), &target.host)?;
+            refuse_remote(
+                args.provisioning.url.as_deref().unwrap_or_default(),
+                &target.host,
+            )?;
         }
-        if let Some(api) = &args.api_url {
+        if let Some(api) = &args.provisioning.api_url {
             let url = transport::check_api_url(api).map_err(|e| e.to_string())?;
             refuse_remote(api, url.host_str().unwrap_or_default())?;
         }
@@ -811,93 +765,39 @@ async fn enter(checked: &Checked) -> Result<Entry, (ExitStatus, String)> {
                 recording_command: None,
                 minter: None,
             }),
-            origin: args.origin.clone().or(endpoint.origin),
+            origin: args.provisioning.origin.clone().or(endpoint.origin),
             embedded: Some(embedded),
         });
     };
     let url = target.url.clone();
     if args.raw {
-        let tls =
-            transport::tls_config(args.ca_cert.as_deref()).map_err(|e| usage(e.to_string()))?;
+        let tls = transport::tls_config(args.provisioning.ca_cert.as_deref())
+            .map_err(|e| usage(e.to_string()))?;
         return Ok(Entry {
             label: "raw broadcast server".to_owned(),
             url,
             target,
             connector: Connector::new(Arc::new(tls)),
             provisioner: None,
-            origin: args.origin.clone(),
+            origin: args.provisioning.origin.clone(),
             embedded: None,
         });
     }
-    let config = suite_config(args).map_err(usage)?;
-    let rest = match &config.api {
-        Some(api) => Some(
-            RestClient::new(&api.url, &api.key, Arc::clone(&config.tls))
-                .map_err(|e| usage(e.to_string()))?,
-        ),
-        None => None,
-    };
-    let minter = config.minter.map(Arc::new);
-    let participants = match (&rest, &config.token_command, &minter) {
-        (Some(rest), _, _) => ParticipantSource::Rest(rest.clone()),
-        (None, Some(command), _) => ParticipantSource::Command(command.clone()),
-        (None, None, Some(minter)) => ParticipantSource::Mint(Arc::clone(minter)),
-        (None, None, None) => return Err(usage("no way to get participants".to_owned())),
-    };
+    // The suite's own check of the provisioning options (same rules, same messages).
+    let mut access = args
+        .provisioning
+        .check()
+        .map_err(|e| usage(e.to_string()))?;
+    let provisioner = access.provisioner(None).map_err(usage)?;
     Ok(Entry {
         label: "Chalk server".to_owned(),
         url,
         target,
-        connector: Connector::new(Arc::clone(&config.tls)),
-        provisioner: Some(Provisioner {
-            participants,
-            rest,
-            recording_command: None,
-            minter,
-        }),
-        origin: config.origin,
+        connector: Connector::new(Arc::clone(&access.tls)),
+        provisioner: Some(provisioner),
+        origin: access.origin,
         embedded: None,
     })
-}
-
-/// The suite's own check of the provisioning options (same rules, same messages).
-fn suite_config(args: &LoadArgs) -> Result<cli::Config, String> {
-    let mut argv: Vec<OsString> = vec!["chalk-conformance".into()];
-    let mut flag = |name: &str, value: Option<OsString>| {
-        if let Some(value) = value {
-            argv.push(name.into());
-            argv.push(value);
-        }
-    };
-    flag("--url", args.url.clone().map(Into::into));
-    flag("--jwt-secret", args.jwt_secret.clone().map(Into::into));
-    flag(
-        "--jwt-private-key",
-        args.jwt_private_key.clone().map(Into::into),
-    );
-    flag("--jwt-alg", args.jwt_alg.clone().map(Into::into));
-    flag("--jwt-issuer", args.jwt_issuer.clone().map(Into::into));
-    flag("--jwt-audience", args.jwt_audience.clone().map(Into::into));
-    flag("--api-url", args.api_url.clone().map(Into::into));
-    flag("--api-key", args.api_key.clone().map(Into::into));
-    flag(
-        "--token-command",
-        args.token_command.clone().map(Into::into),
-    );
-    flag("--origin", args.origin.clone().map(Into::into));
-    flag("--ca-cert", args.ca_cert.clone().map(Into::into));
-    for claim in &args.claims {
-        flag("--claim", Some(claim.into()));
-    }
-    let options = Options::try_parse_from(argv).map_err(|e| {
-        let text = e.to_string();
-        text.lines()
-            .next()
-            .unwrap_or("invalid arguments")
-            .trim_start_matches("error: ")
-            .to_owned()
-    })?;
-    cli::Config::from_options(&options).map_err(|e| e.to_string())
 }
 
 /// Provisions every room and participant; the connections to open, active rooms first.
@@ -1018,6 +918,8 @@ async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser as _;
+
     use super::*;
 
     fn args(extra: &[&str]) -> LoadArgs {
