@@ -10,6 +10,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{TokenIssuer, TokenVerifier};
+use crate::capacity::Capacity;
 use crate::config::{Config, DEFAULT_TENANT, Limits, Secret};
 use crate::error::StartError;
 use crate::origin::OriginPolicy;
@@ -32,6 +33,8 @@ pub struct Hub {
     pub rooms: Arc<Rooms>,
     /// All live sockets, for shutdown.
     pub sessions: Arc<SessionTracker>,
+    /// The caps on open WebSocket connections.
+    pub capacity: Arc<Capacity>,
     /// API keys and the tenant each belongs to.
     api_keys: Vec<(Secret, String)>,
     /// Faults injected on purpose (feature `faults` only).
@@ -77,6 +80,7 @@ impl Hub {
             origins,
             rooms: Arc::new(rooms),
             sessions: Arc::new(SessionTracker::default()),
+            capacity: Arc::new(Capacity::new(&config.limits)),
             api_keys,
             #[cfg(feature = "faults")]
             faults: config.faults,
@@ -96,7 +100,7 @@ impl Hub {
 }
 
 fn validate_limits(l: &Limits) -> Result<(), StartError> {
-    let checks: [(bool, &'static str); 7] = [
+    let checks: [(bool, &'static str); 9] = [
         (
             l.max_message_bytes >= 256,
             "max_message_bytes must be at least 256",
@@ -115,6 +119,16 @@ fn validate_limits(l: &Limits) -> Result<(), StartError> {
         (
             l.read_buffer_bytes >= 256 && l.write_buffer_bytes >= 256,
             "buffers must be at least 256 bytes",
+        ),
+        (
+            l.control_frames_per_second.is_finite()
+                && l.control_frames_per_second >= 0.0
+                && l.control_frame_burst >= 1,
+            "control_frames_per_second must be finite and control_frame_burst at least 1",
+        ),
+        (
+            l.max_connections >= 1 && l.max_connections_per_ip.is_none_or(|n| n >= 1),
+            "max_connections and max_connections_per_ip must be at least 1",
         ),
     ];
     match checks.iter().find(|(ok, _)| !ok) {

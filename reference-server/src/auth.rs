@@ -2,7 +2,8 @@
 //! REST API.
 //!
 //! The policy is explicit rather than jsonwebtoken's defaults: exactly one algorithm (fixed by
-//! the configured key), `exp` required, `nbf` honoured, a configurable leeway, a size cap and a
+//! the configured key), `exp` required and at most `max_token_lifetime` ahead, `nbf` honoured,
+//! `iat` (optional) an integer not in the future, a configurable leeway, a size cap and a
 //! character check before any decoding, no `crit` header, bounded non-empty `room_id` and
 //! `participant_id`, a known tenant, and `iss`/`aud` when configured.
 
@@ -57,6 +58,12 @@ pub enum TokenRejection {
     /// `tenant_id` names no configured tenant.
     #[error("unknown tenant")]
     UnknownTenant,
+    /// `exp` lies further ahead than `max_token_lifetime` (plus leeway).
+    #[error("token lifetime beyond the maximum")]
+    LifetimeTooLong,
+    /// `iat` lies in the future (beyond the leeway).
+    #[error("token issued in the future")]
+    IssuedInTheFuture,
 }
 
 #[derive(Deserialize)]
@@ -66,6 +73,10 @@ struct IncomingClaims {
     #[serde(default)]
     participant_id: Option<String>,
     exp: u64,
+    /// Optional, but when present an integer: `null`, a string or a float is refused rather
+    /// than taken for "absent" (the mistake of GHSA-h395-gr6q-cpjc for `exp`/`nbf`).
+    #[serde(default, deserialize_with = "present_numeric_date")]
+    iat: Option<u64>,
     #[serde(default)]
     tenant_id: Option<String>,
     #[serde(default)]
@@ -74,10 +85,22 @@ struct IncomingClaims {
     role: Option<String>,
 }
 
+/// A claim that is present: a non-negative integer NumericDate, nothing else (not `null`).
+fn present_numeric_date<'de, D>(deserializer: D) -> Result<Option<u64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    u64::deserialize(deserializer)
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom("iat is not a non-negative integer NumericDate"))
+}
+
 /// Verifies participant tokens.
 pub struct TokenVerifier {
     key: DecodingKey,
     validation: Validation,
+    /// `max_token_lifetime` in whole seconds.
+    max_lifetime_secs: u64,
     max_token_bytes: usize,
     max_id_bytes: usize,
     tenants: HashSet<String>,
@@ -117,6 +140,7 @@ impl TokenVerifier {
             }
             (None, Some(pem)) => public_key(pem.as_bytes(), jwt.algorithm)?,
         };
+        check_lifetimes(jwt)?;
         let mut validation = Validation::new(algorithm);
         validation.algorithms = vec![algorithm];
         validation.leeway = jwt.leeway.as_secs();
@@ -149,6 +173,7 @@ impl TokenVerifier {
         Ok(Self {
             key,
             validation,
+            max_lifetime_secs: jwt.max_token_lifetime.as_secs(),
             max_token_bytes: jwt.max_token_bytes,
             max_id_bytes: config.limits.max_id_bytes,
             tenants,
@@ -192,6 +217,20 @@ impl TokenVerifier {
     fn identity(&self, claims: IncomingClaims) -> Result<Identity, TokenRejection> {
         #[cfg(feature = "faults")]
         let claims = self.fill_missing_claims(claims);
+        let now = unix_now();
+        let leeway = self.validation.leeway;
+        let latest_exp = now
+            .saturating_add(self.max_lifetime_secs)
+            .saturating_add(leeway);
+        if claims.exp > latest_exp {
+            return Err(TokenRejection::LifetimeTooLong);
+        }
+        if claims
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
+            return Err(TokenRejection::IssuedInTheFuture);
+        }
         let room_id = claims
             .room_id
             .ok_or(TokenRejection::MissingClaim("room_id"))?;
@@ -227,7 +266,7 @@ impl TokenVerifier {
         })
     }
 
-    /// Seconds of leeway applied to `exp` and `nbf`.
+    /// Seconds of leeway applied to `exp`, `nbf`, `iat` and the lifetime cap.
     pub fn leeway(&self) -> Duration {
         Duration::from_secs(self.validation.leeway)
     }
@@ -287,6 +326,25 @@ impl TokenVerifier {
         }
         claims
     }
+}
+
+/// Refuses a zero `max_token_lifetime`, and a `token_ttl` above it (the server would refuse
+/// the tokens its own REST API mints).
+fn check_lifetimes(jwt: &crate::config::JwtConfig) -> Result<(), StartError> {
+    let max = jwt.max_token_lifetime.as_secs();
+    if max == 0 {
+        return Err(StartError::InvalidTokenLifetime(
+            "jwt.max_token_lifetime must be at least 1 s".to_owned(),
+        ));
+    }
+    if jwt.token_ttl.as_secs() > max {
+        return Err(StartError::InvalidTokenLifetime(format!(
+            "jwt.token_ttl ({} s) is longer than jwt.max_token_lifetime ({max} s), so minted \
+             tokens would be refused; lower token_ttl or raise max_token_lifetime",
+            jwt.token_ttl.as_secs()
+        )));
+    }
+    Ok(())
 }
 
 /// Parses a PEM public key and picks (or checks) its algorithm.
@@ -525,6 +583,84 @@ mod tests {
             v.verify(&t),
             Err(TokenRejection::BadClaim("participant_id"))
         );
+    }
+
+    #[test]
+    fn caps_the_lifetime_with_leeway() {
+        let (v, c) = verifier();
+        let claims =
+            |exp: u64| serde_json::json!({"room_id": "r", "participant_id": "p", "exp": exp});
+        let max = c.jwt.max_token_lifetime.as_secs();
+        let leeway = c.jwt.leeway.as_secs();
+        assert!(v.verify(&sign(&c, claims(unix_now() + max))).is_ok());
+        assert_eq!(
+            v.verify(&sign(&c, claims(unix_now() + max + leeway + 5))),
+            Err(TokenRejection::LifetimeTooLong)
+        );
+        assert_eq!(
+            v.verify(&sign(&c, claims(u64::MAX))),
+            Err(TokenRejection::LifetimeTooLong)
+        );
+        // The suite's "valid only in two hours" token is refused for its nbf, not its lifetime.
+        let now = unix_now();
+        let later = sign(
+            &c,
+            serde_json::json!({"room_id": "r", "participant_id": "p",
+                "iat": now, "nbf": now + 7200, "exp": now + 3 * 3600}),
+        );
+        assert!(matches!(v.verify(&later), Err(TokenRejection::Invalid(_))));
+    }
+
+    #[test]
+    fn refuses_future_and_mistyped_iat() {
+        let (v, c) = verifier();
+        let now = unix_now();
+        let with_iat = |iat: serde_json::Value| {
+            sign(
+                &c,
+                serde_json::json!({"room_id": "r", "participant_id": "p", "exp": now + 60, "iat": iat}),
+            )
+        };
+        assert!(v.verify(&with_iat(serde_json::json!(now))).is_ok());
+        assert!(v.verify(&with_iat(serde_json::json!(now + 5))).is_ok());
+        assert_eq!(
+            v.verify(&with_iat(serde_json::json!(now + 60))),
+            Err(TokenRejection::IssuedInTheFuture)
+        );
+        for bad in [
+            serde_json::json!(null),
+            serde_json::json!(now.to_string()),
+            serde_json::json!(now as f64 + 0.5),
+            serde_json::json!(-1),
+            serde_json::json!(true),
+        ] {
+            assert!(
+                matches!(
+                    v.verify(&with_iat(bad.clone())),
+                    Err(TokenRejection::Invalid(_))
+                ),
+                "iat {bad} accepted"
+            );
+        }
+        // exp gets the same treatment: a float is refused too.
+        let float_exp = sign(
+            &c,
+            serde_json::json!({"room_id": "r", "participant_id": "p", "exp": now as f64 + 60.5}),
+        );
+        assert!(v.verify(&float_exp).is_err());
+    }
+
+    #[test]
+    fn refuses_a_token_ttl_above_the_lifetime_cap_at_start() {
+        let mut c = Config::ephemeral();
+        c.jwt.token_ttl = Duration::from_secs(48 * 3600);
+        let error = TokenVerifier::new(&c).unwrap_err();
+        assert!(matches!(error, StartError::InvalidTokenLifetime(_)));
+        assert!(error.to_string().contains("max_token_lifetime"), "{error}");
+        c.jwt.max_token_lifetime = Duration::from_secs(48 * 3600);
+        assert!(TokenVerifier::new(&c).is_ok());
+        c.jwt.max_token_lifetime = Duration::ZERO;
+        assert!(TokenVerifier::new(&c).is_err());
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub enum CloseReason {
     SlowConsumer,
     /// Nothing received for `idle_timeout`.
     Idle,
+    /// More client control frames (ping, pong) than `control_frames_per_second` allows.
+    ControlFlood,
 }
 
 impl CloseReason {
@@ -46,6 +48,7 @@ impl CloseReason {
             CloseReason::ProtocolError => (1002, "protocol error"),
             CloseReason::BinaryFrame => (1003, "binary frames are not supported"),
             CloseReason::InvalidUtf8 => (1007, "text frame is not valid UTF-8"),
+            CloseReason::ControlFlood => (1008, "too many control frames"),
             CloseReason::MessageTooBig => (1009, "message too big"),
             CloseReason::Internal => (1011, "internal error"),
             CloseReason::TokenExpired => (4001, "token expired"),

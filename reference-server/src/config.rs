@@ -109,8 +109,11 @@ pub struct JwtConfig {
     pub audience: Option<String>,
     /// Largest token accepted, checked before decoding.
     pub max_token_bytes: usize,
-    /// Lifetime of tokens minted by the REST API.
+    /// Lifetime of tokens minted by the REST API; at most `max_token_lifetime`.
     pub token_ttl: Duration,
+    /// Longest a token may still be valid for: a token whose `exp` is further than this (plus
+    /// `leeway`) beyond now is refused, so that no token lives forever (`exp = u64::MAX`).
+    pub max_token_lifetime: Duration,
 }
 
 /// Per-tenant settings.
@@ -161,6 +164,17 @@ pub struct Limits {
     pub write_buffer_bytes: usize,
     /// Time a client has to send a complete request head (against slowloris).
     pub header_read_timeout: Duration,
+    /// Token-bucket refill rate of client WebSocket control frames (ping and pong) per
+    /// connection. One pong per server heartbeat ping is free. Over the bucket: close 1008.
+    pub control_frames_per_second: f64,
+    /// Token-bucket size of client control frames.
+    pub control_frame_burst: u32,
+    /// Most WebSocket connections open at once; further upgrades get 503 with `Retry-After`.
+    pub max_connections: usize,
+    /// Most WebSocket connections open at once from one client IP address; `None` means no
+    /// per-address cap (the default: every local client and test comes from 127.0.0.1, and
+    /// behind a proxy every client has the proxy's address).
+    pub max_connections_per_ip: Option<usize>,
 }
 
 impl Default for Limits {
@@ -179,6 +193,10 @@ impl Default for Limits {
             read_buffer_bytes: 2 * 1024,
             write_buffer_bytes: 4 * 1024,
             header_read_timeout: Duration::from_secs(10),
+            control_frames_per_second: 20.0,
+            control_frame_burst: 40,
+            max_connections: 10_000,
+            max_connections_per_ip: None,
         }
     }
 }
@@ -195,6 +213,7 @@ impl Default for JwtConfig {
             audience: None,
             max_token_bytes: 8 * 1024,
             token_ttl: Duration::from_secs(3600),
+            max_token_lifetime: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -314,15 +333,17 @@ pub enum ConfigError {
     /// The TOML text is not valid or has unknown keys.
     #[error("invalid configuration: {0}")]
     Parse(String),
-    /// A duration was not an integer of seconds or a string such as `250ms`, `30s`, `5m`.
-    #[error("invalid duration {0:?} (use seconds, or a string like \"250ms\", \"30s\", \"5m\")")]
+    /// A duration was not an integer of seconds or a string such as `250ms`, `30s`, `5m`, `24h`.
+    #[error(
+        "invalid duration {0:?} (use seconds, or a string like \"250ms\", \"30s\", \"5m\", \"24h\")"
+    )]
     Duration(String),
     /// An algorithm name that jsonwebtoken does not know.
     #[error("unknown JWT algorithm {0:?}")]
     Algorithm(String),
 }
 
-/// Parses `"250ms"`, `"30s"`, `"5m"` or a bare number of seconds.
+/// Parses `"250ms"`, `"30s"`, `"5m"`, `"24h"` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
     let text = text.trim();
     let bad = || ConfigError::Duration(text.to_owned());
@@ -332,6 +353,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
         (d, 1000)
     } else if let Some(d) = text.strip_suffix('m') {
         (d, 60_000)
+    } else if let Some(d) = text.strip_suffix('h') {
+        (d, 3_600_000)
     } else {
         (text, 1000)
     };
@@ -396,6 +419,7 @@ struct FileJwt {
     audience: Option<String>,
     max_token_bytes: Option<usize>,
     token_ttl: Option<DurationValue>,
+    max_token_lifetime: Option<DurationValue>,
 }
 
 #[derive(Deserialize, Default)]
@@ -414,6 +438,10 @@ struct FileLimits {
     read_buffer_bytes: Option<usize>,
     write_buffer_bytes: Option<usize>,
     header_read_timeout: Option<DurationValue>,
+    control_frames_per_second: Option<f64>,
+    control_frame_burst: Option<u32>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -485,6 +513,7 @@ impl FileConfig {
         }
         set(&mut jwt.max_token_bytes, self.jwt.max_token_bytes);
         set_duration(&mut jwt.token_ttl, self.jwt.token_ttl)?;
+        set_duration(&mut jwt.max_token_lifetime, self.jwt.max_token_lifetime)?;
 
         let l = &mut config.limits;
         let f = self.limits;
@@ -501,6 +530,15 @@ impl FileConfig {
         set(&mut l.read_buffer_bytes, f.read_buffer_bytes);
         set(&mut l.write_buffer_bytes, f.write_buffer_bytes);
         set_duration(&mut l.header_read_timeout, f.header_read_timeout)?;
+        set(
+            &mut l.control_frames_per_second,
+            f.control_frames_per_second,
+        );
+        set(&mut l.control_frame_burst, f.control_frame_burst);
+        set(&mut l.max_connections, f.max_connections);
+        if f.max_connections_per_ip.is_some() {
+            l.max_connections_per_ip = f.max_connections_per_ip;
+        }
 
         if let Some(tls) = self.tls {
             config.tls = Some(TlsConfig {
@@ -549,6 +587,7 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
         assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
         assert!(parse_duration("soon").is_err());
     }
@@ -563,8 +602,13 @@ mod tests {
             [jwt]
             secret = "0123456789abcdef0123456789abcdef"
             leeway = "3s"
+            max_token_lifetime = "2h"
             [limits]
             idle_timeout = "500ms"
+            control_frames_per_second = 5.0
+            control_frame_burst = 8
+            max_connections = 300
+            max_connections_per_ip = 20
             [tenants.acme]
             api_key = "acme-api-key-0123456789"
             allowed_origins = ["https://acme.example"]
@@ -579,6 +623,18 @@ mod tests {
             ["https://acme.example"]
         );
         assert_eq!(config.limits.outbound_queue, 1024);
+        assert_eq!(config.jwt.max_token_lifetime, Duration::from_secs(7200));
+        assert_eq!(config.limits.control_frames_per_second, 5.0);
+        assert_eq!(config.limits.control_frame_burst, 8);
+        assert_eq!(config.limits.max_connections, 300);
+        assert_eq!(config.limits.max_connections_per_ip, Some(20));
+        let defaults = Config::from_toml_str("", Path::new(".")).unwrap();
+        assert_eq!(defaults.limits.max_connections, 10_000);
+        assert_eq!(defaults.limits.max_connections_per_ip, None);
+        assert_eq!(
+            defaults.jwt.max_token_lifetime,
+            Duration::from_secs(24 * 3600)
+        );
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// Graceful shutdown has started.
     #[error("server shutting down")]
     ShuttingDown,
+    /// `max_connections` (or `max_connections_per_ip` for the client's address) are open.
+    #[error("too many connections")]
+    TooManyConnections,
     /// The `X-API-Key` header is missing or does not name a tenant.
     #[error("invalid or missing API key")]
     InvalidApiKey,
@@ -57,9 +60,9 @@ impl ApiError {
             ApiError::OriginNotAllowed | ApiError::AccessRevoked => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::ShuttingDown | ApiError::TokenIssuanceNotConfigured => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::ShuttingDown
+            | ApiError::TooManyConnections
+            | ApiError::TokenIssuanceNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             #[cfg(feature = "faults")]
             ApiError::Injected(status, _) => *status,
@@ -74,14 +77,18 @@ impl IntoResponse for ApiError {
             Json(serde_json::json!({ "error": self.to_string() })),
         )
             .into_response();
-        if self == ApiError::ShuttingDown {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        if matches!(self, ApiError::ShuttingDown | ApiError::TooManyConnections) {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
         }
         response
     }
 }
+
+/// `Retry-After` of the 503 refusals (shutdown, connection caps), in seconds.
+pub const RETRY_AFTER_SECONDS: &str = "5";
 
 /// Why [`crate::serve`] refused to start. Each message fits on one line.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +118,9 @@ pub enum StartError {
     /// A limit is zero or out of range.
     #[error("invalid limit: {0}")]
     InvalidLimit(&'static str),
+    /// `jwt.max_token_lifetime` is zero, or shorter than the REST API's `jwt.token_ttl`.
+    #[error("invalid token lifetime: {0}")]
+    InvalidTokenLifetime(String),
     /// The TLS certificate or key could not be loaded.
     #[error("TLS configuration: {0}")]
     Tls(String),

@@ -1,17 +1,20 @@
 //! The upgrade of `GET /api/v1/ws`: every refusal is decided before `101`, in the order
-//! shutdown → subprotocol offer → token → origin → room access → upgrade validity, and changes
-//! nothing in any room. Tokens are never logged, echoed or put in a response.
+//! shutdown → connection caps → subprotocol offer → token → origin → room access → upgrade
+//! validity, and changes nothing in any room. Tokens are never logged, echoed or put in a
+//! response.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 
 use crate::app::Hub;
 use crate::auth::Identity;
+use crate::capacity::{Full, Slot};
 use crate::close::CloseReason;
 use crate::error::ApiError;
 #[cfg(feature = "faults")]
@@ -25,6 +28,7 @@ pub const SUBPROTOCOL: &str = "chalk";
 /// `GET /api/v1/ws`.
 pub async fn upgrade(
     State(hub): State<Arc<Hub>>,
+    peer: Result<ConnectInfo<SocketAddr>, axum::extract::rejection::ExtensionRejection>,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -32,7 +36,8 @@ pub async fn upgrade(
     let query = query
         .map(|Query(pairs)| pairs)
         .map_err(|_| ApiError::MalformedUpgrade)?;
-    let admission = hub.admit(&headers, &query)?;
+    let peer = peer.ok().map(|ConnectInfo(addr)| addr.ip());
+    let admission = hub.admit(&headers, &query, peer)?;
     let ws = ws.map_err(|_| ApiError::MalformedUpgrade)?;
     Ok(hub.accept(ws, admission))
 }
@@ -88,6 +93,8 @@ impl ProtocolOffer {
 pub struct Admission {
     identity: Identity,
     select_chalk: bool,
+    /// The connection's place under the caps, held until the connection ends.
+    slot: Slot,
     /// The token offered in the header (for `echo-token-protocol`).
     #[cfg(feature = "faults")]
     offered_token: Option<String>,
@@ -106,15 +113,29 @@ fn query_token(pairs: &[(String, String)]) -> Result<Option<&str>, ApiError> {
 }
 
 impl Hub {
-    /// Decides whether the upgrade may proceed.
+    /// Decides whether the upgrade from `peer` (the client's address, when known) may proceed.
     pub fn admit(
         &self,
         headers: &HeaderMap,
         query: &[(String, String)],
+        peer: Option<IpAddr>,
     ) -> Result<Admission, ApiError> {
         if self.sessions.is_shutting_down() {
             return Err(ApiError::ShuttingDown);
         }
+        // Before the token: an overloaded server spends nothing on verifying it.
+        let slot = self.capacity.acquire(peer).map_err(|full| {
+            match full {
+                Full::Total => tracing::debug!(
+                    open = self.capacity.open(),
+                    "upgrade refused: max_connections reached"
+                ),
+                Full::PerIp => {
+                    tracing::debug!("upgrade refused: max_connections_per_ip reached");
+                }
+            }
+            ApiError::TooManyConnections
+        })?;
         #[cfg(feature = "faults")]
         if self.faults.has(Fault::StopAcceptingAfterGarbage) && self.rooms.garbage_seen() {
             return Err(ApiError::ShuttingDown);
@@ -152,6 +173,7 @@ impl Hub {
         Ok(Admission {
             identity,
             select_chalk: offer.chalk,
+            slot,
             #[cfg(feature = "faults")]
             offered_token: offer.token,
         })
@@ -205,14 +227,14 @@ impl Hub {
         let hub = self.clone();
         let response = ws
             .on_failed_upgrade(|error| tracing::debug!(%error, "upgrade failed"))
-            .on_upgrade(move |socket| hub.run_session(socket, admission.identity));
+            .on_upgrade(move |socket| hub.run_session(socket, admission.identity, admission.slot));
         #[cfg(feature = "faults")]
         let response = self.mistreat_response_headers(response, select_chalk);
         response
     }
 
     /// Joins the room and runs the session; or closes at once when shutdown or a REST change
-    /// got there first.
+    /// got there first. `slot` is held until the socket is done with.
     ///
     /// Not an `async fn`: joining needs no waiting, and a future built after it does not keep
     /// the socket and the identity it was called with for the whole session (several hundred
@@ -221,6 +243,7 @@ impl Hub {
         self: Arc<Self>,
         socket: WebSocket,
         identity: Identity,
+        slot: Slot,
     ) -> impl Future<Output = ()> + Send {
         use futures_util::future::Either;
         let close_timeout = self.limits.close_timeout;
@@ -230,6 +253,7 @@ impl Hub {
                 socket,
                 CloseReason::ShuttingDown,
                 close_timeout,
+                slot,
             ));
         };
         let room = match self.rooms.join(&identity, &conn) {
@@ -239,7 +263,7 @@ impl Hub {
                     RoomRefusal::Removed => CloseReason::Removed,
                     _ => CloseReason::RoomEnded,
                 };
-                return Either::Left(close_immediately(socket, reason, close_timeout));
+                return Either::Left(close_immediately(socket, reason, close_timeout, slot));
             }
         };
         tracing::debug!(conn = conn.id(), room = %identity.room_id, participant = %identity.participant_id, "joined");
@@ -256,6 +280,8 @@ impl Hub {
         };
         let run = session.run(socket);
         Either::Right(async move {
+            // Dropped in reverse: the session leaves the tracker, then gives its slot back.
+            let _slot = slot;
             let _registration = registration;
             run.await;
         })
@@ -274,10 +300,16 @@ fn expiry_instant(exp: u64, leeway: Duration) -> Option<tokio::time::Instant> {
 }
 
 /// Closes a socket that never joined (refused after the upgrade by a race with a REST change
-/// or with shutdown).
-async fn close_immediately(mut socket: WebSocket, reason: CloseReason, limit: Duration) {
+/// or with shutdown); its `slot` is given back at the end.
+async fn close_immediately(
+    mut socket: WebSocket,
+    reason: CloseReason,
+    limit: Duration,
+    slot: Slot,
+) {
     use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
     use futures_util::StreamExt;
+    let _slot = slot;
     if let Some((code, text)) = reason.close_frame() {
         let frame = CloseFrame {
             code,

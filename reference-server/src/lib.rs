@@ -14,16 +14,17 @@
 //! ```
 //!
 //! Modules, from the edge inwards: [`server`] (start/stop), [`app`] (state and routes),
-//! [`handshake`] and [`rest`] (handlers), [`auth`] and [`origin`] (admission policy),
-//! [`session`] (one socket), [`outbound`] (its queue of frames), [`rooms`] (membership and
-//! fan-out), [`protocol`] (wire format), [`close`] (close codes), [`tracker`] (live sockets for
-//! shutdown), [`tls`], [`config`], [`error`].
+//! [`handshake`] and [`rest`] (handlers), [`auth`], [`origin`] and [`capacity`] (admission
+//! policy), [`session`] (one socket), [`outbound`] (its queue of frames), [`rooms`] (membership
+//! and fan-out), [`protocol`] (wire format), [`close`] (close codes), [`tracker`] (live sockets
+//! for shutdown), [`tls`], [`config`], [`error`].
 //!
 //! With the `faults` cargo feature (never in a normal build), `faults` adds named ways of
 //! breaking one requirement each, for testing the conformance suite (`Config::faults`).
 
 pub mod app;
 pub mod auth;
+pub mod capacity;
 pub mod close;
 pub mod config;
 pub mod error;

@@ -50,6 +50,9 @@ struct Args {
     /// Clock-skew leeway on exp/nbf, e.g. `10s`.
     #[arg(long, env = "CHALK_JWT_LEEWAY", value_name = "DURATION")]
     jwt_leeway: Option<String>,
+    /// Longest a token may still be valid for (`exp` − now, beyond the leeway), e.g. `24h`.
+    #[arg(long, env = "CHALK_JWT_MAX_TOKEN_LIFETIME", value_name = "DURATION")]
+    jwt_max_token_lifetime: Option<String>,
     /// API key of the default tenant (X-API-Key). Prefer the environment or the file.
     #[arg(
         long,
@@ -145,6 +148,9 @@ fn configuration(args: &Args) -> anyhow::Result<Config> {
     }
     if let Some(leeway) = &args.jwt_leeway {
         config.jwt.leeway = config::parse_duration(leeway)?;
+    }
+    if let Some(lifetime) = &args.jwt_max_token_lifetime {
+        config.jwt.max_token_lifetime = config::parse_duration(lifetime)?;
     }
     if let Some(key) = &args.api_key {
         config.default_tenant.api_key = Some(Secret::new(key.as_str()));

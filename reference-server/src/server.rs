@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::serve::{Listener, ListenerExt};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -100,21 +101,29 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// Serves HTTP/1 connections until `stop` turns true, then lets open HTTP exchanges finish.
 /// Upgraded WebSockets are not connections of this loop any more: the tracker owns them.
+/// Every request carries the client's address as `ConnectInfo<SocketAddr>` (for the
+/// per-address connection cap).
 async fn accept_loop<L>(
     mut listener: L,
     router: Router,
     http: Arc<http1::Builder>,
     mut stop: watch::Receiver<bool>,
 ) where
-    L: Listener,
+    L: Listener<Addr = SocketAddr>,
 {
     let mut connections = JoinSet::new();
     loop {
-        let (io, _peer) = tokio::select! {
+        let (io, peer) = tokio::select! {
             accepted = listener.accept() => accepted,
             () = stopped(&mut stop) => break,
         };
-        let service = TowerToHyperService::new(router.clone());
+        let inner = TowerToHyperService::new(router.clone());
+        let service = hyper::service::service_fn(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                hyper::service::Service::call(&inner, request)
+            },
+        );
         let http = http.clone();
         let mut stop = stop.clone();
         connections.spawn(async move {

@@ -1,13 +1,13 @@
 //! One WebSocket session after the upgrade: reading client events, writing queued frames in
-//! batches, heartbeats, the idle timer, token expiry, close requests from the rest of the
-//! server, and the closing handshake.
+//! batches, heartbeats, the idle timer, token expiry, the rate limits of events and of control
+//! frames, close requests from the rest of the server, and the closing handshake.
 //!
 //! The loop is written over any `Sink<Message> + Stream<Item = Result<Message, E>>`, so it runs
 //! the same over an axum socket and over an in-memory fake in unit tests. Whatever ends the
 //! session becomes a [`CloseReason`]; [`CloseReason::close_frame`] alone decides the code.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -69,10 +69,13 @@ pub struct Session {
     pub faults: Faults,
 }
 
-/// Time of the last frame received, shared between the reader and the idle timer.
+/// Time of the last frame received, shared between the reader and the idle timer; and whether
+/// the last heartbeat ping is still unanswered, so that its pong does not count against the
+/// control-frame limit.
 struct LastHeard {
     start: Instant,
     millis: AtomicU64,
+    ping_outstanding: AtomicBool,
 }
 
 impl LastHeard {
@@ -80,7 +83,19 @@ impl LastHeard {
         Self {
             start: Instant::now(),
             millis: AtomicU64::new(0),
+            ping_outstanding: AtomicBool::new(false),
         }
+    }
+
+    /// A heartbeat ping went out.
+    fn pinged(&self) {
+        self.ping_outstanding.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a pong just received answers an outstanding heartbeat ping (at most one pong per
+    /// ping is free: unanswered pings do not add up to a larger allowance).
+    fn take_ping_answer(&self) -> bool {
+        self.ping_outstanding.swap(false, Ordering::Relaxed)
     }
 
     fn touch(&self) {
@@ -93,29 +108,27 @@ impl LastHeard {
     }
 }
 
-/// Token bucket of client events.
-struct RateLimit {
-    rate: f64,
-    capacity: f64,
+/// A token bucket (of client events, or of client control frames). The rate and the size come
+/// from the limits at each call, so that a connection keeps only the level and the time.
+struct TokenBucket {
     tokens: f64,
     refilled: Instant,
 }
 
-impl RateLimit {
-    fn new(rate: f64, burst: u32) -> Self {
-        let capacity = f64::from(burst.max(1));
+impl TokenBucket {
+    /// A full bucket of `burst` tokens.
+    fn full(burst: u32) -> Self {
         Self {
-            rate: rate.max(0.0),
-            capacity,
-            tokens: capacity,
+            tokens: f64::from(burst.max(1)),
             refilled: Instant::now(),
         }
     }
 
-    fn admit(&mut self) -> bool {
+    /// Takes one token if there is one, after refilling at `rate` per second up to `burst`.
+    fn admit(&mut self, rate: f64, burst: u32) -> bool {
         let now = Instant::now();
         let elapsed = now.duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
+        self.tokens = (self.tokens + elapsed * rate.max(0.0)).min(f64::from(burst.max(1)));
         self.refilled = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -261,6 +274,7 @@ where
                     return CloseReason::Idle;
                 }
                 if now >= next_ping {
+                    heard.pinged();
                     if sink.send(Message::Ping(Bytes::new())).await.is_err() {
                         return CloseReason::ConnectionLost;
                     }
@@ -286,7 +300,8 @@ where
     St: Stream<Item = Result<Message, E>> + Unpin,
     E: TransportError,
 {
-    let mut rate = RateLimit::new(limits.rate_per_second, limits.rate_burst);
+    let mut rate = TokenBucket::full(limits.rate_burst);
+    let mut control = TokenBucket::full(limits.control_frame_burst);
     let mut dropped: u32 = 0;
     #[cfg(feature = "faults")]
     let mut held = crate::faults::HeldChat::new(faults);
@@ -311,10 +326,18 @@ where
                 mistreat_bad_input(faults.has(Fault::GarbageClosesRoom), faults, room, rooms);
                 return CloseReason::BinaryFrame;
             }
-            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            // tungstenite queues the pong of a ping by itself; the limit bounds that work.
+            Ok(Message::Pong(_)) if heard.take_ping_answer() => continue,
+            Ok(Message::Ping(_) | Message::Pong(_)) => {
+                if control.admit(limits.control_frames_per_second, limits.control_frame_burst) {
+                    continue;
+                }
+                tracing::debug!(conn = conn.id(), "control-frame flood");
+                return CloseReason::ControlFlood;
+            }
             Ok(Message::Close(_)) => return CloseReason::ClientClosed,
         };
-        if !rate.admit() {
+        if !rate.admit(limits.rate_per_second, limits.rate_burst) {
             dropped = dropped.saturating_add(1);
             let error = EventError {
                 code: ErrorCode::RateLimited,
@@ -653,6 +676,39 @@ mod tests {
         assert_eq!(close.code, 4011);
         drop(h.to_server);
         assert_eq!(h.done.await.unwrap(), CloseReason::Idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closes_a_control_frame_flood_with_1008_but_not_heartbeat_answers() {
+        let mut h = start(Limits {
+            control_frames_per_second: 0.0,
+            control_frame_burst: 3,
+            heartbeat_interval: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(60),
+            ..Limits::default()
+        });
+        assert_eq!(next_text(&mut h).await["event"], "room.state");
+        // Ten heartbeats, each answered: one pong per ping is free.
+        for _ in 0..10 {
+            loop {
+                if let Message::Ping(_) = h.from_server.recv().await.unwrap() {
+                    break;
+                }
+            }
+            h.to_server.send(Ok(Message::Pong(Bytes::new()))).unwrap();
+        }
+        // Then unsolicited control frames: three fit in the bucket, the fourth closes.
+        for _ in 0..4 {
+            h.to_server.send(Ok(Message::Ping(Bytes::new()))).unwrap();
+        }
+        let close = loop {
+            if let Message::Close(frame) = h.from_server.recv().await.unwrap() {
+                break frame.unwrap();
+            }
+        };
+        assert_eq!(close.code, 1008);
+        drop(h.to_server);
+        assert_eq!(h.done.await.unwrap(), CloseReason::ControlFlood);
     }
 
     #[tokio::test]

@@ -213,6 +213,73 @@ async fn drops_events_over_the_rate_limit_then_closes_with_4008() {
     assert!(alice.drain_until_own_echo().await.is_empty());
 }
 
+#[tokio::test]
+async fn closes_a_ping_flood_with_1008_and_spares_the_others() {
+    // Default limits: 20 control frames per second, a burst of 40.
+    let t = TestServer::start().await;
+    let room = unique("room");
+    let mut alice = t.join(&room, "alice").await;
+    let mut bob = t.join(&room, "bob").await;
+    alice.expect_event("participant.joined").await;
+    let mut mallory = t.join(&room, "mallory").await;
+    alice.expect_event("participant.joined").await;
+    bob.expect_event("participant.joined").await;
+
+    // A single ping, as a normal client sends, is answered and changes nothing.
+    bob.send(Message::Ping(b"hello".to_vec().into())).await;
+    bob.chat("after one ping").await;
+    assert_eq!(
+        bob.wait_for("chat.message").await["data"]["text"],
+        "after one ping"
+    );
+
+    // 200 pings as fast as the socket takes them; the server stops reading at the limit.
+    for _ in 0..200 {
+        use futures_util::SinkExt;
+        let sent = tokio::time::timeout(
+            support::DEADLINE,
+            mallory.ws.send(Message::Ping(Vec::new().into())),
+        )
+        .await
+        .expect("send within the deadline");
+        if sent.is_err() {
+            break;
+        }
+    }
+    let (code, reason, _) = mallory.expect_close().await;
+    assert_eq!(code, 1008, "close reason {reason:?}");
+    assert!(!reason.is_empty());
+
+    // The others: one participant.left for mallory, then chat goes on as before.
+    let mut left = 0;
+    loop {
+        let event = alice.next_event().await;
+        match event["event"].as_str() {
+            Some("participant.left") => {
+                assert_eq!(event["data"]["id"], "mallory");
+                left += 1;
+            }
+            Some("chat.message") if event["data"]["text"] == "after one ping" => {}
+            _ => panic!("unexpected {event}"),
+        }
+        if left == 1 {
+            break;
+        }
+    }
+    bob.chat("still here").await;
+    let before = {
+        let mut before = Vec::new();
+        loop {
+            let event = alice.next_event().await;
+            if event["event"] == "chat.message" && event["data"]["text"] == "still here" {
+                break before;
+            }
+            before.push(event);
+        }
+    };
+    assert!(before.is_empty(), "{before:?}");
+}
+
 /// A client frame of any kind.
 #[derive(Debug, Clone)]
 enum Input {

@@ -120,6 +120,34 @@ fn refuses_a_short_hmac_secret() {
 }
 
 #[test]
+fn refuses_a_token_ttl_above_the_maximum_lifetime_from_flag_or_environment() {
+    let base = [
+        "--listen",
+        "127.0.0.1:0",
+        "--api-key",
+        "an-api-key-of-enough-length",
+        "--jwt-secret",
+        "a-jwt-secret-of-at-least-32-bytes-0123456789",
+    ];
+    // The minted-token lifetime defaults to 1 h; a 30 min cap cannot hold it.
+    let (code, stderr) = run_to_end(
+        command()
+            .args(base)
+            .args(["--jwt-max-token-lifetime", "30m"]),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("max_token_lifetime"), "{stderr}");
+    let (code, stderr) = run_to_end(
+        command()
+            .args(base)
+            .env("CHALK_JWT_MAX_TOKEN_LIFETIME", "1800"),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("max_token_lifetime"), "{stderr}");
+}
+
+#[test]
 fn refuses_a_missing_api_key() {
     let (code, stderr) = run_to_end(
         command()

@@ -613,3 +613,168 @@ async fn answers_431_to_a_huge_request_head_and_keeps_serving() {
     // The server still serves the next client.
     t.join(&unique("room"), "alice").await;
 }
+
+#[tokio::test]
+async fn refuses_tokens_that_live_longer_than_the_maximum_lifetime() {
+    let t = TestServer::start().await;
+    let claims = |exp: u64| json!({"room_id": unique("r"), "participant_id": "p", "exp": exp});
+    // The default cap is 24 h (plus the 10 s leeway).
+    for exp in [u64::MAX, now() + 25 * 3600, now() + 24 * 3600 + 60] {
+        t.expect_refusal(t.request(&t.sign(&claims(exp))), 401, INVALID_TOKEN)
+            .await;
+    }
+    t.connect(t.request(&t.sign(&claims(now() + 23 * 3600))))
+        .await;
+    // The suite's "valid only in two hours" token (nbf now+2h, exp now+3h) is refused for its
+    // nbf alone: the same token without nbf is within the cap and accepted.
+    let t0 = now();
+    let later = json!({"room_id": unique("r"), "participant_id": "p",
+        "iat": t0, "nbf": t0 + 7200, "exp": t0 + 3 * 3600});
+    t.expect_refusal(t.request(&t.sign(&later)), 401, INVALID_TOKEN)
+        .await;
+    let mut without_nbf = later.clone();
+    without_nbf.as_object_mut().unwrap().remove("nbf");
+    t.connect(t.request(&t.sign(&without_nbf))).await;
+
+    // A configured cap applies the same way.
+    let t = TestServer::start_with(|c| {
+        c.jwt.max_token_lifetime = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    t.expect_refusal(
+        t.request(&t.sign(&claims(now() + 2 * 3600))),
+        401,
+        INVALID_TOKEN,
+    )
+    .await;
+    t.connect(t.request(&t.sign(&claims(now() + 1800)))).await;
+}
+
+#[tokio::test]
+async fn refuses_tokens_issued_in_the_future_or_with_a_mistyped_iat() {
+    let t = TestServer::start().await;
+    let with_iat = |iat: serde_json::Value| json!({"room_id": unique("r"), "participant_id": "p", "exp": now() + 300, "iat": iat});
+    // Leeway 10 s: 5 s ahead is clock skew, a minute ahead is refused.
+    t.connect(t.request(&t.sign(&with_iat(json!(now() + 5)))))
+        .await;
+    t.connect(t.request(&t.sign(&with_iat(json!(now() - 60)))))
+        .await;
+    for iat in [
+        json!(now() + 60),
+        json!(now().to_string()),
+        json!(null),
+        json!(1.5e9),
+        json!(-1),
+        json!([now()]),
+    ] {
+        t.expect_refusal(t.request(&t.sign(&with_iat(iat))), 401, INVALID_TOKEN)
+            .await;
+    }
+    // iat stays optional.
+    t.connect(t.request(&t.token(&unique("r"), "p"))).await;
+}
+
+#[tokio::test]
+async fn refuses_to_start_when_minted_tokens_would_outlive_the_maximum_lifetime() {
+    let mut config = chalk_reference_server::Config::ephemeral();
+    config.jwt.token_ttl = std::time::Duration::from_secs(48 * 3600);
+    let error = chalk_reference_server::serve(config)
+        .await
+        .expect_err("token_ttl above max_token_lifetime");
+    assert!(
+        matches!(
+            error,
+            chalk_reference_server::StartError::InvalidTokenLifetime(_)
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("max_token_lifetime"), "{error}");
+}
+
+#[tokio::test]
+async fn refuses_upgrades_over_the_connection_cap_with_503_until_a_slot_frees() {
+    let t = TestServer::start_with(|c| c.limits.max_connections = 2).await;
+    let room = unique("room");
+    let alice = t.join(&room, "alice").await;
+    let mut bob = t.join(&room, "bob").await;
+    let refusal = t
+        .expect_refusal(
+            t.request(&t.token(&room, "carol")),
+            503,
+            "too many connections",
+        )
+        .await;
+    assert_eq!(refusal.retry_after.as_deref(), Some("5"), "{refusal:?}");
+    // The connections already open are unaffected, and the refusal left no trace in the room.
+    assert!(bob.drain_until_own_echo().await.is_empty());
+
+    // Once Alice's connection has ended, its slot is free again.
+    alice.close().await;
+    assert_eq!(
+        bob.wait_for("participant.left").await["data"]["id"],
+        "alice"
+    );
+    let mut carol = connect_when_a_slot_frees(&t, || t.request(&t.token(&room, "carol"))).await;
+    carol.expect_event("room.state").await;
+    bob.wait_for("participant.joined").await;
+    assert_eq!(t.server.live_sessions(), 2);
+}
+
+/// Retries an upgrade refused with 503 until it succeeds (bounded): a slot is given back when
+/// the server has finished its side of the closing handshake, just after the client's side.
+async fn connect_when_a_slot_frees(
+    t: &TestServer,
+    request: impl Fn() -> tokio_tungstenite::tungstenite::handshake::client::Request,
+) -> support::Client {
+    let deadline = tokio::time::Instant::now() + support::DEADLINE;
+    loop {
+        match t.try_connect(request()).await {
+            Ok(client) => return client,
+            Err(refusal) => {
+                assert_eq!(refusal.status, 503, "{refusal:?}");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the slot was never given back"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn caps_connections_per_client_address_when_configured() {
+    let t = TestServer::start_with(|c| c.limits.max_connections_per_ip = Some(1)).await;
+    let room = unique("room");
+    let alice = t.join(&room, "alice").await;
+    let refusal = t
+        .expect_refusal(
+            t.request(&t.token(&room, "bob")),
+            503,
+            "too many connections",
+        )
+        .await;
+    assert_eq!(refusal.retry_after.as_deref(), Some("5"));
+    // Another client address has a cap of its own.
+    let other = std::net::Ipv4Addr::new(127, 0, 0, 2);
+    let mut carol = match t
+        .try_connect_from(other, t.request(&t.token(&room, "carol")))
+        .await
+    {
+        Ok(client) => client,
+        Err(refusal) => panic!("refused from another address: {refusal:?}"),
+    };
+    carol.expect_event("room.state").await;
+    let refusal = t
+        .try_connect_from(other, t.request(&t.token(&room, "dave")))
+        .await
+        .err()
+        .expect("a second connection from 127.0.0.2 is refused");
+    assert_eq!(refusal.status, 503);
+    // Alice leaves: 127.0.0.1 may connect again.
+    alice.close().await;
+    connect_when_a_slot_frees(&t, || t.request(&t.token(&room, "bob")))
+        .await
+        .expect_event("room.state")
+        .await;
+}

@@ -127,6 +127,38 @@ impl TestServer {
         let attempt = tokio::time::timeout(DEADLINE, tokio_tungstenite::connect_async(request))
             .await
             .expect("upgrade answered within the deadline");
+        Self::outcome(attempt)
+    }
+
+    /// Performs an upgrade from the loopback address `source` (any of 127.0.0.0/8 on Linux),
+    /// so that the server sees another client address than 127.0.0.1.
+    pub async fn try_connect_from(
+        &self,
+        source: std::net::Ipv4Addr,
+        request: Request,
+    ) -> Result<Client, Refusal> {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(std::net::SocketAddr::from((source, 0)))
+            .expect("bind a loopback source address");
+        let attempt = tokio::time::timeout(DEADLINE, async {
+            let stream = socket.connect(self.server.local_addr()).await.unwrap();
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await
+        })
+        .await
+        .expect("upgrade answered within the deadline");
+        Self::outcome(attempt)
+    }
+
+    fn outcome(
+        attempt: Result<
+            (
+                WebSocketStream<MaybeTlsStream<TcpStream>>,
+                tungstenite::handshake::client::Response,
+            ),
+            tungstenite::Error,
+        >,
+    ) -> Result<Client, Refusal> {
         match attempt {
             Ok((ws, response)) => Ok(Client {
                 ws,
@@ -147,6 +179,11 @@ impl TestServer {
                     json: serde_json::from_str(&body).unwrap_or(Value::Null),
                     body,
                     headers: format!("{:?}", response.headers()),
+                    retry_after: response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned),
                 })
             }
             Err(other) => panic!("upgrade failed without an HTTP answer: {other}"),
@@ -186,6 +223,8 @@ pub struct Refusal {
     pub body: String,
     pub json: Value,
     pub headers: String,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
 }
 
 /// A connected WebSocket client.
@@ -298,6 +337,16 @@ impl Client {
                 Observed::Closed(None) => panic!("socket ended without a close frame"),
             }
         }
+    }
+
+    /// Closes with 1000 and reads until the server's answer (bounded); the server has then
+    /// finished its side of the closing handshake or is about to.
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(DEADLINE, self.ws.close(None)).await;
+        let _ = tokio::time::timeout(DEADLINE, async {
+            while let Some(Ok(_)) = self.ws.next().await {}
+        })
+        .await;
     }
 
     /// Reads until the close frame and asserts its code.
