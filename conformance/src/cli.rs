@@ -137,7 +137,8 @@ pub struct Provisioning {
     #[arg(long, env = "CHALK_URL", value_name = "URL")]
     pub url: Option<String>,
 
-    /// HS256 secret of the deployment: mint participant tokens, and forge defective ones.
+    /// HS256 secret of the deployment: mint participant tokens (the run also forges defective
+    /// ones from them).
     #[arg(
         long,
         env = "CHALK_JWT_SECRET",
@@ -171,8 +172,8 @@ pub struct Provisioning {
     )]
     pub claims: Vec<String>,
 
-    /// REST API base, e.g. https://staging.example.com/api/v1: provision rooms, participants and
-    /// recordings through it.
+    /// REST API base, e.g. https://staging.example.com/api/v1: provision rooms and participants
+    /// (and, in the run, recordings) through it.
     #[arg(long, env = "CHALK_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
 

@@ -43,6 +43,9 @@ impl Embedded {
         config.limits.rate_per_second = 1e12;
         config.limits.rate_burst = u32::MAX;
         config.limits.rate_close_after = u32::MAX;
+        // The generator's own --max-connections bounds the run; the server's cap must not
+        // refuse sockets the generator is allowed to open.
+        config.limits.max_connections = usize::MAX;
         let endpoint = |ws_url: String| Endpoint {
             ws_url,
             jwt_secret: config.jwt_secret().unwrap_or_default().to_owned(),

@@ -574,7 +574,7 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
             "the embedded reference server shares this process with the load generator: its \
              RSS includes both ends of every connection (run chalk-reference-server on its own \
              and pass --url and --server-pid for the server's own figure); the per-connection \
-             rate limit is lifted"
+             rate limit and the connection cap are lifted"
                 .to_owned(),
         );
     } else if server.is_none() {
