@@ -67,19 +67,59 @@ async fn forward(
 /// Every token in the captured traffic: each run of token characters that starts like a JWT
 /// (`eyJ`, base64url of `{"`), however defective the rest of it is.
 fn tokens_in(capture: &Capture) -> Vec<String> {
-    let token_char = |c: char| c.is_ascii_alphanumeric() || "-_.+/=".contains(c);
     let mut tokens = Vec::new();
     for stream in capture.lock().unwrap().iter() {
         let text = String::from_utf8_lossy(&stream.lock().unwrap()).into_owned();
-        for (at, _) in text.match_indices("eyJ") {
-            let token: String = text[at..].chars().take_while(|c| token_char(*c)).collect();
-            let token = token.trim_end_matches('.').to_owned();
-            if token.len() >= 24 && !tokens.contains(&token) {
+        for token in tokens_in_text(&text) {
+            if !tokens.contains(&token) {
                 tokens.push(token);
             }
         }
     }
     tokens
+}
+
+/// The tokens of one stream of traffic (see [`tokens_in`]).
+///
+/// The random nonces of the handshake (`Sec-WebSocket-Key`, 24 characters, and
+/// `Sec-WebSocket-Accept`, 28) are standard base64 and sometimes start with `eyJ` by chance (about
+/// one handshake in 40 000; a full run has hundreds). They are never tokens, and the report
+/// rightly shows them, so their header lines are skipped.
+fn tokens_in_text(text: &str) -> Vec<String> {
+    let token_char = |c: char| c.is_ascii_alphanumeric() || "-_.+/=".contains(c);
+    let mut tokens = Vec::new();
+    for (at, _) in text.match_indices("eyJ") {
+        let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+        let line = text[line_start..at].to_ascii_lowercase();
+        if line.starts_with("sec-websocket-key:") || line.starts_with("sec-websocket-accept:") {
+            continue;
+        }
+        let token: String = text[at..].chars().take_while(|c| token_char(*c)).collect();
+        let token = token.trim_end_matches('.').to_owned();
+        if token.len() >= 24 {
+            tokens.push(token);
+        }
+    }
+    tokens
+}
+
+#[test]
+fn handshake_nonces_that_start_like_a_jwt_are_not_taken_for_tokens() {
+    let token = "eyJhbGciOiJIUzI1NiJ9.eyJyb29tX2lkIjoiciJ9.c2lnbmF0dXJlc2lnbmF0dXJl";
+    let request = format!(
+        "GET /api/v1/ws HTTP/1.1\r\nSec-WebSocket-Key: eyJ0aGlzaXNyYW5kb21uZQ==\r\n\
+         Sec-WebSocket-Protocol: chalk, token.{token}\r\n\r\n"
+    );
+    let found = tokens_in_text(&request);
+    assert_eq!(found.first().map(String::as_str), Some(token), "{found:?}");
+    // The rest are the token's own later segments, not the nonce.
+    assert!(
+        found.iter().all(|t| token.contains(t.as_str())),
+        "{found:?}"
+    );
+    let response = "HTTP/1.1 101 Switching Protocols\r\nsec-websocket-accept: \
+                    eyJzb21lcmFuZG9tYnl0ZXNoYQ0=\r\n\r\n";
+    assert!(tokens_in_text(response).is_empty());
 }
 
 /// A token's signature segment, when it has three and the last is long enough to identify it.
