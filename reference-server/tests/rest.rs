@@ -17,7 +17,9 @@ fn assert_rfc3339_utc(value: &serde_json::Value) {
 async fn health_needs_no_key() {
     let t = TestServer::start().await;
     let url = t.server.api_url().replace("/api/v1", "/healthz");
-    let response = reqwest::get(url).await.unwrap();
+    // Through `http_client`, which installs the rustls provider: `reqwest::get` would panic when
+    // this test ran before any other test of the file had installed it.
+    let response = support::http_client().get(url).send().await.unwrap();
     assert_eq!(response.status(), 200);
 }
 
