@@ -28,7 +28,13 @@ struct Target {
 
 impl Target {
     async fn start(faults: &[Fault]) -> Self {
+        Self::start_with(faults, |_| {}).await
+    }
+
+    /// A reference server with `faults` and its configuration changed by `change`.
+    async fn start_with(faults: &[Fault], change: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::ephemeral();
+        change(&mut config);
         for fault in faults {
             config.faults.insert(*fault);
         }
@@ -247,6 +253,50 @@ async fn a_replay_file_plays_against_a_sound_server_and_passes() {
     assert!(output.contains("it broke CHAT-009"), "{output}");
     assert!(output.contains("The case passes."), "{output}");
     sound.server.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A replay file in `dir` holding a case of `actions` (JSON), every seat in room 0.
+fn case_file(dir: &std::path::Path, name: &str, actions: serde_json::Value) -> PathBuf {
+    let path = dir.join(name);
+    let file = serde_json::json!({
+        "format": "chalk-conformance-fuzz-case/1",
+        "seed": null,
+        "requirement": null,
+        "case": { "rooms": [0, 0, 0, 0, 0, 0], "actions": actions },
+    });
+    std::fs::write(&path, file.to_string()).expect("the case file is written");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_with_a_larger_message_limit_may_deliver_an_oversized_chat() {
+    // The API sets no size limit: a server that takes 1 MiB delivers a 17,000-byte chat.send,
+    // byte for byte. Only a server that declares close-codes promises to refuse it.
+    let target = Target::start_with(&[], |config| {
+        config.limits.max_message_bytes = 1024 * 1024;
+        config.limits.max_text_chars = 1_000_000;
+    })
+    .await;
+    let dir = scratch("fuzz-large-limit");
+    let case = case_file(
+        &dir,
+        "oversized.json",
+        serde_json::json!([
+            { "action": "join", "who": 0 },
+            { "action": "join", "who": 1 },
+            { "action": "garbage", "who": 0, "frame": { "frame": "oversized", "bytes": 17000 } },
+        ]),
+    );
+    let case = case.to_str().expect("a UTF-8 path");
+    let (status, output) = conformance(&refs(&target.fuzz(&[], &["--replay", case]))).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    let (status, output) =
+        conformance(&refs(&target.fuzz(&["close-codes"], &["--replay", case]))).await;
+    assert_eq!(status, ExitStatus::NonConformant, "{output}");
+    assert!(output.contains("[ROBUST-012]"), "{output}");
+    assert!(!output.contains("[CHAT-003]"), "{output}");
+    target.server.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
 

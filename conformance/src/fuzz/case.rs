@@ -287,8 +287,13 @@ pub fn not_utf8_frame(bytes: &[u8]) -> Vec<u8> {
 
 /// The frame of a [`Garbage::Oversized`]: a `chat.send` of exactly `bytes` bytes.
 pub fn oversized_frame(bytes: usize) -> String {
+    chat_frame(&oversized_text(bytes), Extra::None, "")
+}
+
+/// The text of a [`Garbage::Oversized`] frame of `bytes` bytes.
+pub fn oversized_text(bytes: usize) -> String {
     let overhead = chat_frame("", Extra::None, "").len();
-    chat_frame(&"x".repeat(bytes.saturating_sub(overhead)), Extra::None, "")
+    "x".repeat(bytes.saturating_sub(overhead))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use super::case::{
     Action, Case, Departure, Garbage, SEATS, TextClass, chat_frame, not_utf8_frame,
-    oversized_frame, seat_name,
+    oversized_frame, oversized_text, seat_name,
 };
 use super::oracle::{self, BadInput, Declared, Finding, Record, SeatRecord, SentChat, SentHand};
 use crate::connection::{Connection, ReceivedKind};
@@ -562,6 +562,18 @@ impl Stage<'_> {
         self.settle(self.room_members(room)).await;
         let input = BadInput::of(garbage);
         self.record.seats[seat].bad_inputs.push((step, input));
+        if let Garbage::Oversized { bytes } = garbage {
+            // A valid chat.send above the reference limit: a server with a larger limit (the
+            // API sets none) may deliver it, and then byte for byte, once, in order.
+            let text = oversized_text(*bytes);
+            self.record.chats.push(SentChat {
+                step,
+                from: seat,
+                class: TextClass::of(&text, *bytes),
+                text,
+                spoofed: false,
+            });
+        }
         if let Some(connection) = self.connections[seat].as_mut() {
             let (message, described) = match garbage {
                 Garbage::Text { text, .. } => (Message::text(text.as_str()), text.clone()),
