@@ -301,6 +301,32 @@ async fn a_server_with_a_larger_message_limit_may_deliver_an_oversized_chat() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_may_refuse_a_long_text_by_closing_unless_it_declares_error_event() {
+    // A server whose messages stop at 2 KiB closes a 3,000-character chat.send with 1009: its
+    // choice, since the API sets no limit. Under error-event such a text must be delivered.
+    let target = Target::start_with(&[], |config| config.limits.max_message_bytes = 2048).await;
+    let dir = scratch("fuzz-small-limit");
+    let case = case_file(
+        &dir,
+        "long.json",
+        serde_json::json!([
+            { "action": "join", "who": 0 },
+            { "action": "join", "who": 1 },
+            { "action": "chat", "who": 0, "text": "x".repeat(3000), "extra": "none" },
+        ]),
+    );
+    let case = case.to_str().expect("a UTF-8 path");
+    let (status, output) = conformance(&refs(&target.fuzz(&[], &["--replay", case]))).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    let (status, output) =
+        conformance(&refs(&target.fuzz(&["error-event"], &["--replay", case]))).await;
+    assert_eq!(status, ExitStatus::NonConformant, "{output}");
+    assert!(output.contains("[CHAT-001]"), "{output}");
+    target.server.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fuzz_options_that_cannot_work_are_usage_errors() {
     let (status, output) = conformance(&["fuzz", "--cases", "0"]).await;
     assert_eq!(status, ExitStatus::Usage, "{output}");

@@ -109,6 +109,11 @@ pub enum BadInput {
     NotUtf8,
     /// A frame above the reference message limit.
     Oversized,
+    /// A valid `chat.send` whose text is empty or longer than [`PLAIN_TEXT_CHARS`]: the API
+    /// sets no limits, so a server may refuse it any way it likes, closing the connection
+    /// included, unless it declares error-event (which refuses with an `error` and keeps the
+    /// connection, and takes texts up to the reference limit).
+    Text(TextClass),
 }
 
 impl BadInput {
@@ -714,6 +719,21 @@ fn check_connections(record: &Record, findings: &mut Vec<Finding>) {
                     ),
                 ));
             }
+            CloseCause::Input(BadInput::Text(class)) if d.error_event => {
+                let requirement = match class {
+                    TextClass::Empty => "CHAT-013",
+                    TextClass::OverLimit => "CHAT-014",
+                    _ => "CHAT-001",
+                };
+                findings.push(Finding::new(
+                    requirement,
+                    format!("{name} still connected after sending chat.send (error-event)"),
+                    format!(
+                        "{name}'s connection was {ending} ({})",
+                        noticed_at(record, noticed)
+                    ),
+                ));
+            }
             CloseCause::Input(_) => {}
             CloseCause::Event(_) | CloseCause::Unknown => {
                 let (requirement, expected) = unexplained_close(record, i, cause);
@@ -777,6 +797,7 @@ fn unexplained_close(
         .filter(|(i, s)| *i != seat && s.room == me.room)
         .flat_map(|(_, s)| s.bad_inputs.iter())
         .map(|(_, input)| *input)
+        .filter(|input| !matches!(input, BadInput::Text(_)))
         .collect::<Vec<_>>();
     if let Some(input) = others_garbage.first() {
         let requirement = match input {

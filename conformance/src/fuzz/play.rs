@@ -401,11 +401,18 @@ impl Stage<'_> {
                     .clone()
                     .unwrap_or_else(|| "p_somebody_else".to_owned());
                 let frame = chat_frame(text, *extra, &spoofed_as);
+                let class = TextClass::of(text, frame.len());
+                if class != TextClass::Plain {
+                    // Limits are the server's choice: it may refuse this text by closing.
+                    self.record.seats[seat]
+                        .bad_inputs
+                        .push((step, BadInput::Text(class)));
+                }
                 self.record.chats.push(SentChat {
                     step,
                     from: seat,
                     text: text.clone(),
-                    class: TextClass::of(text, frame.len()),
+                    class,
                     spoofed: *extra == super::case::Extra::Spoof,
                 });
                 self.record.seats[seat].last_event = Some((step, "chat.send"));
