@@ -256,6 +256,12 @@ impl TextClass {
     }
 }
 
+/// The `id` a spoofing `chat.send` claims ([`Extra::Spoof`]).
+pub const SPOOFED_ID: &str = "msg_chosen_by_the_client";
+
+/// The `timestamp` a spoofing `chat.send` claims ([`Extra::Spoof`]).
+pub const SPOOFED_TIMESTAMP: &str = "1999-12-31T23:59:59Z";
+
 /// The frame of a `chat.send`.
 pub fn chat_frame(text: &str, extra: Extra, spoofed_sender: &str) -> String {
     let mut data = serde_json::Map::new();
@@ -267,11 +273,8 @@ pub fn chat_frame(text: &str, extra: Extra, spoofed_sender: &str) -> String {
         }
         Extra::Spoof => {
             data.insert("sender_id".into(), serde_json::json!(spoofed_sender));
-            data.insert("id".into(), serde_json::json!("msg_chosen_by_the_client"));
-            data.insert(
-                "timestamp".into(),
-                serde_json::json!("1999-12-31T23:59:59Z"),
-            );
+            data.insert("id".into(), serde_json::json!(SPOOFED_ID));
+            data.insert("timestamp".into(), serde_json::json!(SPOOFED_TIMESTAMP));
         }
     }
     serde_json::json!({ "event": "chat.send", "data": data }).to_string()

@@ -828,6 +828,23 @@ fn check_chat(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &mut 
             continue;
         }
         let name = receiver.label();
+        // The id and timestamp a client claims can only come from the client.
+        let claimed = receiver
+            .frames
+            .iter()
+            .filter_map(event_of)
+            .filter(|(event, _)| *event == "chat.message")
+            .find(|(_, data)| {
+                field(data, "id") == Some(super::case::SPOOFED_ID)
+                    || field(data, "timestamp") == Some(super::case::SPOOFED_TIMESTAMP)
+            });
+        if let Some((_, data)) = claimed {
+            findings.push(Finding::new(
+                "CHAT-011",
+                format!("{name} gets chat messages with an id and a timestamp of the server's own"),
+                format!("{name} received a chat.message with the client's claims: {data}"),
+            ));
+        }
         let messages = chat_messages(&receiver.frames);
         let mut by_sender: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
         for (sender_id, text) in &messages {
@@ -1336,6 +1353,42 @@ mod tests {
         assert_eq!(
             with(vec![message("p_A", "one"), message("p_A", "tw")]),
             ["CHAT-003"]
+        );
+    }
+
+    #[test]
+    fn a_message_id_or_timestamp_chosen_by_the_client_breaks_chat_011() {
+        let mut record = Record {
+            seats: vec![seat("A", 0, 0), seat("B", 0, 1)],
+            chats: vec![SentChat {
+                spoofed: true,
+                ..chat(2, 0, "hi")
+            }],
+            ..Record::default()
+        };
+        record.seats[0].frames = vec![frame(
+            "participant.joined",
+            serde_json::json!({"id": "p_B", "display_name": "B", "role": "participant"}),
+        )];
+        let requirements = |id: &str, timestamp: &str| {
+            let mut record = record.clone();
+            record.seats[1].frames = vec![frame(
+                "chat.message",
+                serde_json::json!({ "id": id, "sender_id": "p_A", "text": "hi", "timestamp": timestamp }),
+            )];
+            check(&record, &|_| false)
+                .into_iter()
+                .filter_map(|f| f.requirement)
+                .collect::<Vec<_>>()
+        };
+        assert!(requirements("msg_1", "2026-01-06T10:45:00Z").is_empty());
+        assert_eq!(
+            requirements(super::super::case::SPOOFED_ID, "2026-01-06T10:45:00Z"),
+            ["CHAT-011"]
+        );
+        assert_eq!(
+            requirements("msg_1", super::super::case::SPOOFED_TIMESTAMP),
+            ["CHAT-011"]
         );
     }
 
