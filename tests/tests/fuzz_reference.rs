@@ -335,4 +335,23 @@ async fn fuzz_options_that_cannot_work_are_usage_errors() {
     assert!(output.contains("no way to get participants"), "{output}");
     let (status, output) = conformance(&["fuzz", "--replay", "/nonexistent/case.json"]).await;
     assert_eq!(status, ExitStatus::Usage, "{output}");
+    // A time limit of zero would run no case and pass.
+    let (status, output) = conformance(&["fuzz", "--time-limit", "0s"]).await;
+    assert_eq!(status, ExitStatus::Usage, "{output}");
+    assert_eq!(output.lines().count(), 1, "{output}");
+    // A replay file asking for an absurd frame is refused, not played.
+    let dir = scratch("fuzz-absurd");
+    let case = case_file(
+        &dir,
+        "absurd.json",
+        serde_json::json!([
+            { "action": "join", "who": 0 },
+            { "action": "garbage", "who": 0, "frame": { "frame": "oversized", "bytes": u64::MAX } },
+        ]),
+    );
+    let case = case.to_str().expect("a UTF-8 path");
+    let (status, output) = conformance(&["fuzz", "--replay", case]).await;
+    assert_eq!(status, ExitStatus::Usage, "{output}");
+    assert_eq!(output.lines().count(), 1, "{output}");
+    let _ = std::fs::remove_dir_all(dir);
 }

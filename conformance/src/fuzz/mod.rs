@@ -63,6 +63,9 @@ const MAX_MAX_ACTIONS: usize = 100;
 /// The most cases at once `--concurrency` allows.
 const MAX_CONCURRENCY: usize = 64;
 
+/// The largest oversized frame a replay file may ask for (generated ones stay below 20,000).
+const MAX_OVERSIZED_BYTES: usize = 1024 * 1024;
+
 /// The long help of `chalk-conformance fuzz`.
 pub const LONG_ABOUT: &str = "Seeded protocol fuzzing: random sequences of joins, leaves, valid \
 events with hard Unicode and invalid frames, for several participants in two rooms, checked \
@@ -212,8 +215,10 @@ pub async fn run(args: &FuzzArgs, options: &Options, console: &Console) -> ExitS
     if !(1..=MAX_MAX_ACTIONS).contains(&args.max_actions) {
         return usage(format!("--max-actions must be 1 to {MAX_MAX_ACTIONS}"));
     }
-    if args.event_timeout.is_zero() || args.case_timeout.is_zero() {
-        return usage("--event-timeout and --case-timeout must be more than zero".to_owned());
+    if args.event_timeout.is_zero() || args.case_timeout.is_zero() || args.time_limit.is_zero() {
+        return usage(
+            "--event-timeout, --case-timeout and --time-limit must be more than zero".to_owned(),
+        );
     }
     let mut config = match Config::from_options(options) {
         Ok(config) => config,
@@ -277,6 +282,19 @@ fn read_case_file(path: &Path) -> Result<CaseFile, String> {
             "{} has format {:?}; this version reads {CASE_FORMAT:?}",
             path.display(),
             file.format
+        ));
+    }
+    let oversized = file.case.actions.iter().find_map(|action| match action {
+        case::Action::Garbage {
+            frame: case::Garbage::Oversized { bytes },
+            ..
+        } if *bytes > MAX_OVERSIZED_BYTES => Some(*bytes),
+        _ => None,
+    });
+    if let Some(bytes) = oversized {
+        return Err(format!(
+            "{} asks for a frame of {bytes} bytes; at most {MAX_OVERSIZED_BYTES}",
+            path.display()
         ));
     }
     Ok(file)
