@@ -55,6 +55,14 @@ const GENERATOR_THREADS: &str = "chalk-load";
 /// Longest `--duration` accepted.
 const MAX_DURATION: Duration = Duration::from_secs(3600);
 
+/// Largest `--window`: each sender keeps a ring of four windows of counters, and the
+/// reference server's outbound queue (1024 frames) is full long before.
+const MAX_WINDOW: u32 = 1024;
+
+/// Largest `--rate` per room: a schedule in whole nanoseconds cannot pace much faster, and a
+/// sender's interval must stay above zero for its loop to end.
+const MAX_RATE: u32 = 1_000_000;
+
 /// How long connections may take to get their first frame (Chalk: `room.state`).
 const GREETING_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -195,9 +203,15 @@ fn check(args: &LoadArgs) -> Result<Checked, String> {
         return Err("--idle-room-size must be at least 1".to_owned());
     }
     let pace = match (args.rate, args.window) {
-        (Some(0), _) => return Err("--rate must be at least 1 message per second".to_owned()),
+        (Some(rate), _) if !(1..=MAX_RATE).contains(&rate) => {
+            return Err(format!(
+                "--rate must be between 1 and {MAX_RATE} messages per second"
+            ));
+        }
         (Some(rate), _) => Pace::Rate(f64::from(rate) / f64::from(args.senders.max(1))),
-        (None, Some(0)) => return Err("--window must be at least 1".to_owned()),
+        (None, Some(window)) if !(1..=MAX_WINDOW).contains(&window) => {
+            return Err(format!("--window must be between 1 and {MAX_WINDOW}"));
+        }
         (None, Some(window)) => Pace::Window(window),
         (None, None) => Pace::Window(8),
     };
@@ -206,6 +220,9 @@ fn check(args: &LoadArgs) -> Result<Checked, String> {
     }
     if args.payload_bytes == 0 || args.payload_bytes > 1024 * 1024 {
         return Err("--payload-bytes must be between 1 and 1048576".to_owned());
+    }
+    if args.connect_timeout.is_zero() {
+        return Err("--connect-timeout must be more than zero".to_owned());
     }
     if !(1..=1024).contains(&args.connect_concurrency) {
         return Err("--connect-concurrency must be between 1 and 1024".to_owned());
@@ -979,6 +996,14 @@ mod tests {
         assert!(problem(&["--senders", "11"]).contains("--senders"));
         assert!(problem(&["--window", "0"]).contains("--window"));
         assert!(problem(&["--rate", "0"]).contains("--rate"));
+        // A window this large would allocate gigabytes of counters (it aborted the process).
+        assert!(problem(&["--window", "4294967295"]).contains("--window"));
+        // A rate this large paced its senders at zero-nanosecond intervals: a loop that only
+        // a failing send ended.
+        assert!(problem(&["--rate", "4294967295"]).contains("--rate"));
+        assert!(check(&args(&["--rate", "1000000"])).is_ok());
+        assert!(check(&args(&["--window", "1024"])).is_ok());
+        assert!(problem(&["--connect-timeout", "0s"]).contains("--connect-timeout"));
         assert!(problem(&["--duration", "7200s"]).contains("--duration"));
         assert!(problem(&["--raw"]).contains("--raw needs --url"));
         assert!(
