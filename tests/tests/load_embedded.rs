@@ -75,6 +75,41 @@ async fn a_short_load_delivers_every_message_exactly_once() {
     assert!(latency["p50_ms"].as_f64() <= latency["p99_ms"].as_f64());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_room_state_is_not_at_fault() {
+    // room.state is an extension: a server that greets nobody still passes when it delivers.
+    let mut config = chalk_reference_server::Config::ephemeral();
+    config
+        .faults
+        .insert(chalk_reference_server::Fault::NoRoomState);
+    config.limits.rate_per_second = 1e9;
+    config.limits.rate_burst = u32::MAX;
+    let secret = config.jwt_secret().expect("a secret").to_owned();
+    let origin = config.default_tenant.allowed_origins[0].clone();
+    let server = chalk_reference_server::serve(config)
+        .await
+        .expect("the reference server starts");
+    let url = server.ws_url();
+    let (status, table) = conformance(&[
+        "load",
+        "--url",
+        &url,
+        "--jwt-secret",
+        &secret,
+        "--origin",
+        &origin,
+        "--participants",
+        "3",
+        "--duration",
+        "1s",
+        "--quiet",
+    ])
+    .await;
+    server.shutdown().await;
+    assert_eq!(status, ExitStatus::Conformant, "{table}");
+    assert!(table.contains("no room.state"), "{table}");
+}
+
 #[tokio::test]
 async fn refuses_a_target_outside_loopback_without_connecting() {
     let (status, output) = conformance(&[
