@@ -111,6 +111,30 @@ async fn a_server_without_room_state_is_not_at_fault() {
 }
 
 #[tokio::test]
+async fn an_unreachable_target_is_one_line_and_exit_code_3() {
+    // A loopback port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let (status, output) = conformance(&[
+        "load",
+        "--url",
+        &url,
+        "--raw",
+        "--duration",
+        "1s",
+        "--quiet",
+    ])
+    .await;
+    assert_eq!(status, ExitStatus::Unreachable, "{output}");
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {output}");
+    assert!(lines[0].contains("cannot connect to"), "{output}");
+}
+
+#[tokio::test]
 async fn refuses_a_target_outside_loopback_without_connecting() {
     let (status, output) = conformance(&[
         "load",

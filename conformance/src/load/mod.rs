@@ -87,7 +87,9 @@ latency, deliveries per second, fan-out latency, loss, duplicates, close codes, 
 CPU.\n\n\
 Without --url, the reference server runs embedded in this process (rate limit lifted). With \
 --url, provision participants as for the suite (--api-url/--api-key, --token-command, or \
---jwt-secret/--jwt-private-key). Targets outside loopback need --allow-remote.";
+--jwt-secret/--jwt-private-key). Targets outside loopback need --allow-remote.\n\n\
+Exit code: 0 nothing lost, duplicated or misrouted and no error, 1 otherwise, 2 usage error, \
+3 target unreachable (no connection opened) or provisioning failed.";
 
 /// Loads a Chalk server (or, with --raw, a plain broadcast server) and measures it.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
@@ -449,6 +451,21 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         "{established} of {} connected in {connect_seconds:.2}s",
         checked.connections
     ));
+    if established == 0 {
+        // Nothing to measure: say why in one line, as the suite does for an unreachable target.
+        let why = errors
+            .keys()
+            .next()
+            .map_or("no connection", |e| e.trim_start_matches("connect: "));
+        console.line(&format!(
+            "chalk-conformance load: cannot connect to {}: {why}",
+            entry.url
+        ));
+        if let Some(embedded) = entry.embedded {
+            embedded.stop().await;
+        }
+        return ExitStatus::Unreachable;
+    }
 
     // A server with the room-state extension greets every joiner; wait for it so that every
     // member is in. The API page promises no greeting, so a server without one is not at
