@@ -135,6 +135,69 @@ async fn an_unreachable_target_is_one_line_and_exit_code_3() {
 }
 
 #[tokio::test]
+async fn provisioning_errors_and_target_urls_never_show_secrets() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // A REST API that repeats the key it was given in its error body.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a listener");
+    let port = listener.local_addr().expect("an address").port();
+    let api = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = vec![0u8; 16 * 1024];
+            let read = socket.read(&mut buffer).await.unwrap_or(0);
+            let request = String::from_utf8_lossy(&buffer[..read]).into_owned();
+            let key = request
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("x-api-key")
+                        .then(|| value.trim().to_owned())
+                })
+                .unwrap_or_default();
+            let body = format!(r#"{{"error":"unknown key {key}"}}"#);
+            let response = format!(
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    });
+    let key = "a-load-api-key-that-must-never-show";
+    let (status, output) = conformance(&[
+        "load",
+        "--url",
+        &format!("ws://127.0.0.1:{port}/api/v1/ws"),
+        "--api-url",
+        &format!("http://127.0.0.1:{port}/api/v1"),
+        "--api-key",
+        key,
+        "--quiet",
+    ])
+    .await;
+    api.abort();
+    assert_eq!(status, ExitStatus::Unreachable, "{output}");
+    assert!(output.contains("provisioning failed"), "{output}");
+    assert!(output.contains("401"), "{output}");
+    assert!(!output.contains(key), "the API key leaked: {output}");
+
+    // Credentials in the target URL stay out of what is printed.
+    let (status, output) = conformance(&[
+        "load",
+        "--url",
+        &format!("ws://user:a-url-password-that-must-never-show@127.0.0.1:{port}/ws?token=a-query-token-that-must-never-show"),
+        "--raw",
+        "--duration",
+        "1s",
+        "--quiet",
+    ])
+    .await;
+    assert_eq!(status, ExitStatus::Unreachable, "{output}");
+    assert!(!output.contains("must-never-show"), "{output}");
+}
+
+#[tokio::test]
 async fn refuses_a_target_outside_loopback_without_connecting() {
     let (status, output) = conformance(&[
         "load",

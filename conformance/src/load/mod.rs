@@ -44,6 +44,7 @@ use self::stats::{Percentiles, Recorder, latency_histogram};
 use crate::cli::{Provisioning, parse_duration};
 use crate::handshake::UpgradeRequest;
 use crate::provision::{ParticipantSource, Provisioner};
+use crate::redact::{Redactor, url_without_credentials};
 use crate::report::Console;
 use crate::runner::ExitStatus;
 use crate::tokens::Minter;
@@ -329,6 +330,8 @@ struct Entry {
     provisioner: Option<Provisioner>,
     origin: Option<String>,
     embedded: Option<Embedded>,
+    /// Knows the secrets given (API key, JWT secret or key), for messages from provisioning.
+    redactor: Redactor,
 }
 
 /// A connection to open.
@@ -373,7 +376,8 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         Ok(planned) => planned,
         Err(problem) => {
             console.line(&format!(
-                "chalk-conformance load: provisioning failed: {problem}"
+                "chalk-conformance load: provisioning failed: {}",
+                entry.redactor.redact(&problem)
             ));
             if let Some(embedded) = entry.embedded {
                 embedded.stop().await;
@@ -808,9 +812,10 @@ async fn enter(checked: &Checked) -> Result<Entry, (ExitStatus, String)> {
             }),
             origin: args.provisioning.origin.clone().or(endpoint.origin),
             embedded: Some(embedded),
+            redactor: Redactor::new(),
         });
     };
-    let url = target.url.clone();
+    let url = url_without_credentials(&target.url);
     if args.raw {
         let tls = transport::tls_config(args.provisioning.ca_cert.as_deref())
             .map_err(|e| usage(e.to_string()))?;
@@ -822,6 +827,7 @@ async fn enter(checked: &Checked) -> Result<Entry, (ExitStatus, String)> {
             provisioner: None,
             origin: args.provisioning.origin.clone(),
             embedded: None,
+            redactor: Redactor::new(),
         });
     }
     // The suite's own check of the provisioning options (same rules, same messages).
@@ -829,7 +835,13 @@ async fn enter(checked: &Checked) -> Result<Entry, (ExitStatus, String)> {
         .provisioning
         .check()
         .map_err(|e| usage(e.to_string()))?;
-    let provisioner = access.provisioner(None).map_err(usage)?;
+    let redactor = Redactor::new();
+    for (secret, label) in &access.secrets {
+        redactor.register(secret, label);
+    }
+    let provisioner = access
+        .provisioner(None)
+        .map_err(|e| usage(redactor.redact(&e)))?;
     Ok(Entry {
         label: "Chalk server".to_owned(),
         url,
@@ -838,6 +850,7 @@ async fn enter(checked: &Checked) -> Result<Entry, (ExitStatus, String)> {
         provisioner: Some(provisioner),
         origin: access.origin,
         embedded: None,
+        redactor,
     })
 }
 
