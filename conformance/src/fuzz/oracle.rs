@@ -347,7 +347,8 @@ impl Record {
                 valid.min(Need::May)
             };
         }
-        if k >= rw.end {
+        // A close noticed at step `k` may have come just after the message was handed out.
+        if k > rw.end {
             return Need::Never;
         }
         let receiver_in = if k < rw.out { Need::Must } else { Need::May };
@@ -411,7 +412,7 @@ impl Record {
             .filter(|h| h.from == subject && h.changed)
             .map(|h| {
                 let present = ow.join < h.step || observer == subject;
-                let need = if !present || h.step >= ow.end {
+                let need = if !present || h.step > ow.end {
                     Need::Never
                 } else if h.step < ow.out && h.step < sw.out {
                     Need::Must
@@ -1389,6 +1390,32 @@ mod tests {
         assert_eq!(
             requirements("msg_1", super::super::case::SPOOFED_TIMESTAMP),
             ["CHAT-011"]
+        );
+    }
+
+    #[test]
+    fn a_close_noticed_at_a_message_s_step_may_come_after_its_delivery() {
+        // B sent a binary frame at step 2; the server closed it a moment later, noticed only
+        // after A's message of step 3 was out, which B got first.
+        let mut record = Record {
+            seats: vec![seat("A", 0, 0), seat("B", 0, 1)],
+            chats: vec![chat(3, 0, "hi")],
+            ..Record::default()
+        };
+        record.seats[0].frames = vec![frame(
+            "participant.joined",
+            serde_json::json!({"id": "p_B", "display_name": "B", "role": "participant"}),
+        )];
+        record.seats[1].bad_inputs = vec![(2, BadInput::Binary)];
+        record.seats[1].closed_by_server = Some(3);
+        record.seats[1].frames = vec![message("p_A", "hi")];
+        assert_eq!(record.chat_need(&record.chats[0], 1), Need::May);
+        let findings = check(&record, &|_| false);
+        assert!(
+            !findings
+                .iter()
+                .any(|f| f.requirement.as_deref() == Some("CHAT-010")),
+            "{findings:?}"
         );
     }
 
