@@ -739,7 +739,8 @@ impl Fuzz<'_> {
     }
 
     /// The command that runs fuzz again against the same target with `what`; secrets given on
-    /// the command line are shown as the variables that carry them.
+    /// the command line are shown as the variables that carry them, and URLs lose any
+    /// user-info and `token` parameter.
     fn command(&self, what: &str) -> String {
         let o = &self.options.provisioning;
         let mut parts = vec!["chalk-conformance fuzz".to_owned()];
@@ -748,7 +749,7 @@ impl Fuzz<'_> {
             add("--url", &url_without_credentials(url));
         }
         if let Some(api_url) = &o.api_url {
-            add("--api-url", api_url);
+            add("--api-url", &url_without_credentials(api_url));
         }
         if let Some(command) = &o.token_command {
             add("--token-command", &self.arena.redactor.redact(command));
