@@ -116,9 +116,11 @@ pub fn feature_sources(dir: Option<&Path>) -> Result<Vec<(String, String)>, Docs
             .map(|(relative, text)| (format!("features/{relative}"), (*text).to_owned()))
             .collect());
     };
-    let mut files = Vec::new();
-    collect(dir, &mut files)?;
-    files.sort();
+    let files = crate::plan::feature_files(dir).map_err(|(path, e)| DocsError::Io {
+        action: "read",
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
     files
         .into_iter()
         .map(|file| {
@@ -134,23 +136,6 @@ pub fn feature_sources(dir: Option<&Path>) -> Result<Vec<(String, String)>, Docs
             ))
         })
         .collect()
-}
-
-fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), DocsError> {
-    let entries = fs::read_dir(dir).map_err(|e| DocsError::Io {
-        action: "read",
-        path: dir.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect(&path, files)?;
-        } else if path.extension().is_some_and(|e| e == "feature") {
-            files.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// The latest result of each requirement and scenario, read from `--results`.

@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::catalogue::{Area, Catalogue, Level};
+use crate::catalogue::{Area, Catalogue, Level, Requirement};
 use crate::schemas::{Direction, SchemaSet};
 
 /// The requirement every frame answers to.
@@ -27,6 +27,30 @@ pub struct RequirementRef {
     pub title: String,
     /// Its level.
     pub level: Level,
+}
+
+impl RequirementRef {
+    /// How a failure names `requirement`.
+    pub fn of(requirement: &Requirement) -> Self {
+        Self {
+            id: requirement.id.clone(),
+            title: requirement.title.clone(),
+            level: requirement.level,
+        }
+    }
+
+    /// How a failure names `id`: as the catalogue has it or, for an ID the catalogue lacks, as a
+    /// must with `fallback_title`.
+    pub fn lookup(catalogue: &Catalogue, id: &str, fallback_title: &str) -> Self {
+        catalogue.requirement(id).map_or_else(
+            || Self {
+                id: id.to_owned(),
+                title: fallback_title.to_owned(),
+                level: Level::Must,
+            },
+            Self::of,
+        )
+    }
 }
 
 impl fmt::Display for RequirementRef {
@@ -58,20 +82,7 @@ pub struct FrameJudge {
 impl FrameJudge {
     /// A judge for a server that declared `declared` extensions.
     pub fn new(schemas: SchemaSet, catalogue: &Catalogue, declared: BTreeSet<String>) -> Self {
-        let reference = |id: &str| {
-            catalogue
-                .requirement(id)
-                .map(|r| RequirementRef {
-                    id: r.id.clone(),
-                    title: r.title.clone(),
-                    level: r.level,
-                })
-                .unwrap_or_else(|| RequirementRef {
-                    id: id.to_owned(),
-                    title: "frame shape".to_owned(),
-                    level: Level::Must,
-                })
-        };
+        let reference = |id: &str| RequirementRef::lookup(catalogue, id, "frame shape");
         let mut by_event = BTreeMap::new();
         for requirement in catalogue.in_area(Area::Schema).filter(|r| !r.retired) {
             for event in &requirement.events {

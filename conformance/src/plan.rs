@@ -88,15 +88,16 @@ pub fn embedded_features() -> Result<Vec<gherkin::Feature>, PlanError> {
 
 /// The features of a directory (recursively), outlines expanded, in path order.
 pub fn features_in(dir: &Path) -> Result<Vec<gherkin::Feature>, PlanError> {
-    let mut files = Vec::new();
-    collect_feature_files(dir, &mut files)?;
+    let files = feature_files(dir).map_err(|(path, e)| PlanError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
     if files.is_empty() {
         return Err(PlanError::Read {
             path: dir.display().to_string(),
             reason: "no .feature file in it".to_owned(),
         });
     }
-    files.sort();
     files
         .into_iter()
         .map(|file| {
@@ -109,20 +110,25 @@ pub fn features_in(dir: &Path) -> Result<Vec<gherkin::Feature>, PlanError> {
         .collect()
 }
 
-fn collect_feature_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), PlanError> {
-    let entries = fs::read_dir(dir).map_err(|e| PlanError::Read {
-        path: dir.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect_feature_files(&path, files)?;
-        } else if path.extension().is_some_and(|e| e == "feature") {
-            files.push(path);
+/// The `.feature` files below `dir` (recursively), in path order; an error names the directory
+/// that could not be read.
+pub fn feature_files(dir: &Path) -> Result<Vec<PathBuf>, (PathBuf, std::io::Error)> {
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), (PathBuf, std::io::Error)> {
+        let entries = fs::read_dir(dir).map_err(|e| (dir.to_owned(), e))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, files)?;
+            } else if path.extension().is_some_and(|e| e == "feature") {
+                files.push(path);
+            }
         }
+        Ok(())
     }
-    Ok(())
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+    files.sort();
+    Ok(files)
 }
 
 /// Parses one feature and expands its outlines.
@@ -409,11 +415,7 @@ impl Plan {
                         )
                     })
                     .collect(),
-                requirement: RequirementRef {
-                    id: requirement.id.clone(),
-                    title: requirement.title.clone(),
-                    level: requirement.level,
-                },
+                requirement: RequirementRef::of(requirement),
                 extension: requirement.extension.clone(),
                 disposition,
             });

@@ -753,11 +753,7 @@ pub(crate) mod sample {
                     line + 2,
                 ),
             ],
-            requirement: RequirementRef {
-                id: requirement.id.clone(),
-                title: requirement.title.clone(),
-                level: requirement.level,
-            },
+            requirement: RequirementRef::of(requirement),
             extension: requirement.extension.clone(),
             disposition,
         }

@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::catalogue::{Catalogue, Level};
+use crate::catalogue::Catalogue;
 use crate::connection::{Connection, Ending, Received, ReceivedKind};
 use crate::failure::Failure;
 use crate::handshake::{self, Handshake, UpgradeRequest};
@@ -66,18 +66,7 @@ pub struct RunContext {
 impl RunContext {
     /// The catalogue entry `id` as a failure names it.
     pub fn requirement(&self, id: &str) -> RequirementRef {
-        match self.catalogue.requirement(id) {
-            Some(r) => RequirementRef {
-                id: r.id.clone(),
-                title: r.title.clone(),
-                level: r.level,
-            },
-            None => RequirementRef {
-                id: id.to_owned(),
-                title: "(not in the catalogue)".to_owned(),
-                level: Level::Must,
-            },
-        }
+        RequirementRef::lookup(&self.catalogue, id, "(not in the catalogue)")
     }
 }
 

@@ -696,18 +696,7 @@ impl Fuzz<'_> {
     }
 
     fn requirement(&self, id: &str) -> RequirementRef {
-        match self.catalogue.requirement(id) {
-            Some(r) => RequirementRef {
-                id: r.id.clone(),
-                title: r.title.clone(),
-                level: r.level,
-            },
-            None => RequirementRef {
-                id: id.to_owned(),
-                title: "(not in the catalogue)".to_owned(),
-                level: crate::catalogue::Level::Must,
-            },
-        }
+        RequirementRef::lookup(self.catalogue, id, "(not in the catalogue)")
     }
 
     fn print_findings(&self, play: &Play) {
