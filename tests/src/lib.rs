@@ -1,5 +1,31 @@
 //! Helpers shared by the workspace's integration tests.
 
+use std::path::PathBuf;
+
+use chalk_conformance::report::Console;
+use chalk_conformance::runner::{self, ExitStatus};
+
+/// Runs `chalk-conformance` with `args` in this process; its exit status and everything it
+/// printed.
+pub async fn conformance(args: &[&str]) -> (ExitStatus, String) {
+    let (console, output) = Console::buffer();
+    let argv = std::iter::once("chalk-conformance").chain(args.iter().copied());
+    let status = runner::run(argv, &console).await;
+    (status, output.contents())
+}
+
+/// A directory of its own under the system's temporary directory, named after `name`, the
+/// process and the time (tests of one binary share the process id).
+pub fn scratch(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("chalk-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
 /// The start of the first JWT-shaped run in `text`: `eyJ` (base64url of `{"`), at least ten
 /// more base64url characters, then the `.` that ends a compact JWT's header segment.
 ///

@@ -14,9 +14,9 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use chalk_conformance::report::Console;
-use chalk_conformance::runner::{self, ExitStatus};
+use chalk_conformance::runner::ExitStatus;
 use chalk_reference_server::{Config, serve};
+use chalk_tests::conformance;
 use serde_json::Value;
 
 /// How long one Chromium invocation may take.
@@ -78,13 +78,6 @@ fn failing_run() -> &'static FailingRun {
         });
         FailingRun { report, site }
     })
-}
-
-async fn conformance(args: &[&str]) -> (ExitStatus, String) {
-    let (console, output) = Console::buffer();
-    let argv = std::iter::once("chalk-conformance").chain(args.iter().copied());
-    let status = runner::run(argv, &console).await;
-    (status, output.contents())
 }
 
 /// Where screenshots are kept: `target/browser-artifacts/`.

@@ -4,28 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use chalk_conformance::report::Console;
-use chalk_conformance::runner::{self, ExitStatus};
+use chalk_conformance::runner::ExitStatus;
 use chalk_reference_server::{Config, Fault, serve};
-
-/// Runs `chalk-conformance ARGS`; the exit status and everything it printed.
-async fn conformance(args: &[&str]) -> (ExitStatus, String) {
-    let (console, output) = Console::buffer();
-    let argv = std::iter::once("chalk-conformance").chain(args.iter().copied());
-    let status = runner::run(argv, &console).await;
-    (status, output.contents())
-}
-
-/// A directory of its own under the system's temporary directory.
-fn scratch(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let dir = std::env::temp_dir().join(format!("chalk-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    dir
-}
+use chalk_tests::{conformance, scratch};
 
 /// An expectations file listing `requirement`.
 fn expecting(dir: &Path, requirement: &str, reason: &str) -> PathBuf {

@@ -7,17 +7,9 @@
 use std::path::PathBuf;
 
 use chalk_conformance::catalogue::KNOWN_EXTENSIONS;
-use chalk_conformance::report::Console;
-use chalk_conformance::runner::{self, ExitStatus};
+use chalk_conformance::runner::ExitStatus;
 use chalk_reference_server::{Config, Fault, Server, serve};
-
-/// Runs `chalk-conformance ARGS`; the exit status and everything it printed.
-async fn conformance(args: &[&str]) -> (ExitStatus, String) {
-    let (console, output) = Console::buffer();
-    let argv = std::iter::once("chalk-conformance").chain(args.iter().copied());
-    let status = runner::run(argv, &console).await;
-    (status, output.contents())
-}
+use chalk_tests::{conformance, scratch};
 
 /// A reference server with `faults`, and the options that point the fuzzer at it.
 struct Target {
@@ -74,17 +66,6 @@ impl Target {
 
 fn refs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
-}
-
-/// A directory of its own under the system's temporary directory.
-fn scratch(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let dir = std::env::temp_dir().join(format!("chalk-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    dir
 }
 
 /// The printed command line under `heading`, as arguments after the program name, with the

@@ -5,17 +5,9 @@
 //! Correctness only: how fast the server is belongs to the benchmarks (`benches/`), never to a
 //! timed test.
 
-use chalk_conformance::report::Console;
-use chalk_conformance::runner::{self, ExitStatus};
+use chalk_conformance::runner::ExitStatus;
+use chalk_tests::conformance;
 use serde_json::Value;
-
-/// Runs `chalk-conformance ARGS`; the exit status and everything it printed on stdout.
-async fn conformance(args: &[&str]) -> (ExitStatus, String) {
-    let (console, output) = Console::buffer();
-    let argv = std::iter::once("chalk-conformance").chain(args.iter().copied());
-    let status = runner::run(argv, &console).await;
-    (status, output.contents())
-}
 
 #[tokio::test]
 async fn a_short_load_delivers_every_message_exactly_once() {

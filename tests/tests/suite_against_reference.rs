@@ -9,18 +9,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chalk_conformance::catalogue::KNOWN_EXTENSIONS;
-use chalk_conformance::report::Console;
-use chalk_conformance::runner::{self, ExitStatus};
+use chalk_conformance::runner::ExitStatus;
 use chalk_reference_server::{Config, Server, serve};
+use chalk_tests::conformance;
 use chalk_tests::jwt_shaped;
-
-/// Runs `chalk-conformance ARGS`; the exit status and everything it printed.
-async fn conformance(args: &[&str]) -> (ExitStatus, String) {
-    let (console, output) = Console::buffer();
-    let argv = std::iter::once("chalk-conformance").chain(args.iter().copied());
-    let status = runner::run(argv, &console).await;
-    (status, output.contents())
-}
 
 /// The last line, `N passed, N failed, N skipped`, as numbers.
 fn closing_counts(output: &str) -> (usize, usize, usize) {

@@ -6,9 +6,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use chalk_conformance::catalogue::KNOWN_EXTENSIONS;
-use chalk_conformance::report::Console;
-use chalk_conformance::runner::{self, ExitStatus};
+use chalk_conformance::runner::ExitStatus;
 use chalk_reference_server::{Config, TlsConfig, serve};
+use chalk_tests::conformance;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
 
 /// A directory with `ca.pem`, `server.pem` and `server-key.pem` for 127.0.0.1 and localhost.
@@ -34,13 +34,6 @@ fn certificates() -> PathBuf {
     std::fs::write(dir.join("server.pem"), server_cert.pem()).unwrap();
     std::fs::write(dir.join("server-key.pem"), server_key.serialize_pem()).unwrap();
     dir
-}
-
-async fn conformance(args: &[&str]) -> (ExitStatus, String) {
-    let (console, output) = Console::buffer();
-    let argv = std::iter::once("chalk-conformance").chain(args.iter().copied());
-    let status = runner::run(argv, &console).await;
-    (status, output.contents())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
