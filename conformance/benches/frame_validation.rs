@@ -5,10 +5,10 @@
 
 use std::hint::black_box;
 
-use chalk_conformance::catalogue::{Catalogue, KNOWN_EXTENSIONS};
-use chalk_conformance::judge::FrameJudge;
-use chalk_conformance::load::marker::{Marker, marker_of};
-use chalk_conformance::schemas::SchemaSet;
+use chalk_conformance::commands::load::marker::{Marker, marker_of};
+use chalk_conformance::contract::catalogue::{Catalogue, KNOWN_EXTENSIONS};
+use chalk_conformance::contract::judge::FrameJudge;
+use chalk_conformance::contract::schemas::SchemaSet;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// A `chat.message` as the reference server sends it, with a 100-byte text.

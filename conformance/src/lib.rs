@@ -1,39 +1,24 @@
 //! The Chalk conformance suite: a black-box judge of servers that implement the Chalk real-time
 //! WebSocket API.
 //!
-//! The suite knows the API only through the contract files of this repository, never through an
-//! implementation: the JSON Schemas of `schemas/` ([`schemas`]) and the requirement catalogue
-//! `spec/requirements.toml` ([`catalogue`]). Both are compiled into the library, so the suite runs
-//! from any directory.
+//! The crate is five layers, each a folder; every layer uses only the layers listed before it.
+//!
+//! - [`contract`]: the API as this repository states it, compiled into the library so that the
+//!   suite runs from any directory: the JSON Schemas of `schemas/`, the requirement catalogue
+//!   `spec/requirements.toml`, and the frame judge that checks a frame against both. The suite
+//!   knows the API only through these, never through an implementation.
+//! - [`driver`]: talking to a server under test: the transport, the opening handshake, a
+//!   connection's frames, the REST API, tokens, provisioning of participants, the wire
+//!   transcript and the redaction of secrets.
+//! - [`suite`]: the scenarios: which run (the plan), the world of one scenario, its steps, the
+//!   matchers the steps apply, and the checks of the features themselves (lint, listing).
+//! - [`report`]: what a run found, as one results model and its views: the console, JUnit and
+//!   Cucumber JSON, the HTML report, the Markdown summary, and expectations files.
+//! - [`commands`]: the command line and one module per subcommand (run the suite, `list`,
+//!   `lint`, `docs`, `fuzz`, `load`); each is a thin layer over the ones below.
 
-pub mod catalogue;
-pub mod schemas;
-
-pub mod cli;
-pub mod connection;
-pub mod docs_site;
-pub mod expectations;
-pub mod export;
-pub mod failure;
-pub mod fuzz;
-pub mod handshake;
-pub mod html;
-pub mod html_report;
-pub mod judge;
-pub mod lint;
-pub mod listing;
-pub mod load;
-pub mod matchers;
-pub mod plan;
-pub mod provision;
-pub mod redact;
+pub mod commands;
+pub mod contract;
+pub mod driver;
 pub mod report;
-pub mod rest;
-pub mod results;
-pub mod runner;
-pub mod steps;
-pub mod summary;
-pub mod tokens;
-pub mod transcript;
-pub mod transport;
-pub mod world;
+pub mod suite;

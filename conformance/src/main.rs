@@ -6,8 +6,8 @@
 
 use std::process::ExitCode;
 
-use chalk_conformance::report::Console;
-use chalk_conformance::runner;
+use chalk_conformance::commands::run as runner;
+use chalk_conformance::report::console::Console;
 
 fn main() -> ExitCode {
     runner::run_blocking(std::env::args_os(), &Console::stdout()).into()

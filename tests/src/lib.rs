@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use chalk_conformance::report::Console;
-use chalk_conformance::runner::{self, ExitStatus};
+use chalk_conformance::commands::run::{self as runner, ExitStatus};
+use chalk_conformance::report::console::Console;
 
 /// Runs `chalk-conformance` with `args` in this process; its exit status and everything it
 /// printed.

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use chalk_conformance::schemas::{Direction, SchemaSet};
+use chalk_conformance::contract::schemas::{Direction, SchemaSet};
 use serde_json::Value;
 
 fn repo_root() -> PathBuf {

@@ -5,10 +5,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use chalk_conformance::catalogue::{
+use chalk_conformance::contract::catalogue::{
     Area, Catalogue, CatalogueError, CatalogueProblem, KNOWN_EXTENSIONS, Level,
 };
-use chalk_conformance::schemas::SchemaSet;
+use chalk_conformance::contract::schemas::SchemaSet;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -304,7 +304,7 @@ fn lookups_find_entries_by_id_area_level_extension_and_event() {
         )
         + &entry("PING-003", "keepalive", "should", "retired = true");
     let catalogue = Catalogue::parse(&toml).expect("catalogue");
-    let ids = |found: Vec<&chalk_conformance::catalogue::Requirement>| -> Vec<String> {
+    let ids = |found: Vec<&chalk_conformance::contract::catalogue::Requirement>| -> Vec<String> {
         found.into_iter().map(|r| r.id.clone()).collect()
     };
     assert_eq!(

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use chalk_conformance::schemas::{Direction, SchemaSet};
+use chalk_conformance::contract::schemas::{Direction, SchemaSet};
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chalk_conformance::report::Console;
-use chalk_conformance::runner::{self, ExitStatus};
+use chalk_conformance::commands::run::{self as runner, ExitStatus};
+use chalk_conformance::report::console::Console;
 use chalk_reference_server::{Config, serve};
 use chalk_tests::jwt_shaped;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

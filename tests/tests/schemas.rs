@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use chalk_conformance::schemas::{BUNDLED, CompiledSchema, ID_BASE, SchemaSet};
+use chalk_conformance::contract::schemas::{BUNDLED, CompiledSchema, ID_BASE, SchemaSet};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -75,7 +75,7 @@ fn the_binary_bundles_every_json_file_of_the_schemas_directory_unchanged() {
     let stale: Vec<_> = bundled.difference(&on_disk).collect();
     assert!(
         missing.is_empty() && stale.is_empty(),
-        "chalk_conformance::schemas::BUNDLED is out of date: missing {missing:?}, no longer on disk {stale:?}"
+        "chalk_conformance::contract::schemas::BUNDLED is out of date: missing {missing:?}, no longer on disk {stale:?}"
     );
     for (file, text) in BUNDLED {
         let disk = std::fs::read_to_string(dir.join(file)).expect("readable schema file");

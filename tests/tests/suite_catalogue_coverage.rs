@@ -2,10 +2,10 @@
 //! scenario cites one known requirement at the catalogue's level, and the coverage listing that
 //! `chalk-conformance list` prints stays as reviewed.
 
-use chalk_conformance::catalogue::Catalogue;
-use chalk_conformance::report::Console;
-use chalk_conformance::runner::{self, ExitStatus};
-use chalk_conformance::{lint, plan};
+use chalk_conformance::commands::run::{self as runner, ExitStatus};
+use chalk_conformance::contract::catalogue::Catalogue;
+use chalk_conformance::report::console::Console;
+use chalk_conformance::suite::{lint, plan};
 
 #[test]
 fn the_features_keep_every_rule_of_the_catalogue() {

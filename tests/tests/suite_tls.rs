@@ -5,8 +5,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
-use chalk_conformance::catalogue::KNOWN_EXTENSIONS;
-use chalk_conformance::runner::ExitStatus;
+use chalk_conformance::commands::run::ExitStatus;
+use chalk_conformance::contract::catalogue::KNOWN_EXTENSIONS;
 use chalk_reference_server::{Config, TlsConfig, serve};
 use chalk_tests::conformance;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};

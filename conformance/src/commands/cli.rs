@@ -1,0 +1,893 @@
+//! The command line of `chalk-conformance`, and its check into a usable [`Config`].
+//!
+//! Every option can also be given as a `CHALK_*` environment variable, which is the way to pass
+//! secrets in CI (an argument shows up in process listings). A configuration that cannot work —
+//! a missing file, an unknown extension name, a key without its algorithm — is refused with one
+//! line and exit code 2 before anything is sent.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser, Subcommand};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use tokio_rustls::rustls::ClientConfig;
+
+use crate::contract::catalogue::KNOWN_EXTENSIONS;
+use crate::driver::provision::{ParticipantSource, Provisioner};
+use crate::driver::rest::RestClient;
+use crate::driver::tokens::{Minter, TokenError};
+use crate::driver::transport::{self, Target, TransportError};
+use crate::suite::plan::{PlanError, Selection};
+
+/// The origin refused by default: `.invalid` can never be anybody's site.
+pub const DEFAULT_FORBIDDEN_ORIGIN: &str = "https://forbidden.invalid";
+
+/// Judges a server against the Chalk real-time WebSocket API.
+///
+/// Without --url, the suite starts the reference server in-process and runs every scenario
+/// against it. With --url, it judges that server; say how to get participants with --api-url and
+/// --api-key (REST), --token-command, or --jwt-secret / --jwt-private-key (minted tokens).
+#[derive(Debug, Parser)]
+#[command(name = "chalk-conformance", version, about, long_about)]
+pub struct Options {
+    /// What to do instead of running the suite.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Where the target is and how to get in (shared with `load` and `fuzz`).
+    #[command(flatten)]
+    pub provisioning: Provisioning,
+
+    /// Shell command starting or stopping a recording; gets CHALK_ROOM_ID and
+    /// CHALK_RECORDING_ACTION=start|stop.
+    #[arg(long, env = "CHALK_RECORDING_COMMAND", value_name = "CMD")]
+    pub recording_command: Option<String>,
+
+    /// An origin the server must refuse.
+    #[arg(long, env = "CHALK_FORBIDDEN_ORIGIN", value_name = "ORIGIN", default_value = DEFAULT_FORBIDDEN_ORIGIN)]
+    pub forbidden_origin: String,
+
+    /// An extension the server claims (repeatable; see spec/extensions.md).
+    #[arg(
+        long = "declare",
+        env = "CHALK_DECLARE",
+        value_name = "EXTENSION",
+        value_delimiter = ','
+    )]
+    pub declare: Vec<String>,
+
+    /// TOML profile of the server: `extensions = ["chat-echo", ...]`.
+    #[arg(long, env = "CHALK_PROFILE", value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+
+    /// Make should-level failures fail the run.
+    #[arg(long, env = "CHALK_STRICT", action = ArgAction::SetTrue)]
+    pub strict: bool,
+
+    /// Only scenarios matching this tag expression, e.g. '@must and not @req.REC-001'.
+    #[arg(long, env = "CHALK_TAGS", value_name = "EXPR")]
+    pub tags: Option<String>,
+
+    /// Only scenarios whose name matches this regular expression.
+    #[arg(long, env = "CHALK_NAME", value_name = "REGEX")]
+    pub name: Option<String>,
+
+    /// How many scenarios run at once.
+    #[arg(
+        long,
+        env = "CHALK_CONCURRENCY",
+        value_name = "N",
+        default_value_t = 32
+    )]
+    pub concurrency: usize,
+
+    /// How long to wait for an expected event (e.g. 2s, 500ms).
+    #[arg(long, env = "CHALK_EVENT_TIMEOUT", value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub event_timeout: Duration,
+
+    /// How long "receives nothing" waits.
+    #[arg(long, env = "CHALK_QUIET_WINDOW", value_name = "DURATION", default_value = "300ms", value_parser = parse_duration)]
+    pub quiet_window: Duration,
+
+    /// The server's clock leeway for exp/nbf (for the token-expiry extension).
+    #[arg(long, env = "CHALK_TOKEN_LEEWAY", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub token_leeway: Duration,
+
+    /// Write a JUnit XML report here.
+    #[arg(long, env = "CHALK_JUNIT", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Write a Cucumber JSON report here.
+    #[arg(long, env = "CHALK_JSON", value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Write a self-contained HTML report here: verdict, every requirement and scenario, the
+    /// failures' Expected/Actual and every scenario's wire transcript, secrets redacted.
+    #[arg(long, env = "CHALK_REPORT", value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+
+    /// Write a short Markdown summary here (e.g. "$GITHUB_STEP_SUMMARY").
+    #[arg(long, env = "CHALK_SUMMARY", value_name = "FILE.md")]
+    pub summary: Option<PathBuf>,
+
+    /// Write the run-result JSON here (read back by `chalk-conformance docs --results`).
+    #[arg(long, env = "CHALK_RESULTS_JSON", value_name = "FILE")]
+    pub results_json: Option<PathBuf>,
+
+    /// Read the features from this directory instead of the copies built into the binary.
+    #[arg(long, env = "CHALK_FEATURES", value_name = "DIR")]
+    pub features: Option<PathBuf>,
+
+    /// TOML file of requirements known to fail, each with a reason: their failures are reported
+    /// as expected; one that passes fails the run (the file is stale).
+    #[arg(long, env = "CHALK_EXPECTATIONS", value_name = "FILE")]
+    pub expectations: Option<PathBuf>,
+}
+
+/// Where the target server is and how to get participants into it: the options the suite,
+/// `load` and `fuzz` share (each with its `CHALK_*` variable).
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct Provisioning {
+    /// The WebSocket endpoint, e.g. wss://staging.example.com/api/v1/ws (default: an embedded
+    /// reference server).
+    #[arg(long, env = "CHALK_URL", value_name = "URL")]
+    pub url: Option<String>,
+
+    /// HS256 secret of the deployment: mint participant tokens (the run also forges defective
+    /// ones from them).
+    #[arg(
+        long,
+        env = "CHALK_JWT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub jwt_secret: Option<String>,
+
+    /// PEM file with the deployment's private signing key (needs --jwt-alg).
+    #[arg(long, env = "CHALK_JWT_PRIVATE_KEY", value_name = "PEM_FILE")]
+    pub jwt_private_key: Option<PathBuf>,
+
+    /// Algorithm of --jwt-private-key.
+    #[arg(long, env = "CHALK_JWT_ALG", value_name = "ALG", value_parser = ["RS256", "ES256", "EdDSA"])]
+    pub jwt_alg: Option<String>,
+
+    /// `iss` claim of minted tokens.
+    #[arg(long, env = "CHALK_JWT_ISSUER", value_name = "ISS")]
+    pub jwt_issuer: Option<String>,
+
+    /// `aud` claim of minted tokens.
+    #[arg(long, env = "CHALK_JWT_AUDIENCE", value_name = "AUD")]
+    pub jwt_audience: Option<String>,
+
+    /// Extra claim of minted tokens, e.g. tenant_id=t_acme (repeatable).
+    #[arg(
+        long = "claim",
+        env = "CHALK_CLAIMS",
+        value_name = "KEY=VALUE",
+        value_delimiter = ','
+    )]
+    pub claims: Vec<String>,
+
+    /// REST API base, e.g. https://staging.example.com/api/v1: provision rooms and participants
+    /// (and, in the run, recordings) through it.
+    #[arg(long, env = "CHALK_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// Tenant API key for --api-url (header X-API-Key).
+    #[arg(
+        long,
+        env = "CHALK_API_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+
+    /// Shell command printing a participant token; gets CHALK_ROOM_ID, CHALK_PARTICIPANT_ID,
+    /// CHALK_DISPLAY_NAME and CHALK_ROLE in its environment.
+    #[arg(long, env = "CHALK_TOKEN_COMMAND", value_name = "CMD")]
+    pub token_command: Option<String>,
+
+    /// Origin header of connections meant to succeed (none by default).
+    #[arg(long, env = "CHALK_ORIGIN", value_name = "ORIGIN")]
+    pub origin: Option<String>,
+
+    /// PEM file of a private CA to trust for wss:// and https:// (besides the system roots).
+    #[arg(long, env = "CHALK_CA_CERT", value_name = "PEM_FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl Provisioning {
+    /// Checks the options; the first problem found, as one line. Without `--url` the options
+    /// that only apply to a remote target are refused.
+    pub fn check(&self) -> Result<Access, ConfigError> {
+        let bad = |message: &str| Err(ConfigError::Options(message.to_owned()));
+        let target = self.url.as_deref().map(Target::parse).transpose()?;
+        if target.is_none() {
+            let remote_only = [
+                ("--jwt-secret", self.jwt_secret.is_some()),
+                ("--jwt-private-key", self.jwt_private_key.is_some()),
+                ("--api-url", self.api_url.is_some()),
+                ("--api-key", self.api_key.is_some()),
+                ("--token-command", self.token_command.is_some()),
+            ];
+            if let Some((flag, _)) = remote_only.iter().find(|(_, given)| *given) {
+                return Err(needs_url(flag));
+            }
+        }
+        let api = match (&self.api_url, &self.api_key) {
+            (Some(url), Some(key)) => {
+                transport::check_api_url(url)?;
+                Some(Api {
+                    url: url.clone(),
+                    key: key.clone(),
+                })
+            }
+            (Some(_), None) => return bad("--api-url needs --api-key"),
+            (None, Some(_)) => return bad("--api-key needs --api-url"),
+            (None, None) => None,
+        };
+        let mut secrets = Vec::new();
+        if let Some(api) = &api {
+            secrets.push((api.key.clone(), "api-key"));
+        }
+        let mut claims = Map::new();
+        for claim in &self.claims {
+            let Some((key, value)) = claim.split_once('=').filter(|(k, _)| !k.trim().is_empty())
+            else {
+                return Err(ConfigError::Options(format!(
+                    "--claim {claim:?} is not KEY=VALUE"
+                )));
+            };
+            claims.insert(key.trim().to_owned(), Value::String(value.to_owned()));
+        }
+        let minter = match (&self.jwt_secret, &self.jwt_private_key, &self.jwt_alg) {
+            (Some(_), Some(_), _) => {
+                return bad("give --jwt-secret or --jwt-private-key, not both");
+            }
+            (Some(secret), None, None) => {
+                secrets.push((secret.clone(), "jwt-secret"));
+                Some(Minter::hs256(secret))
+            }
+            (Some(_), None, Some(_)) => {
+                return bad("--jwt-alg goes with --jwt-private-key (--jwt-secret is HS256)");
+            }
+            (None, Some(path), Some(alg)) => {
+                let pem = fs::read_to_string(path).map_err(|e| ConfigError::File {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                secrets.push((pem.trim().to_owned(), "jwt-private-key"));
+                Some(Minter::from_pem(&pem, alg)?)
+            }
+            (None, Some(_), None) => {
+                return bad("--jwt-private-key needs --jwt-alg (RS256, ES256 or EdDSA)");
+            }
+            (None, None, Some(_)) => return bad("--jwt-alg needs --jwt-private-key"),
+            (None, None, None) => None,
+        }
+        .map(|m| m.with_claims(self.jwt_issuer.clone(), self.jwt_audience.clone(), claims));
+        if target.is_some() && api.is_none() && self.token_command.is_none() && minter.is_none() {
+            return bad(
+                "no way to get participants: give --api-url and --api-key, --token-command, or --jwt-secret / --jwt-private-key",
+            );
+        }
+        let tls = Arc::new(transport::tls_config(self.ca_cert.as_deref())?);
+        Ok(Access {
+            target,
+            api,
+            token_command: self.token_command.clone(),
+            minter,
+            secrets,
+            origin: self.origin.clone(),
+            tls,
+        })
+    }
+
+    /// Lays over `self` the options of `given` that `matches` (a subcommand's, e.g. `fuzz --url
+    /// …`) has from its command line; its `CHALK_*` values are the ones `self` already has, and
+    /// must not displace what was given before the subcommand.
+    pub fn overlay(&mut self, given: &Provisioning, matches: &clap::ArgMatches) {
+        let on_command_line =
+            |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+        macro_rules! overlay {
+            ($($field:ident),*) => {$(
+                if on_command_line(stringify!($field)) {
+                    self.$field = given.$field.clone();
+                }
+            )*};
+        }
+        overlay!(
+            url,
+            jwt_secret,
+            jwt_private_key,
+            jwt_alg,
+            jwt_issuer,
+            jwt_audience,
+            claims,
+            api_url,
+            api_key,
+            token_command,
+            origin,
+            ca_cert
+        );
+    }
+}
+
+/// The error of an option that only applies to a remote target, given without `--url`.
+fn needs_url(flag: &str) -> ConfigError {
+    ConfigError::Options(format!(
+        "{flag} needs --url (without --url the suite runs against its embedded reference server)"
+    ))
+}
+
+impl Options {
+    /// Without `--url`, options that only apply to a remote target are ignored when they come
+    /// from `CHALK_*` variables (a shell that runs a reference server has `CHALK_JWT_SECRET` and
+    /// `CHALK_API_KEY` set for it); given on the command line they remain an error. The names
+    /// of the variables ignored.
+    pub fn drop_remote_settings_from_environment(
+        &mut self,
+        matches: &clap::ArgMatches,
+    ) -> Vec<&'static str> {
+        if self.provisioning.url.is_some() {
+            return Vec::new();
+        }
+        let from_env =
+            |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::EnvVariable);
+        let mut ignored = Vec::new();
+        let mut drop = |id: &str, variable: &'static str, present: bool| {
+            if present && from_env(id) {
+                ignored.push(variable);
+                true
+            } else {
+                false
+            }
+        };
+        let p = &mut self.provisioning;
+        if drop("jwt_secret", "CHALK_JWT_SECRET", p.jwt_secret.is_some()) {
+            p.jwt_secret = None;
+        }
+        if drop(
+            "jwt_private_key",
+            "CHALK_JWT_PRIVATE_KEY",
+            p.jwt_private_key.is_some(),
+        ) {
+            p.jwt_private_key = None;
+        }
+        if drop("jwt_alg", "CHALK_JWT_ALG", p.jwt_alg.is_some()) {
+            p.jwt_alg = None;
+        }
+        if drop("api_url", "CHALK_API_URL", p.api_url.is_some()) {
+            p.api_url = None;
+        }
+        if drop("api_key", "CHALK_API_KEY", p.api_key.is_some()) {
+            p.api_key = None;
+        }
+        if drop(
+            "token_command",
+            "CHALK_TOKEN_COMMAND",
+            p.token_command.is_some(),
+        ) {
+            p.token_command = None;
+        }
+        if drop(
+            "recording_command",
+            "CHALK_RECORDING_COMMAND",
+            self.recording_command.is_some(),
+        ) {
+            self.recording_command = None;
+        }
+        ignored
+    }
+}
+
+/// Commands other than running the suite.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Print requirement -> scenarios -> level, without a server.
+    List,
+    /// Check the features against the catalogue (tags, levels, coverage).
+    Lint,
+    /// Write the living documentation: a static HTML site of the features, the requirement
+    /// catalogue and the schemas, with each requirement's latest result when given one.
+    Docs(DocsArgs),
+    /// Load a Chalk server (or, with --raw, a plain broadcast server) and measure it.
+    // The doc comment of a variant is its help, short and long: the long one has to be named
+    // here, or `load --help` would show only this line.
+    #[command(long_about = crate::commands::load::LONG_ABOUT)]
+    Load(Box<crate::commands::load::LoadArgs>),
+    /// Seeded protocol fuzzing: random sequences of joins, leaves, valid and invalid events,
+    /// checked against the protocol's invariants; failures shrink to a minimal replayable case.
+    #[command(long_about = crate::commands::fuzz::LONG_ABOUT)]
+    Fuzz(Box<crate::commands::fuzz::FuzzArgs>),
+}
+
+/// The options of `chalk-conformance docs`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct DocsArgs {
+    /// The directory to write the site into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// A run's results to show: the run-result JSON of `--results-json`, or a Cucumber JSON
+    /// report of `--json`.
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+}
+
+/// Parses `2s`, `300ms`, `1.5s`, `1m`, or a number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (use e.g. 2s, 300ms)"))?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(format!("{text:?} is not a duration"));
+    }
+    Ok(Duration::from_secs_f64(value * scale))
+}
+
+/// Why the command line cannot work.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Two options contradict each other, or one lacks its partner.
+    #[error("{0}")]
+    Options(String),
+    /// A file named on the command line cannot be read.
+    #[error("cannot read {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The profile is not TOML of the expected shape.
+    #[error("the profile {path} is not valid: {reason}")]
+    Profile {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// `--declare` or the profile names an extension that does not exist.
+    #[error("unknown extension {0:?} (known: {known})", known = KNOWN_EXTENSIONS.join(", "))]
+    UnknownExtension(String),
+    /// A URL or the TLS setup is unusable.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The signing key is unusable.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The features or the selection are unusable.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The expectations file is unusable (unreadable, malformed, or naming an unknown ID).
+    #[error(transparent)]
+    Expectations(#[from] crate::report::expectations::ExpectationsError),
+}
+
+/// The REST API of a run.
+#[derive(Debug, Clone)]
+pub struct Api {
+    /// Its base URL.
+    pub url: String,
+    /// The tenant key.
+    pub key: String,
+}
+
+/// The provisioning options, checked: the target and the ways into it.
+#[derive(Debug)]
+pub struct Access {
+    /// The target, or `None` for the embedded reference server.
+    pub target: Option<Target>,
+    /// The REST API.
+    pub api: Option<Api>,
+    /// The token command.
+    pub token_command: Option<String>,
+    /// The deployment's signing key.
+    pub minter: Option<Minter>,
+    /// The secrets given (value, label), for the redactor.
+    pub secrets: Vec<(String, &'static str)>,
+    /// The Origin of connections meant to succeed.
+    pub origin: Option<String>,
+    /// TLS client configuration.
+    pub tls: Arc<ClientConfig>,
+}
+
+impl Access {
+    /// The provisioner of a run, chosen as the suite chooses it: the REST API, else the token
+    /// command, else minted tokens. The signing key moves into it (to forge defective tokens
+    /// too). The problem, as one line (not redacted), when there is none.
+    pub fn provisioner(
+        &mut self,
+        recording_command: Option<String>,
+    ) -> Result<Provisioner, String> {
+        let rest = match &self.api {
+            Some(Api { url, key }) => {
+                Some(RestClient::new(url, key, Arc::clone(&self.tls)).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        let minter = self.minter.take().map(Arc::new);
+        let participants = match (&rest, &self.token_command, &minter) {
+            (Some(rest), _, _) => ParticipantSource::Rest(rest.clone()),
+            (None, Some(command), _) => ParticipantSource::Command(command.clone()),
+            (None, None, Some(minter)) => ParticipantSource::Mint(Arc::clone(minter)),
+            (None, None, None) => return Err("no way to get participants".to_owned()),
+        };
+        Ok(Provisioner {
+            participants,
+            rest,
+            recording_command,
+            minter,
+        })
+    }
+}
+
+/// A checked configuration, ready to run.
+#[derive(Debug)]
+pub struct Config {
+    /// The target and the ways into it.
+    pub access: Access,
+    /// The recording command.
+    pub recording_command: Option<String>,
+    /// The origin that must be refused.
+    pub forbidden_origin: String,
+    /// Declared extensions (`None`: not given).
+    pub declared: Option<BTreeSet<String>>,
+    /// `--strict`.
+    pub strict: bool,
+    /// `--tags` / `--name`.
+    pub selection: Selection,
+    /// `--concurrency`.
+    pub concurrency: usize,
+    /// `--event-timeout`.
+    pub event_timeout: Duration,
+    /// `--quiet-window`.
+    pub quiet_window: Duration,
+    /// `--token-leeway`.
+    pub token_leeway: Duration,
+    /// `--junit`.
+    pub junit: Option<PathBuf>,
+    /// `--json`.
+    pub json: Option<PathBuf>,
+    /// `--report`.
+    pub report: Option<PathBuf>,
+    /// `--summary`.
+    pub summary: Option<PathBuf>,
+    /// `--results-json`.
+    pub results_json: Option<PathBuf>,
+    /// `--expectations`, checked against the catalogue.
+    pub expectations: Option<crate::report::expectations::Expectations>,
+}
+
+/// The shape of a `--profile` file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Profile {
+    #[serde(default)]
+    extensions: Vec<String>,
+}
+
+impl Config {
+    /// Checks the options; the first problem found, as one line.
+    pub fn from_options(options: &Options) -> Result<Self, ConfigError> {
+        let bad = |message: &str| Err(ConfigError::Options(message.to_owned()));
+        let access = options.provisioning.check()?;
+        if access.target.is_none() && options.recording_command.is_some() {
+            return Err(needs_url("--recording-command"));
+        }
+        let declared = declared_extensions(options)?;
+        if options.concurrency == 0 {
+            return bad("--concurrency must be at least 1");
+        }
+        if options.event_timeout.is_zero() {
+            return bad("--event-timeout must be more than zero");
+        }
+        let expectations = match &options.expectations {
+            Some(path) => {
+                let catalogue = crate::contract::catalogue::Catalogue::bundled()
+                    .map_err(|e| ConfigError::Options(e.to_string()))?;
+                Some(crate::report::expectations::Expectations::load(
+                    path, &catalogue,
+                )?)
+            }
+            None => None,
+        };
+        Ok(Self {
+            access,
+            recording_command: options.recording_command.clone(),
+            forbidden_origin: options.forbidden_origin.clone(),
+            declared,
+            strict: options.strict,
+            selection: Selection::new(options.tags.as_deref(), options.name.as_deref())?,
+            concurrency: options.concurrency,
+            event_timeout: options.event_timeout,
+            quiet_window: options.quiet_window,
+            token_leeway: options.token_leeway,
+            junit: options.junit.clone(),
+            json: options.json.clone(),
+            report: options.report.clone(),
+            summary: options.summary.clone(),
+            results_json: options.results_json.clone(),
+            expectations,
+        })
+    }
+}
+
+/// The extensions named by `--declare` and `--profile`; `None` when neither was given.
+fn declared_extensions(options: &Options) -> Result<Option<BTreeSet<String>>, ConfigError> {
+    let mut names: Vec<String> = options
+        .declare
+        .iter()
+        .map(|d| d.trim().to_owned())
+        .collect();
+    if let Some(path) = &options.profile {
+        let shown = path.display().to_string();
+        let text = fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        let profile: Profile = toml::from_str(&text).map_err(|e| ConfigError::Profile {
+            path: shown,
+            reason: e.message().to_owned(),
+        })?;
+        names.extend(profile.extensions);
+    }
+    if options.declare.is_empty() && options.profile.is_none() {
+        return Ok(None);
+    }
+    let mut declared = BTreeSet::new();
+    for name in names.into_iter().filter(|n| !n.is_empty()) {
+        if !KNOWN_EXTENSIONS.contains(&name.as_str()) {
+            return Err(ConfigError::UnknownExtension(name));
+        }
+        declared.insert(name);
+    }
+    Ok(Some(declared))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        let options = Options::try_parse_from(
+            std::iter::once("chalk-conformance").chain(args.iter().copied()),
+        )
+        .expect("parses");
+        Config::from_options(&options)
+    }
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("300ms").unwrap(), Duration::from_millis(300));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn no_url_means_the_embedded_server() {
+        let config = parse(&[]).unwrap();
+        assert!(config.access.target.is_none());
+        assert!(config.declared.is_none());
+    }
+
+    #[test]
+    fn refuses_contradictions_and_gaps() {
+        let error = |args: &[&str]| parse(args).unwrap_err().to_string();
+        assert!(error(&["--jwt-secret", "s"]).contains("needs --url"));
+        assert!(error(&["--url", "ws://h/ws"]).contains("no way to get participants"));
+        assert!(
+            error(&["--url", "ws://h/ws", "--api-url", "http://h/api/v1"]).contains("--api-key")
+        );
+        assert!(error(&["--url", "http://h/ws", "--jwt-secret", "s"]).contains("ws:// or wss://"));
+        assert!(error(&["--declare", "telepathy"]).contains("unknown extension \"telepathy\""));
+        assert!(
+            error(&[
+                "--url",
+                "ws://h/ws",
+                "--jwt-private-key",
+                "/nonexistent.pem",
+                "--jwt-alg",
+                "RS256"
+            ])
+            .contains("cannot read /nonexistent.pem")
+        );
+        assert!(
+            error(&[
+                "--url",
+                "ws://h/ws",
+                "--jwt-secret",
+                "s",
+                "--claim",
+                "novalue"
+            ])
+            .contains("KEY=VALUE")
+        );
+        assert!(error(&["--tags", "@a and"]).contains("--tags"));
+    }
+
+    #[test]
+    fn errors_never_show_secrets() {
+        let error = parse(&["--url", "ws://h/ws", "--api-key", "very-secret-key"])
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains("very-secret-key"), "{error}");
+    }
+
+    #[test]
+    fn docs_take_an_output_directory_and_optional_results() {
+        let options =
+            Options::try_parse_from(["chalk-conformance", "docs", "--out", "site"]).unwrap();
+        assert_eq!(
+            options.command,
+            Some(Command::Docs(DocsArgs {
+                out: PathBuf::from("site"),
+                results: None
+            }))
+        );
+        assert!(Options::try_parse_from(["chalk-conformance", "docs"]).is_err());
+        let config = parse(&[
+            "--report",
+            "r.html",
+            "--summary",
+            "s.md",
+            "--results-json",
+            "r.json",
+        ])
+        .unwrap();
+        assert_eq!(config.report, Some(PathBuf::from("r.html")));
+        assert_eq!(config.summary, Some(PathBuf::from("s.md")));
+        assert_eq!(config.results_json, Some(PathBuf::from("r.json")));
+    }
+
+    #[test]
+    fn declarations_come_from_flags_and_profiles() {
+        let dir = std::env::temp_dir().join(format!("chalk-profile-{}", uuid::Uuid::new_v4()));
+        fs::create_dir_all(&dir).unwrap();
+        let profile = dir.join("profile.toml");
+        fs::write(&profile, "extensions = [\"chat-echo\"]\n").unwrap();
+        let config = parse(&[
+            "--declare",
+            "pong-event",
+            "--profile",
+            profile.to_str().unwrap(),
+        ])
+        .unwrap();
+        let declared: Vec<String> = config.declared.unwrap().into_iter().collect();
+        assert_eq!(declared, vec!["chat-echo", "pong-event"]);
+        fs::write(&profile, "extension = [\"chat-echo\"]\n").unwrap();
+        assert!(parse(&["--profile", profile.to_str().unwrap()]).is_err());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The help `chalk-conformance <args…>` prints, with its lines joined (wrapping varies).
+    fn help(args: &[&str]) -> String {
+        let error = Options::try_parse_from(
+            std::iter::once("chalk-conformance").chain(args.iter().copied()),
+        )
+        .expect_err("help is shown as an error");
+        assert_eq!(error.kind(), clap::error::ErrorKind::DisplayHelp);
+        let text = error.render().to_string();
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn subcommands_show_their_long_description_with_long_help() {
+        let fuzz = help(&["fuzz", "--help"]);
+        assert!(
+            fuzz.contains("A failing case shrinks to a minimal one"),
+            "{fuzz}"
+        );
+        assert!(fuzz.contains("Exit code: 0 every case passed"), "{fuzz}");
+        let load = help(&["load", "--help"]);
+        assert!(load.contains("fan-out latency, loss, duplicates"), "{load}");
+        assert!(
+            load.contains("Targets outside loopback need --allow-remote"),
+            "{load}"
+        );
+        // -h keeps the one-line description.
+        let fuzz = help(&["fuzz", "-h"]);
+        assert!(fuzz.starts_with("Seeded protocol fuzzing: random sequences of joins, leaves, valid and invalid events"), "{fuzz}");
+        assert!(!fuzz.contains("Exit code"), "{fuzz}");
+        let load = help(&["load", "-h"]);
+        assert!(
+            load.starts_with("Load a Chalk server (or, with --raw"),
+            "{load}"
+        );
+    }
+
+    #[test]
+    fn the_suite_load_and_fuzz_take_the_same_provisioning_options() {
+        use clap::{Args as _, CommandFactory as _};
+        let shared = Provisioning::augment_args(clap::Command::new("shared"));
+        let suite = Options::command();
+        for command in [
+            &suite,
+            suite.find_subcommand("load").unwrap(),
+            suite.find_subcommand("fuzz").unwrap(),
+        ] {
+            for flag in shared.get_arguments() {
+                let found = command
+                    .get_arguments()
+                    .find(|a| a.get_id() == flag.get_id())
+                    .unwrap_or_else(|| panic!("{} has no {}", command.get_name(), flag.get_id()));
+                assert_eq!(found.get_long(), flag.get_long());
+                assert_eq!(found.get_env(), flag.get_env());
+                assert!(
+                    found
+                        .get_env()
+                        .is_some_and(|e| e.to_string_lossy().starts_with("CHALK_"))
+                );
+                assert_eq!(found.get_value_names(), flag.get_value_names());
+                assert_eq!(
+                    found.get_help().map(ToString::to_string),
+                    flag.get_help().map(ToString::to_string)
+                );
+            }
+        }
+    }
+
+    /// The options of `chalk-conformance <args…> fuzz …`, with those after `fuzz` laid over
+    /// the suite's as the runner does.
+    fn fuzz_options(args: &[&str]) -> Options {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let matches = Options::command()
+            .try_get_matches_from(std::iter::once("chalk-conformance").chain(args.iter().copied()))
+            .expect("parses");
+        let mut options = Options::from_arg_matches(&matches).expect("parses");
+        let Some(Command::Fuzz(fuzz)) = options.command.clone() else {
+            panic!("not fuzz");
+        };
+        fuzz.overlay(&mut options, matches.subcommand_matches("fuzz").unwrap());
+        options
+    }
+
+    #[test]
+    fn fuzz_takes_the_provisioning_options_before_or_after_it() {
+        let before = fuzz_options(&["--url", "ws://a/ws", "--claim", "t=1", "fuzz"]);
+        assert_eq!(before.provisioning.url.as_deref(), Some("ws://a/ws"));
+        assert_eq!(before.provisioning.claims, vec!["t=1"]);
+        let after = fuzz_options(&[
+            "--url",
+            "ws://a/ws",
+            "--origin",
+            "https://o.example",
+            "fuzz",
+            "--url",
+            "ws://b/ws",
+            "--jwt-secret",
+            "s",
+            "--declare",
+            "pong-event",
+        ]);
+        let p = &after.provisioning;
+        assert_eq!(p.url.as_deref(), Some("ws://b/ws"));
+        assert_eq!(p.jwt_secret.as_deref(), Some("s"));
+        assert_eq!(p.origin.as_deref(), Some("https://o.example"));
+        assert_eq!(after.declare, vec!["pong-event"]);
+        let config = Config::from_options(&after).unwrap();
+        assert_eq!(
+            config.access.target.map(|t| t.url),
+            Some("ws://b/ws".to_owned())
+        );
+        assert!(config.access.minter.is_some());
+    }
+}

@@ -1,0 +1,834 @@
+//! `chalk-conformance fuzz`: seeded protocol fuzzing of a Chalk server.
+//!
+//! Each case is a random sequence of client actions for six participants in two rooms: joins,
+//! clean and abrupt leaves, `chat.send` with the hard Unicode cases, `hand.raise`, `hand.lower`,
+//! `ping`, and every kind of invalid frame ([`case`]). The case is played against the server
+//! ([`play`]) and judged by the protocol's invariants ([`oracle`]): every frame valid against the
+//! schemas, every accepted chat message delivered exactly once to every other participant of its
+//! room in the sender's order and nowhere else, presence consistent, the connections of
+//! well-behaved clients left alone, and a fresh connection accepted after every case. Allowed
+//! choices (no echo, no pong, silent unknown events, a joiner told about itself, …) are only
+//! checked when the server declares the extension that makes them promises.
+//!
+//! Cases come from proptest strategies driven by a seeded [`TestRunner`]: case *i* of seed *N* is
+//! generated from a seed of its own, printed when it fails, so `--seed <that> --cases 1` makes
+//! the same case again. Cases run several at a time against one server, each in rooms of its
+//! own. When one fails, its value tree is shrunk (proptest's `simplify`/`complicate`) as long as
+//! the smaller case still breaks the same requirement; the minimal case is printed, written to a
+//! replay file, and replayed once more. `--replay FILE` plays exactly that case again, against
+//! this server or another.
+//!
+//! Every wait has a deadline: the event timeout for anything owed, the quiet window at the end of
+//! a case, the case timeout for a whole case, and the time limit for the whole run (shrinking
+//! included), after which no new case starts.
+
+pub mod case;
+pub mod oracle;
+pub mod play;
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::strategy::{Strategy as _, ValueTree};
+use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, TestRng, TestRunner};
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use self::case::{Case, DEFAULT_MAX_ACTIONS};
+use self::oracle::{Declared, Finding};
+use self::play::{Arena, Play};
+use crate::commands::cli::{Config, Options, Provisioning, parse_duration};
+use crate::commands::run::ExitStatus;
+use crate::contract::catalogue::{Catalogue, KNOWN_EXTENSIONS};
+use crate::contract::judge::{FrameJudge, RequirementRef};
+use crate::contract::schemas::SchemaSet;
+use crate::driver::provision::ParticipantSource;
+use crate::driver::redact::{Redactor, url_without_credentials};
+use crate::driver::tokens::Minter;
+use crate::driver::transport::{Connector, Target};
+use crate::report::console::Console;
+use crate::suite::failure::Failure;
+
+/// The `format` of a replay file.
+pub const CASE_FORMAT: &str = "chalk-conformance-fuzz-case/1";
+
+/// The most actions `--max-actions` allows: even all of them from one participant stay within
+/// the reference server's rate limit (a burst of 100 events), so no event is dropped for it.
+const MAX_MAX_ACTIONS: usize = 100;
+
+/// The most cases at once `--concurrency` allows.
+const MAX_CONCURRENCY: usize = 64;
+
+/// The largest oversized frame a replay file may ask for (generated ones stay below 20,000).
+const MAX_OVERSIZED_BYTES: usize = 1024 * 1024;
+
+/// The long help of `chalk-conformance fuzz`.
+pub const LONG_ABOUT: &str = "Seeded protocol fuzzing: random sequences of joins, leaves, valid \
+events with hard Unicode and invalid frames, for several participants in two rooms, checked \
+against the protocol's invariants (schemas, exactly-once in-order delivery within the room, \
+presence, the server keeps accepting). A failing case shrinks to a minimal one, which is printed \
+with the commands that replay it.\n\n\
+Without --url, the reference server runs embedded in this process. With --url, provision \
+participants as for the suite (--api-url/--api-key, --token-command, or \
+--jwt-secret/--jwt-private-key) and say what the server claims with --declare/--profile. These \
+options can also come before `fuzz`, and from the suite's CHALK_* variables.\n\n\
+Exit code: 0 every case passed, 1 a case failed, 2 usage error, 3 target unreachable.";
+
+/// Seeded protocol fuzzing (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct FuzzArgs {
+    /// Where the cases go and how to get participants: the suite's options.
+    #[command(flatten)]
+    pub provisioning: Provisioning,
+
+    /// An extension the server claims (repeatable; see spec/extensions.md).
+    #[arg(long = "declare", value_name = "EXTENSION", value_delimiter = ',')]
+    pub declare: Vec<String>,
+
+    /// TOML profile of the server: `extensions = ["chat-echo", ...]`.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+
+    /// Seed of the run (default: a random one, printed).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// How many cases to run.
+    #[arg(long, default_value_t = 100, value_name = "M")]
+    pub cases: usize,
+
+    /// Play exactly the case of a replay file (written when a case fails), once.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["seed", "cases"])]
+    pub replay: Option<PathBuf>,
+
+    /// Where to write the minimal failing case (default: chalk-fuzz-<seed>.json).
+    #[arg(long, value_name = "FILE")]
+    pub case_file: Option<PathBuf>,
+
+    /// Cases played at once (each in rooms of its own).
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub concurrency: usize,
+
+    /// The most actions in a case.
+    #[arg(long, default_value_t = DEFAULT_MAX_ACTIONS, value_name = "N")]
+    pub max_actions: usize,
+
+    /// How long to wait for anything owed (a delivery, a presence event, a close).
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    pub event_timeout: Duration,
+
+    /// How long the end of a case waits for frames that must not come (duplicates, strays).
+    #[arg(long, default_value = "200ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub quiet_window: Duration,
+
+    /// The most one case may take.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub case_timeout: Duration,
+
+    /// The most the whole run may take, shrinking included; no case starts after it.
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub time_limit: Duration,
+
+    /// The most plays spent shrinking a failure.
+    #[arg(long, default_value_t = 300, value_name = "N")]
+    pub max_shrink_runs: usize,
+}
+
+impl FuzzArgs {
+    /// Puts the options given after `fuzz` (`matches` are the subcommand's) over the suite's,
+    /// given before it or by `CHALK_*` variables.
+    pub fn overlay(&self, options: &mut Options, matches: &clap::ArgMatches) {
+        options.provisioning.overlay(&self.provisioning, matches);
+        if self.profile.is_some() {
+            options.profile.clone_from(&self.profile);
+        }
+        if !self.declare.is_empty() {
+            options.declare.clone_from(&self.declare);
+        }
+    }
+}
+
+/// A replay file: one case and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseFile {
+    /// Always [`CASE_FORMAT`].
+    pub format: String,
+    /// The seed that generates the original (unshrunk) case with `--cases 1`.
+    pub seed: Option<u64>,
+    /// The requirement the case breaks.
+    pub requirement: Option<String>,
+    /// The case.
+    pub case: Case,
+}
+
+/// The seed of case `index` of a run with `seed`: the run's own seed for the first case, so
+/// that `--seed <printed case seed> --cases 1` makes that case again.
+pub fn case_seed(seed: u64, index: usize) -> u64 {
+    if index == 0 {
+        seed
+    } else {
+        splitmix(seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The value tree of the case a seed makes: its current value is the case; shrinking it
+/// simplifies the case.
+pub fn case_tree(seed: u64, max_actions: usize) -> Box<dyn ValueTree<Value = Case>> {
+    let mut bytes = [0u8; 32];
+    let mut state = seed;
+    for chunk in bytes.chunks_mut(8) {
+        state = splitmix(state);
+        chunk.copy_from_slice(&state.to_le_bytes());
+    }
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
+    let mut runner = TestRunner::new_with_rng(ProptestConfig::default(), rng);
+    case::cases(max_actions)
+        .boxed()
+        .new_tree(&mut runner)
+        .expect("case strategies reject nothing")
+}
+
+/// Runs `chalk-conformance fuzz`; `options` are the suite's, with the target options given after
+/// `fuzz` already laid over them.
+pub async fn run(args: &FuzzArgs, options: &Options, console: &Console) -> ExitStatus {
+    let usage = |message: String| {
+        console.line(&format!("chalk-conformance fuzz: {message}"));
+        ExitStatus::Usage
+    };
+    if args.cases == 0 {
+        return usage("--cases must be at least 1".to_owned());
+    }
+    if !(1..=MAX_CONCURRENCY).contains(&args.concurrency) {
+        return usage(format!("--concurrency must be 1 to {MAX_CONCURRENCY}"));
+    }
+    if !(1..=MAX_MAX_ACTIONS).contains(&args.max_actions) {
+        return usage(format!("--max-actions must be 1 to {MAX_MAX_ACTIONS}"));
+    }
+    if args.event_timeout.is_zero() || args.case_timeout.is_zero() || args.time_limit.is_zero() {
+        return usage(
+            "--event-timeout, --case-timeout and --time-limit must be more than zero".to_owned(),
+        );
+    }
+    let mut config = match Config::from_options(options) {
+        Ok(config) => config,
+        Err(e) => return usage(e.to_string()),
+    };
+    let replay = match &args.replay {
+        Some(path) => match read_case_file(path) {
+            Ok(file) => Some(file),
+            Err(e) => return usage(e),
+        },
+        None => None,
+    };
+    let (catalogue, schemas) = match (Catalogue::bundled(), SchemaSet::bundled()) {
+        (Ok(catalogue), Ok(schemas)) => (catalogue, schemas),
+        (Err(e), _) => return usage(e.to_string()),
+        (_, Err(e)) => return usage(e.to_string()),
+    };
+    let mut embedded = None;
+    let target = match config.access.target.clone() {
+        Some(target) => target,
+        None => match start_embedded(&mut config).await {
+            Ok((server, target)) => {
+                embedded = Some(server);
+                target
+            }
+            Err(e) => {
+                console.line(&format!("chalk-conformance fuzz: {e}"));
+                return ExitStatus::Unreachable;
+            }
+        },
+    };
+    let status = match arena(&mut config, target, &catalogue, schemas, args) {
+        Ok(arena) => {
+            let fuzz = Fuzz {
+                seed: args.seed.unwrap_or_else(random_seed),
+                arena: Arc::new(arena),
+                args,
+                options,
+                config: &config,
+                catalogue: &catalogue,
+                console,
+                embedded: embedded.is_some(),
+            };
+            fuzz.go(replay).await
+        }
+        Err(e) => usage(e),
+    };
+    if let Some(server) = embedded {
+        server.shutdown().await;
+    }
+    status
+}
+
+fn read_case_file(path: &Path) -> Result<CaseFile, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file: CaseFile = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a fuzz case file: {e}", path.display()))?;
+    if file.format != CASE_FORMAT {
+        return Err(format!(
+            "{} has format {:?}; this version reads {CASE_FORMAT:?}",
+            path.display(),
+            file.format
+        ));
+    }
+    let oversized = file.case.actions.iter().find_map(|action| match action {
+        case::Action::Garbage {
+            frame: case::Garbage::Oversized { bytes },
+            ..
+        } if *bytes > MAX_OVERSIZED_BYTES => Some(*bytes),
+        _ => None,
+    });
+    if let Some(bytes) = oversized {
+        return Err(format!(
+            "{} asks for a frame of {bytes} bytes; at most {MAX_OVERSIZED_BYTES}",
+            path.display()
+        ));
+    }
+    Ok(file)
+}
+
+/// Starts the reference server in-process and points the configuration at it.
+async fn start_embedded(
+    config: &mut Config,
+) -> Result<(chalk_reference_server::Server, Target), String> {
+    let server_config = chalk_reference_server::Config::ephemeral();
+    let secret = server_config.jwt_secret().map(str::to_owned);
+    let origin = server_config
+        .default_tenant
+        .allowed_origins
+        .first()
+        .cloned();
+    let server = chalk_reference_server::serve(server_config)
+        .await
+        .map_err(|e| format!("cannot start the embedded reference server: {e}"))?;
+    let target = match Target::parse(&server.ws_url()) {
+        Ok(target) => target,
+        Err(e) => {
+            server.shutdown().await;
+            return Err(format!("the embedded server's URL is unusable: {e}"));
+        }
+    };
+    // Minted tokens: no HTTP round trip per participant.
+    let access = &mut config.access;
+    if let Some(secret) = secret {
+        access.secrets.push((secret.clone(), "jwt-secret"));
+        access.minter = Some(Minter::hs256(&secret));
+    }
+    access.api = None;
+    if access.origin.is_none() {
+        access.origin = origin;
+    }
+    if config.declared.is_none() {
+        config.declared = Some(KNOWN_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect());
+    }
+    Ok((server, target))
+}
+
+/// The arena of a run: provisioning chosen as the suite chooses it (REST, then a token command,
+/// then minted tokens).
+fn arena(
+    config: &mut Config,
+    target: Target,
+    catalogue: &Catalogue,
+    schemas: SchemaSet,
+    args: &FuzzArgs,
+) -> Result<Arena, String> {
+    let redactor = Arc::new(Redactor::new());
+    for (secret, label) in &config.access.secrets {
+        redactor.register(secret, label);
+    }
+    let provisioner = config
+        .access
+        .provisioner(config.recording_command.clone())
+        .map_err(|e| redactor.redact(&e))?;
+    let declared: BTreeSet<String> = config.declared.clone().unwrap_or_default();
+    let run_id = format!("fz{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    Ok(Arena::new(
+        target,
+        Connector::new(Arc::clone(&config.access.tls)),
+        provisioner,
+        Arc::new(FrameJudge::new(schemas, catalogue, declared.clone())),
+        redactor,
+        config.access.origin.clone(),
+        Declared::from_names(&declared),
+        (args.event_timeout, args.quiet_window, args.case_timeout),
+        run_id,
+    ))
+}
+
+/// A seed of its own for a run without `--seed` (printed, so the run can be repeated).
+fn random_seed() -> u64 {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&bytes[..8]);
+    // Kept below 2^63 so that it reads back into any signed or unsigned parser.
+    u64::from_le_bytes(first) >> 1
+}
+
+/// One fuzz run.
+struct Fuzz<'a> {
+    seed: u64,
+    arena: Arc<Arena>,
+    args: &'a FuzzArgs,
+    options: &'a Options,
+    config: &'a Config,
+    catalogue: &'a Catalogue,
+    console: &'a Console,
+    embedded: bool,
+}
+
+/// A case that failed, as first found.
+struct Failed {
+    index: usize,
+    seed: u64,
+    case: Case,
+    play: Play,
+}
+
+impl Fuzz<'_> {
+    async fn go(self, replay: Option<CaseFile>) -> ExitStatus {
+        self.header(replay.is_some());
+        if let Err(problem) = self
+            .arena
+            .probe(&format!("{}-preflight", self.arena.run_id))
+            .await
+        {
+            self.console.line(&format!(
+                "chalk-conformance fuzz: target unreachable or provisioning failed: {}",
+                self.arena.redactor.redact(&problem)
+            ));
+            return ExitStatus::Unreachable;
+        }
+        match replay {
+            Some(file) => self.replay(file).await,
+            None => self.campaign().await,
+        }
+    }
+
+    fn header(&self, replaying: bool) {
+        let arena = &self.arena;
+        let console = self.console;
+        console.line(&format!(
+            "chalk-conformance fuzz {} (run {})",
+            env!("CARGO_PKG_VERSION"),
+            arena.run_id
+        ));
+        console.line(&format!(
+            "target:       {}{}",
+            url_without_credentials(&arena.target.url),
+            if self.embedded {
+                " (embedded reference server)"
+            } else {
+                ""
+            }
+        ));
+        console.line(&format!(
+            "provisioning: {}",
+            match &arena.provisioner.participants {
+                ParticipantSource::Rest(_) => "REST API",
+                ParticipantSource::Command(_) => "--token-command",
+                ParticipantSource::Mint(_) => "tokens minted with the deployment's key",
+            }
+        ));
+        let declared = self.config.declared.clone().unwrap_or_default();
+        console.line(&format!(
+            "declared:     {}",
+            if declared.is_empty() {
+                "no extension".to_owned()
+            } else {
+                declared.into_iter().collect::<Vec<_>>().join(", ")
+            }
+        ));
+        if !replaying {
+            console.line(&format!(
+                "cases:        {} of up to {} actions, {} at a time; seed {}\n",
+                self.args.cases, self.args.max_actions, self.args.concurrency, self.seed
+            ));
+        }
+    }
+
+    async fn campaign(&self) -> ExitStatus {
+        let args = self.args;
+        let seed = self.seed;
+        let started = Instant::now();
+        let deadline = started + args.time_limit;
+        let mut running = JoinSet::new();
+        let mut next = 0;
+        let mut passed = 0;
+        let mut failed: Vec<Failed> = Vec::new();
+        loop {
+            while running.len() < args.concurrency
+                && next < args.cases
+                && failed.is_empty()
+                && Instant::now() < deadline
+            {
+                let seed = case_seed(seed, next);
+                let case = case_tree(seed, args.max_actions).current();
+                let arena = Arc::clone(&self.arena);
+                let index = next;
+                running.spawn(async move {
+                    let play = play::play(&arena, &case).await;
+                    Failed {
+                        index,
+                        seed,
+                        case,
+                        play,
+                    }
+                });
+                next += 1;
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            match joined {
+                Ok(done) if done.play.failed() => failed.push(done),
+                Ok(_) => {
+                    passed += 1;
+                    if passed % 100 == 0 {
+                        self.console.line(&format!(
+                            "  {passed} cases passed ({:.1}s)",
+                            started.elapsed().as_secs_f64()
+                        ));
+                    }
+                }
+                Err(e) => {
+                    self.console
+                        .line(&format!("chalk-conformance fuzz: a case stopped: {e}"));
+                    return ExitStatus::Usage;
+                }
+            }
+        }
+        let Some(first) = failed.into_iter().min_by_key(|f| f.index) else {
+            let stopped = if next < args.cases {
+                format!(" (time limit: {} of {} cases started)", next, args.cases)
+            } else {
+                String::new()
+            };
+            self.console.line(&format!(
+                "\n{passed} cases passed in {:.1}s (seed {seed}){stopped}.",
+                started.elapsed().as_secs_f64()
+            ));
+            return ExitStatus::Conformant;
+        };
+        self.shrink_and_report(first, passed, started, deadline)
+            .await
+    }
+
+    async fn shrink_and_report(
+        &self,
+        first: Failed,
+        passed: usize,
+        started: Instant,
+        deadline: Instant,
+    ) -> ExitStatus {
+        let console = self.console;
+        let breaks = first.play.findings[0].requirement.clone();
+        console.line(&format!(
+            "\nFAIL  case {} (case seed {}) after {passed} passing case(s), {:.1}s: {}",
+            first.index + 1,
+            first.seed,
+            started.elapsed().as_secs_f64(),
+            self.title(&first.play.findings[0])
+        ));
+        console.line(&format!(
+            "      {} action(s); shrinking while it still breaks {} (at most {} plays)…",
+            first.case.actions.len(),
+            breaks.as_deref().unwrap_or("the same way"),
+            self.args.max_shrink_runs
+        ));
+        let mut tree = case_tree(first.seed, self.args.max_actions);
+        let mut best = (first.case.clone(), first.play);
+        let mut runs = 0;
+        let mut kept = 0;
+        if tree.simplify() {
+            while runs < self.args.max_shrink_runs && Instant::now() < deadline {
+                runs += 1;
+                let candidate = tree.current();
+                let play = play::play(&self.arena, &candidate).await;
+                if play.breaks(breaks.as_deref()) {
+                    kept += 1;
+                    best = (candidate, play);
+                    if !tree.simplify() {
+                        break;
+                    }
+                } else if !tree.complicate() {
+                    break;
+                }
+            }
+        }
+        // The actions that did nothing go, and seats and rooms are renamed in order of
+        // appearance, when the case still fails that way.
+        let trimmed = best.0.without(&best.1.useless());
+        for candidate in [trimmed.canonical(), trimmed] {
+            if candidate == best.0 || Instant::now() >= deadline {
+                continue;
+            }
+            runs += 1;
+            let play = play::play(&self.arena, &candidate).await;
+            if play.breaks(breaks.as_deref()) {
+                best = (candidate, play);
+                break;
+            }
+        }
+        let (minimal, play) = best;
+        runs += 1;
+        let again = play::play(&self.arena, &minimal).await;
+        console.line(&format!(
+            "      shrunk from {} to {} action(s) in {runs} plays ({kept} simplifications kept).",
+            first.case.actions.len(),
+            minimal.actions.len()
+        ));
+        console.line("\nMinimal case");
+        console.line("============");
+        console.write(&self.rooms_line(&minimal));
+        console.write(&minimal.listing());
+        self.print_findings(&play);
+        if !again.breaks(breaks.as_deref()) {
+            console.line(
+                "\nnote: played once more, the minimal case passed: the failure is intermittent.",
+            );
+        }
+        let path = self
+            .args
+            .case_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("chalk-fuzz-{}.json", first.seed)));
+        let file = CaseFile {
+            format: CASE_FORMAT.to_owned(),
+            seed: Some(first.seed),
+            requirement: breaks,
+            case: minimal,
+        };
+        let written = serde_json::to_string_pretty(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|text| std::fs::write(&path, text + "\n").map_err(|e| e.to_string()));
+        console.line("\nReplay");
+        console.line("======");
+        match written {
+            Ok(()) => console.line(&format!(
+                "the minimal case, exactly ({} written):\n  {}",
+                path.display(),
+                self.command(&format!("--replay {}", quoted(&path.display().to_string())))
+            )),
+            Err(e) => console.line(&format!("cannot write {}: {e}", path.display())),
+        }
+        console.line(&format!(
+            "the original case {}, shrunk again:\n  {}",
+            first.index + 1,
+            self.command(&format!("--seed {} --cases 1", first.seed))
+        ));
+        ExitStatus::NonConformant
+    }
+
+    async fn replay(&self, file: CaseFile) -> ExitStatus {
+        let console = self.console;
+        let path = self
+            .args
+            .replay
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        console.line(&format!(
+            "replay:       {path} ({} action(s){})\n",
+            file.case.actions.len(),
+            file.requirement
+                .as_deref()
+                .map(|r| format!("; it broke {r}"))
+                .unwrap_or_default()
+        ));
+        console.write(&self.rooms_line(&file.case));
+        console.write(&file.case.listing());
+        let play = play::play(&self.arena, &file.case).await;
+        if play.failed() {
+            self.print_findings(&play);
+            console.line("\nThe case fails.");
+            ExitStatus::NonConformant
+        } else {
+            console.line("\nThe case passes.");
+            ExitStatus::Conformant
+        }
+    }
+
+    fn rooms_line(&self, case: &Case) -> String {
+        let mut joined: Vec<u8> = case
+            .actions
+            .iter()
+            .filter(|a| matches!(a, case::Action::Join { .. }))
+            .map(case::Action::who)
+            .collect();
+        joined.sort_unstable();
+        joined.dedup();
+        let mut out = String::new();
+        for room in 0..case::ROOMS {
+            let seats: Vec<&str> = joined
+                .iter()
+                .filter(|s| case.room_of(**s) == room)
+                .map(|s| case::seat_name(*s))
+                .collect();
+            if !seats.is_empty() {
+                let _ = writeln!(out, "  room {room}: {}", seats.join(", "));
+            }
+        }
+        out
+    }
+
+    fn title(&self, finding: &Finding) -> String {
+        match &finding.requirement {
+            Some(id) => {
+                let r = self.requirement(id);
+                format!("[{}] {} ({})", r.id, r.title, r.level)
+            }
+            None => finding.expected.clone(),
+        }
+    }
+
+    fn requirement(&self, id: &str) -> RequirementRef {
+        RequirementRef::lookup(self.catalogue, id, "(not in the catalogue)")
+    }
+
+    fn print_findings(&self, play: &Play) {
+        let redactor = &self.arena.redactor;
+        let console = self.console;
+        console.line("\nFailures");
+        console.line("========");
+        for finding in &play.findings {
+            let text = match &finding.requirement {
+                Some(id) => Failure {
+                    requirement: self.requirement(id),
+                    expected: finding.expected.clone(),
+                    actual: finding.actual.clone(),
+                }
+                .to_string(),
+                None => format!(
+                    "Expected: {}\nActual:   {}",
+                    finding.expected, finding.actual
+                ),
+            };
+            for line in redactor.redact(&text).lines() {
+                console.line(&format!("  {line}"));
+            }
+            console.line("");
+        }
+        console.line("Transcript");
+        console.line("==========");
+        console.write(&play.transcript.render(redactor));
+    }
+
+    /// The command that runs fuzz again against the same target with `what`; secrets given on
+    /// the command line are shown as the variables that carry them, and URLs lose any
+    /// user-info and `token` parameter.
+    fn command(&self, what: &str) -> String {
+        let o = &self.options.provisioning;
+        let mut parts = vec!["chalk-conformance fuzz".to_owned()];
+        let mut add = |flag: &str, value: &str| parts.push(format!("{flag} {}", quoted(value)));
+        if let Some(url) = &o.url {
+            add("--url", &url_without_credentials(url));
+        }
+        if let Some(api_url) = &o.api_url {
+            add("--api-url", &url_without_credentials(api_url));
+        }
+        if let Some(command) = &o.token_command {
+            add("--token-command", &self.arena.redactor.redact(command));
+        }
+        if let (Some(key), Some(alg)) = (&o.jwt_private_key, &o.jwt_alg) {
+            add("--jwt-private-key", &key.display().to_string());
+            add("--jwt-alg", alg);
+        }
+        for (flag, value) in [
+            ("--jwt-issuer", &o.jwt_issuer),
+            ("--jwt-audience", &o.jwt_audience),
+            ("--origin", &o.origin),
+        ] {
+            if let Some(value) = value {
+                add(flag, value);
+            }
+        }
+        if !o.claims.is_empty() {
+            add("--claim", &o.claims.join(","));
+        }
+        if !self.options.declare.is_empty() {
+            add("--declare", &self.options.declare.join(","));
+        }
+        for (flag, path) in [
+            ("--profile", &self.options.profile),
+            ("--ca-cert", &o.ca_cert),
+        ] {
+            if let Some(path) = path {
+                add(flag, &path.display().to_string());
+            }
+        }
+        if o.url.is_some() && o.api_url.is_some() {
+            parts.push("--api-key \"$CHALK_API_KEY\"".to_owned());
+        }
+        if o.url.is_some() && o.jwt_secret.is_some() {
+            parts.push("--jwt-secret \"$CHALK_JWT_SECRET\"".to_owned());
+        }
+        let a = self.args;
+        if a.max_actions != DEFAULT_MAX_ACTIONS && !what.starts_with("--replay") {
+            parts.push(format!("--max-actions {}", a.max_actions));
+        }
+        for (flag, value, default) in [
+            ("--event-timeout", a.event_timeout, Duration::from_secs(2)),
+            ("--quiet-window", a.quiet_window, Duration::from_millis(200)),
+        ] {
+            if value != default {
+                parts.push(format!("{flag} {}ms", value.as_millis()));
+            }
+        }
+        parts.push(what.to_owned());
+        parts.join(" ")
+    }
+}
+
+/// A shell word: as is when it is plain, single-quoted otherwise.
+fn quoted(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:@%+=,-".contains(c));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_case_of_a_seed_is_the_case_of_that_seed() {
+        assert_eq!(case_seed(42, 0), 42);
+        assert_ne!(case_seed(42, 1), case_seed(42, 2));
+        let again = case_tree(case_seed(42, 7), 10).current();
+        assert_eq!(case_tree(case_seed(42, 7), 10).current(), again);
+        assert_eq!(
+            case_tree(case_seed(case_seed(42, 7), 0), 10).current(),
+            again
+        );
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(
+            quoted("ws://127.0.0.1:80/api/v1/ws"),
+            "ws://127.0.0.1:80/api/v1/ws"
+        );
+        assert_eq!(quoted("it's here"), r"'it'\''s here'");
+        assert_eq!(quoted(""), "''");
+    }
+}

@@ -1,0 +1,1459 @@
+//! The invariants a fuzz case is judged by: pure functions from what was done and what was
+//! received ([`Record`]) to the requirements broken ([`Finding`]).
+//!
+//! Time is counted in *steps*, the positions of the case's actions. The player settles the room
+//! around every step that could race (a join, a leave, an invalid frame): it waits until the
+//! deliveries owed so far have arrived, so a step happens after everything before it. What a
+//! receiver is owed follows from that:
+//!
+//! - A chat message is **owed** (must arrive exactly once, in the sender's order) to every other
+//!   participant of the sender's room that joined before it was sent and was still there, when
+//!   its text is valid per the published API: non-empty and at most [`PLAIN_TEXT_CHARS`]
+//!   characters, or up to the reference limits when the server declares them (error-event).
+//!   It **may** arrive (at most once, in order) where the API leaves the choice to the server:
+//!   the sender's own copy without chat-echo, an empty or over-long text without error-event, a
+//!   receiver or sender about to be closed for its own invalid input. Anything else must **not**
+//!   arrive: other rooms, participants that were not there, refused texts.
+//! - Presence: a participant present throughout another's arrival gets exactly one
+//!   `participant.joined`; present throughout its departure, exactly one `participant.left`;
+//!   nobody gets two, nobody hears about another room, nobody hears of a departure that did not
+//!   happen. A joiner may hear of itself.
+//! - Declared extensions add their own promises (echo, pong, error events, close codes, hand
+//!   events, the roster); undeclared ones add none, so a server that makes another allowed
+//!   choice is never failed for it.
+//!
+//! [`outstanding`] is the same bookkeeping used while playing: what a connection still waits
+//! for, so that settling waits exactly as long as needed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::case::{Departure, Garbage, TextClass, Unusable};
+use crate::contract::judge::SchemaViolation;
+use crate::driver::connection::{Ending, Received, ReceivedKind};
+
+/// A step that never comes: "still there at the end".
+pub const NEVER: usize = usize::MAX;
+
+/// The extensions that change what a case owes, as declared by the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Declared {
+    /// chat-echo: the sender gets its own message.
+    pub chat_echo: bool,
+    /// pong-event: `ping` is answered with `pong`.
+    pub pong_event: bool,
+    /// hand-events: hand changes are announced.
+    pub hand_events: bool,
+    /// room-state: the joiner's first frame is the roster.
+    pub room_state: bool,
+    /// error-event: unusable frames get `error` and the connection stays; refused texts.
+    pub error_event: bool,
+    /// close-codes: binary frames close with 1003, oversized messages with 1009.
+    pub close_codes: bool,
+}
+
+impl Declared {
+    /// From the declared extension names.
+    pub fn from_names(names: &BTreeSet<String>) -> Self {
+        let has = |name: &str| names.contains(name);
+        Self {
+            chat_echo: has("chat-echo"),
+            pong_event: has("pong-event"),
+            hand_events: has("hand-events"),
+            room_state: has("room-state"),
+            error_event: has("error-event"),
+            close_codes: has("close-codes"),
+        }
+    }
+}
+
+/// A broken requirement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The catalogue ID, when the finding is about one.
+    pub requirement: Option<String>,
+    /// What the requirement calls for.
+    pub expected: String,
+    /// What happened instead.
+    pub actual: String,
+}
+
+impl Finding {
+    fn new(requirement: &str, expected: impl Into<String>, actual: impl Into<String>) -> Self {
+        Self {
+            requirement: Some(requirement.to_owned()),
+            expected: expected.into(),
+            actual: actual.into(),
+        }
+    }
+
+    /// A finding about no particular requirement (the case hung, provisioning failed).
+    pub fn general(expected: impl Into<String>, actual: impl Into<String>) -> Self {
+        Self {
+            requirement: None,
+            expected: expected.into(),
+            actual: actual.into(),
+        }
+    }
+}
+
+/// An invalid frame a seat sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadInput {
+    /// A text frame the server cannot act on.
+    Unusable(Unusable),
+    /// A binary frame.
+    Binary,
+    /// A text frame that is not UTF-8.
+    NotUtf8,
+    /// A frame above the reference message limit.
+    Oversized,
+    /// A valid `chat.send` whose text is empty or longer than [`PLAIN_TEXT_CHARS`]: the API
+    /// sets no limits, so a server may refuse it any way it likes, closing the connection
+    /// included, unless it declares error-event (which refuses with an `error` and keeps the
+    /// connection, and takes texts up to the reference limit).
+    Text(TextClass),
+}
+
+impl BadInput {
+    /// Of a garbage frame.
+    pub fn of(garbage: &Garbage) -> Self {
+        match garbage {
+            Garbage::Text { kind, .. } => BadInput::Unusable(*kind),
+            Garbage::Binary { .. } => BadInput::Binary,
+            Garbage::NotUtf8 { .. } => BadInput::NotUtf8,
+            Garbage::Oversized { .. } => BadInput::Oversized,
+        }
+    }
+
+    /// The close code the connection must end with (any code: `Some(None)`), if it must end.
+    pub fn must_close(self, declared: Declared) -> Option<Option<u16>> {
+        match self {
+            // RFC 6455 §8.1 and ROBUST-005 (must); the code is only a `should` (ROBUST-006).
+            BadInput::NotUtf8 => Some(None),
+            BadInput::Binary if declared.close_codes => Some(Some(1003)),
+            BadInput::Oversized if declared.close_codes => Some(Some(1009)),
+            _ => None,
+        }
+    }
+}
+
+/// A `chat.send` that was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentChat {
+    /// When.
+    pub step: usize,
+    /// By which seat.
+    pub from: usize,
+    /// The text.
+    pub text: String,
+    /// How the text stands against the limits.
+    pub class: TextClass,
+    /// Whether the client claimed its own `sender_id`.
+    pub spoofed: bool,
+}
+
+/// A `hand.raise` or `hand.lower` that was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentHand {
+    /// When.
+    pub step: usize,
+    /// By which seat.
+    pub from: usize,
+    /// Raise (or lower).
+    pub raise: bool,
+    /// Whether it changed the hand.
+    pub changed: bool,
+}
+
+/// Everything about one seat.
+#[derive(Debug, Clone, Default)]
+pub struct SeatRecord {
+    /// `A` to `F`.
+    pub name: String,
+    /// Its room (0 or 1).
+    pub room: usize,
+    /// Its participant id, once provisioned.
+    pub participant_id: Option<String>,
+    /// The step it joined at.
+    pub joined: Option<usize>,
+    /// The step it left at, and how (by the client).
+    pub left: Option<(usize, Departure)>,
+    /// The step by which the server had closed it.
+    pub closed_by_server: Option<usize>,
+    /// The invalid frames it sent.
+    pub bad_inputs: Vec<(usize, BadInput)>,
+    /// The steps it sent the `ping` event at.
+    pub pings: Vec<usize>,
+    /// The last valid event it sent, and when.
+    pub last_event: Option<(usize, &'static str)>,
+    /// What it received (filled when the case ends).
+    pub frames: Vec<Received>,
+    /// How its connection ended (filled when the case ends).
+    pub ending: Option<Ending>,
+    /// Frames that broke their schema (filled when the case ends).
+    pub violations: Vec<SchemaViolation>,
+}
+
+/// What a connection the server closed had just done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CloseCause {
+    /// Sent an invalid frame.
+    Input(BadInput),
+    /// Sent this valid event.
+    Event(&'static str),
+    /// Nothing of its own.
+    Unknown,
+}
+
+/// When a seat was in the room: joined at `join`; in the model until `out`; gone by `end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Window {
+    join: usize,
+    /// Until this step everything owed to and by the seat is owed.
+    out: usize,
+    /// By this step the seat had certainly gone.
+    end: usize,
+    /// Whether it went at all.
+    ended: bool,
+}
+
+impl SeatRecord {
+    fn window(&self) -> Option<Window> {
+        let join = self.joined?;
+        let window = if let Some((step, _)) = self.left {
+            Window {
+                join,
+                out: step,
+                end: step,
+                ended: true,
+            }
+        } else if let Some(noticed) = self.closed_by_server {
+            // Closed for its own invalid input: possibly as early as the first one. Closed for
+            // anything else: a finding of its own; nothing is owed about it.
+            let out = match self.close_cause() {
+                Some(CloseCause::Input(_)) => self.first_bad_input().unwrap_or(join).min(noticed),
+                _ => join,
+            };
+            Window {
+                join,
+                out,
+                end: noticed,
+                ended: true,
+            }
+        } else {
+            Window {
+                join,
+                out: NEVER,
+                end: NEVER,
+                ended: false,
+            }
+        };
+        Some(window)
+    }
+
+    fn first_bad_input(&self) -> Option<usize> {
+        self.bad_inputs.first().map(|(step, _)| *step)
+    }
+
+    /// What the server's close of this seat is put down to. Every action is followed by a Ping
+    /// frame round trip, so a close caused by the seat's own frame is noticed at that frame's
+    /// step; a close noticed later is put down to the seat's latest invalid frame, if any (a
+    /// server may take a moment to close).
+    fn close_cause(&self) -> Option<CloseCause> {
+        let noticed = self.closed_by_server?;
+        if let Some((_, input)) = self.bad_inputs.iter().find(|(step, _)| *step == noticed) {
+            return Some(CloseCause::Input(*input));
+        }
+        if let Some((_, event)) = self.last_event.filter(|(step, _)| *step == noticed) {
+            return Some(CloseCause::Event(event));
+        }
+        Some(
+            self.bad_inputs
+                .iter()
+                .rev()
+                .find(|(step, _)| *step < noticed)
+                .map_or(CloseCause::Unknown, |(_, input)| CloseCause::Input(*input)),
+        )
+    }
+
+    fn label(&self) -> &str {
+        &self.name
+    }
+}
+
+/// What was done in a case and what came back.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    /// The declared extensions.
+    pub declared: Declared,
+    /// Every seat, by index.
+    pub seats: Vec<SeatRecord>,
+    /// Every `chat.send`, in order.
+    pub chats: Vec<SentChat>,
+    /// Every `hand.raise` / `hand.lower`, in order.
+    pub hands: Vec<SentHand>,
+    /// How many actions the case has.
+    pub steps: usize,
+}
+
+/// Whether something must, may or must not arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Need {
+    /// Must not arrive.
+    Never,
+    /// May arrive, at most once.
+    May,
+    /// Must arrive exactly once.
+    Must,
+}
+
+impl Record {
+    /// Whether `chat` is owed, allowed or forbidden at `receiver`.
+    pub fn chat_need(&self, chat: &SentChat, receiver: usize) -> Need {
+        let (Some(sender), Some(seat)) = (self.seats.get(chat.from), self.seats.get(receiver))
+        else {
+            return Need::Never;
+        };
+        let (Some(sw), Some(rw)) = (sender.window(), seat.window()) else {
+            return Need::Never;
+        };
+        if sender.room != seat.room {
+            return Need::Never;
+        }
+        let d = self.declared;
+        let valid = match chat.class {
+            TextClass::Plain => Need::Must,
+            TextClass::Long if d.error_event => Need::Must,
+            TextClass::Long => Need::May,
+            TextClass::Empty | TextClass::OverLimit if d.error_event => Need::Never,
+            TextClass::Empty | TextClass::OverLimit => Need::May,
+            TextClass::Oversized if d.close_codes => Need::Never,
+            TextClass::Oversized => Need::May,
+        };
+        let k = chat.step;
+        let sender_in = if k < sw.out { Need::Must } else { Need::May };
+        if receiver == chat.from {
+            let echo = if d.chat_echo { Need::Must } else { Need::May };
+            return valid.min(echo).min(sender_in);
+        }
+        if rw.join >= k {
+            // A message nobody could be waited for may still be on its way when a newcomer
+            // arrives; one that was owed to someone was delivered before the newcomer came.
+            return if self.observable(chat) {
+                Need::Never
+            } else {
+                valid.min(Need::May)
+            };
+        }
+        // A close noticed at step `k` may have come just after the message was handed out.
+        if k > rw.end {
+            return Need::Never;
+        }
+        let receiver_in = if k < rw.out { Need::Must } else { Need::May };
+        valid.min(sender_in).min(receiver_in)
+    }
+
+    /// Whether `chat` was owed to anyone at all when it was sent.
+    fn observable(&self, chat: &SentChat) -> bool {
+        (0..self.seats.len())
+            .filter(|r| {
+                self.seats[*r]
+                    .joined
+                    .is_some_and(|j| j < chat.step || *r == chat.from)
+            })
+            .any(|r| self.chat_need(chat, r) == Need::Must)
+    }
+
+    /// Whether `observer` must hear of `subject`'s arrival (`Must`), may (`May`), or must not.
+    fn joined_need(&self, observer: usize, subject: usize) -> Need {
+        let (o, s) = (&self.seats[observer], &self.seats[subject]);
+        let (Some(ow), Some(sw)) = (o.window(), s.window()) else {
+            return Need::Never;
+        };
+        if o.room != s.room {
+            return Need::Never;
+        }
+        if ow.join < sw.join && sw.join < ow.out {
+            Need::Must
+        } else {
+            Need::May
+        }
+    }
+
+    /// Whether `observer` must hear of `subject`'s departure.
+    fn left_need(&self, observer: usize, subject: usize) -> Need {
+        let (o, s) = (&self.seats[observer], &self.seats[subject]);
+        let (Some(ow), Some(sw)) = (o.window(), s.window()) else {
+            return Need::Never;
+        };
+        if o.room != s.room || !sw.ended {
+            return Need::Never;
+        }
+        if ow.join < sw.out && ow.out > sw.end {
+            Need::Must
+        } else {
+            Need::May
+        }
+    }
+
+    /// The hand events (`true`: raised) `observer` must or may get about `subject`, in order.
+    fn hand_needs(&self, observer: usize, subject: usize) -> Vec<(bool, Need)> {
+        let (o, s) = (&self.seats[observer], &self.seats[subject]);
+        let (Some(ow), Some(sw)) = (o.window(), s.window()) else {
+            return Vec::new();
+        };
+        if o.room != s.room {
+            return Vec::new();
+        }
+        self.hands
+            .iter()
+            .filter(|h| h.from == subject && h.changed)
+            .map(|h| {
+                let present = ow.join < h.step || observer == subject;
+                let need = if !present || h.step > ow.end {
+                    Need::Never
+                } else if h.step < ow.out && h.step < sw.out {
+                    Need::Must
+                } else {
+                    Need::May
+                };
+                (h.raise, need)
+            })
+            .filter(|(_, need)| *need != Need::Never)
+            .collect()
+    }
+
+    /// The `error` codes `seat` must have received, with how many.
+    fn errors_owed(&self, seat: usize) -> BTreeMap<&'static str, usize> {
+        let mut owed = BTreeMap::new();
+        if !self.declared.error_event {
+            return owed;
+        }
+        let record = &self.seats[seat];
+        let Some(window) = record.window() else {
+            return owed;
+        };
+        for (step, input) in &record.bad_inputs {
+            if let BadInput::Unusable(kind) = input
+                && *step < window.out
+            {
+                *owed.entry(kind.error_code()).or_default() += 1;
+            }
+        }
+        for chat in self
+            .chats
+            .iter()
+            .filter(|c| c.from == seat && c.step < window.out)
+        {
+            let code = match chat.class {
+                TextClass::Empty => "text_empty",
+                TextClass::OverLimit => "text_too_long",
+                _ => continue,
+            };
+            *owed.entry(code).or_default() += 1;
+        }
+        owed
+    }
+
+    /// How many `pong` events `seat` is owed.
+    fn pongs_owed(&self, seat: usize) -> usize {
+        let record = &self.seats[seat];
+        match (self.declared.pong_event, record.window()) {
+            (true, Some(window)) => record.pings.iter().filter(|s| **s < window.out).count(),
+            _ => 0,
+        }
+    }
+}
+
+/// A received frame's event and data.
+fn event_of(frame: &Received) -> Option<(&str, &Value)> {
+    let value = frame.json()?;
+    let name = value.get("event")?.as_str()?;
+    Some((name, value.get("data").unwrap_or(&Value::Null)))
+}
+
+fn field<'a>(data: &'a Value, name: &str) -> Option<&'a str> {
+    data.get(name)?.as_str()
+}
+
+/// The chat messages of `frames`: (sender_id, text), in arrival order.
+fn chat_messages(frames: &[Received]) -> Vec<(&str, &str)> {
+    frames
+        .iter()
+        .filter_map(event_of)
+        .filter(|(name, _)| *name == "chat.message")
+        .filter_map(|(_, data)| Some((field(data, "sender_id")?, field(data, "text")?)))
+        .collect()
+}
+
+/// How many frames of `frames` are `event` about participant `id` (in `data.id` or
+/// `data.participant_id`).
+fn count_about(frames: &[Received], event: &str, id: &str) -> usize {
+    frames
+        .iter()
+        .filter_map(event_of)
+        .filter(|(name, data)| {
+            *name == event
+                && (field(data, "id") == Some(id) || field(data, "participant_id") == Some(id))
+        })
+        .count()
+}
+
+fn count_event(frames: &[Received], event: &str) -> usize {
+    frames
+        .iter()
+        .filter_map(event_of)
+        .filter(|(name, _)| *name == event)
+        .count()
+}
+
+fn error_codes(frames: &[Received]) -> BTreeMap<&str, usize> {
+    let mut codes = BTreeMap::new();
+    for (_, data) in frames
+        .iter()
+        .filter_map(event_of)
+        .filter(|(n, _)| *n == "error")
+    {
+        if let Some(code) = field(data, "code") {
+            *codes.entry(code).or_default() += 1;
+        }
+    }
+    codes
+}
+
+/// What `seat` is still waiting for, given what it has received; `None` when nothing is owed
+/// that has not arrived. Used while playing, to settle without sleeping.
+pub fn outstanding(record: &Record, seat: usize, frames: &[Received]) -> Option<String> {
+    let me = record.seats.get(seat)?;
+    me.window()?;
+    let received = chat_messages(frames);
+    let mut owed: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for chat in &record.chats {
+        if record.chat_need(chat, seat) == Need::Must
+            && let Some(pid) = record.seats[chat.from].participant_id.as_deref()
+        {
+            *owed.entry((pid, chat.text.as_str())).or_default() += 1;
+        }
+    }
+    for ((pid, text), count) in owed {
+        let got = received
+            .iter()
+            .filter(|(s, t)| *s == pid && *t == text)
+            .count();
+        if got < count {
+            return Some(format!("a chat.message from {pid}"));
+        }
+    }
+    for (other, subject) in record.seats.iter().enumerate() {
+        let Some(pid) = subject.participant_id.as_deref() else {
+            continue;
+        };
+        if other == seat {
+            continue;
+        }
+        if record.joined_need(seat, other) == Need::Must
+            && count_about(frames, "participant.joined", pid) == 0
+        {
+            return Some(format!("participant.joined of {pid}"));
+        }
+        if record.left_need(seat, other) == Need::Must
+            && count_about(frames, "participant.left", pid) == 0
+        {
+            return Some(format!("participant.left of {pid}"));
+        }
+    }
+    let d = record.declared;
+    if d.room_state && count_event(frames, "room.state") == 0 {
+        return Some("room.state".to_owned());
+    }
+    if count_event(frames, "pong") < record.pongs_owed(seat) {
+        return Some("pong".to_owned());
+    }
+    let codes = error_codes(frames);
+    for (code, count) in record.errors_owed(seat) {
+        if codes.get(code).copied().unwrap_or(0) < count {
+            return Some(format!("error {code}"));
+        }
+    }
+    if d.hand_events {
+        for (other, subject) in record.seats.iter().enumerate() {
+            let Some(pid) = subject.participant_id.as_deref() else {
+                continue;
+            };
+            let needs = record.hand_needs(seat, other);
+            for (raise, event) in [(true, "hand.raised"), (false, "hand.lowered")] {
+                let must = needs
+                    .iter()
+                    .filter(|(r, n)| *r == raise && *n == Need::Must)
+                    .count();
+                if count_about(frames, event, pid) < must {
+                    return Some(format!("{event} of {pid}"));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Whether `actual` can be laid over `expected` in order, every `Must` item used once, every
+/// `May` item at most once, nothing else.
+pub fn embeds<T: PartialEq>(actual: &[T], expected: &[(T, Need)]) -> bool {
+    let (n, m) = (expected.len(), actual.len());
+    // fits[i][j]: actual[j..] fits expected[i..].
+    let mut fits = vec![vec![false; m + 1]; n + 1];
+    fits[n][m] = true;
+    for i in (0..n).rev() {
+        let (item, need) = &expected[i];
+        fits[i][m] = *need != Need::Must && fits[i + 1][m];
+        for j in (0..m).rev() {
+            let skip = *need != Need::Must && fits[i + 1][j];
+            let take = actual[j] == *item && fits[i + 1][j + 1];
+            fits[i][j] = skip || take;
+        }
+    }
+    fits[0][0]
+}
+
+fn list(texts: &[&str]) -> String {
+    let shown: Vec<String> = texts.iter().map(|t| super::case::shown(t)).collect();
+    format!("[{}]", shown.join(", "))
+}
+
+/// Every broken requirement the record shows. `elsewhere` says whether an id belongs to a
+/// participant of another case of the run (so, of another room).
+pub fn check(record: &Record, elsewhere: &dyn Fn(&str) -> bool) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for seat in &record.seats {
+        for violation in &seat.violations {
+            findings.push(Finding::new(
+                &violation.requirement.id,
+                "every frame a valid event of the contract",
+                format!(
+                    "{} received {}\n          {}",
+                    seat.label(),
+                    violation.frame,
+                    violation.detail
+                ),
+            ));
+        }
+    }
+    check_connections(record, &mut findings);
+    check_chat(record, elsewhere, &mut findings);
+    check_presence(record, elsewhere, &mut findings);
+    check_extensions(record, &mut findings);
+    findings
+}
+
+/// Connections closed when they must stay, and kept when they must close.
+fn check_connections(record: &Record, findings: &mut Vec<Finding>) {
+    let d = record.declared;
+    for (i, seat) in record.seats.iter().enumerate() {
+        let name = seat.label();
+        if let Some((_, Departure::Close)) = seat.left
+            && !matches!(seat.ending, Some(Ending::CloseFrame { .. }))
+        {
+            findings.push(Finding::new(
+                "ROBUST-004",
+                format!("the server answers {name}'s Close frame with its own"),
+                seat.ending
+                    .as_ref()
+                    .map_or("no Close frame came back".to_owned(), Ending::describe),
+            ));
+        }
+        let must_close = seat
+            .bad_inputs
+            .iter()
+            .find_map(|(step, input)| input.must_close(d).map(|code| (*step, *input, code)));
+        if let Some((step, input, code)) = must_close {
+            let requirement = match input {
+                BadInput::Binary => "ROBUST-011",
+                BadInput::Oversized => "ROBUST-012",
+                _ => "ROBUST-005",
+            };
+            let closed_then = seat.closed_by_server == Some(step);
+            let code_seen = match &seat.ending {
+                Some(Ending::CloseFrame { code, .. }) => *code,
+                _ => None,
+            };
+            if !closed_then {
+                findings.push(Finding::new(
+                    requirement,
+                    format!(
+                        "{name}'s connection closed by the server after step {}{}",
+                        step + 1,
+                        code.map(|c| format!(" with code {c}")).unwrap_or_default()
+                    ),
+                    "it stayed open",
+                ));
+            } else if let Some(code) = code
+                && code_seen != Some(code)
+            {
+                findings.push(Finding::new(
+                    requirement,
+                    format!("{name}'s connection closed with code {code}"),
+                    seat.ending
+                        .as_ref()
+                        .map_or("no Close frame".to_owned(), Ending::describe),
+                ));
+            }
+        }
+        let (Some(noticed), Some(cause)) = (seat.closed_by_server, seat.close_cause()) else {
+            continue;
+        };
+        let ending = seat
+            .ending
+            .as_ref()
+            .map_or("closed".to_owned(), Ending::describe);
+        match cause {
+            CloseCause::Input(BadInput::Unusable(kind)) if d.error_event => {
+                findings.push(Finding::new(
+                    kind.requirement(),
+                    format!(
+                        "{name} still connected after sending {}, with an error event",
+                        kind_words(kind)
+                    ),
+                    format!(
+                        "{name}'s connection was {ending} ({})",
+                        noticed_at(record, noticed)
+                    ),
+                ));
+            }
+            CloseCause::Input(BadInput::Text(class)) if d.error_event => {
+                let requirement = match class {
+                    TextClass::Empty => "CHAT-013",
+                    TextClass::OverLimit => "CHAT-014",
+                    _ => "CHAT-001",
+                };
+                findings.push(Finding::new(
+                    requirement,
+                    format!("{name} still connected after sending chat.send (error-event)"),
+                    format!(
+                        "{name}'s connection was {ending} ({})",
+                        noticed_at(record, noticed)
+                    ),
+                ));
+            }
+            CloseCause::Input(_) => {}
+            CloseCause::Event(_) | CloseCause::Unknown => {
+                let (requirement, expected) = unexplained_close(record, i, cause);
+                findings.push(Finding {
+                    requirement: requirement.map(str::to_owned),
+                    expected,
+                    actual: format!(
+                        "{name}'s connection was {ending} ({})",
+                        noticed_at(record, noticed)
+                    ),
+                });
+            }
+        }
+    }
+}
+
+/// When a close was noticed, in words.
+fn noticed_at(record: &Record, step: usize) -> String {
+    if step >= record.steps {
+        "noticed at the end of the case".to_owned()
+    } else {
+        format!("noticed at step {}", step + 1)
+    }
+}
+
+fn kind_words(kind: Unusable) -> &'static str {
+    match kind {
+        Unusable::NotJson | Unusable::Truncated => "a frame that is not JSON",
+        Unusable::UnknownEvent => "an unknown event",
+        Unusable::WrongType => "a field of the wrong type",
+        Unusable::NotAnObject | Unusable::NoEvent | Unusable::DataNotObject => {
+            "an event without a usable envelope"
+        }
+    }
+}
+
+/// The requirement a closure of a well-behaved connection breaks, and what it calls for.
+fn unexplained_close(
+    record: &Record,
+    seat: usize,
+    cause: CloseCause,
+) -> (Option<&'static str>, String) {
+    let me = &record.seats[seat];
+    let name = me.label();
+    if let CloseCause::Event(event) = cause {
+        let requirement = match event {
+            "hand.raise" => "HAND-001",
+            "hand.lower" => "HAND-002",
+            "ping" => "PING-001",
+            _ => "CHAT-001",
+        };
+        return (
+            Some(requirement),
+            format!("{name} still connected after sending {event}, a valid event"),
+        );
+    }
+    let others_garbage = record
+        .seats
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| *i != seat && s.room == me.room)
+        .flat_map(|(_, s)| s.bad_inputs.iter())
+        .map(|(_, input)| *input)
+        .filter(|input| !matches!(input, BadInput::Text(_)))
+        .collect::<Vec<_>>();
+    if let Some(input) = others_garbage.first() {
+        let requirement = match input {
+            BadInput::Unusable(Unusable::UnknownEvent) => "ROBUST-002",
+            BadInput::NotUtf8 => "ROBUST-005",
+            _ => "ROBUST-001",
+        };
+        return (
+            Some(requirement),
+            format!("{name} stays connected when another participant of its room sends garbage"),
+        );
+    }
+    (
+        None,
+        format!("{name} stays connected: it sent nothing the server could close it for"),
+    )
+}
+
+fn check_chat(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &mut Vec<Finding>) {
+    let seat_by_pid: BTreeMap<String, usize> = record
+        .seats
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((s.participant_id.clone()?, i)))
+        .collect();
+    for (r, receiver) in record.seats.iter().enumerate() {
+        if receiver.joined.is_none() {
+            continue;
+        }
+        let name = receiver.label();
+        // The id and timestamp a client claims can only come from the client.
+        let claimed = receiver
+            .frames
+            .iter()
+            .filter_map(event_of)
+            .filter(|(event, _)| *event == "chat.message")
+            .find(|(_, data)| {
+                field(data, "id") == Some(super::case::SPOOFED_ID)
+                    || field(data, "timestamp") == Some(super::case::SPOOFED_TIMESTAMP)
+            });
+        if let Some((_, data)) = claimed {
+            findings.push(Finding::new(
+                "CHAT-011",
+                format!("{name} gets chat messages with an id and a timestamp of the server's own"),
+                format!("{name} received a chat.message with the client's claims: {data}"),
+            ));
+        }
+        let messages = chat_messages(&receiver.frames);
+        let mut by_sender: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+        for (sender_id, text) in &messages {
+            let seat = seat_by_pid.get(*sender_id).copied();
+            if let Some(s) = seat
+                && record.seats[s].room == receiver.room
+            {
+                by_sender.entry(s).or_default().push(text);
+                continue;
+            }
+            let foreign = seat.is_some() || elsewhere(sender_id);
+            let (requirement, why) = misattributed(record, receiver.room, foreign, text);
+            findings.push(Finding::new(
+                requirement,
+                format!("{name} gets the chat of its own room, each message with its sender"),
+                format!(
+                    "{name} (room {}) received {} with sender_id {sender_id:?}: {why}",
+                    receiver.room,
+                    super::case::shown(text)
+                ),
+            ));
+        }
+        for (s, sender) in record.seats.iter().enumerate() {
+            if sender.room != receiver.room || sender.joined.is_none() {
+                continue;
+            }
+            let actual: &[&str] = by_sender.get(&s).map_or(&[], Vec::as_slice);
+            let sent: Vec<(&SentChat, Need)> = record
+                .chats
+                .iter()
+                .filter(|c| c.from == s)
+                .map(|c| (c, record.chat_need(c, r)))
+                .collect();
+            let expected: Vec<(&str, Need)> = sent
+                .iter()
+                .filter(|(_, need)| *need != Need::Never)
+                .map(|(c, need)| (c.text.as_str(), *need))
+                .collect();
+            if embeds(actual, &expected) {
+                continue;
+            }
+            findings.push(chat_mismatch(record, r, s, actual, &sent, &expected));
+        }
+    }
+}
+
+/// Which requirement a chat message breaks whose sender is not a participant of the receiver's
+/// room (`foreign`: its sender_id is a participant of another room).
+fn misattributed(
+    record: &Record,
+    room: usize,
+    foreign: bool,
+    text: &str,
+) -> (&'static str, &'static str) {
+    let sent_in = |same_room: bool| {
+        record
+            .chats
+            .iter()
+            .filter(move |c| (record.seats[c.from].room == room) == same_room)
+            .filter(move |c| c.text == text)
+    };
+    if sent_in(true).any(|c| c.spoofed) {
+        ("CHAT-011", "the sender_id the client claimed")
+    } else if sent_in(true).next().is_some() {
+        ("CHAT-002", "a sender_id that is not the sender's")
+    } else if foreign || sent_in(false).next().is_some() {
+        ("CHAT-010", "a message of another room")
+    } else {
+        ("CHAT-002", "a sender_id no participant has")
+    }
+}
+
+/// Which requirement a receiver's sequence of one sender's messages breaks.
+fn chat_mismatch(
+    record: &Record,
+    r: usize,
+    s: usize,
+    actual: &[&str],
+    sent: &[(&SentChat, Need)],
+    expected: &[(&str, Need)],
+) -> Finding {
+    let (receiver, sender) = (&record.seats[r], &record.seats[s]);
+    let (rn, sn) = (receiver.label(), sender.label());
+    let echo = r == s;
+    let owed: Vec<&str> = expected
+        .iter()
+        .filter(|(_, n)| *n == Need::Must)
+        .map(|(t, _)| *t)
+        .collect();
+    let whose = if echo {
+        format!("{sn}'s own messages")
+    } else {
+        format!("{sn}'s messages")
+    };
+    let expected_words = format!(
+        "{rn} receives {whose} {} exactly once each, in order{}",
+        list(&owed),
+        if expected.len() > owed.len() {
+            format!(
+                " (allowed besides: {})",
+                list(
+                    &expected
+                        .iter()
+                        .filter(|(_, n)| *n == Need::May)
+                        .map(|(t, _)| *t)
+                        .collect::<Vec<_>>()
+                )
+            )
+        } else {
+            String::new()
+        }
+    );
+    let actual_words = format!("{rn} received from {sn} {}", list(actual));
+    let count = |texts: &[&str], text: &str| texts.iter().filter(|t| **t == text).count();
+    let allowed: Vec<&str> = expected.iter().map(|(t, _)| *t).collect();
+    // A text that may not arrive at all.
+    if let Some(stray) = actual.iter().find(|t| !allowed.contains(t)) {
+        let forbidden = sent.iter().find(|(c, _)| c.text == *stray);
+        let requirement = match forbidden {
+            Some((c, _)) if c.class == TextClass::Empty => "CHAT-013",
+            Some((c, _)) if c.class == TextClass::OverLimit => "CHAT-014",
+            Some((c, _)) if c.class == TextClass::Oversized => "ROBUST-012",
+            Some(_) => "CHAT-010",
+            None if record
+                .chats
+                .iter()
+                .any(|c| c.text == *stray && c.spoofed && c.from != s) =>
+            {
+                "CHAT-011"
+            }
+            None if record.chats.iter().any(|c| c.text == *stray) => "CHAT-002",
+            None => "CHAT-003",
+        };
+        return Finding::new(requirement, expected_words, actual_words);
+    }
+    if let Some(twice) = actual
+        .iter()
+        .find(|t| count(actual, t) > count(&allowed, t))
+    {
+        return Finding::new(
+            "CHAT-008",
+            expected_words,
+            format!(
+                "{actual_words}: {} more than once",
+                super::case::shown(twice)
+            ),
+        );
+    }
+    if owed.iter().any(|t| count(actual, t) < count(&owed, t)) {
+        let requirement = if echo { "CHAT-012" } else { "CHAT-001" };
+        return Finding::new(requirement, expected_words, actual_words);
+    }
+    Finding::new("CHAT-009", expected_words, actual_words)
+}
+
+fn check_presence(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &mut Vec<Finding>) {
+    let rooms: BTreeMap<String, usize> = record
+        .seats
+        .iter()
+        .filter_map(|s| Some((s.participant_id.clone()?, s.room)))
+        .collect();
+    for (o, observer) in record.seats.iter().enumerate() {
+        if observer.joined.is_none() {
+            continue;
+        }
+        let on = observer.label();
+        for frame in observer.frames.iter().filter_map(event_of) {
+            let (name, data) = frame;
+            if name != "participant.joined" && name != "participant.left" {
+                continue;
+            }
+            let Some(id) = field(data, "id") else {
+                continue;
+            };
+            match rooms.get(id) {
+                Some(room) if *room == observer.room => {}
+                None if !elsewhere(id) => findings.push(Finding::new(
+                    "PRES-002",
+                    format!("{on} hears of participants by their participant_id"),
+                    format!("{on} received {name} of {id:?}, which is no participant's id"),
+                )),
+                _ => findings.push(Finding::new(
+                    "PRES-007",
+                    format!("{on} hears of its own room only"),
+                    format!(
+                        "{on} (room {}) received {name} of {id}, who is in another room",
+                        observer.room
+                    ),
+                )),
+            }
+        }
+        for (c, subject) in record.seats.iter().enumerate() {
+            let Some(pid) = subject.participant_id.as_deref() else {
+                continue;
+            };
+            if c == o || subject.room != observer.room {
+                continue;
+            }
+            let sn = subject.label();
+            let joined = count_about(&observer.frames, "participant.joined", pid);
+            match record.joined_need(o, c) {
+                Need::Must if joined != 1 => findings.push(Finding::new(
+                    "PRES-001",
+                    format!("{on} receives participant.joined of {sn} ({pid}) once"),
+                    format!("{on} received it {joined} time(s)"),
+                )),
+                Need::May | Need::Never if joined > 1 => findings.push(Finding::new(
+                    "PRES-001",
+                    format!("{on} receives participant.joined of {sn} ({pid}) at most once"),
+                    format!("{on} received it {joined} times"),
+                )),
+                _ => {}
+            }
+            let left = count_about(&observer.frames, "participant.left", pid);
+            let need = record.left_need(o, c);
+            let how = match (subject.left, subject.ending.as_ref()) {
+                (Some((_, Departure::Close)), _) | (None, Some(Ending::CloseFrame { .. })) => {
+                    "PRES-004"
+                }
+                _ => "PRES-005",
+            };
+            if need == Need::Must && left == 0 {
+                findings.push(Finding::new(
+                    how,
+                    format!("{on} receives participant.left of {sn} ({pid}) once"),
+                    format!("{on} received none"),
+                ));
+            } else if left > 1 {
+                findings.push(Finding::new(
+                    "PRES-006",
+                    format!("{on} receives participant.left of {sn} ({pid}) once"),
+                    format!("{on} received it {left} times"),
+                ));
+            } else if need == Need::Never && left > 0 {
+                findings.push(Finding::new(
+                    "PRES-006",
+                    format!("no participant.left of {sn} ({pid}): it did not leave"),
+                    format!("{on} received participant.left of {pid}"),
+                ));
+            }
+        }
+    }
+}
+
+fn check_extensions(record: &Record, findings: &mut Vec<Finding>) {
+    let d = record.declared;
+    for (i, seat) in record.seats.iter().enumerate() {
+        let Some(window) = seat.window() else {
+            continue;
+        };
+        let name = seat.label();
+        let closed_early = window.out < NEVER && seat.left.is_none();
+        if d.room_state {
+            let first = seat
+                .frames
+                .iter()
+                .find(|f| !matches!(f.kind, ReceivedKind::Pong(_)));
+            match first.and_then(event_of) {
+                Some(("room.state", data)) => {
+                    let roster: BTreeSet<&str> = data
+                        .get("participants")
+                        .and_then(Value::as_array)
+                        .map(|list| list.iter().filter_map(|p| field(p, "id")).collect())
+                        .unwrap_or_default();
+                    let owed: Vec<&str> = record
+                        .seats
+                        .iter()
+                        .enumerate()
+                        .filter(|(o, _)| *o == i || record.joined_need(*o, i) == Need::Must)
+                        .filter_map(|(_, s)| s.participant_id.as_deref())
+                        .collect();
+                    let missing: Vec<&str> = owed
+                        .iter()
+                        .copied()
+                        .filter(|p| !roster.contains(p))
+                        .collect();
+                    if !missing.is_empty() {
+                        findings.push(Finding::new(
+                            "PRES-008",
+                            format!("{name}'s room.state lists {}", owed.join(", ")),
+                            format!("it lacks {}", missing.join(", ")),
+                        ));
+                    }
+                }
+                other => findings.push(Finding::new(
+                    "PRES-008",
+                    format!("{name}'s first frame is room.state"),
+                    other.map_or("no frame".to_owned(), |(event, _)| event.to_owned()),
+                )),
+            }
+        }
+        let pongs = count_event(&seat.frames, "pong");
+        let owed = record.pongs_owed(i);
+        if pongs < owed && !closed_early {
+            findings.push(Finding::new(
+                "PING-003",
+                format!("{name} receives a pong for each of its {owed} ping event(s)"),
+                format!("{pongs} pong(s)"),
+            ));
+        }
+        let codes = error_codes(&seat.frames);
+        if !closed_early {
+            for (code, count) in record.errors_owed(i) {
+                let got = codes.get(code).copied().unwrap_or(0);
+                if got < count {
+                    let requirement = match code {
+                        "invalid_json" => "ROBUST-007",
+                        "invalid_event" => "ROBUST-008",
+                        "unknown_event" => "ROBUST-009",
+                        "invalid_data" => "ROBUST-010",
+                        "text_empty" => "CHAT-013",
+                        _ => "CHAT-014",
+                    };
+                    findings.push(Finding::new(
+                        requirement,
+                        format!("{name} receives error {code} {count} time(s)"),
+                        format!("{got} time(s)"),
+                    ));
+                }
+            }
+        }
+        if d.hand_events {
+            check_hands(record, i, findings);
+        }
+    }
+}
+
+fn check_hands(record: &Record, observer: usize, findings: &mut Vec<Finding>) {
+    let seat = &record.seats[observer];
+    for (c, subject) in record.seats.iter().enumerate() {
+        let Some(pid) = subject.participant_id.as_deref() else {
+            continue;
+        };
+        if subject.room != seat.room {
+            continue;
+        }
+        let actual: Vec<bool> = seat
+            .frames
+            .iter()
+            .filter_map(event_of)
+            .filter(|(_, data)| field(data, "participant_id") == Some(pid))
+            .filter_map(|(name, _)| match name {
+                "hand.raised" => Some(true),
+                "hand.lowered" => Some(false),
+                _ => None,
+            })
+            .collect();
+        let expected = record.hand_needs(observer, c);
+        if embeds(&actual, &expected) {
+            continue;
+        }
+        let words = |seq: &[bool]| {
+            seq.iter()
+                .map(|r| if *r { "raised" } else { "lowered" })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let owed: Vec<bool> = expected
+            .iter()
+            .filter(|(_, n)| *n == Need::Must)
+            .map(|(r, _)| *r)
+            .collect();
+        let allowed = expected.len();
+        let requirement = if actual.len() > allowed {
+            "HAND-005"
+        } else if owed.iter().any(|r| *r) && !actual.contains(&true) {
+            "HAND-003"
+        } else if owed.iter().any(|r| !*r) && !actual.contains(&false) {
+            "HAND-004"
+        } else {
+            "HAND-005"
+        };
+        findings.push(Finding::new(
+            requirement,
+            format!(
+                "{} receives hand events of {} for each change only: [{}]",
+                seat.label(),
+                subject.label(),
+                words(&owed)
+            ),
+            format!("[{}]", words(&actual)),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedding_uses_every_must_once_and_mays_at_most_once() {
+        use Need::{May, Must};
+        assert!(embeds(&["a", "b"], &[("a", Must), ("b", Must)]));
+        assert!(!embeds(&["b", "a"], &[("a", Must), ("b", Must)]));
+        assert!(!embeds(&["a", "a"], &[("a", Must)]));
+        assert!(!embeds::<&str>(&[], &[("a", Must)]));
+        assert!(embeds(&["a"], &[("a", May), ("a", Must)]));
+        assert!(embeds(&["x", "a"], &[("x", May), ("a", Must)]));
+        assert!(embeds(&["a"], &[("x", May), ("a", Must)]));
+        assert!(!embeds(&["y", "a"], &[("x", May), ("a", Must)]));
+    }
+
+    fn seat(name: &str, room: usize, joined: usize) -> SeatRecord {
+        SeatRecord {
+            name: name.to_owned(),
+            room,
+            participant_id: Some(format!("p_{name}")),
+            joined: Some(joined),
+            ..SeatRecord::default()
+        }
+    }
+
+    fn chat(step: usize, from: usize, text: &str) -> SentChat {
+        SentChat {
+            step,
+            from,
+            text: text.to_owned(),
+            class: TextClass::of(text, text.len() + 40),
+            spoofed: false,
+        }
+    }
+
+    fn frame(event: &str, data: Value) -> Received {
+        Received {
+            at: std::time::Duration::ZERO,
+            kind: ReceivedKind::Json(serde_json::json!({ "event": event, "data": data })),
+        }
+    }
+
+    fn message(from: &str, text: &str) -> Received {
+        frame(
+            "chat.message",
+            serde_json::json!({ "id": "m", "sender_id": from, "text": text, "timestamp": "t" }),
+        )
+    }
+
+    #[test]
+    fn chat_is_owed_to_the_others_present_and_allowed_to_the_sender_without_echo() {
+        let record = Record {
+            seats: vec![
+                seat("A", 0, 0),
+                seat("B", 0, 1),
+                seat("C", 1, 2),
+                seat("D", 0, 4),
+            ],
+            chats: vec![
+                chat(3, 0, "hi"),
+                chat(5, 0, ""),
+                chat(6, 0, &"x".repeat(600)),
+            ],
+            ..Record::default()
+        };
+        let hi = &record.chats[0];
+        assert_eq!(record.chat_need(hi, 1), Need::Must);
+        assert_eq!(record.chat_need(hi, 0), Need::May);
+        assert_eq!(record.chat_need(hi, 2), Need::Never);
+        assert_eq!(record.chat_need(hi, 3), Need::Never);
+        assert_eq!(record.chat_need(&record.chats[1], 1), Need::May);
+        assert_eq!(record.chat_need(&record.chats[2], 1), Need::May);
+        let strict = Record {
+            declared: Declared {
+                chat_echo: true,
+                error_event: true,
+                ..Declared::default()
+            },
+            ..record.clone()
+        };
+        assert_eq!(strict.chat_need(hi, 0), Need::Must);
+        assert_eq!(strict.chat_need(&strict.chats[1], 1), Need::Never);
+        assert_eq!(strict.chat_need(&strict.chats[2], 1), Need::Must);
+    }
+
+    #[test]
+    fn duplicates_missing_messages_and_reordering_name_their_requirements() {
+        let base = Record {
+            seats: vec![seat("A", 0, 0), seat("B", 0, 1)],
+            chats: vec![chat(2, 0, "one"), chat(3, 0, "two")],
+            ..Record::default()
+        };
+        let with = |frames: Vec<Received>| {
+            let mut record = base.clone();
+            record.seats[1].frames = frames;
+            record.seats[0].frames = vec![frame(
+                "participant.joined",
+                serde_json::json!({"id": "p_B", "display_name": "B", "role": "participant"}),
+            )];
+            check(&record, &|_| false)
+                .into_iter()
+                .filter_map(|f| f.requirement)
+                .collect::<Vec<_>>()
+        };
+        assert!(with(vec![message("p_A", "one"), message("p_A", "two")]).is_empty());
+        assert_eq!(
+            with(vec![
+                message("p_A", "one"),
+                message("p_A", "one"),
+                message("p_A", "two")
+            ]),
+            ["CHAT-008"]
+        );
+        assert_eq!(with(vec![message("p_A", "one")]), ["CHAT-001"]);
+        assert_eq!(
+            with(vec![message("p_A", "two"), message("p_A", "one")]),
+            ["CHAT-009"]
+        );
+        assert_eq!(
+            with(vec![message("p_A", "one"), message("p_A", "tw")]),
+            ["CHAT-003"]
+        );
+    }
+
+    #[test]
+    fn a_message_id_or_timestamp_chosen_by_the_client_breaks_chat_011() {
+        let mut record = Record {
+            seats: vec![seat("A", 0, 0), seat("B", 0, 1)],
+            chats: vec![SentChat {
+                spoofed: true,
+                ..chat(2, 0, "hi")
+            }],
+            ..Record::default()
+        };
+        record.seats[0].frames = vec![frame(
+            "participant.joined",
+            serde_json::json!({"id": "p_B", "display_name": "B", "role": "participant"}),
+        )];
+        let requirements = |id: &str, timestamp: &str| {
+            let mut record = record.clone();
+            record.seats[1].frames = vec![frame(
+                "chat.message",
+                serde_json::json!({ "id": id, "sender_id": "p_A", "text": "hi", "timestamp": timestamp }),
+            )];
+            check(&record, &|_| false)
+                .into_iter()
+                .filter_map(|f| f.requirement)
+                .collect::<Vec<_>>()
+        };
+        assert!(requirements("msg_1", "2026-01-06T10:45:00Z").is_empty());
+        assert_eq!(
+            requirements(super::super::case::SPOOFED_ID, "2026-01-06T10:45:00Z"),
+            ["CHAT-011"]
+        );
+        assert_eq!(
+            requirements("msg_1", super::super::case::SPOOFED_TIMESTAMP),
+            ["CHAT-011"]
+        );
+    }
+
+    #[test]
+    fn a_close_noticed_at_a_message_s_step_may_come_after_its_delivery() {
+        // B sent a binary frame at step 2; the server closed it a moment later, noticed only
+        // after A's message of step 3 was out, which B got first.
+        let mut record = Record {
+            seats: vec![seat("A", 0, 0), seat("B", 0, 1)],
+            chats: vec![chat(3, 0, "hi")],
+            ..Record::default()
+        };
+        record.seats[0].frames = vec![frame(
+            "participant.joined",
+            serde_json::json!({"id": "p_B", "display_name": "B", "role": "participant"}),
+        )];
+        record.seats[1].bad_inputs = vec![(2, BadInput::Binary)];
+        record.seats[1].closed_by_server = Some(3);
+        record.seats[1].frames = vec![message("p_A", "hi")];
+        assert_eq!(record.chat_need(&record.chats[0], 1), Need::May);
+        let findings = check(&record, &|_| false);
+        assert!(
+            !findings
+                .iter()
+                .any(|f| f.requirement.as_deref() == Some("CHAT-010")),
+            "{findings:?}"
+        );
+    }
+
+    #[test]
+    fn presence_is_owed_to_those_present_throughout() {
+        let mut record = Record {
+            seats: vec![seat("A", 0, 0), seat("B", 0, 1), seat("C", 0, 3)],
+            ..Record::default()
+        };
+        record.seats[1].left = Some((2, Departure::Drop));
+        assert_eq!(record.joined_need(0, 1), Need::Must);
+        assert_eq!(record.left_need(0, 1), Need::Must);
+        assert_eq!(record.joined_need(1, 0), Need::May);
+        assert_eq!(record.left_need(2, 1), Need::May);
+        assert_eq!(record.left_need(0, 2), Need::Never);
+        // A heard nothing: B's arrival and drop, C's arrival.
+        let missing: Vec<(Option<String>, String)> = check(&record, &|_| false)
+            .into_iter()
+            .map(|f| (f.requirement, f.expected))
+            .collect();
+        let ids: Vec<&str> = missing.iter().filter_map(|(r, _)| r.as_deref()).collect();
+        assert_eq!(ids, ["PRES-001", "PRES-005", "PRES-001"], "{missing:?}");
+        assert!(
+            missing[2].1.contains("participant.joined of C"),
+            "{missing:?}"
+        );
+        // An id nobody in the run has is no participant's; one of another case is another room's.
+        record.seats[2].frames = vec![frame(
+            "participant.left",
+            serde_json::json!({ "id": "p_stranger" }),
+        )];
+        let requirements = |elsewhere: &dyn Fn(&str) -> bool| {
+            check(&record, elsewhere)
+                .into_iter()
+                .filter_map(|f| f.requirement)
+                .collect::<Vec<_>>()
+        };
+        assert!(requirements(&|_| false).contains(&"PRES-002".to_owned()));
+        assert!(requirements(&|id| id == "p_stranger").contains(&"PRES-007".to_owned()));
+    }
+}

@@ -1,0 +1,9 @@
+//! The contract: the API as this repository states it, with no server in sight.
+//!
+//! The JSON Schemas of `schemas/` ([`schemas`]) and the requirement catalogue
+//! `spec/requirements.toml` ([`catalogue`]) are compiled into the library; the frame judge
+//! ([`judge`]) checks a frame against both.
+
+pub mod catalogue;
+pub mod judge;
+pub mod schemas;

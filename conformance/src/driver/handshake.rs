@@ -1,0 +1,462 @@
+//! The WebSocket opening handshake, done by hand.
+//!
+//! A client library fails the connection on the very answers a conformance suite must observe: a
+//! refused upgrade, a subprotocol the client did not offer, a missing Sec-WebSocket-Protocol. So
+//! the suite writes the HTTP upgrade request itself, reads and keeps the whole answer (status,
+//! headers, body), and only on `101` hands the byte stream (with any bytes already read past the
+//! headers) to tungstenite for framing.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use sha1::{Digest, Sha1};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+use crate::driver::transport::{Connector, Target, Transport};
+
+/// The GUID of RFC 6455 §1.3 that the accept key is derived with.
+const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The most header bytes accepted before the answer is declared broken.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// The most body bytes kept from a refusal.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How long a refusal body without a length may take to arrive.
+const BODY_GRACE: Duration = Duration::from_millis(500);
+
+/// What to put in an upgrade request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpgradeRequest {
+    /// A token for the deprecated `?token=` query parameter.
+    pub query_token: Option<String>,
+    /// The Sec-WebSocket-Protocol entries, in order; none means no header.
+    pub protocols: Vec<String>,
+    /// The Origin header, if any.
+    pub origin: Option<String>,
+}
+
+/// An HTTP answer to an upgrade request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The reason phrase.
+    pub reason: String,
+    /// Every header, in order, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// The body (refusals only; capped).
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// Every value of a header (names compared case-insensitively).
+    pub fn header_values(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The comma-separated entries of every instance of a header, trimmed.
+    pub fn header_list(&self, name: &str) -> Vec<String> {
+        self.header_values(name)
+            .into_iter()
+            .flat_map(|v| v.split(','))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    /// The body as text (lossy).
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Status line, headers and body, as they would read on the wire.
+    pub fn describe(&self) -> String {
+        let mut out = format!("HTTP/1.1 {} {}", self.status, self.reason);
+        for (name, value) in &self.headers {
+            out.push_str(&format!("\n{name}: {value}"));
+        }
+        if !self.body.is_empty() {
+            out.push_str(&format!("\n\n{}", self.body_text()));
+        }
+        out
+    }
+}
+
+/// How an upgrade attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The server answered with an HTTP response.
+    Answered(HttpResponse),
+    /// No HTTP response came: connection refused, reset, timeout, garbage.
+    Unanswered(String),
+}
+
+/// One upgrade attempt: what was sent and what came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    /// The request target (path and query).
+    pub request_target: String,
+    /// The request headers, in order.
+    pub request_headers: Vec<(String, String)>,
+    /// The Sec-WebSocket-Key sent.
+    pub key: String,
+    /// The subprotocols offered, in order.
+    pub offered: Vec<String>,
+    /// The answer.
+    pub outcome: Outcome,
+}
+
+impl Handshake {
+    /// The response, when there was one.
+    pub fn response(&self) -> Option<&HttpResponse> {
+        match &self.outcome {
+            Outcome::Answered(response) => Some(response),
+            Outcome::Unanswered(_) => None,
+        }
+    }
+
+    /// The status, when there was a response.
+    pub fn status(&self) -> Option<u16> {
+        self.response().map(|r| r.status)
+    }
+
+    /// Whether the server switched protocols.
+    pub fn accepted(&self) -> bool {
+        self.status() == Some(101)
+    }
+
+    /// The request as it read on the wire.
+    pub fn describe_request(&self) -> String {
+        let mut out = format!("GET {} HTTP/1.1", self.request_target);
+        for (name, value) in &self.request_headers {
+            out.push_str(&format!("\n{name}: {value}"));
+        }
+        out
+    }
+
+    /// The answer in one block: the response, or why there was none.
+    pub fn describe_outcome(&self) -> String {
+        match &self.outcome {
+            Outcome::Answered(response) => response.describe(),
+            Outcome::Unanswered(why) => format!("(no HTTP response: {why})"),
+        }
+    }
+
+    /// One line for messages: `101 Switching Protocols`, `401 Unauthorized`, or why none came.
+    pub fn summary(&self) -> String {
+        match &self.outcome {
+            Outcome::Answered(r) => format!("{} {}", r.status, r.reason),
+            Outcome::Unanswered(why) => format!("no HTTP response ({why})"),
+        }
+    }
+}
+
+/// The Sec-WebSocket-Accept value RFC 6455 derives from a key.
+pub fn accept_key(key: &str) -> String {
+    let mut sha = Sha1::new();
+    sha.update(key.as_bytes());
+    sha.update(WEBSOCKET_GUID.as_bytes());
+    STANDARD.encode(sha.finalize())
+}
+
+/// Percent-encodes everything outside the URL "unreserved" set.
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Builds the request target and headers of an upgrade.
+fn build_request(
+    target: &Target,
+    request: &UpgradeRequest,
+    key: &str,
+) -> (String, Vec<(String, String)>) {
+    let mut request_target = target.path_and_query.clone();
+    if let Some(token) = &request.query_token {
+        request_target.push(if request_target.contains('?') {
+            '&'
+        } else {
+            '?'
+        });
+        request_target.push_str("token=");
+        request_target.push_str(&percent_encode(token));
+    }
+    let mut headers = vec![
+        ("Host".to_owned(), target.host_header.clone()),
+        ("Upgrade".to_owned(), "websocket".to_owned()),
+        ("Connection".to_owned(), "Upgrade".to_owned()),
+        ("Sec-WebSocket-Key".to_owned(), key.to_owned()),
+        ("Sec-WebSocket-Version".to_owned(), "13".to_owned()),
+    ];
+    if !request.protocols.is_empty() {
+        headers.push((
+            "Sec-WebSocket-Protocol".to_owned(),
+            request.protocols.join(", "),
+        ));
+    }
+    if let Some(origin) = &request.origin {
+        headers.push(("Origin".to_owned(), origin.clone()));
+    }
+    headers.push((
+        "User-Agent".to_owned(),
+        concat!("chalk-conformance/", env!("CARGO_PKG_VERSION")).to_owned(),
+    ));
+    (request_target, headers)
+}
+
+/// Performs one opening handshake; on `101` also returns the WebSocket.
+pub async fn open(
+    connector: &Connector,
+    target: &Target,
+    request: &UpgradeRequest,
+    timeout: Duration,
+) -> (Handshake, Option<WebSocketStream<Transport>>) {
+    open_with_config(connector, target, request, timeout, None).await
+}
+
+/// [`open`], with the WebSocket's buffer sizes and limits set by `config` (tungstenite's
+/// defaults otherwise; the load generator holds thousands of sockets and sets 4 KiB buffers).
+pub async fn open_with_config(
+    connector: &Connector,
+    target: &Target,
+    request: &UpgradeRequest,
+    timeout: Duration,
+    config: Option<WebSocketConfig>,
+) -> (Handshake, Option<WebSocketStream<Transport>>) {
+    let key = STANDARD.encode(uuid::Uuid::new_v4().as_bytes());
+    let (request_target, request_headers) = build_request(target, request, &key);
+    let mut handshake = Handshake {
+        request_target,
+        request_headers,
+        key,
+        offered: request.protocols.clone(),
+        outcome: Outcome::Unanswered(String::new()),
+    };
+    let deadline = Instant::now() + timeout;
+    match exchange(connector, target, &handshake, deadline).await {
+        Ok((response, stream, leftover)) => {
+            let switched = response.status == 101;
+            handshake.outcome = Outcome::Answered(response);
+            if !switched {
+                return (handshake, None);
+            }
+            let ws =
+                WebSocketStream::from_partially_read(stream, leftover, Role::Client, config).await;
+            (handshake, Some(ws))
+        }
+        Err(why) => {
+            handshake.outcome = Outcome::Unanswered(why);
+            (handshake, None)
+        }
+    }
+}
+
+/// Sends the request and reads the answer; returns the response, the stream and any bytes read
+/// past the head of a `101`.
+async fn exchange(
+    connector: &Connector,
+    target: &Target,
+    handshake: &Handshake,
+    deadline: Instant,
+) -> Result<(HttpResponse, Transport, Vec<u8>), String> {
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let mut stream = connector
+        .connect(target, remaining)
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", target.authority()))?;
+    let mut wire = handshake.describe_request().replace('\n', "\r\n");
+    wire.push_str("\r\n\r\n");
+    let write = async {
+        stream.write_all(wire.as_bytes()).await?;
+        stream.flush().await
+    };
+    tokio::time::timeout_at(deadline, write)
+        .await
+        .map_err(|_| "timed out sending the request".to_owned())?
+        .map_err(|e| format!("cannot send the request: {e}"))?;
+
+    let mut buf = Vec::with_capacity(1024);
+    let (mut response, head_len) = loop {
+        if let Some(parsed) = parse_head(&buf)? {
+            break parsed;
+        }
+        if buf.len() > MAX_HEAD_BYTES {
+            return Err(format!("response head longer than {MAX_HEAD_BYTES} bytes"));
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut chunk))
+            .await
+            .map_err(|_| "timed out waiting for the response".to_owned())?
+            .map_err(|e| format!("connection failed while reading the response: {e}"))?;
+        if n == 0 {
+            return Err(if buf.is_empty() {
+                "the server closed the connection without answering".to_owned()
+            } else {
+                "the server closed the connection in the middle of its response".to_owned()
+            });
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let rest = buf.split_off(head_len);
+    if response.status == 101 {
+        return Ok((response, stream, rest));
+    }
+    response.body = read_body(&mut stream, &response, rest, deadline).await;
+    Ok((response, stream, Vec::new()))
+}
+
+/// Parses a response head; `None` while it is incomplete.
+fn parse_head(buf: &[u8]) -> Result<Option<(HttpResponse, usize)>, String> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Response::new(&mut headers);
+    match parsed.parse(buf) {
+        Ok(httparse::Status::Partial) => Ok(None),
+        Ok(httparse::Status::Complete(len)) => {
+            let response = HttpResponse {
+                status: parsed.code.unwrap_or(0),
+                reason: parsed.reason.unwrap_or("").to_owned(),
+                headers: parsed
+                    .headers
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.name.to_owned(),
+                            String::from_utf8_lossy(h.value).into_owned(),
+                        )
+                    })
+                    .collect(),
+                body: Vec::new(),
+            };
+            Ok(Some((response, len)))
+        }
+        Err(e) => Err(format!("the answer is not HTTP: {e}")),
+    }
+}
+
+/// Reads a refusal's body: by Content-Length, chunked, or until the server closes.
+async fn read_body(
+    stream: &mut Transport,
+    response: &HttpResponse,
+    mut body: Vec<u8>,
+    deadline: Instant,
+) -> Vec<u8> {
+    let length = response
+        .header_values("content-length")
+        .first()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let chunked = response
+        .header_list("transfer-encoding")
+        .iter()
+        .any(|v| v.eq_ignore_ascii_case("chunked"));
+    let grace = (Instant::now() + BODY_GRACE).min(deadline);
+    let done = |body: &[u8]| match length {
+        Some(n) => body.len() >= n,
+        None if chunked => body.windows(5).any(|w| w == b"0\r\n\r\n"),
+        None => false,
+    };
+    while !done(&body) && body.len() < MAX_BODY_BYTES {
+        let until = if length.is_some() || chunked {
+            deadline
+        } else {
+            grace
+        };
+        let mut chunk = [0u8; 4096];
+        match tokio::time::timeout_at(until, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => body.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    if let Some(n) = length {
+        body.truncate(n);
+    }
+    if chunked {
+        body = dechunk(&body);
+    }
+    body.truncate(MAX_BODY_BYTES);
+    body
+}
+
+/// Decodes a chunked body as far as it is well formed.
+fn dechunk(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut rest = raw;
+    while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&rest[..line_end]);
+        let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+        else {
+            break;
+        };
+        if size == 0 {
+            break;
+        }
+        let start = line_end + 2;
+        let end = (start + size).min(rest.len());
+        out.extend_from_slice(&rest[start..end]);
+        rest = rest.get(end + 2..).unwrap_or(&[]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_key_matches_rfc_6455_example() {
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn builds_query_tokens_and_protocol_lists() {
+        let target = Target::parse("ws://127.0.0.1:9/api/v1/ws").unwrap();
+        let request = UpgradeRequest {
+            query_token: Some("a.b c".into()),
+            protocols: vec!["chalk".into(), "token.x".into()],
+            origin: Some("https://app.test".into()),
+        };
+        let (path, headers) = build_request(&target, &request, "k");
+        assert_eq!(path, "/api/v1/ws?token=a.b%20c");
+        assert!(headers.contains(&("Sec-WebSocket-Protocol".into(), "chalk, token.x".into())));
+        assert!(headers.contains(&("Origin".into(), "https://app.test".into())));
+    }
+
+    #[test]
+    fn parses_heads_and_lists() {
+        let raw =
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\nX-A: a, b\r\nX-A: c\r\n\r\n{}";
+        let (response, len) = parse_head(raw).unwrap().unwrap();
+        assert_eq!(response.status, 401);
+        assert_eq!(&raw[len..], b"{}");
+        assert_eq!(response.header_list("x-a"), vec!["a", "b", "c"]);
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\n").unwrap().is_none());
+        assert!(parse_head(b"garbage\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn decodes_chunked_bodies() {
+        assert_eq!(
+            dechunk(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+            b"hello world"
+        );
+    }
+}

@@ -1,0 +1,542 @@
+//! Which scenarios a run executes, decided before anything is sent.
+//!
+//! The features are read (from the copies compiled into the binary, or from `--features DIR`),
+//! their outlines expanded, and every scenario is matched to its catalogue entry through its
+//! `@req.<ID>` tag. A scenario then runs, or is skipped for a stated reason: its requirement is
+//! an extension the server did not declare, or it needs something the run cannot do (forge
+//! tokens, provision through REST, record, connect from an allowed origin). Skips are decided
+//! here from the catalogue, never by a scenario failing halfway.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use cucumber::gherkin::tagexpr::TagOperation;
+use cucumber::gherkin::{self, GherkinEnv};
+use regex::Regex;
+
+use crate::contract::catalogue::{Catalogue, Level};
+use crate::contract::judge::RequirementRef;
+
+include!(concat!(env!("OUT_DIR"), "/features.rs"));
+
+/// The prefix of the requirement tag: `@req.AUTH-001`.
+pub const REQUIREMENT_TAG: &str = "req.";
+
+/// The prefix of a need a scenario has beyond its requirement's: `@needs.recordings` on a
+/// scenario that checks the shape of `recording.started` (it must make a recording to see one).
+pub const NEEDS_TAG: &str = "needs.";
+
+/// Why the features or the selection are unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// A feature directory or file cannot be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A feature file is not valid Gherkin, or an outline cannot be expanded.
+    #[error("{path}: {reason}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// A scenario does not name exactly one known requirement.
+    #[error("{path}:{line} {scenario:?}: {problem}")]
+    Requirement {
+        /// The file.
+        path: String,
+        /// The scenario's line.
+        line: usize,
+        /// The scenario's name.
+        scenario: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// `--tags` is not a tag expression.
+    #[error("--tags {expression:?} is not a tag expression: {reason}")]
+    Tags {
+        /// The expression.
+        expression: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// `--name` is not a regular expression.
+    #[error("--name {pattern:?} is not a regular expression: {reason}")]
+    Name {
+        /// The pattern.
+        pattern: String,
+        /// The regex compiler's complaint.
+        reason: String,
+    },
+}
+
+/// The features compiled into the binary, outlines expanded.
+pub fn embedded_features() -> Result<Vec<gherkin::Feature>, PlanError> {
+    EMBEDDED
+        .iter()
+        .map(|(relative, text)| parse_feature(text, Path::new("features").join(relative)))
+        .collect()
+}
+
+/// The features of a directory (recursively), outlines expanded, in path order.
+pub fn features_in(dir: &Path) -> Result<Vec<gherkin::Feature>, PlanError> {
+    let files = feature_files(dir).map_err(|(path, e)| PlanError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    if files.is_empty() {
+        return Err(PlanError::Read {
+            path: dir.display().to_string(),
+            reason: "no .feature file in it".to_owned(),
+        });
+    }
+    files
+        .into_iter()
+        .map(|file| {
+            let text = fs::read_to_string(&file).map_err(|e| PlanError::Read {
+                path: file.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            parse_feature(&text, file)
+        })
+        .collect()
+}
+
+/// The `.feature` files below `dir` (recursively), in path order; an error names the directory
+/// that could not be read.
+pub fn feature_files(dir: &Path) -> Result<Vec<PathBuf>, (PathBuf, std::io::Error)> {
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), (PathBuf, std::io::Error)> {
+        let entries = fs::read_dir(dir).map_err(|e| (dir.to_owned(), e))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, files)?;
+            } else if path.extension().is_some_and(|e| e == "feature") {
+                files.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+/// Parses one feature and expands its outlines.
+fn parse_feature(text: &str, path: PathBuf) -> Result<gherkin::Feature, PlanError> {
+    use cucumber::feature::Ext as _;
+    let shown = path.display().to_string();
+    let mut feature =
+        gherkin::Feature::parse(text, GherkinEnv::default()).map_err(|e| PlanError::Parse {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+    feature.path = Some(path);
+    feature.expand_examples().map_err(|e| PlanError::Parse {
+        path: shown,
+        reason: e.to_string(),
+    })
+}
+
+/// Every tag that applies to a scenario: the feature's, the rule's and its own.
+pub fn effective_tags<'a>(
+    feature: &'a gherkin::Feature,
+    rule: Option<&'a gherkin::Rule>,
+    scenario: &'a gherkin::Scenario,
+) -> Vec<&'a str> {
+    feature
+        .tags
+        .iter()
+        .chain(rule.into_iter().flat_map(|r| &r.tags))
+        .chain(&scenario.tags)
+        .map(String::as_str)
+        .collect()
+}
+
+/// The requirement IDs among tags.
+pub fn requirement_tags<'a>(tags: &[&'a str]) -> Vec<&'a str> {
+    tags.iter()
+        .filter_map(|t| t.strip_prefix(REQUIREMENT_TAG))
+        .collect()
+}
+
+/// The needs among tags (`@needs.recordings`).
+pub fn need_tags<'a>(tags: &[&'a str]) -> Vec<&'a str> {
+    tags.iter()
+        .filter_map(|t| t.strip_prefix(NEEDS_TAG))
+        .collect()
+}
+
+/// The level tags among tags.
+pub fn level_tags(tags: &[&str]) -> Vec<Level> {
+    tags.iter()
+        .filter_map(|t| match *t {
+            "must" => Some(Level::Must),
+            "should" => Some(Level::Should),
+            "extension" => Some(Level::Extension),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The name a report shows for a scenario: outline rows add their example values.
+pub fn display_name(scenario: &gherkin::Scenario) -> String {
+    let values = scenario
+        .examples
+        .first()
+        .and_then(|e| e.table.as_ref())
+        .and_then(|t| t.rows.get(1));
+    match values {
+        Some(values) => format!("{} [{}]", scenario.name, values.join(", ")),
+        None => scenario.name.clone(),
+    }
+}
+
+/// What a run can do, as the catalogue's `needs` name it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Sign tokens with the deployment's key.
+    pub forge_tokens: bool,
+    /// Connect from an origin the deployment allows (`--origin`).
+    pub allowed_origin: bool,
+    /// Use the REST API.
+    pub rest_api: bool,
+    /// Start and stop recordings.
+    pub recordings: bool,
+}
+
+impl Capabilities {
+    /// Why `need` cannot be met, or `None` when it can.
+    pub fn lacks(&self, need: &str) -> Option<&'static str> {
+        match need {
+            "forge-tokens" if !self.forge_tokens => {
+                Some("needs forge-tokens: give --jwt-secret or --jwt-private-key")
+            }
+            "allowed-origin" if !self.allowed_origin => Some("needs allowed-origin: give --origin"),
+            "rest-api" if !self.rest_api => Some("needs rest-api: give --api-url and --api-key"),
+            "recordings" if !self.recordings => {
+                Some("needs recordings: give --api-url and --api-key, or --recording-command")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Which scenarios the user selected.
+#[derive(Debug, Default)]
+pub struct Selection {
+    tags: Option<TagOperation>,
+    name: Option<Regex>,
+}
+
+impl Selection {
+    /// From `--tags` and `--name`.
+    pub fn new(tags: Option<&str>, name: Option<&str>) -> Result<Self, PlanError> {
+        let tags = tags
+            .map(|expression| {
+                expression
+                    .parse::<TagOperation>()
+                    .map_err(|e| PlanError::Tags {
+                        expression: expression.to_owned(),
+                        reason: e.to_string(),
+                    })
+            })
+            .transpose()?;
+        let name = name
+            .map(|pattern| {
+                Regex::new(pattern).map_err(|e| PlanError::Name {
+                    pattern: pattern.to_owned(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?;
+        Ok(Self { tags, name })
+    }
+
+    fn selects(&self, tags: &[&str], name: &str) -> bool {
+        self.tags.as_ref().is_none_or(|op| eval(op, tags))
+            && self.name.as_ref().is_none_or(|re| re.is_match(name))
+    }
+}
+
+fn eval(op: &TagOperation, tags: &[&str]) -> bool {
+    match op {
+        TagOperation::And(a, b) => eval(a, tags) && eval(b, tags),
+        TagOperation::Or(a, b) => eval(a, tags) || eval(b, tags),
+        TagOperation::Not(a) => !eval(a, tags),
+        TagOperation::Tag(t) => tags.contains(&t.as_str()),
+    }
+}
+
+/// What happens to a scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// It runs.
+    Run,
+    /// It cannot apply to this run.
+    Skip(String),
+    /// Its extension was not declared.
+    NotDeclared(String),
+}
+
+/// Identifies a scenario across the run: its file and line (outline rows have their own line).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ScenarioKey {
+    /// The feature file.
+    pub path: String,
+    /// The scenario's (or outline row's) line.
+    pub line: usize,
+}
+
+impl ScenarioKey {
+    /// The key of a scenario of a feature.
+    pub fn of(feature: &gherkin::Feature, scenario: &gherkin::Scenario) -> Self {
+        Self {
+            path: feature
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            line: scenario.position.line,
+        }
+    }
+}
+
+impl fmt::Display for ScenarioKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.path, self.line)
+    }
+}
+
+/// A scenario and what happens to it.
+#[derive(Debug, Clone)]
+pub struct PlannedScenario {
+    /// Where it is.
+    pub key: ScenarioKey,
+    /// Its feature's name.
+    pub feature: String,
+    /// Its rule's name, if any.
+    pub rule: Option<String>,
+    /// Its name (with example values for outline rows).
+    pub name: String,
+    /// Its own tags.
+    pub tags: Vec<String>,
+    /// Its steps: keyword, text, line.
+    pub steps: Vec<(String, String, usize)>,
+    /// The requirement it checks.
+    pub requirement: RequirementRef,
+    /// The requirement's extension, if any.
+    pub extension: Option<String>,
+    /// What happens to it.
+    pub disposition: Disposition,
+}
+
+/// Every scenario of the selected features, with what happens to it.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Selected scenarios, in feature order.
+    pub scenarios: Vec<PlannedScenario>,
+    /// How many scenarios `--tags`/`--name` left out.
+    pub not_selected: usize,
+}
+
+impl Plan {
+    /// Decides every scenario.
+    pub fn decide(
+        features: &[gherkin::Feature],
+        catalogue: &Catalogue,
+        capabilities: Capabilities,
+        declared: &BTreeSet<String>,
+        selection: &Selection,
+    ) -> Result<Self, PlanError> {
+        let mut plan = Plan::default();
+        for (feature, rule, scenario) in all_scenarios(features) {
+            let key = ScenarioKey::of(feature, scenario);
+            let tags = effective_tags(feature, rule, scenario);
+            let name = display_name(scenario);
+            if !selection.selects(&tags, &name) {
+                plan.not_selected += 1;
+                continue;
+            }
+            let problem = |problem: String| PlanError::Requirement {
+                path: key.path.clone(),
+                line: key.line,
+                scenario: scenario.name.clone(),
+                problem,
+            };
+            let ids = requirement_tags(&tags);
+            let [id] = ids.as_slice() else {
+                return Err(problem(format!(
+                    "needs exactly one @req.<ID> tag, has {}",
+                    ids.len()
+                )));
+            };
+            let requirement = catalogue
+                .requirement(id)
+                .ok_or_else(|| problem(format!("cites {id}, which is not in the catalogue")))?;
+            let disposition = match &requirement.extension {
+                Some(extension) if !declared.contains(extension) => {
+                    Disposition::NotDeclared(extension.clone())
+                }
+                _ => match requirement
+                    .needs
+                    .iter()
+                    .map(String::as_str)
+                    .chain(need_tags(&tags))
+                    .find_map(|n| capabilities.lacks(n))
+                {
+                    Some(reason) => Disposition::Skip(reason.to_owned()),
+                    None => Disposition::Run,
+                },
+            };
+            plan.scenarios.push(PlannedScenario {
+                key,
+                feature: feature.name.clone(),
+                rule: rule.map(|r| r.name.clone()),
+                name,
+                tags: scenario.tags.clone(),
+                steps: scenario
+                    .steps
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.keyword.trim().to_owned(),
+                            s.value.clone(),
+                            s.position.line,
+                        )
+                    })
+                    .collect(),
+                requirement: RequirementRef::of(requirement),
+                extension: requirement.extension.clone(),
+                disposition,
+            });
+        }
+        Ok(plan)
+    }
+
+    /// The features with only the scenarios that run.
+    pub fn runnable(&self, features: &[gherkin::Feature]) -> Vec<gherkin::Feature> {
+        let runs: BTreeSet<&ScenarioKey> = self
+            .scenarios
+            .iter()
+            .filter(|s| s.disposition == Disposition::Run)
+            .map(|s| &s.key)
+            .collect();
+        features
+            .iter()
+            .filter_map(|feature| {
+                let keep = |s: &gherkin::Scenario| runs.contains(&ScenarioKey::of(feature, s));
+                let mut kept = feature.clone();
+                kept.scenarios.retain(keep);
+                for rule in &mut kept.rules {
+                    rule.scenarios.retain(keep);
+                }
+                kept.rules.retain(|r| !r.scenarios.is_empty());
+                (!kept.scenarios.is_empty() || !kept.rules.is_empty()).then_some(kept)
+            })
+            .collect()
+    }
+
+    /// The planned scenario with this key.
+    pub fn get(&self, key: &ScenarioKey) -> Option<&PlannedScenario> {
+        self.scenarios.iter().find(|s| &s.key == key)
+    }
+}
+
+/// Every scenario of the features, with its feature and rule, in order.
+pub fn all_scenarios(
+    features: &[gherkin::Feature],
+) -> impl Iterator<
+    Item = (
+        &gherkin::Feature,
+        Option<&gherkin::Rule>,
+        &gherkin::Scenario,
+    ),
+> {
+    features.iter().flat_map(|feature| {
+        feature
+            .scenarios
+            .iter()
+            .map(move |s| (feature, None, s))
+            .chain(
+                feature
+                    .rules
+                    .iter()
+                    .flat_map(move |r| r.scenarios.iter().map(move |s| (feature, Some(r), s))),
+            )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declared(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn embedded_features_parse_and_expand() {
+        let features = embedded_features().unwrap();
+        assert!(features.len() >= 10);
+        let count = all_scenarios(&features).count();
+        assert!(count >= 90, "{count} scenarios");
+    }
+
+    #[test]
+    fn undeclared_extensions_and_unmet_needs_are_not_run() {
+        let features = embedded_features().unwrap();
+        let catalogue = Catalogue::bundled().unwrap();
+        let plan = Plan::decide(
+            &features,
+            &catalogue,
+            Capabilities::default(),
+            &declared(&[]),
+            &Selection::default(),
+        )
+        .unwrap();
+        let by_req = |id: &str| {
+            plan.scenarios
+                .iter()
+                .find(|s| s.requirement.id == id)
+                .unwrap()
+                .disposition
+                .clone()
+        };
+        assert_eq!(by_req("AUTH-001"), Disposition::Run);
+        assert_eq!(
+            by_req("CHAT-012"),
+            Disposition::NotDeclared("chat-echo".into())
+        );
+        assert!(matches!(by_req("AUTH-009"), Disposition::Skip(r) if r.contains("forge-tokens")));
+        assert!(matches!(by_req("REC-001"), Disposition::Skip(r) if r.contains("recordings")));
+    }
+
+    #[test]
+    fn tags_and_names_select_scenarios() {
+        let features = embedded_features().unwrap();
+        let catalogue = Catalogue::bundled().unwrap();
+        let selection = Selection::new(Some("@req.AUTH-001 or @req.AUTH-002"), None).unwrap();
+        let plan = Plan::decide(
+            &features,
+            &catalogue,
+            Capabilities::default(),
+            &declared(&[]),
+            &selection,
+        )
+        .unwrap();
+        assert_eq!(plan.scenarios.len(), 2);
+        assert!(plan.not_selected > 80);
+        assert!(Selection::new(Some("@a and"), None).is_err());
+        assert!(Selection::new(None, Some("(")).is_err());
+    }
+}

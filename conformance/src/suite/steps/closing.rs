@@ -1,0 +1,97 @@
+//! Ending connections: a clean close, a dropped network, and how the server ends them.
+
+use cucumber::{then, when};
+
+use crate::driver::connection::{Connection, Ending};
+use crate::suite::failure::Failure;
+use crate::suite::steps::parameters::Name;
+use crate::suite::world::{ChalkWorld, Scene};
+
+/// Judges how `connection` ended against the close `code` expected.
+async fn expect_close_code(
+    scene: &Scene,
+    connection: &Connection,
+    whose: &str,
+    code: u16,
+) -> Result<(), Failure> {
+    let expected = format!("{whose} closed by the server with code {code}");
+    match scene.await_ending(connection).await {
+        Some(Ending::CloseFrame {
+            code: Some(got), ..
+        }) if got == code => Ok(()),
+        Some(ending) => Err(scene.fail(
+            expected,
+            format!("the connection was {}", ending.describe()),
+        )),
+        None => Err(scene.fail(
+            expected,
+            format!("still open after {:?}", scene.run().event_timeout),
+        )),
+    }
+}
+
+#[when(expr = "{participant} closes the connection")]
+async fn closes(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
+    let scene = world.scene();
+    scene.begin_action();
+    let result = scene.connection_mut(&who)?.close(1000).await;
+    result.map_err(|e| scene.fail(format!("{who} to send a Close frame"), e.to_string()))
+}
+
+#[when(expr = "{participant}'s connection drops without a close handshake")]
+async fn drops(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
+    let scene = world.scene();
+    scene.begin_action();
+    scene.connection_mut(&who)?.drop_abruptly();
+    Ok(())
+}
+
+#[then(expr = "{participant}'s connection is closed with code {int}")]
+async fn closed_with(world: &mut ChalkWorld, who: Name, code: u16) -> Result<(), Failure> {
+    let scene = world.scene();
+    let connection = scene.connection(&who)?;
+    expect_close_code(scene, connection, &format!("{who}'s connection"), code).await
+}
+
+#[then(expr = "{participant}'s earlier connection is closed with code {int}")]
+async fn earlier_closed_with(world: &mut ChalkWorld, who: Name, code: u16) -> Result<(), Failure> {
+    let scene = world.scene();
+    let connection = scene.earlier_connection(&who)?;
+    expect_close_code(
+        scene,
+        connection,
+        &format!("{who}'s earlier connection"),
+        code,
+    )
+    .await
+}
+
+#[then(expr = "{participant}'s connection is closed by the server")]
+async fn closed_by_server(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
+    let scene = world.scene();
+    let connection = scene.connection(&who)?;
+    match scene.await_ending(connection).await {
+        Some(_) => Ok(()),
+        None => Err(scene.fail(
+            format!("the server to fail {who}'s connection"),
+            format!("still open after {:?}", scene.run().event_timeout),
+        )),
+    }
+}
+
+#[then(expr = "{participant} receives a close frame in reply")]
+async fn close_reply(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
+    let scene = world.scene();
+    let connection = scene.connection(&who)?;
+    match scene.await_ending(connection).await {
+        Some(Ending::CloseFrame { .. }) => Ok(()),
+        Some(ending) => Err(scene.fail(
+            "a Close frame answering the client's",
+            format!("the connection {}", ending.describe()),
+        )),
+        None => Err(scene.fail(
+            "a Close frame answering the client's",
+            format!("nothing within {:?}", scene.run().event_timeout),
+        )),
+    }
+}

@@ -1,0 +1,429 @@
+//! Opening connections: where the token goes, what is wrong with it, which origin is claimed.
+
+use std::time::Duration;
+
+use cucumber::gherkin::Step;
+use cucumber::{given, when};
+
+use crate::driver::handshake::UpgradeRequest;
+use crate::driver::tokens;
+use crate::suite::failure::Failure;
+use crate::suite::steps::parameters::{Defect, Lookalike, Name};
+use crate::suite::world::{ChalkWorld, RoomKey, Scene};
+
+/// How long after the upgrade an about-to-expire token runs out. `exp` is whole seconds, so the
+/// upgrade gets between two and three seconds: room for a slow target and a little clock skew.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(3);
+
+/// Where the token goes and what is offered as subprotocols.
+#[derive(Debug, Clone, Copy)]
+enum Offer {
+    ChalkThenToken,
+    TokenThenChalk,
+    TokenOnly,
+    QueryNoProtocol,
+    QueryWithChalk,
+    ChalkNoToken,
+}
+
+impl Offer {
+    fn request(self, token: &str, origin: Option<String>) -> UpgradeRequest {
+        let header = format!("token.{token}");
+        let (query_token, protocols) = match self {
+            Offer::ChalkThenToken => (None, vec!["chalk".to_owned(), header]),
+            Offer::TokenThenChalk => (None, vec![header, "chalk".to_owned()]),
+            Offer::TokenOnly => (None, vec![header]),
+            Offer::QueryNoProtocol => (Some(token.to_owned()), vec![]),
+            Offer::QueryWithChalk => (Some(token.to_owned()), vec!["chalk".to_owned()]),
+            Offer::ChalkNoToken => (None, vec!["chalk".to_owned()]),
+        };
+        UpgradeRequest {
+            query_token,
+            protocols,
+            origin,
+        }
+    }
+}
+
+/// The action of connecting `name` to the room with `token` (its own when `None`).
+async fn connect(
+    scene: &mut Scene,
+    name: &str,
+    offer: Offer,
+    token: Option<String>,
+    origin: Option<String>,
+    what: &str,
+) -> Result<(), Failure> {
+    let token = match token {
+        Some(token) => token,
+        None => scene.participant(name)?.credentials.token.clone(),
+    };
+    let request = offer.request(&token, origin);
+    let offered = (!matches!(offer, Offer::ChalkNoToken)).then_some(token);
+    scene.attempt(name, what, request, offered).await;
+    Ok(())
+}
+
+/// Makes sure `name` exists in the room, then starts the action.
+///
+/// Provisioning comes first so that whatever a server does when a participant is merely added
+/// (through REST, say) is not mistaken for a reaction to the connection attempt that follows.
+async fn act_as(world: &mut ChalkWorld, name: &str) -> Result<(), Failure> {
+    let scene = world.scene();
+    scene.provision(name, RoomKey::Main, None, None).await?;
+    scene.begin_action();
+    Ok(())
+}
+
+/// A token of `name` with `defect`, registered with the redactor.
+fn forged(scene: &Scene, name: &str, defect: tokens::TokenDefect) -> Result<String, Failure> {
+    let valid = &scene.participant(name)?.credentials.token;
+    let minter = scene.run().provisioner.minter.as_deref();
+    let token = tokens::forge(valid, defect, minter)
+        .map_err(|e| scene.fail(format!("a token that {defect} (setup)"), e.to_string()))?;
+    scene
+        .run()
+        .redactor
+        .register_token(&token, &format!("{name}, {defect}"));
+    Ok(token)
+}
+
+#[given(expr = "{participant} is connected")]
+async fn is_connected(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    world.scene().connect_for_setup(&name, RoomKey::Main).await
+}
+
+#[given(expr = "{participant} and {participant} are connected")]
+async fn two_are_connected(
+    world: &mut ChalkWorld,
+    first: Name,
+    second: Name,
+) -> Result<(), Failure> {
+    for name in [first, second] {
+        world
+            .scene()
+            .connect_for_setup(&name, RoomKey::Main)
+            .await?;
+    }
+    Ok(())
+}
+
+#[given(expr = "{participant}, {participant} and {participant} are connected")]
+async fn three_are_connected(
+    world: &mut ChalkWorld,
+    first: Name,
+    second: Name,
+    third: Name,
+) -> Result<(), Failure> {
+    for name in [first, second, third] {
+        world
+            .scene()
+            .connect_for_setup(&name, RoomKey::Main)
+            .await?;
+    }
+    Ok(())
+}
+
+#[given(expr = "{participant} is connected to another room")]
+async fn is_connected_elsewhere(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    world.scene().connect_for_setup(&name, RoomKey::Other).await
+}
+
+#[given(expr = "{participant} has a token for the room")]
+async fn has_a_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    world
+        .scene()
+        .provision(&name, RoomKey::Main, None, None)
+        .await
+}
+
+#[when(expr = "{participant} connects")]
+async fn connects(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    // The action starts before provisioning: a server may announce a participant as soon as it
+    // is added, and an announcement is what the scenarios of this step look for.
+    let scene = world.scene();
+    scene.begin_action();
+    scene.provision(&name, RoomKey::Main, None, None).await?;
+    let origin = scene.run().origin.clone();
+    connect(
+        scene,
+        &name,
+        Offer::ChalkThenToken,
+        None,
+        origin,
+        "a valid token",
+    )
+    .await
+}
+
+#[when(expr = "{participant} connects again")]
+async fn connects_again(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    connects(world, name).await
+}
+
+#[when(expr = "{participant} connects as {string} with the role {string}")]
+async fn connects_as(
+    world: &mut ChalkWorld,
+    name: Name,
+    display_name: String,
+    role: String,
+) -> Result<(), Failure> {
+    let scene = world.scene();
+    scene.begin_action();
+    scene
+        .provision(&name, RoomKey::Main, Some(&display_name), Some(&role))
+        .await?;
+    let origin = scene.run().origin.clone();
+    connect(
+        scene,
+        &name,
+        Offer::ChalkThenToken,
+        None,
+        origin,
+        "a valid token",
+    )
+    .await
+}
+
+#[when(expr = "{participant} connects offering chalk and then the token")]
+async fn chalk_then_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    connect_from_allowed_origin(
+        world,
+        &name,
+        Offer::ChalkThenToken,
+        "a valid token offered after chalk",
+    )
+    .await
+}
+
+#[when(expr = "{participant} connects offering the token and then chalk")]
+async fn token_then_chalk(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    connect_from_allowed_origin(
+        world,
+        &name,
+        Offer::TokenThenChalk,
+        "a valid token offered before chalk",
+    )
+    .await
+}
+
+#[when(expr = "{participant} connects offering only the token")]
+async fn token_only(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    connect_from_allowed_origin(
+        world,
+        &name,
+        Offer::TokenOnly,
+        "a valid token offered without chalk",
+    )
+    .await
+}
+
+#[when(expr = "{participant} connects with the token in the query string, offering no subprotocol")]
+async fn query_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    connect_from_allowed_origin(
+        world,
+        &name,
+        Offer::QueryNoProtocol,
+        "a valid query-string token and no subprotocol",
+    )
+    .await
+}
+
+#[when(expr = "{participant} connects with the token in the query string, offering chalk")]
+async fn query_token_with_chalk(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    connect_from_allowed_origin(
+        world,
+        &name,
+        Offer::QueryWithChalk,
+        "a valid query-string token and chalk",
+    )
+    .await
+}
+
+#[when(expr = "{participant} connects offering chalk but no token")]
+async fn no_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    connect_from_allowed_origin(world, &name, Offer::ChalkNoToken, "no token").await
+}
+
+#[when(expr = "{participant} connects with a token that {defect}")]
+async fn defective_token(
+    world: &mut ChalkWorld,
+    name: Name,
+    defect: Defect,
+) -> Result<(), Failure> {
+    act_as(world, &name).await?;
+    let scene = world.scene();
+    let token = forged(scene, &name, defect.0)?;
+    let origin = scene.run().origin.clone();
+    let what = format!("a token that {}", defect.0);
+    connect(
+        scene,
+        &name,
+        Offer::ChalkThenToken,
+        Some(token),
+        origin,
+        &what,
+    )
+    .await
+}
+
+#[when(expr = "{participant} tries to connect with each of these tokens:")]
+async fn each_defect(world: &mut ChalkWorld, step: &Step, name: Name) -> Result<(), Failure> {
+    act_as(world, &name).await?;
+    let scene = world.scene();
+    let rows = step
+        .table
+        .as_ref()
+        .map(|t| t.rows.clone())
+        .unwrap_or_default();
+    for row in rows.iter().skip(1) {
+        let phrase = row.first().map(String::as_str).unwrap_or_default();
+        let defect: tokens::TokenDefect = phrase.parse().map_err(|e| {
+            scene.fail(
+                "a known token defect",
+                format!("{e} (a mistake in the feature)"),
+            )
+        })?;
+        let token = forged(scene, &name, defect)?;
+        let origin = scene.run().origin.clone();
+        let what = format!("a token that {defect}");
+        connect(
+            scene,
+            &name,
+            Offer::ChalkThenToken,
+            Some(token),
+            origin,
+            &what,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[when(expr = "{participant} connects with a token that is about to expire")]
+async fn expiring_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    act_as(world, &name).await?;
+    let scene = world.scene();
+    let valid = scene.participant(&name)?.credentials.token.clone();
+    let Some(minter) = scene.run().provisioner.minter.clone() else {
+        return Err(scene.fail(
+            "a token that expires during the session (setup)",
+            "the run has no signing key (give --jwt-secret or --jwt-private-key)",
+        ));
+    };
+    let leeway = scene.run().token_leeway.as_secs();
+    let token =
+        tokens::about_to_expire(&valid, leeway, EXPIRY_MARGIN.as_secs(), &minter).map_err(|e| {
+            scene.fail(
+                "a token that expires during the session (setup)",
+                e.to_string(),
+            )
+        })?;
+    scene
+        .run()
+        .redactor
+        .register_token(&token, &format!("{name}, about to expire"));
+    scene.extend_deadlines(EXPIRY_MARGIN);
+    let origin = scene.run().origin.clone();
+    connect(
+        scene,
+        &name,
+        Offer::ChalkThenToken,
+        Some(token),
+        origin,
+        "a token about to expire",
+    )
+    .await
+}
+
+#[when(expr = "{participant} connects from a forbidden origin")]
+async fn forbidden_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    act_as(world, &name).await?;
+    let scene = world.scene();
+    let origin = scene.run().forbidden_origin.clone();
+    connect(
+        scene,
+        &name,
+        Offer::ChalkThenToken,
+        None,
+        Some(origin),
+        "a valid token from a forbidden origin",
+    )
+    .await
+}
+
+#[when(expr = "{participant} connects from the null origin")]
+async fn null_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    act_as(world, &name).await?;
+    let scene = world.scene();
+    connect(
+        scene,
+        &name,
+        Offer::ChalkThenToken,
+        None,
+        Some("null".to_owned()),
+        "a valid token from Origin: null",
+    )
+    .await
+}
+
+#[when(expr = "{participant} connects from the allowed origin")]
+async fn allowed_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+    act_as(world, &name).await?;
+    let scene = world.scene();
+    let origin = allowed(scene)?;
+    connect(
+        scene,
+        &name,
+        Offer::ChalkThenToken,
+        None,
+        Some(origin),
+        "a valid token from the allowed origin",
+    )
+    .await
+}
+
+#[when(expr = "{participant} connects from the allowed origin {lookalike}")]
+async fn lookalike_origin(
+    world: &mut ChalkWorld,
+    name: Name,
+    lookalike: Lookalike,
+) -> Result<(), Failure> {
+    act_as(world, &name).await?;
+    let scene = world.scene();
+    let origin = lookalike.of(&allowed(scene)?);
+    let what = format!("a valid token from the look-alike origin {origin}");
+    connect(
+        scene,
+        &name,
+        Offer::ChalkThenToken,
+        None,
+        Some(origin),
+        &what,
+    )
+    .await
+}
+
+/// The run's allowed origin.
+fn allowed(scene: &Scene) -> Result<String, Failure> {
+    scene.run().origin.clone().ok_or_else(|| {
+        scene.fail(
+            "an allowed origin to connect from (setup)",
+            "the run has none (give --origin)",
+        )
+    })
+}
+
+/// Connects `name` from the run's allowed origin (if any) with the token placed as `offer`;
+/// `attempt` says in failure messages what was offered.
+async fn connect_from_allowed_origin(
+    world: &mut ChalkWorld,
+    name: &Name,
+    offer: Offer,
+    attempt: &str,
+) -> Result<(), Failure> {
+    act_as(world, name).await?;
+    let scene = world.scene();
+    let origin = scene.run().origin.clone();
+    connect(scene, name, offer, None, origin, attempt).await
+}

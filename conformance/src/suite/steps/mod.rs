@@ -1,0 +1,26 @@
+//! The step vocabulary of `features/`, grouped by domain concept.
+//!
+//! Steps are thin: they parse their parameters, call the [`Scene`](crate::suite::world::Scene) driver
+//! and apply a matcher from [`matchers`](crate::suite::matchers). Waiting is always "until this arrives,
+//! within the event timeout"; the only deliberate wait is the quiet window of "receives no …".
+//!
+//! | module | concept |
+//! | --- | --- |
+//! | [`connecting`] | opening connections: token placement, defects, origins |
+//! | [`upgrade`] | judging the handshake answer |
+//! | [`presence`] | who joined and left, and events about a participant |
+//! | [`chat`] | sending chat and judging `chat.message` |
+//! | [`frames`] | raw frames: JSON doc strings, binary, invalid UTF-8, ping frames |
+//! | [`closing`] | closing, dropping, and how connections end |
+//! | [`operator`] | what an operator does through the REST API: recordings, removal, room end |
+//! | [`schema`] | frame shapes and `error` events |
+
+pub mod chat;
+pub mod closing;
+pub mod connecting;
+pub mod frames;
+pub mod operator;
+pub mod parameters;
+pub mod presence;
+pub mod schema;
+pub mod upgrade;

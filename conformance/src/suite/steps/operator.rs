@@ -1,0 +1,162 @@
+//! What an operator does to a room from outside the WebSocket, through the REST API (or the
+//! recording command): record it, remove a participant, end it; and the recording events.
+
+use cucumber::{given, then, when};
+use serde_json::Value;
+
+use crate::driver::rest::RecordingAction;
+use crate::suite::failure::Failure;
+use crate::suite::matchers;
+use crate::suite::steps::parameters::Name;
+use crate::suite::world::{ChalkWorld, RoomKey, Scene};
+
+/// Starts or stops the main room's recording.
+async fn recording(scene: &mut Scene, action: RecordingAction) -> Result<(), Failure> {
+    let room = scene.room_id(RoomKey::Main).await?;
+    scene.note("operator", format!("recording {}", action.as_str()));
+    let done = scene.run().provisioner.recording(&room, action).await;
+    done.map_err(|e| {
+        scene.fail(
+            format!("the recording to {} (operator)", action.as_str()),
+            e.to_string(),
+        )
+    })
+}
+
+/// Waits until everyone connected to the main room has received `event`; the recording id the
+/// first of them saw.
+async fn await_everyone(scene: &Scene, event: &str) -> Result<Option<String>, Failure> {
+    let mut recording_id = None;
+    for listener in scene.connected_in(RoomKey::Main) {
+        let frame = await_recording_event(scene, &listener, event).await?;
+        recording_id.get_or_insert(recording_id_of(&frame));
+    }
+    Ok(recording_id)
+}
+
+/// Waits until `listener` receives `event`; the frame.
+async fn await_recording_event(
+    scene: &Scene,
+    listener: &str,
+    event: &str,
+) -> Result<Value, Failure> {
+    let found = scene
+        .await_frames(listener, |frames| {
+            matchers::of_event(frames, event).next().cloned()
+        })
+        .await?;
+    found.map_err(|actual| scene.fail(format!("{listener} to receive {event}"), actual))
+}
+
+fn recording_id_of(frame: &Value) -> String {
+    frame
+        .pointer("/data/recording_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[given(expr = "{participant} has been removed from the room")]
+async fn has_been_removed(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
+    remove(world.scene(), &who).await
+}
+
+#[when(expr = "{participant} is removed from the room")]
+async fn is_removed(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
+    let scene = world.scene();
+    scene.begin_action();
+    remove(scene, &who).await
+}
+
+async fn remove(scene: &mut Scene, who: &str) -> Result<(), Failure> {
+    let room = scene.room_id(RoomKey::Main).await?;
+    let id = scene.participant_id(who)?;
+    scene.note("operator", format!("removing {who}"));
+    let done = scene.run().provisioner.remove_participant(&room, &id).await;
+    done.map_err(|e| scene.fail(format!("{who} to be removed (operator)"), e.to_string()))
+}
+
+#[given(expr = "the room has been ended")]
+async fn has_been_ended(world: &mut ChalkWorld) -> Result<(), Failure> {
+    end(world.scene()).await
+}
+
+#[when(expr = "the room is ended")]
+async fn is_ended(world: &mut ChalkWorld) -> Result<(), Failure> {
+    let scene = world.scene();
+    scene.begin_action();
+    end(scene).await
+}
+
+async fn end(scene: &mut Scene) -> Result<(), Failure> {
+    let room = scene.room_id(RoomKey::Main).await?;
+    scene.note("operator", "ending the room");
+    let done = scene.run().provisioner.end_room(&room).await;
+    done.map_err(|e| scene.fail("the room to be ended (operator)", e.to_string()))
+}
+
+#[given(expr = "the room is being recorded")]
+async fn being_recorded(world: &mut ChalkWorld) -> Result<(), Failure> {
+    let scene = world.scene();
+    scene.begin_action();
+    recording(scene, RecordingAction::Start).await?;
+    if let Some(id) = await_everyone(scene, "recording.started").await? {
+        scene.recordings.push(id);
+    }
+    Ok(())
+}
+
+#[given(expr = "the room has been recorded once")]
+async fn recorded_once(world: &mut ChalkWorld) -> Result<(), Failure> {
+    being_recorded(world).await?;
+    let scene = world.scene();
+    scene.begin_action();
+    recording(scene, RecordingAction::Stop).await?;
+    await_everyone(scene, "recording.stopped").await.map(drop)
+}
+
+#[when(expr = "the room's recording starts")]
+async fn starts(world: &mut ChalkWorld) -> Result<(), Failure> {
+    let scene = world.scene();
+    scene.begin_action();
+    recording(scene, RecordingAction::Start).await
+}
+
+#[when(expr = "the room's recording stops")]
+async fn stops(world: &mut ChalkWorld) -> Result<(), Failure> {
+    let scene = world.scene();
+    scene.begin_action();
+    recording(scene, RecordingAction::Stop).await
+}
+
+#[then(expr = "the recording.stopped {participant} receives names the recording that was started")]
+async fn stopped_matches(world: &mut ChalkWorld, listener: Name) -> Result<(), Failure> {
+    let scene = world.scene();
+    let stopped =
+        recording_id_of(&await_recording_event(scene, &listener, "recording.stopped").await?);
+    let started = scene.recordings.last().cloned().unwrap_or_default();
+    if stopped != started {
+        return Err(scene.fail(
+            format!("recording.stopped naming {started:?}, the recording that started"),
+            format!("recording.stopped naming {stopped:?}"),
+        ));
+    }
+    Ok(())
+}
+
+#[then(expr = "the recording.started {participant} receives names a new recording")]
+async fn started_is_new(world: &mut ChalkWorld, listener: Name) -> Result<(), Failure> {
+    let scene = world.scene();
+    let started =
+        recording_id_of(&await_recording_event(scene, &listener, "recording.started").await?);
+    if scene.recordings.contains(&started) {
+        return Err(scene.fail(
+            format!(
+                "a recording_id other than the earlier recordings' {:?}",
+                scene.recordings
+            ),
+            format!("recording.started naming {started:?} again"),
+        ));
+    }
+    Ok(())
+}

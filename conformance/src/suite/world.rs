@@ -1,0 +1,678 @@
+//! The state of one scenario: its rooms, its participants and their connections, its attempts.
+//!
+//! Each scenario gets a fresh [`ChalkWorld`]. The run's context (target, provisioning, timeouts,
+//! the frame judge, the redactor) is handed to it by the runner's `before` hook, since cucumber
+//! builds worlds without arguments. Steps do their work through the [`Scene`] methods here, which
+//! keep every scenario isolated: its own rooms, its own participants (named with the run id), and
+//! assertions that only ever look at events about participants the scenario created.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::contract::catalogue::Catalogue;
+use crate::contract::judge::{FrameJudge, RequirementRef};
+use crate::driver::connection::{Connection, Ending, Received, ReceivedKind};
+use crate::driver::handshake::{self, Handshake, UpgradeRequest};
+use crate::driver::provision::{Credentials, Provisioner};
+use crate::driver::redact::Redactor;
+use crate::driver::transcript::{Direction, Transcript};
+use crate::driver::transport::{Connector, Target};
+use crate::suite::failure::Failure;
+use crate::suite::matchers::{self, Mismatch};
+
+/// The requirement a refused valid token breaks (used when a scenario's setup cannot connect).
+const SETUP_CONNECT_REQUIREMENT: &str = "AUTH-001";
+/// The requirement a room that never announces a newcomer breaks.
+const SETUP_PRESENCE_REQUIREMENT: &str = "PRES-001";
+
+/// Everything a scenario needs from its run.
+#[derive(Debug)]
+pub struct RunContext {
+    /// The WebSocket endpoint.
+    pub target: Target,
+    /// Opens connections to it.
+    pub connector: Connector,
+    /// Makes rooms, participants and recordings.
+    pub provisioner: Provisioner,
+    /// Judges every received frame.
+    pub judge: Arc<FrameJudge>,
+    /// The requirement catalogue.
+    pub catalogue: Arc<Catalogue>,
+    /// Knows every secret of the run.
+    pub redactor: Arc<Redactor>,
+    /// The Origin header of connections meant to succeed.
+    pub origin: Option<String>,
+    /// An origin the deployment must refuse.
+    pub forbidden_origin: String,
+    /// How long to wait for an expected event.
+    pub event_timeout: Duration,
+    /// How long "receives nothing" waits.
+    pub quiet_window: Duration,
+    /// The server's clock leeway for `exp`/`nbf` (token-expiry extension).
+    pub token_leeway: Duration,
+    /// A short id that prefixes everything the run creates.
+    pub run_id: String,
+    /// Numbers scenarios within the run.
+    pub scenario_counter: AtomicUsize,
+}
+
+impl RunContext {
+    /// The catalogue entry `id` as a failure names it.
+    pub fn requirement(&self, id: &str) -> RequirementRef {
+        RequirementRef::lookup(&self.catalogue, id, "(not in the catalogue)")
+    }
+}
+
+/// Which of a scenario's rooms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RoomKey {
+    /// "the room".
+    Main,
+    /// "another room".
+    Other,
+}
+
+impl RoomKey {
+    fn slug(self) -> &'static str {
+        match self {
+            RoomKey::Main => "room",
+            RoomKey::Other => "other-room",
+        }
+    }
+}
+
+/// A participant the scenario created.
+#[derive(Debug)]
+pub struct Participant {
+    /// The name the feature calls it by.
+    pub name: String,
+    /// Its room.
+    pub room: RoomKey,
+    /// Its token and identity.
+    pub credentials: Credentials,
+    /// Its connections, oldest first.
+    pub connections: Vec<Connection>,
+}
+
+/// One upgrade attempt of the scenario.
+#[derive(Debug)]
+pub struct Attempt {
+    /// Who tried.
+    pub who: String,
+    /// What was special about it (a token defect, an origin), for messages.
+    pub what: String,
+    /// The token offered, if any.
+    pub token: Option<String>,
+    /// The handshake.
+    pub handshake: Handshake,
+}
+
+/// The world of one scenario.
+#[derive(cucumber::World)]
+#[world(init = Self::new)]
+pub struct ChalkWorld {
+    scene: Option<Scene>,
+}
+
+impl fmt::Debug for ChalkWorld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.scene {
+            Some(scene) => write!(f, "scenario #{} ({})", scene.number, scene.requirement.id),
+            None => f.write_str("scenario (not started)"),
+        }
+    }
+}
+
+impl ChalkWorld {
+    fn new() -> Self {
+        Self { scene: None }
+    }
+
+    /// Starts the scenario (called by the runner's `before` hook).
+    pub fn begin(&mut self, run: Arc<RunContext>, requirement: RequirementRef) {
+        let number = run.scenario_counter.fetch_add(1, Ordering::Relaxed) + 1;
+        self.scene = Some(Scene {
+            run,
+            requirement,
+            number,
+            transcript: Arc::new(Transcript::new()),
+            rooms: BTreeMap::new(),
+            participants: BTreeMap::new(),
+            attempts: Vec::new(),
+            action_started: None,
+            action_attempts: 0,
+            sent_texts: Vec::new(),
+            last_sent: None,
+            recordings: Vec::new(),
+            probes: 0,
+            deadline_extra: Duration::ZERO,
+        });
+    }
+
+    /// The scenario's state.
+    pub fn scene(&mut self) -> &mut Scene {
+        self.scene
+            .as_mut()
+            .expect("the runner's before hook starts every scenario")
+    }
+
+    /// The scenario's state, if it was started.
+    pub fn scene_ref(&self) -> Option<&Scene> {
+        self.scene.as_ref()
+    }
+
+    /// Ends the scenario: judges what every connection received, then closes them.
+    pub async fn finish(&mut self) -> Result<(), Failure> {
+        let Some(scene) = self.scene.as_mut() else {
+            return Ok(());
+        };
+        let verdict = scene.frame_violations();
+        for participant in scene.participants.values_mut() {
+            for connection in &mut participant.connections {
+                connection.shut().await;
+            }
+        }
+        verdict
+    }
+}
+
+/// The state of a started scenario.
+#[derive(Debug)]
+pub struct Scene {
+    run: Arc<RunContext>,
+    requirement: RequirementRef,
+    number: usize,
+    transcript: Arc<Transcript>,
+    rooms: BTreeMap<RoomKey, String>,
+    participants: BTreeMap<String, Participant>,
+    attempts: Vec<Attempt>,
+    action_started: Option<Instant>,
+    action_attempts: usize,
+    /// Texts sent as chat messages by the action, in order.
+    pub sent_texts: Vec<String>,
+    /// The last JSON frame sent by the action.
+    pub last_sent: Option<Value>,
+    /// The recording ids announced by `recording.started`, oldest first.
+    pub recordings: Vec<String>,
+    probes: usize,
+    deadline_extra: Duration,
+}
+
+impl Scene {
+    /// The run's context.
+    pub fn run(&self) -> &RunContext {
+        &self.run
+    }
+
+    /// The scenario's transcript.
+    pub fn transcript(&self) -> &Transcript {
+        &self.transcript
+    }
+
+    /// A handle on the scenario's transcript that outlives the scenario (for the report).
+    pub fn transcript_handle(&self) -> Arc<Transcript> {
+        Arc::clone(&self.transcript)
+    }
+
+    /// The requirement the scenario checks.
+    pub fn requirement(&self) -> &RequirementRef {
+        &self.requirement
+    }
+
+    /// A failure of the scenario's requirement.
+    pub fn fail(&self, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
+        Failure::new(self.requirement.clone(), Mismatch::new(expected, actual))
+    }
+
+    /// A failure of another requirement.
+    pub fn fail_other(
+        &self,
+        id: &str,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+    ) -> Failure {
+        Failure::new(self.run.requirement(id), Mismatch::new(expected, actual))
+    }
+
+    /// A matcher's verdict as the scenario's verdict.
+    pub fn check<T>(&self, verdict: matchers::Match<T>) -> Result<T, Failure> {
+        verdict.map_err(|m| Failure::new(self.requirement.clone(), m))
+    }
+
+    /// A note in the transcript.
+    pub fn note(&self, actor: &str, text: impl Into<String>) {
+        self.transcript.record(actor, Direction::Note, text);
+    }
+
+    /// Marks the start of the scenario's action (`When`): Then steps look at what follows.
+    pub fn begin_action(&mut self) {
+        self.action_started = Some(Instant::now());
+        self.action_attempts = self.attempts.len();
+        self.sent_texts.clear();
+        self.last_sent = None;
+        for participant in self.participants.values_mut() {
+            for connection in &mut participant.connections {
+                connection.set_mark();
+            }
+        }
+    }
+
+    /// The deadline for an expected event, from now.
+    pub fn deadline(&self) -> Instant {
+        Instant::now() + self.run.event_timeout + self.deadline_extra
+    }
+
+    /// Gives later waits of the scenario `extra` time (for events that are due later by design).
+    pub fn extend_deadlines(&mut self, extra: Duration) {
+        self.deadline_extra = extra;
+    }
+
+    /// Waits out the quiet window, counted from the start of the action.
+    pub async fn quiet(&self) {
+        let start = self.action_started.unwrap_or_else(Instant::now);
+        tokio::time::sleep_until(start + self.run.quiet_window).await;
+    }
+
+    /// The id of a room, created on first use.
+    pub async fn room_id(&mut self, key: RoomKey) -> Result<String, Failure> {
+        if let Some(id) = self.rooms.get(&key) {
+            return Ok(id.clone());
+        }
+        let name = format!(
+            "chalk-conformance {} #{} {}",
+            self.run.run_id,
+            self.number,
+            key.slug()
+        );
+        let local_id = format!("{}-{:03}-{}", self.run.run_id, self.number, key.slug());
+        let id = self
+            .run
+            .provisioner
+            .create_room(&name, &local_id)
+            .await
+            .map_err(|e| self.fail("the scenario's room to be created (setup)", e.to_string()))?;
+        self.note("setup", format!("room {:?} is {id}", key.slug()));
+        self.rooms.insert(key, id.clone());
+        Ok(id)
+    }
+
+    /// Provisions `name` in `room` unless it already exists.
+    pub async fn provision(
+        &mut self,
+        name: &str,
+        room: RoomKey,
+        display_name: Option<&str>,
+        role: Option<&str>,
+    ) -> Result<(), Failure> {
+        if self.participants.contains_key(name) {
+            return Ok(());
+        }
+        let room_id = self.room_id(room).await?;
+        let local_id = format!(
+            "{}-{:03}-{}",
+            self.run.run_id,
+            self.number,
+            name.to_lowercase()
+        );
+        let default_name = format!("{name} [{}]", self.run.run_id);
+        let display_name = display_name.unwrap_or(&default_name);
+        let role = role.unwrap_or("participant");
+        let credentials = self
+            .run
+            .provisioner
+            .add_participant(&room_id, &local_id, display_name, role)
+            .await
+            .map_err(|e| self.fail(format!("{name} to be provisioned (setup)"), e.to_string()))?;
+        self.run.redactor.register_token(&credentials.token, name);
+        self.note(
+            "setup",
+            format!("{name} is participant {}", credentials.participant_id),
+        );
+        self.participants.insert(
+            name.to_owned(),
+            Participant {
+                name: name.to_owned(),
+                room,
+                credentials,
+                connections: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// A participant the scenario created.
+    pub fn participant(&self, name: &str) -> Result<&Participant, Failure> {
+        self.participants.get(name).ok_or_else(|| {
+            self.fail(
+                format!("{name} to be part of the scenario"),
+                format!("the scenario has no participant called {name} (a mistake in the feature)"),
+            )
+        })
+    }
+
+    /// The participant id of `name`.
+    pub fn participant_id(&self, name: &str) -> Result<String, Failure> {
+        Ok(self.participant(name)?.credentials.participant_id.clone())
+    }
+
+    /// Participant ids mapped to the scenario's names, for readable messages.
+    pub fn names_by_id(&self) -> BTreeMap<String, String> {
+        self.participants
+            .values()
+            .map(|p| (p.credentials.participant_id.clone(), p.name.clone()))
+            .collect()
+    }
+
+    /// Whether an id belongs to a participant of this scenario.
+    pub fn is_ours(&self, id: &str) -> bool {
+        self.participants
+            .values()
+            .any(|p| p.credentials.participant_id == id)
+    }
+
+    /// The participants of `room` whose latest connection is open, by name.
+    pub fn connected_in(&self, room: RoomKey) -> Vec<String> {
+        self.participants
+            .values()
+            .filter(|p| {
+                p.room == room
+                    && p.connections
+                        .last()
+                        .is_some_and(|c| !c.is_dropped() && c.inbox().lock().ending.is_none())
+            })
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// The latest connection of `name`.
+    pub fn connection(&self, name: &str) -> Result<&Connection, Failure> {
+        self.participant(name)?.connections.last().ok_or_else(|| {
+            self.fail(
+                format!("{name} to have an open connection"),
+                format!("{name} never connected successfully"),
+            )
+        })
+    }
+
+    /// The latest connection of `name`, to send on.
+    pub fn connection_mut(&mut self, name: &str) -> Result<&mut Connection, Failure> {
+        let missing = self.fail(
+            format!("{name} to have an open connection"),
+            format!("{name} never connected successfully"),
+        );
+        self.participants
+            .get_mut(name)
+            .and_then(|p| p.connections.last_mut())
+            .ok_or(missing)
+    }
+
+    /// The connection of `name` before its latest one.
+    pub fn earlier_connection(&self, name: &str) -> Result<&Connection, Failure> {
+        let connections = &self.participant(name)?.connections;
+        connections
+            .len()
+            .checked_sub(2)
+            .map(|i| &connections[i])
+            .ok_or_else(|| {
+                self.fail(
+                    format!("{name} to have connected twice"),
+                    format!("{name} has {} connection(s)", connections.len()),
+                )
+            })
+    }
+
+    /// The standard upgrade request for `name`: `chalk` then `token.<jwt>`, the run's origin.
+    pub fn standard_request(&self, name: &str) -> Result<UpgradeRequest, Failure> {
+        let token = self.participant(name)?.credentials.token.clone();
+        Ok(UpgradeRequest {
+            query_token: None,
+            protocols: vec!["chalk".to_owned(), format!("token.{token}")],
+            origin: self.run.origin.clone(),
+        })
+    }
+
+    /// Attempts an upgrade as `who`; keeps the connection when it is accepted.
+    pub async fn attempt(
+        &mut self,
+        who: &str,
+        what: impl Into<String>,
+        request: UpgradeRequest,
+        token: Option<String>,
+    ) -> bool {
+        let tries = self.attempts.iter().filter(|a| a.who == who).count();
+        let label = format!("{who}#{}", tries + 1);
+        let (handshake, ws) = handshake::open(
+            &self.run.connector,
+            &self.run.target,
+            &request,
+            self.run.event_timeout,
+        )
+        .await;
+        self.transcript
+            .record(&label, Direction::Out, handshake.describe_request());
+        self.transcript
+            .record(&label, Direction::In, handshake.describe_outcome());
+        let accepted = ws.is_some();
+        if let Some(ws) = ws {
+            let connection = Connection::start(
+                label,
+                ws,
+                Arc::clone(&self.run.judge),
+                Arc::clone(&self.transcript),
+            );
+            if let Some(participant) = self.participants.get_mut(who) {
+                participant.connections.push(connection);
+            }
+        }
+        self.attempts.push(Attempt {
+            who: who.to_owned(),
+            what: what.into(),
+            token,
+            handshake,
+        });
+        accepted
+    }
+
+    /// The latest attempt.
+    pub fn last_attempt(&self) -> Result<&Attempt, Failure> {
+        self.attempts.last().ok_or_else(|| {
+            self.fail(
+                "an upgrade attempt",
+                "the scenario made none (a mistake in the feature)",
+            )
+        })
+    }
+
+    /// The attempts made by the action.
+    pub fn action_attempts(&self) -> &[Attempt] {
+        &self.attempts[self.action_attempts.min(self.attempts.len())..]
+    }
+
+    /// Connects `name` for a scenario's setup: accepted, settled, and announced to the room.
+    pub async fn connect_for_setup(&mut self, name: &str, room: RoomKey) -> Result<(), Failure> {
+        self.provision(name, room, None, None).await?;
+        let request = self.standard_request(name)?;
+        let token = self.participant(name)?.credentials.token.clone();
+        if !self.attempt(name, "setup", request, Some(token)).await {
+            let attempt = self.last_attempt()?;
+            return Err(self.fail_other(
+                SETUP_CONNECT_REQUIREMENT,
+                format!("{name} connects with a valid token (scenario setup)"),
+                attempt.handshake.summary(),
+            ));
+        }
+        self.settle(name).await;
+        self.await_announcement(name).await
+    }
+
+    /// Round-trips a Ping frame, so that the server has certainly started serving the
+    /// connection before the scenario goes on. A server that never answers is noted, not failed
+    /// here: PING-002 judges that.
+    pub async fn settle(&mut self, name: &str) {
+        let payload = format!("settle-{name}");
+        let deadline = self.deadline();
+        let Ok(connection) = self.connection_mut(name) else {
+            return;
+        };
+        let ping = Message::Ping(payload.clone().into_bytes().into());
+        if connection
+            .send_raw(ping, &format!("(ping frame {payload:?})"))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let expected = payload.into_bytes();
+        let answered = connection
+            .inbox()
+            .wait_for(deadline, |state| {
+                state
+                    .frames
+                    .iter()
+                    .any(|f| matches!(&f.kind, ReceivedKind::Pong(p) if *p == expected))
+                    .then_some(())
+            })
+            .await;
+        if answered.is_none() {
+            self.note(name, "no pong frame came back; going on without it");
+        }
+    }
+
+    /// Waits until everyone else connected to `name`'s room has heard `name` join.
+    async fn await_announcement(&self, name: &str) -> Result<(), Failure> {
+        let newcomer = self.participant(name)?;
+        let id = newcomer.credentials.participant_id.clone();
+        let deadline = self.deadline();
+        for listener in self.connected_in(newcomer.room) {
+            if listener == name {
+                continue;
+            }
+            let connection = self.connection(&listener)?;
+            let heard = connection
+                .inbox()
+                .wait_for(deadline, |state| {
+                    (!matchers::about(&state.frames, "participant.joined", &id).is_empty())
+                        .then_some(())
+                })
+                .await;
+            if heard.is_none() {
+                let actual =
+                    matchers::summarize(&connection.inbox().lock().frames, &self.names_by_id());
+                return Err(self.fail_other(
+                    SETUP_PRESENCE_REQUIREMENT,
+                    format!(
+                        "{listener} to receive participant.joined about {name} within {:?} (scenario setup)",
+                        self.run.event_timeout
+                    ),
+                    actual,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until `check` finds something in what `name` received since the action.
+    ///
+    /// On timeout the error is a description of what did arrive, for the failure's "Actual".
+    pub async fn await_frames<T>(
+        &self,
+        name: &str,
+        mut check: impl FnMut(&[Received]) -> Option<T>,
+    ) -> Result<Result<T, String>, Failure> {
+        self.frame_violations()?;
+        let connection = self.connection(name)?;
+        let mark = connection.mark();
+        let found = connection
+            .inbox()
+            .wait_for(self.deadline(), |state| {
+                check(state.frames.get(mark..).unwrap_or_default())
+            })
+            .await;
+        self.frame_violations()?;
+        Ok(found.ok_or_else(|| self.describe_since_action(connection)))
+    }
+
+    /// What a connection received since the action, after the quiet window.
+    pub async fn quiet_frames(&self, name: &str) -> Result<Vec<Received>, Failure> {
+        self.quiet().await;
+        self.frames_since_action(name)
+    }
+
+    /// What a connection received since the action, after a further full quiet window from now:
+    /// for "exactly once" checks, which must give a duplicate time to arrive after the original.
+    pub async fn frames_after_a_quiet_window(&self, name: &str) -> Result<Vec<Received>, Failure> {
+        tokio::time::sleep(self.run.quiet_window).await;
+        self.frames_since_action(name)
+    }
+
+    fn frames_since_action(&self, name: &str) -> Result<Vec<Received>, Failure> {
+        self.frame_violations()?;
+        let connection = self.connection(name)?;
+        let state = connection.inbox().lock();
+        Ok(state
+            .frames
+            .get(connection.mark()..)
+            .unwrap_or_default()
+            .to_vec())
+    }
+
+    /// Waits until a connection has ended.
+    pub async fn await_ending(&self, connection: &Connection) -> Option<Ending> {
+        connection
+            .inbox()
+            .wait_for(self.deadline(), |state| state.ending.clone())
+            .await
+    }
+
+    /// "what arrived within the timeout", for a failure's Actual.
+    pub fn describe_since_action(&self, connection: &Connection) -> String {
+        let state = connection.inbox().lock();
+        let frames = state.frames.get(connection.mark()..).unwrap_or_default();
+        let mut text = format!(
+            "within {:?}: {}",
+            self.run.event_timeout,
+            matchers::summarize(frames, &self.names_by_id())
+        );
+        if let Some(ending) = &state.ending {
+            text.push_str(&format!("; the connection was {}", ending.describe()));
+        }
+        text
+    }
+
+    /// The first frame that broke the contract, on any connection of the scenario.
+    pub fn frame_violations(&self) -> Result<(), Failure> {
+        for participant in self.participants.values() {
+            for connection in &participant.connections {
+                let state = connection.inbox().lock();
+                if let Some(violation) = state.violations.first() {
+                    return Err(Failure {
+                        requirement: violation.requirement.clone(),
+                        expected:
+                            "every frame to be a JSON event envelope matching its event's schema"
+                                .to_owned(),
+                        actual: format!(
+                            "{} received {}\n{}",
+                            connection.label(),
+                            violation.frame,
+                            violation.detail
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A fresh probe text, unique within the scenario.
+    pub fn next_probe(&mut self, from: &str) -> String {
+        self.probes += 1;
+        format!("probe {} from {from} ({})", self.probes, self.run.run_id)
+    }
+}
