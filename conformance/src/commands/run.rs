@@ -1,6 +1,6 @@
-//! One run of the suite, from command line to exit code.
+//! Running the suite (`chalk-conformance` without a subcommand), from options to exit code.
 //!
-//! 1. Parse and check the options (exit 2 on a usage or configuration error).
+//! 1. Check the options (exit 2 on a usage or configuration error).
 //! 2. Without `--url`, start the reference server in-process and take its URL, API key, JWT
 //!    secret and allowed origin; declare all its extensions (unless told otherwise).
 //! 3. Plan: decide every scenario (run, skipped with a reason, extension not declared).
@@ -9,22 +9,17 @@
 //! 6. Report: verdict on the console; JUnit, Cucumber JSON, HTML, Markdown summary and
 //!    run-result JSON files, all from one results model, each redacted and scanned for secrets
 //!    before it is written; exit 0 or 1.
-//!
-//! `list`, `lint` and `docs` need no server: they read the features, the catalogue and the
-//! schemas only.
 
 use std::collections::BTreeSet;
-use std::ffi::OsString;
-use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use cucumber::{World as _, gherkin};
 use futures_util::FutureExt as _;
 
-use crate::commands::cli::{Api, Command, Config, Options};
-use crate::commands::docs;
+use super::cli::{Api, Config, Options};
+use super::exit::ExitStatus;
 use crate::contract::catalogue::{Catalogue, KNOWN_EXTENSIONS};
 use crate::contract::judge::FrameJudge;
 use crate::contract::schemas::SchemaSet;
@@ -37,164 +32,25 @@ use crate::report::export;
 use crate::report::html_report;
 use crate::report::results::RunInfo;
 use crate::report::summary;
-use crate::suite::lint;
-use crate::suite::listing;
-use crate::suite::plan::{self, Capabilities, Disposition, Plan, REQUIREMENT_TAG, ScenarioKey};
+use crate::suite::plan::{Capabilities, Disposition, Plan, REQUIREMENT_TAG, ScenarioKey};
 use crate::suite::world::{ChalkWorld, RunContext};
 
 /// How long the preflight's TCP connect may take.
 const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs in one process never overlap: cucumber swaps the process-wide panic hook while it runs.
-static ONE_RUN_AT_A_TIME: LazyLock<tokio::sync::Mutex<()>> =
-    LazyLock::new(|| tokio::sync::Mutex::new(()));
-
-/// How a run ended; the process exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ExitStatus {
-    /// 0: every scenario that counts passed (or `list`/`lint`/`--help` succeeded).
-    Conformant,
-    /// 1: a must-level (or declared extension, or `--strict` should-level) scenario failed.
-    NonConformant,
-    /// 2: bad options, unreadable files, unknown extension names, features that do not lint.
-    Usage,
-    /// 3: the target cannot be reached, or provisioning failed.
-    Unreachable,
-}
-
-impl ExitStatus {
-    /// The numeric exit code.
-    pub fn code(self) -> u8 {
-        match self {
-            ExitStatus::Conformant => 0,
-            ExitStatus::NonConformant => 1,
-            ExitStatus::Usage => 2,
-            ExitStatus::Unreachable => 3,
-        }
-    }
-}
-
-impl From<ExitStatus> for ExitCode {
-    fn from(status: ExitStatus) -> Self {
-        ExitCode::from(status.code())
-    }
-}
-
-/// Runs `chalk-conformance` with `args` (the first is the program name) on a runtime of its own.
-pub fn run_blocking<I, T>(args: I, console: &Console) -> ExitStatus
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
+/// Runs the suite as `options` say, against `--url` or the embedded reference server.
+pub async fn suite(
+    options: &Options,
+    features: Vec<gherkin::Feature>,
+    catalogue: Arc<Catalogue>,
+    console: &Console,
+) -> ExitStatus {
+    let config = match Config::from_options(options) {
+        Ok(config) => config,
         Err(e) => {
-            console.line(&format!(
-                "chalk-conformance: cannot start the async runtime: {e}"
-            ));
+            console.line(&format!("chalk-conformance: {e}"));
             return ExitStatus::Usage;
         }
-    };
-    runtime.block_on(run(args, console))
-}
-
-/// Runs `chalk-conformance` with `args` (the first is the program name).
-pub async fn run<I, T>(args: I, console: &Console) -> ExitStatus
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    let parsed = <Options as clap::CommandFactory>::command()
-        .try_get_matches_from(args)
-        .and_then(|matches| {
-            <Options as clap::FromArgMatches>::from_arg_matches(&matches).map(|o| (o, matches))
-        });
-    let options = match parsed {
-        Ok((mut options, matches)) => {
-            // `fuzz --url …` names its target after the subcommand; the checks below see it.
-            if let (Some(Command::Fuzz(fuzz)), Some(("fuzz", given))) =
-                (options.command.clone(), matches.subcommand())
-            {
-                fuzz.overlay(&mut options, given);
-            }
-            for ignored in options.drop_remote_settings_from_environment(&matches) {
-                console.line(&format!(
-                    "chalk-conformance: note: ignoring {ignored} from the environment (it needs --url)"
-                ));
-            }
-            options
-        }
-        Err(error) => {
-            use clap::error::ErrorKind;
-            return match error.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                    console.write(&error.to_string());
-                    ExitStatus::Conformant
-                }
-                _ => {
-                    let text = error.to_string();
-                    let first = text.lines().next().unwrap_or("invalid arguments");
-                    console.line(&format!(
-                        "chalk-conformance: {} (see --help)",
-                        first.trim_start_matches("error: ")
-                    ));
-                    ExitStatus::Usage
-                }
-            };
-        }
-    };
-    let _one_run = ONE_RUN_AT_A_TIME.lock().await;
-    let usage = |message: String| {
-        console.line(&format!("chalk-conformance: {message}"));
-        ExitStatus::Usage
-    };
-    let catalogue = match Catalogue::bundled() {
-        Ok(catalogue) => Arc::new(catalogue),
-        Err(e) => return usage(e.to_string()),
-    };
-    let features = match &options.features {
-        Some(dir) => plan::features_in(dir),
-        None => plan::embedded_features(),
-    };
-    let features = match features {
-        Ok(features) => features,
-        Err(e) => return usage(e.to_string()),
-    };
-    match &options.command {
-        Some(Command::Docs(args)) => {
-            return docs::generate(args, options.features.as_deref(), &catalogue, console);
-        }
-        Some(Command::Load(args)) => {
-            return crate::commands::load::run((**args).clone(), console).await;
-        }
-        Some(Command::Fuzz(args)) => {
-            return crate::commands::fuzz::run(args, &options, console).await;
-        }
-        Some(Command::List) => {
-            console.write(&listing::render(&catalogue, &features));
-            return ExitStatus::Conformant;
-        }
-        Some(Command::Lint) => {
-            let problems = lint::lint(&features, &catalogue);
-            for problem in &problems {
-                console.line(&problem.to_string());
-            }
-            console.line(&format!("{} problem(s)", problems.len()));
-            return if problems.is_empty() {
-                ExitStatus::Conformant
-            } else {
-                ExitStatus::Usage
-            };
-        }
-        None => {}
-    }
-    let config = match Config::from_options(&options) {
-        Ok(config) => config,
-        Err(e) => return usage(e.to_string()),
     };
     match config.access.target.clone() {
         Some(target) => run_against(config, target, None, features, catalogue, console).await,

@@ -38,11 +38,11 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use self::case::{Case, DEFAULT_MAX_ACTIONS};
+use self::case::Case;
 use self::oracle::{Declared, Finding};
 use self::play::{Arena, Play};
-use crate::commands::cli::{Config, Options, Provisioning, parse_duration};
-use crate::commands::run::ExitStatus;
+use super::cli::{Config, DEFAULT_MAX_ACTIONS, FuzzArgs, Options};
+use super::exit::ExitStatus;
 use crate::contract::catalogue::{Catalogue, KNOWN_EXTENSIONS};
 use crate::contract::judge::{FrameJudge, RequirementRef};
 use crate::contract::schemas::SchemaSet;
@@ -65,92 +65,6 @@ const MAX_CONCURRENCY: usize = 64;
 
 /// The largest oversized frame a replay file may ask for (generated ones stay below 20,000).
 const MAX_OVERSIZED_BYTES: usize = 1024 * 1024;
-
-/// The long help of `chalk-conformance fuzz`.
-pub const LONG_ABOUT: &str = "Seeded protocol fuzzing: random sequences of joins, leaves, valid \
-events with hard Unicode and invalid frames, for several participants in two rooms, checked \
-against the protocol's invariants (schemas, exactly-once in-order delivery within the room, \
-presence, the server keeps accepting). A failing case shrinks to a minimal one, which is printed \
-with the commands that replay it.\n\n\
-Without --url, the reference server runs embedded in this process. With --url, provision \
-participants as for the suite (--api-url/--api-key, --token-command, or \
---jwt-secret/--jwt-private-key) and say what the server claims with --declare/--profile. These \
-options can also come before `fuzz`, and from the suite's CHALK_* variables.\n\n\
-Exit code: 0 every case passed, 1 a case failed, 2 usage error, 3 target unreachable.";
-
-/// Seeded protocol fuzzing (see the module documentation).
-#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
-pub struct FuzzArgs {
-    /// Where the cases go and how to get participants: the suite's options.
-    #[command(flatten)]
-    pub provisioning: Provisioning,
-
-    /// An extension the server claims (repeatable; see spec/extensions.md).
-    #[arg(long = "declare", value_name = "EXTENSION", value_delimiter = ',')]
-    pub declare: Vec<String>,
-
-    /// TOML profile of the server: `extensions = ["chat-echo", ...]`.
-    #[arg(long, value_name = "FILE")]
-    pub profile: Option<PathBuf>,
-
-    /// Seed of the run (default: a random one, printed).
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
-
-    /// How many cases to run.
-    #[arg(long, default_value_t = 100, value_name = "M")]
-    pub cases: usize,
-
-    /// Play exactly the case of a replay file (written when a case fails), once.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["seed", "cases"])]
-    pub replay: Option<PathBuf>,
-
-    /// Where to write the minimal failing case (default: chalk-fuzz-<seed>.json).
-    #[arg(long, value_name = "FILE")]
-    pub case_file: Option<PathBuf>,
-
-    /// Cases played at once (each in rooms of its own).
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub concurrency: usize,
-
-    /// The most actions in a case.
-    #[arg(long, default_value_t = DEFAULT_MAX_ACTIONS, value_name = "N")]
-    pub max_actions: usize,
-
-    /// How long to wait for anything owed (a delivery, a presence event, a close).
-    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
-    pub event_timeout: Duration,
-
-    /// How long the end of a case waits for frames that must not come (duplicates, strays).
-    #[arg(long, default_value = "200ms", value_parser = parse_duration, value_name = "DURATION")]
-    pub quiet_window: Duration,
-
-    /// The most one case may take.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
-    pub case_timeout: Duration,
-
-    /// The most the whole run may take, shrinking included; no case starts after it.
-    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
-    pub time_limit: Duration,
-
-    /// The most plays spent shrinking a failure.
-    #[arg(long, default_value_t = 300, value_name = "N")]
-    pub max_shrink_runs: usize,
-}
-
-impl FuzzArgs {
-    /// Puts the options given after `fuzz` (`matches` are the subcommand's) over the suite's,
-    /// given before it or by `CHALK_*` variables.
-    pub fn overlay(&self, options: &mut Options, matches: &clap::ArgMatches) {
-        options.provisioning.overlay(&self.provisioning, matches);
-        if self.profile.is_some() {
-            options.profile.clone_from(&self.profile);
-        }
-        if !self.declare.is_empty() {
-            options.declare.clone_from(&self.declare);
-        }
-    }
-}
 
 /// A replay file: one case and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

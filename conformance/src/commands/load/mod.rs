@@ -26,7 +26,6 @@ pub mod stats;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -41,8 +40,8 @@ use self::embedded::{Embedded, SERVER_THREADS};
 use self::process::Probe;
 use self::report::{Connections, Cpu, LoadAverage, Memory, Shape, Summary, thousands};
 use self::stats::{Percentiles, Recorder, latency_histogram};
-use crate::commands::cli::{Provisioning, parse_duration};
-use crate::commands::run::ExitStatus;
+use super::cli::LoadArgs;
+use super::exit::ExitStatus;
 use crate::driver::handshake::UpgradeRequest;
 use crate::driver::provision::{ParticipantSource, Provisioner};
 use crate::driver::redact::{Redactor, url_without_credentials};
@@ -81,87 +80,6 @@ const PROVISIONING_CONCURRENCY: usize = 16;
 
 /// Open files kept free for everything that is not a load connection.
 const SPARE_FILES: u64 = 64;
-
-/// The long help of `chalk-conformance load`.
-pub const LONG_ABOUT: &str = "Loads a Chalk server and measures it: connections and their setup \
-latency, deliveries per second, fan-out latency, loss, duplicates, close codes, server memory and \
-CPU.\n\n\
-Without --url, the reference server runs embedded in this process (rate limit lifted). With \
---url, provision participants as for the suite (--api-url/--api-key, --token-command, or \
---jwt-secret/--jwt-private-key). Targets outside loopback need --allow-remote.\n\n\
-Exit code: 0 nothing lost, duplicated or misrouted and no error, 1 otherwise, 2 usage error, \
-3 target unreachable (no connection opened) or provisioning failed.";
-
-/// Loads a Chalk server (or, with --raw, a plain broadcast server) and measures it.
-#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
-pub struct LoadArgs {
-    /// Where the load goes and how to get participants: the suite's options.
-    #[command(flatten)]
-    pub provisioning: Provisioning,
-    /// Allow a target outside loopback (only a server you operate).
-    #[arg(long)]
-    pub allow_remote: bool,
-    /// Plain broadcast server: no token, no subprotocol; the room goes in `?room=`.
-    #[arg(long)]
-    pub raw: bool,
-    /// Rooms with traffic.
-    #[arg(long, default_value_t = 1, value_name = "R")]
-    pub rooms: u32,
-    /// Participants per room.
-    #[arg(long, default_value_t = 10, value_name = "M")]
-    pub participants: u32,
-    /// Participants per room that send.
-    #[arg(long, default_value_t = 1, value_name = "S")]
-    pub senders: u32,
-    /// Chat messages per second per room, on a fixed schedule.
-    #[arg(long, value_name = "N", conflicts_with = "window")]
-    pub rate: Option<u32>,
-    /// Messages each sender keeps in flight (default 8 when --rate is not given).
-    #[arg(long, value_name = "W")]
-    pub window: Option<u32>,
-    /// How long the senders send, e.g. 5s, 1m.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
-    pub duration: Duration,
-    /// Length of each chat text.
-    #[arg(long, default_value_t = 100, value_name = "BYTES")]
-    pub payload_bytes: usize,
-    /// Extra authenticated connections that only stay connected.
-    #[arg(long, default_value_t = 0, value_name = "K")]
-    pub idle_connections: u32,
-    /// Idle connections per room.
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub idle_room_size: u32,
-    /// Refuse shapes with more connections than this.
-    #[arg(long, default_value_t = 20_000, value_name = "N")]
-    pub max_connections: u32,
-    /// Connection attempts at once.
-    #[arg(long, default_value_t = 64, value_name = "N")]
-    pub connect_concurrency: usize,
-    /// Bound on one connection attempt.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
-    pub connect_timeout: Duration,
-    /// How long to wait for messages still in flight when sending stops.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
-    pub drain: Duration,
-    /// Write the results as JSON here.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-    /// No progress lines on stderr.
-    #[arg(long)]
-    pub quiet: bool,
-    /// Process id of the server, to read its memory and CPU from /proc.
-    #[arg(long, value_name = "PID")]
-    pub server_pid: Option<u32>,
-    /// Worker threads of the load generator.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub threads: usize,
-    /// Worker threads of the embedded server.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub server_threads: usize,
-    /// Name of the target in the table and the JSON.
-    #[arg(long, value_name = "NAME")]
-    pub label: Option<String>,
-}
 
 /// A load shape that passed every check.
 #[derive(Debug, Clone)]
