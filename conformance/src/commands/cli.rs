@@ -18,11 +18,9 @@ use std::time::Duration;
 use clap::{ArgAction, Parser, Subcommand};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use tokio_rustls::rustls::ClientConfig;
 
 use crate::contract::catalogue::KNOWN_EXTENSIONS;
-use crate::driver::provision::{ParticipantSource, Provisioner};
-use crate::driver::rest::RestClient;
+use crate::driver::deployment::{Access, Api};
 use crate::driver::tokens::{Minter, TokenError};
 use crate::driver::transport::{self, Target, TransportError};
 use crate::suite::plan::{PlanError, Selection};
@@ -656,69 +654,9 @@ pub enum ConfigError {
     Expectations(#[from] crate::report::expectations::ExpectationsError),
 }
 
-/// The REST API of a run.
-#[derive(Debug, Clone)]
-pub struct Api {
-    /// Its base URL.
-    pub url: String,
-    /// The tenant key.
-    pub key: String,
-}
-
-/// The provisioning options, checked: the target and the ways into it.
-#[derive(Debug)]
-pub struct Access {
-    /// The target, or `None` for the embedded reference server.
-    pub target: Option<Target>,
-    /// The REST API.
-    pub api: Option<Api>,
-    /// The token command.
-    pub token_command: Option<String>,
-    /// The deployment's signing key.
-    pub minter: Option<Minter>,
-    /// The secrets given (value, label), for the redactor.
-    pub secrets: Vec<(String, &'static str)>,
-    /// The Origin of connections meant to succeed.
-    pub origin: Option<String>,
-    /// TLS client configuration.
-    pub tls: Arc<ClientConfig>,
-}
-
-impl Access {
-    /// The provisioner of a run, chosen as the suite chooses it: the REST API, else the token
-    /// command, else minted tokens. The signing key moves into it (to forge defective tokens
-    /// too). The problem, as one line (not redacted), when there is none.
-    pub fn provisioner(
-        &mut self,
-        recording_command: Option<String>,
-    ) -> Result<Provisioner, String> {
-        let rest = match &self.api {
-            Some(Api { url, key }) => {
-                Some(RestClient::new(url, key, Arc::clone(&self.tls)).map_err(|e| e.to_string())?)
-            }
-            None => None,
-        };
-        let minter = self.minter.take().map(Arc::new);
-        let participants = match (&rest, &self.token_command, &minter) {
-            (Some(rest), _, _) => ParticipantSource::Rest(rest.clone()),
-            (None, Some(command), _) => ParticipantSource::Command(command.clone()),
-            (None, None, Some(minter)) => ParticipantSource::Mint(Arc::clone(minter)),
-            (None, None, None) => return Err("no way to get participants".to_owned()),
-        };
-        Ok(Provisioner {
-            participants,
-            rest,
-            recording_command,
-            minter,
-        })
-    }
-}
-
-/// A checked configuration, ready to run.
+/// A checked configuration, ready to run (the target and the ways into it are its [`Access`]).
 #[derive(Debug)]
 pub struct Config {
-    /// The target and the ways into it.
-    pub access: Access,
     /// The recording command.
     pub recording_command: Option<String>,
     /// The origin that must be refused.
@@ -760,8 +698,10 @@ struct Profile {
 }
 
 impl Config {
-    /// Checks the options; the first problem found, as one line.
-    pub fn from_options(options: &Options) -> Result<Self, ConfigError> {
+    /// Checks the options: the target and the ways into it (for
+    /// [`Deployment::start`](crate::driver::deployment::Deployment::start)), and the rest of the
+    /// configuration; the first problem found, as one line.
+    pub fn from_options(options: &Options) -> Result<(Access, Self), ConfigError> {
         let bad = |message: &str| Err(ConfigError::Options(message.to_owned()));
         let access = options.provisioning.check()?;
         if access.target.is_none() && options.recording_command.is_some() {
@@ -784,24 +724,26 @@ impl Config {
             }
             None => None,
         };
-        Ok(Self {
+        Ok((
             access,
-            recording_command: options.recording_command.clone(),
-            forbidden_origin: options.forbidden_origin.clone(),
-            declared,
-            strict: options.strict,
-            selection: Selection::new(options.tags.as_deref(), options.name.as_deref())?,
-            concurrency: options.concurrency,
-            event_timeout: options.event_timeout,
-            quiet_window: options.quiet_window,
-            token_leeway: options.token_leeway,
-            junit: options.junit.clone(),
-            json: options.json.clone(),
-            report: options.report.clone(),
-            summary: options.summary.clone(),
-            results_json: options.results_json.clone(),
-            expectations,
-        })
+            Self {
+                recording_command: options.recording_command.clone(),
+                forbidden_origin: options.forbidden_origin.clone(),
+                declared,
+                strict: options.strict,
+                selection: Selection::new(options.tags.as_deref(), options.name.as_deref())?,
+                concurrency: options.concurrency,
+                event_timeout: options.event_timeout,
+                quiet_window: options.quiet_window,
+                token_leeway: options.token_leeway,
+                junit: options.junit.clone(),
+                json: options.json.clone(),
+                report: options.report.clone(),
+                summary: options.summary.clone(),
+                results_json: options.results_json.clone(),
+                expectations,
+            },
+        ))
     }
 }
 
@@ -841,7 +783,7 @@ fn declared_extensions(options: &Options) -> Result<Option<BTreeSet<String>>, Co
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+    fn parse(args: &[&str]) -> Result<(Access, Config), ConfigError> {
         let options = Options::try_parse_from(
             std::iter::once("chalk-conformance").chain(args.iter().copied()),
         )
@@ -859,8 +801,8 @@ mod tests {
 
     #[test]
     fn no_url_means_the_embedded_server() {
-        let config = parse(&[]).unwrap();
-        assert!(config.access.target.is_none());
+        let (access, config) = parse(&[]).unwrap();
+        assert!(access.target.is_none());
         assert!(config.declared.is_none());
     }
 
@@ -919,7 +861,7 @@ mod tests {
             }))
         );
         assert!(Options::try_parse_from(["chalk-conformance", "docs"]).is_err());
-        let config = parse(&[
+        let (_, config) = parse(&[
             "--report",
             "r.html",
             "--summary",
@@ -939,7 +881,7 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let profile = dir.join("profile.toml");
         fs::write(&profile, "extensions = [\"chat-echo\"]\n").unwrap();
-        let config = parse(&[
+        let (_, config) = parse(&[
             "--declare",
             "pong-event",
             "--profile",
@@ -1058,11 +1000,8 @@ mod tests {
         assert_eq!(p.jwt_secret.as_deref(), Some("s"));
         assert_eq!(p.origin.as_deref(), Some("https://o.example"));
         assert_eq!(after.declare, vec!["pong-event"]);
-        let config = Config::from_options(&after).unwrap();
-        assert_eq!(
-            config.access.target.map(|t| t.url),
-            Some("ws://b/ws".to_owned())
-        );
-        assert!(config.access.minter.is_some());
+        let (access, _) = Config::from_options(&after).unwrap();
+        assert_eq!(access.target.map(|t| t.url), Some("ws://b/ws".to_owned()));
+        assert!(access.minter.is_some());
     }
 }

@@ -18,15 +18,18 @@ use std::time::{Duration, Instant};
 use cucumber::{World as _, gherkin};
 use futures_util::FutureExt as _;
 
-use super::cli::{Api, Config, Options};
+use super::cli::{Config, Options};
 use super::exit::ExitStatus;
-use crate::contract::catalogue::{Catalogue, KNOWN_EXTENSIONS};
+use crate::contract::catalogue::Catalogue;
 use crate::contract::judge::FrameJudge;
 use crate::contract::schemas::SchemaSet;
+use crate::driver::deployment::{
+    Deployment, DeploymentError, EMBEDDED_LABEL, EmbeddedProvisioning, EmbeddedSetup,
+};
+use crate::driver::embedded::Tuning;
 use crate::driver::handshake::{self, UpgradeRequest};
-use crate::driver::provision::ParticipantSource;
+use crate::driver::provision::{ParticipantSource, run_id};
 use crate::driver::redact::{Redactor, url_without_credentials};
-use crate::driver::transport::{Connector, Target};
 use crate::report::console::{Collector, Console, Report};
 use crate::report::export;
 use crate::report::html_report;
@@ -34,6 +37,9 @@ use crate::report::results::RunInfo;
 use crate::report::summary;
 use crate::suite::plan::{Capabilities, Disposition, Plan, REQUIREMENT_TAG, ScenarioKey};
 use crate::suite::world::{ChalkWorld, RunContext};
+
+/// The first letters of the suite's run ids.
+const RUN_ID_PREFIX: &str = "cc";
 
 /// How long the preflight's TCP connect may take.
 const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,105 +51,62 @@ pub async fn suite(
     catalogue: Arc<Catalogue>,
     console: &Console,
 ) -> ExitStatus {
-    let config = match Config::from_options(options) {
-        Ok(config) => config,
+    let (access, mut config) = match Config::from_options(options) {
+        Ok(checked) => checked,
         Err(e) => {
             console.line(&format!("chalk-conformance: {e}"));
             return ExitStatus::Usage;
         }
     };
-    match config.access.target.clone() {
-        Some(target) => run_against(config, target, None, features, catalogue, console).await,
-        None => run_embedded(config, features, catalogue, console).await,
-    }
-}
-
-/// Starts the reference server in-process and runs the suite against it.
-async fn run_embedded(
-    mut config: Config,
-    features: Vec<gherkin::Feature>,
-    catalogue: Arc<Catalogue>,
-    console: &Console,
-) -> ExitStatus {
-    let server_config = chalk_reference_server::Config::ephemeral();
-    let secret = server_config.jwt_secret().map(str::to_owned);
-    let api_key = server_config.api_key().map(str::to_owned);
-    let allowed_origin = server_config
-        .default_tenant
-        .allowed_origins
-        .first()
-        .cloned();
-    let leeway = server_config.jwt.leeway;
-    let server = match chalk_reference_server::serve(server_config).await {
-        Ok(server) => server,
-        Err(e) => {
-            console.line(&format!(
-                "chalk-conformance: cannot start the embedded reference server: {e}"
-            ));
-            return ExitStatus::Unreachable;
-        }
+    let embedded = EmbeddedSetup {
+        provisioning: EmbeddedProvisioning::Rest,
+        tuning: Tuning::AsShipped,
     };
-    let target = match Target::parse(&server.ws_url()) {
-        Ok(target) => target,
-        Err(e) => {
-            console.line(&format!(
-                "chalk-conformance: the embedded server's URL is unusable: {e}"
-            ));
-            server.shutdown().await;
-            return ExitStatus::Unreachable;
-        }
-    };
-    let access = &mut config.access;
-    if let Some(key) = api_key {
-        access.secrets.push((key.clone(), "api-key"));
-        access.api = Some(Api {
-            url: server.api_url(),
-            key,
-        });
-    }
-    if let Some(secret) = secret {
-        access.secrets.push((secret.clone(), "jwt-secret"));
-        access.minter = Some(crate::driver::tokens::Minter::hs256(&secret));
-    }
-    if access.origin.is_none() {
-        access.origin = allowed_origin;
-    }
+    let deployment =
+        match Deployment::start(access, config.recording_command.clone(), embedded).await {
+            Ok(deployment) => deployment,
+            Err(e) => {
+                console.line(&format!("chalk-conformance: {e}"));
+                return match e {
+                    DeploymentError::Start(_) => ExitStatus::Unreachable,
+                    _ => ExitStatus::Usage,
+                };
+            }
+        };
+    // The embedded reference server declares all its extensions, unless told otherwise.
     if config.declared.is_none() {
-        config.declared = Some(KNOWN_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect());
+        config.declared.clone_from(&deployment.known().extensions);
     }
-    config.token_leeway = leeway;
-    let status = run_against(
-        config,
-        target,
-        Some("embedded reference server"),
-        features,
-        catalogue,
-        console,
-    )
-    .await;
-    server.shutdown().await;
+    if let Some(leeway) = deployment.known().token_leeway {
+        config.token_leeway = leeway;
+    }
+    let status = run_against(&config, &deployment, features, catalogue, console).await;
+    deployment.shutdown().await;
     status
 }
 
-/// Plans, preflights, runs and reports against `target`.
+/// Plans, preflights, runs and reports against `deployment`.
 async fn run_against(
-    mut config: Config,
-    target: Target,
-    label: Option<&str>,
+    config: &Config,
+    deployment: &Deployment,
     features: Vec<gherkin::Feature>,
     catalogue: Arc<Catalogue>,
     console: &Console,
 ) -> ExitStatus {
-    let redactor = Arc::new(Redactor::new());
-    for (secret, label) in &config.access.secrets {
-        redactor.register(secret, label);
-    }
+    let redactor = Arc::new(deployment.redactor());
+    let Some(provisioner) = deployment.provisioner().cloned() else {
+        console.line("chalk-conformance: no way to get participants");
+        return ExitStatus::Usage;
+    };
+    let target = deployment.target().clone();
+    let origin = deployment.origin().map(str::to_owned);
+    let label = deployment.embedded().then_some(EMBEDDED_LABEL);
     let declared = config.declared.clone().unwrap_or_default();
     let capabilities = Capabilities {
-        forge_tokens: config.access.minter.is_some(),
-        allowed_origin: config.access.origin.is_some(),
-        rest_api: config.access.api.is_some(),
-        recordings: config.access.api.is_some() || config.recording_command.is_some(),
+        forge_tokens: provisioner.minter.is_some(),
+        allowed_origin: origin.is_some(),
+        rest_api: provisioner.rest.is_some(),
+        recordings: provisioner.rest.is_some() || provisioner.recording_command.is_some(),
     };
     let plan = match Plan::decide(
         &features,
@@ -165,22 +128,15 @@ async fn run_against(
             return ExitStatus::Usage;
         }
     };
-    let provisioner = match config.access.provisioner(config.recording_command.clone()) {
-        Ok(provisioner) => provisioner,
-        Err(e) => {
-            console.line(&format!("chalk-conformance: {}", redactor.redact(&e)));
-            return ExitStatus::Usage;
-        }
-    };
-    let run_id = format!("cc{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    let run_id = run_id(RUN_ID_PREFIX);
     let context = Arc::new(RunContext {
         target: target.clone(),
-        connector: Connector::new(Arc::clone(&config.access.tls)),
+        connector: deployment.connector().clone(),
         provisioner,
         judge: Arc::new(FrameJudge::new(schemas, &catalogue, declared.clone())),
         catalogue: Arc::clone(&catalogue),
         redactor: Arc::clone(&redactor),
-        origin: config.access.origin.clone(),
+        origin: origin.clone(),
         forbidden_origin: config.forbidden_origin.clone(),
         event_timeout: config.event_timeout,
         quiet_window: config.quiet_window,
@@ -189,7 +145,7 @@ async fn run_against(
         scenario_counter: AtomicUsize::new(0),
     });
 
-    print_header(console, &context, label, &config, &declared, &plan);
+    print_header(console, &context, label, config, &declared, &plan);
     if let Err(problem) = preflight(&context).await {
         console.line(&format!("chalk-conformance: {}", redactor.redact(&problem)));
         return ExitStatus::Unreachable;
@@ -244,7 +200,7 @@ async fn run_against(
         target_label: label.map(str::to_owned),
         started_at,
         declared: declared.iter().cloned().collect(),
-        origin: config.access.origin.clone(),
+        origin,
         provisioning: match &context.provisioner.participants {
             ParticipantSource::Rest(_) => "REST API",
             ParticipantSource::Command(_) => "--token-command",
@@ -330,15 +286,7 @@ fn print_header(
     plan: &Plan,
 ) {
     let provisioning = match &context.provisioner.participants {
-        ParticipantSource::Rest(_) => format!(
-            "REST API {}",
-            config
-                .access
-                .api
-                .as_ref()
-                .map(|a| a.url.as_str())
-                .unwrap_or_default()
-        ),
+        ParticipantSource::Rest(rest) => format!("REST API {}", rest.url()),
         ParticipantSource::Command(_) => "--token-command".to_owned(),
         ParticipantSource::Mint(_) => "tokens minted with the deployment's key".to_owned(),
     };

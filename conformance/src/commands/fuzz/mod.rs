@@ -43,15 +43,20 @@ use self::oracle::{Declared, Finding};
 use self::play::{Arena, Play};
 use super::cli::{Config, DEFAULT_MAX_ACTIONS, FuzzArgs, Options};
 use super::exit::ExitStatus;
-use crate::contract::catalogue::{Catalogue, KNOWN_EXTENSIONS};
+use crate::contract::catalogue::Catalogue;
 use crate::contract::judge::{FrameJudge, RequirementRef};
 use crate::contract::schemas::SchemaSet;
-use crate::driver::provision::ParticipantSource;
-use crate::driver::redact::{Redactor, url_without_credentials};
-use crate::driver::tokens::Minter;
-use crate::driver::transport::{Connector, Target};
+use crate::driver::deployment::{
+    Deployment, DeploymentError, EMBEDDED_LABEL, EmbeddedProvisioning, EmbeddedSetup,
+};
+use crate::driver::embedded::Tuning;
+use crate::driver::provision::{ParticipantSource, run_id};
+use crate::driver::redact::url_without_credentials;
 use crate::report::console::Console;
 use crate::suite::failure::Failure;
+
+/// The first letters of fuzz run ids.
+const RUN_ID_PREFIX: &str = "fz";
 
 /// The `format` of a replay file.
 pub const CASE_FORMAT: &str = "chalk-conformance-fuzz-case/1";
@@ -134,8 +139,8 @@ pub async fn run(args: &FuzzArgs, options: &Options, console: &Console) -> ExitS
             "--event-timeout, --case-timeout and --time-limit must be more than zero".to_owned(),
         );
     }
-    let mut config = match Config::from_options(options) {
-        Ok(config) => config,
+    let (access, mut config) = match Config::from_options(options) {
+        Ok(checked) => checked,
         Err(e) => return usage(e.to_string()),
     };
     let replay = match &args.replay {
@@ -150,21 +155,24 @@ pub async fn run(args: &FuzzArgs, options: &Options, console: &Console) -> ExitS
         (Err(e), _) => return usage(e.to_string()),
         (_, Err(e)) => return usage(e.to_string()),
     };
-    let mut embedded = None;
-    let target = match config.access.target.clone() {
-        Some(target) => target,
-        None => match start_embedded(&mut config).await {
-            Ok((server, target)) => {
-                embedded = Some(server);
-                target
-            }
-            Err(e) => {
+    // Minted tokens: no HTTP round trip per participant.
+    let embedded = EmbeddedSetup {
+        provisioning: EmbeddedProvisioning::Minted,
+        tuning: Tuning::AsShipped,
+    };
+    let deployment =
+        match Deployment::start(access, config.recording_command.clone(), embedded).await {
+            Ok(deployment) => deployment,
+            Err(DeploymentError::Start(e)) => {
                 console.line(&format!("chalk-conformance fuzz: {e}"));
                 return ExitStatus::Unreachable;
             }
-        },
-    };
-    let status = match arena(&mut config, target, &catalogue, schemas, args) {
+            Err(e) => return usage(e.to_string()),
+        };
+    if config.declared.is_none() {
+        config.declared.clone_from(&deployment.known().extensions);
+    }
+    let status = match arena(&config, &deployment, &catalogue, schemas, args) {
         Ok(arena) => {
             let fuzz = Fuzz {
                 seed: args.seed.unwrap_or_else(random_seed),
@@ -174,15 +182,13 @@ pub async fn run(args: &FuzzArgs, options: &Options, console: &Console) -> ExitS
                 config: &config,
                 catalogue: &catalogue,
                 console,
-                embedded: embedded.is_some(),
+                embedded: deployment.embedded(),
             };
             fuzz.go(replay).await
         }
         Err(e) => usage(e),
     };
-    if let Some(server) = embedded {
-        server.shutdown().await;
-    }
+    deployment.shutdown().await;
     status
 }
 
@@ -214,72 +220,30 @@ fn read_case_file(path: &Path) -> Result<CaseFile, String> {
     Ok(file)
 }
 
-/// Starts the reference server in-process and points the configuration at it.
-async fn start_embedded(
-    config: &mut Config,
-) -> Result<(chalk_reference_server::Server, Target), String> {
-    let server_config = chalk_reference_server::Config::ephemeral();
-    let secret = server_config.jwt_secret().map(str::to_owned);
-    let origin = server_config
-        .default_tenant
-        .allowed_origins
-        .first()
-        .cloned();
-    let server = chalk_reference_server::serve(server_config)
-        .await
-        .map_err(|e| format!("cannot start the embedded reference server: {e}"))?;
-    let target = match Target::parse(&server.ws_url()) {
-        Ok(target) => target,
-        Err(e) => {
-            server.shutdown().await;
-            return Err(format!("the embedded server's URL is unusable: {e}"));
-        }
-    };
-    // Minted tokens: no HTTP round trip per participant.
-    let access = &mut config.access;
-    if let Some(secret) = secret {
-        access.secrets.push((secret.clone(), "jwt-secret"));
-        access.minter = Some(Minter::hs256(&secret));
-    }
-    access.api = None;
-    if access.origin.is_none() {
-        access.origin = origin;
-    }
-    if config.declared.is_none() {
-        config.declared = Some(KNOWN_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect());
-    }
-    Ok((server, target))
-}
-
-/// The arena of a run: provisioning chosen as the suite chooses it (REST, then a token command,
-/// then minted tokens).
+/// The arena of a run: the deployment's target and provisioning (REST, then a token command,
+/// then minted tokens, as the suite chooses).
 fn arena(
-    config: &mut Config,
-    target: Target,
+    config: &Config,
+    deployment: &Deployment,
     catalogue: &Catalogue,
     schemas: SchemaSet,
     args: &FuzzArgs,
 ) -> Result<Arena, String> {
-    let redactor = Arc::new(Redactor::new());
-    for (secret, label) in &config.access.secrets {
-        redactor.register(secret, label);
-    }
-    let provisioner = config
-        .access
-        .provisioner(config.recording_command.clone())
-        .map_err(|e| redactor.redact(&e))?;
+    let provisioner = deployment
+        .provisioner()
+        .cloned()
+        .ok_or_else(|| "no way to get participants".to_owned())?;
     let declared: BTreeSet<String> = config.declared.clone().unwrap_or_default();
-    let run_id = format!("fz{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
     Ok(Arena::new(
-        target,
-        Connector::new(Arc::clone(&config.access.tls)),
+        deployment.target().clone(),
+        deployment.connector().clone(),
         provisioner,
         Arc::new(FrameJudge::new(schemas, catalogue, declared.clone())),
-        redactor,
-        config.access.origin.clone(),
+        Arc::new(deployment.redactor()),
+        deployment.origin().map(str::to_owned),
         Declared::from_names(&declared),
         (args.event_timeout, args.quiet_window, args.case_timeout),
-        run_id,
+        run_id(RUN_ID_PREFIX),
     ))
 }
 
@@ -344,9 +308,9 @@ impl Fuzz<'_> {
             "target:       {}{}",
             url_without_credentials(&arena.target.url),
             if self.embedded {
-                " (embedded reference server)"
+                format!(" ({EMBEDDED_LABEL})")
             } else {
-                ""
+                String::new()
             }
         ));
         console.line(&format!(

@@ -18,7 +18,6 @@
 //! by fixed timeouts. Targets outside loopback are refused unless `--allow-remote` is given.
 
 pub mod client;
-pub mod embedded;
 pub mod marker;
 pub mod process;
 pub mod report;
@@ -36,18 +35,23 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use self::client::{Outcome, Pace, Phase, RoomShared, RunShared, Seat};
-use self::embedded::{Embedded, SERVER_THREADS};
 use self::process::Probe;
 use self::report::{Connections, Cpu, LoadAverage, Memory, Shape, Summary, thousands};
 use self::stats::{Percentiles, Recorder, latency_histogram};
 use super::cli::LoadArgs;
 use super::exit::ExitStatus;
+use crate::driver::deployment::{
+    Access, Deployment, DeploymentError, EMBEDDED_LABEL, EmbeddedProvisioning, EmbeddedSetup,
+};
+use crate::driver::embedded::{SERVER_THREADS, Tuning};
 use crate::driver::handshake::UpgradeRequest;
-use crate::driver::provision::{ParticipantSource, Provisioner};
-use crate::driver::redact::{Redactor, url_without_credentials};
-use crate::driver::tokens::Minter;
-use crate::driver::transport::{self, Connector, Target};
+use crate::driver::provision::run_id;
+use crate::driver::redact::url_without_credentials;
+use crate::driver::transport::{self, Target};
 use crate::report::console::Console;
+
+/// The first letters of load run ids.
+const RUN_ID_PREFIX: &str = "ld";
 
 /// Prefix of the load generator's thread names.
 const GENERATOR_THREADS: &str = "chalk-load";
@@ -239,19 +243,6 @@ pub async fn run(args: LoadArgs, console: &Console) -> ExitStatus {
     })
 }
 
-/// Where connections go and how they get in.
-struct Entry {
-    label: String,
-    url: String,
-    target: Target,
-    connector: Connector,
-    provisioner: Option<Provisioner>,
-    origin: Option<String>,
-    embedded: Option<Embedded>,
-    /// Knows the secrets given (API key, JWT secret or key), for messages from provisioning.
-    redactor: Redactor,
-}
-
 /// A connection to open.
 struct Planned {
     seat: Seat,
@@ -268,14 +259,15 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         }
     };
     let started_load = report::load_average();
-    let entry = match enter(&checked).await {
-        Ok(entry) => entry,
+    let deployment = match enter(&checked).await {
+        Ok(deployment) => deployment,
         Err((status, problem)) => {
             console.line(&format!("chalk-conformance load: {problem}"));
             return status;
         }
     };
-    let run_id = format!("ld{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    let url = url_without_credentials(&deployment.target().url);
+    let run_id = run_id(RUN_ID_PREFIX);
     let rooms: Vec<Arc<RoomShared>> = (0..args.rooms)
         .map(|i| {
             Arc::new(RoomShared::new(
@@ -288,22 +280,20 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         .collect();
     progress(&format!(
         "provisioning {} connections for {}",
-        checked.connections, entry.url
+        checked.connections, url
     ));
-    let planned = match plan_connections(args, &entry, &rooms, &run_id).await {
+    let planned = match plan_connections(args, &deployment, &rooms, &run_id).await {
         Ok(planned) => planned,
         Err(problem) => {
             console.line(&format!(
                 "chalk-conformance load: provisioning failed: {}",
-                entry.redactor.redact(&problem)
+                deployment.redactor().redact(&problem)
             ));
-            if let Some(embedded) = entry.embedded {
-                embedded.stop().await;
-            }
+            deployment.shutdown().await;
             return ExitStatus::Unreachable;
         }
     };
-    let embedded = entry.embedded.is_some();
+    let embedded = deployment.embedded();
     let server = match (embedded, args.server_pid) {
         (true, _) => Some((Probe::process(None), Probe::own_threads(SERVER_THREADS))),
         (false, Some(pid)) => Some((Probe::process(Some(pid)), Probe::process(Some(pid)))),
@@ -336,7 +326,7 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
     let mut connect_latency = latency_histogram();
     let mut tasks: JoinSet<(Seat, Outcome)> = JoinSet::new();
     let connect_started = Instant::now();
-    let connector = entry.connector.clone();
+    let connector = deployment.connector().clone();
     let timeout = args.connect_timeout;
     let mut attempts = futures_util::stream::iter(planned)
         .map(|planned| {
@@ -381,11 +371,9 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
             .map_or("no connection", |e| e.trim_start_matches("connect: "));
         console.line(&format!(
             "chalk-conformance load: cannot connect to {}: {why}",
-            entry.url
+            url
         ));
-        if let Some(embedded) = entry.embedded {
-            embedded.stop().await;
-        }
+        deployment.shutdown().await;
         return ExitStatus::Unreachable;
     }
 
@@ -552,8 +540,11 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         );
     }
     let mut summary = Summary {
-        label: args.label.clone().unwrap_or(entry.label),
-        target: entry.url,
+        label: args
+            .label
+            .clone()
+            .unwrap_or_else(|| target_label(&deployment, args.raw)),
+        target: url,
         mode: if args.raw { "raw" } else { "chalk" },
         shape: Shape {
             rooms: args.rooms,
@@ -605,9 +596,7 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
     if !summary.passed() {
         summary.verdict = "failed";
     }
-    if let Some(embedded) = entry.embedded {
-        embedded.stop().await;
-    }
+    deployment.shutdown().await;
     console.write(&summary.table());
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
@@ -704,78 +693,68 @@ fn account(
     (lost, close_codes)
 }
 
-/// Starts the embedded server, or sets up the way into `--url`.
-async fn enter(checked: &Checked) -> Result<Entry, (ExitStatus, String)> {
+/// The deployment to load: the embedded server (started here), a raw broadcast server, or the
+/// Chalk server of `--url` with the suite's provisioning options (same rules, same messages).
+async fn enter(checked: &Checked) -> Result<Deployment, (ExitStatus, String)> {
     let args = &checked.args;
     let usage = |e: String| (ExitStatus::Usage, e);
-    let Some(target) = checked.target.clone() else {
-        let embedded = Embedded::start(args.server_threads)
-            .await
-            .map_err(|e| (ExitStatus::Unreachable, e))?;
-        let endpoint = embedded.endpoint.clone();
-        let target = Target::parse(&endpoint.ws_url).map_err(|e| usage(e.to_string()))?;
-        let tls = transport::tls_config(None).map_err(|e| usage(e.to_string()))?;
-        return Ok(Entry {
-            label: "embedded reference server".to_owned(),
-            url: endpoint.ws_url,
-            target,
-            connector: Connector::new(Arc::new(tls)),
-            provisioner: Some(Provisioner {
-                participants: ParticipantSource::Mint(Arc::new(Minter::hs256(
-                    &endpoint.jwt_secret,
-                ))),
-                rest: None,
-                recording_command: None,
+    let access = match checked.target.clone() {
+        None => {
+            let tls = transport::tls_config(None).map_err(|e| usage(e.to_string()))?;
+            Access {
+                target: None,
+                api: None,
+                token_command: None,
                 minter: None,
-            }),
-            origin: args.provisioning.origin.clone().or(endpoint.origin),
-            embedded: Some(embedded),
-            redactor: Redactor::new(),
-        });
+                secrets: Vec::new(),
+                origin: args.provisioning.origin.clone(),
+                tls: Arc::new(tls),
+            }
+        }
+        Some(target) if args.raw => {
+            let tls = transport::tls_config(args.provisioning.ca_cert.as_deref())
+                .map_err(|e| usage(e.to_string()))?;
+            return Ok(Deployment::unprovisioned(
+                target,
+                Arc::new(tls),
+                args.provisioning.origin.clone(),
+            ));
+        }
+        Some(_) => args
+            .provisioning
+            .check()
+            .map_err(|e| usage(e.to_string()))?,
     };
-    let url = url_without_credentials(&target.url);
-    if args.raw {
-        let tls = transport::tls_config(args.provisioning.ca_cert.as_deref())
-            .map_err(|e| usage(e.to_string()))?;
-        return Ok(Entry {
-            label: "raw broadcast server".to_owned(),
-            url,
-            target,
-            connector: Connector::new(Arc::new(tls)),
-            provisioner: None,
-            origin: args.provisioning.origin.clone(),
-            embedded: None,
-            redactor: Redactor::new(),
-        });
+    let embedded = EmbeddedSetup {
+        provisioning: EmbeddedProvisioning::Minted,
+        tuning: Tuning::Load {
+            threads: args.server_threads,
+        },
+    };
+    Deployment::start(access, None, embedded)
+        .await
+        .map_err(|e| match e {
+            DeploymentError::Start(e) => (ExitStatus::Unreachable, e),
+            e => usage(e.to_string()),
+        })
+}
+
+/// What the table and the JSON call the target, unless `--label` names it.
+fn target_label(deployment: &Deployment, raw: bool) -> String {
+    if deployment.embedded() {
+        EMBEDDED_LABEL
+    } else if raw {
+        "raw broadcast server"
+    } else {
+        "Chalk server"
     }
-    // The suite's own check of the provisioning options (same rules, same messages).
-    let mut access = args
-        .provisioning
-        .check()
-        .map_err(|e| usage(e.to_string()))?;
-    let redactor = Redactor::new();
-    for (secret, label) in &access.secrets {
-        redactor.register(secret, label);
-    }
-    let provisioner = access
-        .provisioner(None)
-        .map_err(|e| usage(redactor.redact(&e)))?;
-    Ok(Entry {
-        label: "Chalk server".to_owned(),
-        url,
-        target,
-        connector: Connector::new(Arc::clone(&access.tls)),
-        provisioner: Some(provisioner),
-        origin: access.origin,
-        embedded: None,
-        redactor,
-    })
+    .to_owned()
 }
 
 /// Provisions every room and participant; the connections to open, active rooms first.
 async fn plan_connections(
     args: &LoadArgs,
-    entry: &Entry,
+    deployment: &Deployment,
     rooms: &[Arc<RoomShared>],
     run_id: &str,
 ) -> Result<Vec<Planned>, String> {
@@ -812,17 +791,17 @@ async fn plan_connections(
         ));
         receiver += 1;
     }
-    let Some(provisioner) = &entry.provisioner else {
+    let Some(provisioner) = deployment.provisioner() else {
         // Raw: the room goes in the query; no credentials.
         return Ok(seats
             .into_iter()
             .map(|(seat, room_id, _)| Planned {
                 seat,
-                target: with_room_query(&entry.target, &room_id),
+                target: with_room_query(deployment.target(), &room_id),
                 request: UpgradeRequest {
                     query_token: None,
                     protocols: Vec::new(),
-                    origin: entry.origin.clone(),
+                    origin: deployment.origin().map(str::to_owned),
                 },
             })
             .collect());
@@ -848,11 +827,11 @@ async fn plan_connections(
                 .map_err(|e| e.to_string())?;
             Ok(Planned {
                 seat,
-                target: entry.target.clone(),
+                target: deployment.target().clone(),
                 request: UpgradeRequest {
                     query_token: None,
                     protocols: vec!["chalk".to_owned(), format!("token.{}", credentials.token)],
-                    origin: entry.origin.clone(),
+                    origin: deployment.origin().map(str::to_owned),
                 },
             })
         })
