@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
+use hdrhistogram::Histogram;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -250,15 +251,12 @@ struct Planned {
     request: UpgradeRequest,
 }
 
-/// The whole run on the generator's runtime.
+/// The whole run on the generator's runtime, phase by phase: enter the deployment, provision,
+/// connect, wait for the greetings, probe, send and measure, close, then account (summarise)
+/// and report.
 async fn generate(checked: Checked, console: Console) -> ExitStatus {
     let args = &checked.args;
-    let progress = |line: &str| {
-        if !args.quiet {
-            eprintln!("load: {line}");
-        }
-    };
-    let started_load = report::load_average();
+    let load_start = report::load_average();
     let deployment = match enter(&checked).await {
         Ok(deployment) => deployment,
         Err((status, problem)) => {
@@ -267,6 +265,76 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         }
     };
     let url = url_without_credentials(&deployment.target().url);
+    let (rooms, planned) = match provision(&checked, &deployment, &url).await {
+        Ok(provisioned) => provisioned,
+        Err(problem) => {
+            console.line(&format!(
+                "chalk-conformance load: provisioning failed: {}",
+                deployment.redactor().redact(&problem)
+            ));
+            deployment.shutdown().await;
+            return ExitStatus::Unreachable;
+        }
+    };
+    let probes = Probes::of(deployment.embedded(), args.server_pid);
+    let run = Arc::new(RunShared {
+        clock: Instant::now(),
+        payload_bytes: args.payload_bytes,
+        pace: checked.pace,
+        recorder: Recorder::new(16),
+        greeted: AtomicU32::new(0),
+        schedule_lag_ns: AtomicU64::new(0),
+        late_sends: AtomicU64::new(0),
+    });
+    let baseline_rss = probes.server_rss();
+    let (phase, phase_rx) = watch::channel(Phase::Connecting);
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+
+    let mut connected = connect(&checked, &deployment, planned, &run, &phase_rx, &mut errors).await;
+    if connected.established == 0 {
+        // Nothing to measure: say why in one line, as the suite does for an unreachable target.
+        let why = errors
+            .keys()
+            .next()
+            .map_or("no connection", |e| e.trim_start_matches("connect: "));
+        console.line(&format!(
+            "chalk-conformance load: cannot connect to {url}: {why}"
+        ));
+        deployment.shutdown().await;
+        return ExitStatus::Unreachable;
+    }
+    let ungreeted = await_greetings(args, &run, connected.established).await;
+    let connected_rss = probes.server_rss();
+    // One message per room shows every member is in, and whether the sender hears itself.
+    let echo = rooms.is_empty() || probe(&rooms, &phase, &mut errors).await;
+    let measured = send_and_measure(args, &rooms, &run, &phase, &probes, &connected.tasks).await;
+    let after_load_rss = probes.server_rss();
+    let outcomes = close(&phase, &mut connected.tasks, &mut errors).await;
+
+    let observed = Observed {
+        load_start,
+        connected,
+        ungreeted,
+        echo,
+        measured,
+        rss: [baseline_rss, connected_rss, after_load_rss],
+        server_measured: probes.server.is_some(),
+        outcomes,
+        errors,
+    };
+    let summary = summarise(&checked, &deployment, url, &rooms, &run, observed);
+    deployment.shutdown().await;
+    write_report(&console, args, &summary)
+}
+
+/// Provisions the rooms and participants of a new run id at `url`: each room's shared state,
+/// and the connections to open.
+async fn provision(
+    checked: &Checked,
+    deployment: &Deployment,
+    url: &str,
+) -> Result<(Vec<Arc<RoomShared>>, Vec<Planned>), String> {
+    let args = &checked.args;
     let run_id = run_id(RUN_ID_PREFIX);
     let rooms: Vec<Arc<RoomShared>> = (0..args.rooms)
         .map(|i| {
@@ -278,54 +346,99 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
             ))
         })
         .collect();
-    progress(&format!(
-        "provisioning {} connections for {}",
-        checked.connections, url
-    ));
-    let planned = match plan_connections(args, &deployment, &rooms, &run_id).await {
-        Ok(planned) => planned,
-        Err(problem) => {
-            console.line(&format!(
-                "chalk-conformance load: provisioning failed: {}",
-                deployment.redactor().redact(&problem)
-            ));
-            deployment.shutdown().await;
-            return ExitStatus::Unreachable;
-        }
-    };
-    let embedded = deployment.embedded();
-    let server = match (embedded, args.server_pid) {
-        (true, _) => Some((Probe::process(None), Probe::own_threads(SERVER_THREADS))),
-        (false, Some(pid)) => Some((Probe::process(Some(pid)), Probe::process(Some(pid)))),
-        (false, None) => None,
-    };
-    let generator_cpu = if embedded {
-        Probe::own_threads(GENERATOR_THREADS)
-    } else {
-        Probe::process(None)
-    };
-    let run = Arc::new(RunShared {
-        clock: Instant::now(),
-        payload_bytes: args.payload_bytes,
-        pace: checked.pace,
-        recorder: Recorder::new(16),
-        greeted: AtomicU32::new(0),
-        schedule_lag_ns: AtomicU64::new(0),
-        late_sends: AtomicU64::new(0),
-    });
-    let baseline_rss = server.as_ref().and_then(|(memory, _)| memory.rss_bytes());
-    let (phase_tx, phase_rx) = watch::channel(Phase::Connecting);
-    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    progress(
+        args,
+        &format!("provisioning {} connections for {url}", checked.connections),
+    );
+    let planned = plan_connections(args, deployment, &rooms, &run_id).await?;
+    Ok((rooms, planned))
+}
 
-    // Connect.
-    progress(&format!(
-        "connecting {} ({} at once)",
-        planned.len(),
-        args.connect_concurrency
-    ));
-    let mut connect_latency = latency_histogram();
+/// A progress line on stderr, unless `--quiet`.
+fn progress(args: &LoadArgs, line: &str) {
+    if !args.quiet {
+        eprintln!("load: {line}");
+    }
+}
+
+/// Where the server's memory and CPU time and the generator's CPU time are read from.
+struct Probes {
+    /// The server's memory and CPU: the embedded server's (this process, its own threads) or
+    /// `--server-pid`'s; `None` when neither.
+    server: Option<(Probe, Probe)>,
+    /// The generator's CPU: its own threads when the server shares the process.
+    generator_cpu: Probe,
+}
+
+impl Probes {
+    /// The probes of a run against the embedded server or a server with `server_pid`.
+    fn of(embedded: bool, server_pid: Option<u32>) -> Self {
+        let server = match (embedded, server_pid) {
+            (true, _) => Some((Probe::process(None), Probe::own_threads(SERVER_THREADS))),
+            (false, Some(pid)) => Some((Probe::process(Some(pid)), Probe::process(Some(pid)))),
+            (false, None) => None,
+        };
+        let generator_cpu = if embedded {
+            Probe::own_threads(GENERATOR_THREADS)
+        } else {
+            Probe::process(None)
+        };
+        Self {
+            server,
+            generator_cpu,
+        }
+    }
+
+    /// The server's resident size now, when measured.
+    fn server_rss(&self) -> Option<u64> {
+        self.server
+            .as_ref()
+            .and_then(|(memory, _)| memory.rss_bytes())
+    }
+
+    /// The CPU time of the server and of the generator so far, in nanoseconds.
+    fn cpu_ns(&self) -> (Option<u64>, Option<u64>) {
+        (
+            self.server.as_ref().and_then(|(_, cpu)| cpu.cpu_ns()),
+            self.generator_cpu.cpu_ns(),
+        )
+    }
+}
+
+/// The connections that opened, each held by a task of its own until the run stops.
+struct Connected {
+    /// One task per connection; each ends with what its connection saw.
+    tasks: JoinSet<(Seat, Outcome)>,
+    /// How many opened.
+    established: u64,
+    /// How long opening them all took.
+    seconds: f64,
+    /// Connect and upgrade latency, in nanoseconds.
+    latency: Histogram<u64>,
+}
+
+/// Opens the planned connections, `--connect-concurrency` at a time, and hands each to a
+/// participant task; a failed attempt is counted in `errors`.
+async fn connect(
+    checked: &Checked,
+    deployment: &Deployment,
+    planned: Vec<Planned>,
+    run: &Arc<RunShared>,
+    phase: &watch::Receiver<Phase>,
+    errors: &mut BTreeMap<String, u64>,
+) -> Connected {
+    let args = &checked.args;
+    progress(
+        args,
+        &format!(
+            "connecting {} ({} at once)",
+            planned.len(),
+            args.connect_concurrency
+        ),
+    );
+    let mut latency = latency_histogram();
     let mut tasks: JoinSet<(Seat, Outcome)> = JoinSet::new();
-    let connect_started = Instant::now();
+    let started = Instant::now();
     let connector = deployment.connector().clone();
     let timeout = args.connect_timeout;
     let mut attempts = futures_util::stream::iter(planned)
@@ -343,12 +456,12 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         match result {
             Ok((ws, took)) => {
                 established += 1;
-                connect_latency
+                latency
                     .saturating_record(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1));
                 if let Some(room) = &seat.room {
                     room.connected.fetch_add(1, Ordering::AcqRel);
                 }
-                let (run, phase) = (run.clone(), phase_rx.clone());
+                let (run, phase) = (run.clone(), phase.clone());
                 tasks.spawn(async move {
                     let outcome = client::participate(ws, seat.clone(), run, phase).await;
                     (seat, outcome)
@@ -358,60 +471,83 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         }
     }
     drop(attempts);
-    let connect_seconds = connect_started.elapsed().as_secs_f64();
-    progress(&format!(
-        "{established} of {} connected in {connect_seconds:.2}s",
-        checked.connections
-    ));
-    if established == 0 {
-        // Nothing to measure: say why in one line, as the suite does for an unreachable target.
-        let why = errors
-            .keys()
-            .next()
-            .map_or("no connection", |e| e.trim_start_matches("connect: "));
-        console.line(&format!(
-            "chalk-conformance load: cannot connect to {}: {why}",
-            url
-        ));
-        deployment.shutdown().await;
-        return ExitStatus::Unreachable;
-    }
-
-    // A server with the room-state extension greets every joiner; wait for it so that every
-    // member is in. The API page promises no greeting, so a server without one is not at
-    // fault: the wait runs out and the probe shows who is in.
-    let mut ungreeted = 0;
-    if !args.raw {
-        let greeted = wait_until(GREETING_TIMEOUT, || {
-            u64::from(run.greeted.load(Ordering::Acquire)) >= established
-        })
-        .await;
-        if !greeted {
-            ungreeted = established - u64::from(run.greeted.load(Ordering::Acquire));
-        }
-    }
-    let connected_rss = server.as_ref().and_then(|(memory, _)| memory.rss_bytes());
-
-    // Probe: one message per room shows every member is in, and whether the sender hears itself.
-    let echo = rooms.is_empty() || probe(&rooms, &phase_tx, &mut errors).await;
-
-    // The measured run.
-    let cpu_before = (
-        server.as_ref().and_then(|(_, cpu)| cpu.cpu_ns()),
-        generator_cpu.cpu_ns(),
+    let seconds = started.elapsed().as_secs_f64();
+    progress(
+        args,
+        &format!(
+            "{established} of {} connected in {seconds:.2}s",
+            checked.connections
+        ),
     );
+    Connected {
+        tasks,
+        established,
+        seconds,
+        latency,
+    }
+}
+
+/// Waits until every connection got its first frame; how many got none in time.
+///
+/// A server with the room-state extension greets every joiner; waiting for it makes sure every
+/// member is in. The API page promises no greeting, so a server without one is not at fault:
+/// the wait runs out and the probe shows who is in. Raw mode has no greeting.
+async fn await_greetings(args: &LoadArgs, run: &RunShared, established: u64) -> u64 {
+    if args.raw {
+        return 0;
+    }
+    let greeted = wait_until(GREETING_TIMEOUT, || {
+        u64::from(run.greeted.load(Ordering::Acquire)) >= established
+    })
+    .await;
+    if greeted {
+        0
+    } else {
+        established - u64::from(run.greeted.load(Ordering::Acquire))
+    }
+}
+
+/// The measured part of a run.
+struct Measured {
+    /// How long the senders sent.
+    sending_seconds: f64,
+    /// From the start of sending until every delivery arrived or the drain period ran out.
+    measured_seconds: f64,
+    /// CPU time of the server and the generator (nanoseconds) before sending.
+    cpu_before: (Option<u64>, Option<u64>),
+    /// The same after the drain.
+    cpu_after: (Option<u64>, Option<u64>),
+}
+
+/// Lets the senders send for `--duration` (a progress line a second), then waits up to
+/// `--drain` for the deliveries still in flight.
+async fn send_and_measure(
+    args: &LoadArgs,
+    rooms: &[Arc<RoomShared>],
+    run: &RunShared,
+    phase: &watch::Sender<Phase>,
+    probes: &Probes,
+    tasks: &JoinSet<(Seat, Outcome)>,
+) -> Measured {
+    let cpu_before = probes.cpu_ns();
     let started = Instant::now();
     let until = started + args.duration;
     let mut measured_end = started;
     if !rooms.is_empty() {
-        progress(&format!("sending for {:.1}s", args.duration.as_secs_f64()));
+        progress(
+            args,
+            &format!("sending for {:.1}s", args.duration.as_secs_f64()),
+        );
     } else {
-        progress(&format!(
-            "holding the connections for {:.1}s",
-            args.duration.as_secs_f64()
-        ));
+        progress(
+            args,
+            &format!(
+                "holding the connections for {:.1}s",
+                args.duration.as_secs_f64()
+            ),
+        );
     }
-    let _ = phase_tx.send(Phase::Run { until });
+    let _ = phase.send(Phase::Run { until });
     let mut last = (started, 0u64, 0u64);
     while Instant::now() < until {
         let next = (last.0 + Duration::from_secs(1)).min(until);
@@ -420,30 +556,30 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         let delivered = run.recorder.counts().deliveries;
         let sent: u64 = rooms.iter().map(|r| r.total_sent()).sum();
         let seconds = now.duration_since(last.0).as_secs_f64().max(1e-9);
-        progress(&format!(
-            "{:>5.1}s  {} deliveries/s  {} messages/s  {} connections",
-            now.duration_since(started).as_secs_f64(),
-            thousands((delivered - last.1) as f64 / seconds),
-            thousands((sent - last.2) as f64 / seconds),
-            tasks.len()
-        ));
+        progress(
+            args,
+            &format!(
+                "{:>5.1}s  {} deliveries/s  {} messages/s  {} connections",
+                now.duration_since(started).as_secs_f64(),
+                thousands((delivered - last.1) as f64 / seconds),
+                thousands((sent - last.2) as f64 / seconds),
+                tasks.len()
+            ),
+        );
         last = (now, delivered, sent);
     }
     let sending_seconds = started.elapsed().as_secs_f64();
-    let expected = || -> u64 {
-        rooms
-            .iter()
-            .map(|r| r.total_sent() * u64::from(r.recipients.load(Ordering::Acquire)))
-            .sum()
-    };
     if !rooms.is_empty() {
         let drained = wait_until(args.drain, || {
-            run.recorder.counts().deliveries >= expected()
+            run.recorder.counts().deliveries >= deliveries_expected(rooms)
         })
         .await;
         measured_end = Instant::now();
         if !drained {
-            progress("some deliveries are still missing after the drain period");
+            progress(
+                args,
+                "some deliveries are still missing after the drain period",
+            );
         }
     }
     let measured_seconds = if rooms.is_empty() {
@@ -451,14 +587,30 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
     } else {
         measured_end.duration_since(started).as_secs_f64()
     };
-    let cpu_after = (
-        server.as_ref().and_then(|(_, cpu)| cpu.cpu_ns()),
-        generator_cpu.cpu_ns(),
-    );
-    let after_load_rss = server.as_ref().and_then(|(memory, _)| memory.rss_bytes());
+    Measured {
+        sending_seconds,
+        measured_seconds,
+        cpu_before,
+        cpu_after: probes.cpu_ns(),
+    }
+}
 
-    // Stop and close.
-    let _ = phase_tx.send(Phase::Stop);
+/// The deliveries owed so far: every message sent, once to each of its room's recipients.
+fn deliveries_expected(rooms: &[Arc<RoomShared>]) -> u64 {
+    rooms
+        .iter()
+        .map(|r| r.total_sent() * u64::from(r.recipients.load(Ordering::Acquire)))
+        .sum()
+}
+
+/// Tells every connection to stop and waits (at most [`CLOSING_TIMEOUT`]) for them to close;
+/// what each saw. Tasks that fail or do not close in time are counted in `errors`.
+async fn close(
+    phase: &watch::Sender<Phase>,
+    tasks: &mut JoinSet<(Seat, Outcome)>,
+    errors: &mut BTreeMap<String, u64>,
+) -> Vec<(Seat, Outcome)> {
+    let _ = phase.send(Phase::Stop);
     let mut outcomes = Vec::with_capacity(tasks.len());
     let closing = async {
         while let Some(joined) = tasks.join_next().await {
@@ -482,12 +634,58 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
             .entry("connections still closing after 10s".to_owned())
             .or_default() += left;
     }
+    outcomes
+}
 
-    // Account.
+/// What the phases of a run observed, for the summary.
+struct Observed {
+    /// The load average when the run started.
+    load_start: String,
+    /// The connect phase.
+    connected: Connected,
+    /// Connections that got no first frame in time.
+    ungreeted: u64,
+    /// Whether every room's sender heard its own probe.
+    echo: bool,
+    /// The measured phase.
+    measured: Measured,
+    /// The server's resident size before connecting, once connected, and after the load.
+    rss: [Option<u64>; 3],
+    /// Whether the server's memory and CPU were measured at all.
+    server_measured: bool,
+    /// What every connection saw.
+    outcomes: Vec<(Seat, Outcome)>,
+    /// What went wrong, with counts.
+    errors: BTreeMap<String, u64>,
+}
+
+/// Accounts for every delivery and turns what the run observed into its summary and verdict.
+fn summarise(
+    checked: &Checked,
+    deployment: &Deployment,
+    url: String,
+    rooms: &[Arc<RoomShared>],
+    run: &RunShared,
+    observed: Observed,
+) -> Summary {
+    let args = &checked.args;
+    let Observed {
+        load_start,
+        connected,
+        ungreeted,
+        echo,
+        measured,
+        rss,
+        server_measured,
+        outcomes,
+        mut errors,
+    } = observed;
+    let embedded = deployment.embedded();
     let counts = run.recorder.counts();
     let (lost, close_codes) = account(&outcomes, &mut errors);
     let messages_sent: u64 = rooms.iter().map(|r| r.total_sent()).sum();
-    let deliveries_expected = expected();
+    let deliveries_expected = deliveries_expected(rooms);
+    let measured_seconds = measured.measured_seconds;
     let per_core = |before: Option<u64>, after: Option<u64>| -> Option<Cpu> {
         let ns = after?.checked_sub(before?)?;
         let seconds = ns as f64 / 1e9;
@@ -501,13 +699,13 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
             },
         })
     };
-    let server_rss = match (baseline_rss, connected_rss, after_load_rss) {
-        (Some(baseline), Some(connected), Some(after)) => Some(Memory {
+    let server_rss = match rss {
+        [Some(baseline), Some(connected_bytes), Some(after)] => Some(Memory {
             baseline_bytes: baseline,
-            connected_bytes: connected,
+            connected_bytes,
             after_load_bytes: after,
-            per_connection_bytes: connected.saturating_sub(baseline) as f64
-                / established.max(1) as f64,
+            per_connection_bytes: connected_bytes.saturating_sub(baseline) as f64
+                / connected.established.max(1) as f64,
             includes_generator: embedded,
         }),
         _ => None,
@@ -528,7 +726,7 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
              rate limit and the connection cap are lifted"
                 .to_owned(),
         );
-    } else if server.is_none() {
+    } else if !server_measured {
         notes.push("server memory and CPU not measured (pass --server-pid)".to_owned());
     }
     if args.raw {
@@ -543,7 +741,7 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         label: args
             .label
             .clone()
-            .unwrap_or_else(|| target_label(&deployment, args.raw)),
+            .unwrap_or_else(|| target_label(deployment, args.raw)),
         target: url,
         mode: if args.raw { "raw" } else { "chalk" },
         shape: Shape {
@@ -561,10 +759,10 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         },
         connections: Connections {
             attempted: checked.connections,
-            established,
+            established: connected.established,
             concurrency: args.connect_concurrency,
-            per_second: established as f64 / connect_seconds.max(1e-9),
-            connect_latency: Percentiles::of(&connect_latency),
+            per_second: connected.established as f64 / connected.seconds.max(1e-9),
+            connect_latency: Percentiles::of(&connected.latency),
         },
         echo,
         messages_sent,
@@ -572,7 +770,7 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         deliveries: counts.deliveries,
         measured_seconds,
         deliveries_per_second: counts.deliveries as f64 / measured_seconds.max(1e-9),
-        messages_per_second: messages_sent as f64 / sending_seconds.max(1e-9),
+        messages_per_second: messages_sent as f64 / measured.sending_seconds.max(1e-9),
         fan_out_latency: Percentiles::of(&run.recorder.latency()),
         schedule_lag_max_ms: run.schedule_lag_ns.load(Ordering::Relaxed) as f64 / 1e6,
         late_sends: run.late_sends.load(Ordering::Relaxed),
@@ -584,10 +782,10 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         errors,
         close_codes,
         server_rss,
-        server_cpu: per_core(cpu_before.0, cpu_after.0),
-        generator_cpu: per_core(cpu_before.1, cpu_after.1),
+        server_cpu: per_core(measured.cpu_before.0, measured.cpu_after.0),
+        generator_cpu: per_core(measured.cpu_before.1, measured.cpu_after.1),
         load_average: LoadAverage {
-            start: started_load,
+            start: load_start,
             end: report::load_average(),
         },
         notes,
@@ -596,10 +794,14 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
     if !summary.passed() {
         summary.verdict = "failed";
     }
-    deployment.shutdown().await;
+    summary
+}
+
+/// Prints the table and writes the JSON of `--json`; the exit status of the run.
+fn write_report(console: &Console, args: &LoadArgs, summary: &Summary) -> ExitStatus {
     console.write(&summary.table());
     if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
+        let json = serde_json::to_string_pretty(summary).unwrap_or_default();
         if let Err(e) = std::fs::write(path, json + "\n") {
             console.line(&format!(
                 "chalk-conformance load: cannot write {}: {e}",
