@@ -3,7 +3,7 @@
 //!
 //! Each command is a thin layer over the layers below: it checks its options, builds what it
 //! needs (the deployment under test, the plan, the report) and says how it ended with an
-//! [`ExitStatus`](exit::ExitStatus).
+//! [`exit::ExitStatus`].
 
 pub mod cli;
 pub mod docs;
