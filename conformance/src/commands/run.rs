@@ -1,8 +1,9 @@
 //! Running the suite (`chalk-conformance` without a subcommand), from options to exit code.
 //!
 //! 1. Check the options (exit 2 on a usage or configuration error).
-//! 2. Without `--url`, start the reference server in-process and take its URL, API key, JWT
-//!    secret and allowed origin; declare all its extensions (unless told otherwise).
+//! 2. Build the deployment: `--url` and its provisioning options, or, without `--url`, the
+//!    reference server started in-process with its URL, API key, JWT secret and allowed origin;
+//!    declare all its extensions (unless told otherwise).
 //! 3. Plan: decide every scenario (run, skipped with a reason, extension not declared).
 //! 4. Preflight: one TCP connect and one provisioning round trip (exit 3 when they fail).
 //! 5. Run the runnable scenarios with cucumber, concurrently.
