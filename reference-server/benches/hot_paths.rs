@@ -10,9 +10,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chalk_reference_server::Config;
 use chalk_reference_server::auth::{Identity, TokenVerifier};
+use chalk_reference_server::connection::Connection;
 use chalk_reference_server::outbound;
 use chalk_reference_server::protocol::parse_client_event;
-use chalk_reference_server::rooms::{Connection, Rooms};
+use chalk_reference_server::rooms::Rooms;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::json;

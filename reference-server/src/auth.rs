@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, DEFAULT_TENANT};
+use crate::config::{Config, DEFAULT_TENANT, MIN_JWT_SECRET_BYTES};
 use crate::error::StartError;
 
 /// Who a verified token says the caller is.
@@ -127,7 +127,7 @@ impl TokenVerifier {
             (None, None) => return Err(StartError::MissingJwtKey),
             (Some(_), Some(_)) => return Err(StartError::AmbiguousJwtKey),
             (Some(secret), None) => {
-                if secret.len() < 32 {
+                if secret.len() < MIN_JWT_SECRET_BYTES {
                     return Err(StartError::WeakJwtSecret(secret.len()));
                 }
                 let alg = jwt.algorithm.unwrap_or(Algorithm::HS256);
@@ -664,13 +664,15 @@ mod tests {
     }
 
     #[test]
-    fn refuses_weak_secrets_at_start() {
+    fn refuses_secrets_shorter_than_the_minimum_at_start() {
         let mut c = Config::ephemeral();
-        c.jwt.secret = Some("short".into());
+        c.jwt.secret = Some("s".repeat(MIN_JWT_SECRET_BYTES - 1).into());
         assert!(matches!(
             TokenVerifier::new(&c),
-            Err(StartError::WeakJwtSecret(5))
+            Err(StartError::WeakJwtSecret(n)) if n == MIN_JWT_SECRET_BYTES - 1
         ));
+        c.jwt.secret = Some("s".repeat(MIN_JWT_SECRET_BYTES).into());
+        assert!(TokenVerifier::new(&c).is_ok());
     }
 
     #[test]

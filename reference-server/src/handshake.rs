@@ -12,15 +12,21 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 
-use crate::app::Hub;
 use crate::auth::Identity;
 use crate::capacity::{Full, Slot};
 use crate::close::CloseReason;
+use crate::connection::Connection;
 use crate::error::ApiError;
 #[cfg(feature = "faults")]
 use crate::faults::Fault;
-use crate::rooms::{Connection, RoomRefusal};
+use crate::hub::Hub;
+use crate::rooms::RoomRefusal;
 use crate::session::Session;
+
+/// The message size the socket's write-buffer ceiling leaves room for, at least (64 KiB): the
+/// ceiling is the write buffer plus two messages of `max_message_bytes` or this, whichever is
+/// larger.
+pub const MIN_WRITE_HEADROOM_MESSAGE_BYTES: usize = 64 * 1024;
 
 /// The subprotocol the server speaks.
 pub const SUBPROTOCOL: &str = "chalk";
@@ -212,7 +218,10 @@ impl Hub {
             .read_buffer_size(limits.read_buffer_bytes)
             .write_buffer_size(limits.write_buffer_bytes)
             .max_write_buffer_size(
-                limits.write_buffer_bytes + 2 * limits.max_message_bytes.max(64 * 1024),
+                limits.write_buffer_bytes
+                    + 2 * limits
+                        .max_message_bytes
+                        .max(MIN_WRITE_HEADROOM_MESSAGE_BYTES),
             )
             .max_message_size(limits.max_message_bytes)
             .max_frame_size(limits.max_message_bytes)

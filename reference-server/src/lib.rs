@@ -13,11 +13,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules, from the edge inwards: [`server`] (start/stop), [`app`] (state and routes),
-//! [`handshake`] and [`rest`] (handlers), [`auth`], [`origin`] and [`capacity`] (admission
-//! policy), [`session`] (one socket), [`outbound`] (its queue of frames), [`rooms`] (membership
-//! and fan-out), [`protocol`] (wire format), [`close`] (close codes), [`tracker`] (live sockets
-//! for shutdown), [`tls`], [`config`], [`error`].
+//! Modules, from the edge inwards: [`server`] (start/stop), [`app`] (routes), [`hub`] (the
+//! state the handlers share), [`handshake`] and [`rest`] (handlers), [`auth`], [`origin`] and
+//! [`capacity`] (admission policy), [`session`] (one socket), [`connection`] (its handle),
+//! [`outbound`] (its queue of frames), [`rooms`] (membership and fan-out), [`protocol`] (wire
+//! format), [`close`] (close codes), [`tracker`] (live sockets for shutdown), [`tls`],
+//! [`config`], [`error`].
 //!
 //! With the `faults` cargo feature (never in a normal build), `faults` adds named ways of
 //! breaking one requirement each, for testing the conformance suite (`Config::faults`).
@@ -27,10 +28,12 @@ pub mod auth;
 pub mod capacity;
 pub mod close;
 pub mod config;
+pub mod connection;
 pub mod error;
 #[cfg(feature = "faults")]
 pub mod faults;
 pub mod handshake;
+pub mod hub;
 pub mod origin;
 pub mod outbound;
 pub mod protocol;

@@ -8,76 +8,18 @@
 //! a slow consumer and affects nobody else.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use time::OffsetDateTime;
-use tokio::sync::Notify;
 
 use crate::auth::Identity;
 use crate::close::CloseReason;
+use crate::connection::{ConnId, Connection};
 #[cfg(feature = "faults")]
 use crate::faults::{Fault, Faults, data_of, rewrite};
-use crate::outbound;
 use crate::protocol::{RosterEntry, ServerEvent, format_timestamp, timestamp_now};
-
-/// Id of one WebSocket connection, unique in the process.
-pub type ConnId = u64;
-
-/// The handle through which rooms and the shutdown tracker reach one connection.
-#[derive(Debug)]
-pub struct Connection {
-    id: ConnId,
-    outbound: outbound::Sender,
-    close_reason: OnceLock<CloseReason>,
-    close_requested: Notify,
-}
-
-impl Connection {
-    /// A new handle and the receiving end of its bounded outbound queue.
-    pub fn new(queue: usize) -> (Arc<Connection>, outbound::Receiver) {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let (outbound, rx) = outbound::queue(queue);
-        let conn = Connection {
-            id: NEXT.fetch_add(1, Ordering::Relaxed),
-            outbound,
-            close_reason: OnceLock::new(),
-            close_requested: Notify::new(),
-        };
-        (Arc::new(conn), rx)
-    }
-
-    /// This connection's id.
-    pub fn id(&self) -> ConnId {
-        self.id
-    }
-
-    /// Queues a frame without waiting. A full queue closes the connection as a slow consumer.
-    pub fn send(&self, frame: Utf8Bytes) {
-        if self.outbound.try_send(frame).is_err() {
-            self.close(CloseReason::SlowConsumer);
-        }
-    }
-
-    /// Asks the session to close with `reason`; the first reason wins.
-    pub fn close(&self, reason: CloseReason) {
-        if self.close_reason.set(reason).is_ok() {
-            self.close_requested.notify_one();
-        }
-    }
-
-    /// Resolves once [`Connection::close`] has been called.
-    pub async fn close_requested(&self) -> CloseReason {
-        loop {
-            if let Some(reason) = self.close_reason.get() {
-                return *reason;
-            }
-            self.close_requested.notified().await;
-        }
-    }
-}
 
 /// Key of a room: rooms never cross tenants.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -869,12 +811,13 @@ impl Rooms {
 
     /// Records that some client sent bad input.
     pub fn note_garbage(&self) {
-        self.garbage_seen.store(true, Ordering::Relaxed);
+        self.garbage_seen
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether some client sent bad input.
     pub fn garbage_seen(&self) -> bool {
-        self.garbage_seen.load(Ordering::Relaxed)
+        self.garbage_seen.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// `announce-refused`: tells the room a refused token names that its participant joined.

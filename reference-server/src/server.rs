@@ -19,9 +19,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::app::{Hub, app};
+use crate::app::app;
 use crate::config::Config;
 use crate::error::StartError;
+use crate::hub::Hub;
 use crate::tls;
 
 /// A running server.

@@ -17,13 +17,14 @@ use tokio::time::Instant;
 
 use crate::close::CloseReason;
 use crate::config::Limits;
+use crate::connection::Connection;
 #[cfg(feature = "faults")]
 use crate::faults::{Fault, Faults};
 use crate::outbound;
 use crate::protocol::{
     ClientEvent, ErrorCode, EventError, ServerEvent, parse_client_event, timestamp_now,
 };
-use crate::rooms::{Connection, Room, Rooms};
+use crate::rooms::{Room, Rooms};
 
 /// A transport error that knows which close reason it stands for.
 pub trait TransportError: std::error::Error + Send + Sync + 'static {
