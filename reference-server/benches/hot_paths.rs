@@ -76,6 +76,7 @@ fn fan_out(c: &mut Criterion) {
         queues.push((conn, queue));
     }
     let room: Arc<_> = room.expect("a room");
+    let sender = queues[0].0.id();
     let drain = |queues: &mut Vec<(Arc<Connection>, outbound::Receiver)>| {
         for (_, queue) in queues.iter_mut() {
             while queue.try_recv().is_some() {}
@@ -90,7 +91,7 @@ fn fan_out(c: &mut Criterion) {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iterations {
                     let started = Instant::now();
-                    room.chat(black_box("p0"), black_box(&text));
+                    room.chat(sender, black_box("p0"), black_box(&text));
                     spent += started.elapsed();
                     drain(&mut queues);
                 }

@@ -1,8 +1,8 @@
 //! Server configuration: every setting with its default, secrets that never show in `Debug`,
 //! and loading a TOML file.
 //!
-//! Precedence (flags over environment over file) is applied by the binary: it loads the file
-//! with [`Config::from_toml_file`] and then overwrites the fields given on the command line or
+//! Precedence (flags over environment over file) is applied by [`crate::cli`]: it loads the file
+//! with [`Config::merge_toml_file`] and then overwrites the fields given on the command line or
 //! in `CHALK_*` variables. [`Config::default`] carries no credentials at all; [`Config::ephemeral`]
 //! carries fresh random ones for tests and the embedded conformance run.
 
@@ -97,9 +97,6 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// How long graceful shutdown waits for sockets to finish their closing handshake.
     pub shutdown_drain: Duration,
-    /// Faults injected on purpose, to test the conformance suite (feature `faults` only).
-    #[cfg(feature = "faults")]
-    pub faults: crate::faults::Faults,
 }
 
 /// Token verification and minting settings.
@@ -242,8 +239,6 @@ impl Default for Config {
             limits: Limits::default(),
             tls: None,
             shutdown_drain: Duration::from_secs(5),
-            #[cfg(feature = "faults")]
-            faults: crate::faults::Faults::default(),
         }
     }
 }

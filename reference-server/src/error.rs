@@ -45,10 +45,6 @@ pub enum ApiError {
     /// A bug or an unexpected failure; details are logged, not returned.
     #[error("internal error")]
     Internal,
-    /// A refusal altered by an injected fault: this status and this `error` text.
-    #[cfg(feature = "faults")]
-    #[error("{1}")]
-    Injected(StatusCode, String),
 }
 
 impl ApiError {
@@ -64,8 +60,6 @@ impl ApiError {
             | ApiError::TooManyConnections
             | ApiError::TokenIssuanceNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            #[cfg(feature = "faults")]
-            ApiError::Injected(status, _) => *status,
         }
     }
 }

@@ -1,14 +1,18 @@
-//! The shared state of a running server ([`Hub`]): limits, token and origin policies, rooms,
-//! live sessions and connection caps, built once from a validated [`Config`].
+//! The shared state of a running server ([`Hub`]): limits, the admission policy, rooms, live
+//! sessions, connection caps and the session frame adapter, built once from a validated
+//! [`Config`] and the installed [`Seams`].
 
 use std::sync::Arc;
 
+use crate::admission::{AdmissionPolicy, StandardAdmission};
 use crate::auth::{TokenIssuer, TokenVerifier};
 use crate::capacity::Capacity;
 use crate::config::{Config, DEFAULT_TENANT, Limits, MIN_API_KEY_BYTES, Secret};
 use crate::error::StartError;
+use crate::frames::FrameAdapter;
 use crate::origin::OriginPolicy;
 use crate::rooms::Rooms;
+use crate::seams::Seams;
 use crate::tracker::SessionTracker;
 
 /// Everything the handlers share.
@@ -16,30 +20,35 @@ use crate::tracker::SessionTracker;
 pub struct Hub {
     /// Connection limits and timers.
     pub limits: Limits,
-    /// Token verification policy.
-    pub verifier: TokenVerifier,
+    /// Token verification policy (also consulted for the leeway of a session's expiry).
+    pub verifier: Arc<TokenVerifier>,
     /// Token minting, when a signing key is configured.
     pub issuer: Option<TokenIssuer>,
-    /// Origin rules.
-    pub origins: OriginPolicy,
+    /// Who is admitted at the handshake, and with which decisions.
+    pub admission: Arc<dyn AdmissionPolicy>,
     /// All rooms.
     pub rooms: Arc<Rooms>,
     /// All live sockets, for shutdown.
     pub sessions: Arc<SessionTracker>,
     /// The caps on open WebSocket connections.
     pub capacity: Arc<Capacity>,
+    /// The adapter around each session's frames, if one is installed.
+    pub frames: Option<Arc<dyn FrameAdapter>>,
     /// API keys and the tenant each belongs to.
     api_keys: Vec<(Secret, String)>,
-    /// Faults injected on purpose (feature `faults` only).
-    #[cfg(feature = "faults")]
-    pub faults: crate::faults::Faults,
 }
 
 impl Hub {
-    /// Validates the configuration and builds the state; every refusal is a [`StartError`].
+    /// Validates the configuration and builds the state with the production behaviour; every
+    /// refusal is a [`StartError`].
     pub fn new(config: &Config) -> Result<Hub, StartError> {
+        Hub::with_seams(config, &mut Seams::default())
+    }
+
+    /// Like [`Hub::new`], with the hub's seams (admission, rooms, frames) taken from `seams`.
+    pub fn with_seams(config: &Config, seams: &mut Seams) -> Result<Hub, StartError> {
         validate_limits(&config.limits)?;
-        let verifier = TokenVerifier::new(config)?;
+        let verifier = Arc::new(TokenVerifier::new(config)?);
         let issuer = TokenIssuer::new(config, &verifier)?;
         let origins = OriginPolicy::new(config)?;
         let mut api_keys = Vec::new();
@@ -63,20 +72,22 @@ impl Hub {
                 return Err(StartError::WeakApiKey(tenant.clone()));
             }
         }
-        let rooms = Rooms::default();
-        #[cfg(feature = "faults")]
-        let rooms = rooms.with_faults(config.faults);
+        let standard = StandardAdmission::new(verifier.clone(), origins);
+        let admission = match seams.admission.take() {
+            Some(wrap) => wrap(standard),
+            None => Arc::new(standard),
+        };
+        let rooms = Rooms::new(seams.room_events.take(), seams.join_rule.take());
         Ok(Hub {
             limits: config.limits.clone(),
             verifier,
             issuer,
-            origins,
+            admission,
             rooms: Arc::new(rooms),
             sessions: Arc::new(SessionTracker::default()),
             capacity: Arc::new(Capacity::new(&config.limits)),
+            frames: seams.frames.take(),
             api_keys,
-            #[cfg(feature = "faults")]
-            faults: config.faults,
         })
     }
 

@@ -231,15 +231,6 @@ pub async fn start_recording(
     Path(room_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = find_room(&hub, &tenant, &room_id)?.start_recording()?;
-    #[cfg(feature = "faults")]
-    if hub.faults.has(crate::faults::Fault::RecordingAcrossRooms) {
-        let key = crate::rooms::RoomKey {
-            tenant: tenant.0.clone(),
-            room_id: room_id.clone(),
-        };
-        let started = crate::protocol::ServerEvent::RecordingStarted { recording_id: &id };
-        hub.rooms.broadcast_elsewhere(&key, &started.encode());
-    }
     Ok((
         StatusCode::CREATED,
         Json(json!({ "recording_id": id, "room_id": room_id, "status": "recording" })),
