@@ -60,6 +60,7 @@ pub fn seams(faults: Faults, config: &Config) -> Seams {
             ))
         });
     }
+    // A key the verifier refuses stops the server from starting anyway, with that error.
     if faults.use_seam(Seam::Http)
         && let Ok(verifier) = TokenVerifier::new(config)
     {

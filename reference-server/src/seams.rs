@@ -56,11 +56,17 @@ type RouterLayer = Box<dyn FnOnce(Router) -> Router + Send>;
 /// The seams to install in a server; nothing by default (see the module documentation).
 #[derive(Default)]
 pub struct Seams {
+    /// Builds the admission policy; `None`: [`StandardAdmission`].
     pub(crate) admission: Option<AdmissionFactory>,
+    /// Who may enter a room; `None`: `JoinFacts::standard_verdict`.
     pub(crate) join_rule: Option<Arc<dyn JoinRule>>,
+    /// Where rooms publish their events; `None`: local delivery.
     pub(crate) room_events: Option<Arc<dyn RoomEvents>>,
+    /// Around each session's frames; `None`: the socket itself.
     pub(crate) frames: Option<Arc<dyn FrameAdapter>>,
+    /// Around each connection's I/O; `None`: the connection itself.
     pub(crate) io: Option<Arc<dyn IoAdapter>>,
+    /// Layers around the route table; `None`: the route table itself.
     pub(crate) router: Option<RouterLayer>,
 }
 
