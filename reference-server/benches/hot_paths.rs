@@ -10,9 +10,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chalk_reference_server::Config;
 use chalk_reference_server::auth::{Identity, TokenVerifier};
+use chalk_reference_server::connection::Connection;
 use chalk_reference_server::outbound;
 use chalk_reference_server::protocol::parse_client_event;
-use chalk_reference_server::rooms::{Connection, Rooms};
+use chalk_reference_server::rooms::Rooms;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::json;
@@ -75,6 +76,7 @@ fn fan_out(c: &mut Criterion) {
         queues.push((conn, queue));
     }
     let room: Arc<_> = room.expect("a room");
+    let sender = queues[0].0.id();
     let drain = |queues: &mut Vec<(Arc<Connection>, outbound::Receiver)>| {
         for (_, queue) in queues.iter_mut() {
             while queue.try_recv().is_some() {}
@@ -89,7 +91,7 @@ fn fan_out(c: &mut Criterion) {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iterations {
                     let started = Instant::now();
-                    room.chat(black_box("p0"), black_box(&text));
+                    room.chat(sender, black_box("p0"), black_box(&text));
                     spent += started.elapsed();
                     drain(&mut queues);
                 }

@@ -1,4 +1,4 @@
-//! The shared state of a running server ([`Hub`]) and the route table ([`app`]).
+//! The route table ([`app`]): every path of the HTTP API and the layers around them.
 
 use std::sync::Arc;
 
@@ -9,140 +9,11 @@ use axum::routing::{get, post};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{TokenIssuer, TokenVerifier};
-use crate::capacity::Capacity;
-use crate::config::{Config, DEFAULT_TENANT, Limits, Secret};
-use crate::error::StartError;
-use crate::origin::OriginPolicy;
-use crate::rooms::Rooms;
-use crate::tracker::SessionTracker;
+use crate::hub::Hub;
 use crate::{handshake, rest};
 
-/// Everything the handlers share.
-#[derive(Debug)]
-pub struct Hub {
-    /// Connection limits and timers.
-    pub limits: Limits,
-    /// Token verification policy.
-    pub verifier: TokenVerifier,
-    /// Token minting, when a signing key is configured.
-    pub issuer: Option<TokenIssuer>,
-    /// Origin rules.
-    pub origins: OriginPolicy,
-    /// All rooms.
-    pub rooms: Arc<Rooms>,
-    /// All live sockets, for shutdown.
-    pub sessions: Arc<SessionTracker>,
-    /// The caps on open WebSocket connections.
-    pub capacity: Arc<Capacity>,
-    /// API keys and the tenant each belongs to.
-    api_keys: Vec<(Secret, String)>,
-    /// Faults injected on purpose (feature `faults` only).
-    #[cfg(feature = "faults")]
-    pub faults: crate::faults::Faults,
-}
-
-impl Hub {
-    /// Validates the configuration and builds the state; every refusal is a [`StartError`].
-    pub fn new(config: &Config) -> Result<Hub, StartError> {
-        validate_limits(&config.limits)?;
-        let verifier = TokenVerifier::new(config)?;
-        let issuer = TokenIssuer::new(config, &verifier)?;
-        let origins = OriginPolicy::new(config)?;
-        let mut api_keys = Vec::new();
-        let default_key = config
-            .default_tenant
-            .api_key
-            .clone()
-            .ok_or(StartError::MissingApiKey)?;
-        api_keys.push((default_key, DEFAULT_TENANT.to_owned()));
-        for (id, tenant) in &config.tenants {
-            if id == DEFAULT_TENANT || id.is_empty() {
-                return Err(StartError::WeakApiKey(id.clone()));
-            }
-            if let Some(key) = &tenant.api_key {
-                api_keys.push((key.clone(), id.clone()));
-            }
-        }
-        for (i, (key, tenant)) in api_keys.iter().enumerate() {
-            let duplicate = api_keys[..i].iter().any(|(k, _)| k == key);
-            if key.len() < 16 || duplicate {
-                return Err(StartError::WeakApiKey(tenant.clone()));
-            }
-        }
-        let rooms = Rooms::default();
-        #[cfg(feature = "faults")]
-        let rooms = rooms.with_faults(config.faults);
-        Ok(Hub {
-            limits: config.limits.clone(),
-            verifier,
-            issuer,
-            origins,
-            rooms: Arc::new(rooms),
-            sessions: Arc::new(SessionTracker::default()),
-            capacity: Arc::new(Capacity::new(&config.limits)),
-            api_keys,
-            #[cfg(feature = "faults")]
-            faults: config.faults,
-        })
-    }
-
-    /// The tenant whose API key this is, compared in constant time.
-    pub fn tenant_for_api_key(&self, presented: &str) -> Option<&str> {
-        let mut found = None;
-        for (key, tenant) in &self.api_keys {
-            if constant_time_eq(key.expose().as_bytes(), presented.as_bytes()) {
-                found = Some(tenant.as_str());
-            }
-        }
-        found
-    }
-}
-
-fn validate_limits(l: &Limits) -> Result<(), StartError> {
-    let checks: [(bool, &'static str); 9] = [
-        (
-            l.max_message_bytes >= 256,
-            "max_message_bytes must be at least 256",
-        ),
-        (l.max_text_chars >= 1, "max_text_chars must be at least 1"),
-        (l.max_id_bytes >= 1, "max_id_bytes must be at least 1"),
-        (l.outbound_queue >= 1, "outbound_queue must be at least 1"),
-        (
-            !l.heartbeat_interval.is_zero() && !l.idle_timeout.is_zero(),
-            "heartbeat_interval and idle_timeout must be positive",
-        ),
-        (
-            l.rate_per_second.is_finite() && l.rate_per_second >= 0.0 && l.rate_burst >= 1,
-            "rate_per_second must be finite and rate_burst at least 1",
-        ),
-        (
-            l.read_buffer_bytes >= 256 && l.write_buffer_bytes >= 256,
-            "buffers must be at least 256 bytes",
-        ),
-        (
-            l.control_frames_per_second.is_finite()
-                && l.control_frames_per_second >= 0.0
-                && l.control_frame_burst >= 1,
-            "control_frames_per_second must be finite and control_frame_burst at least 1",
-        ),
-        (
-            l.max_connections >= 1 && l.max_connections_per_ip.is_none_or(|n| n >= 1),
-            "max_connections and max_connections_per_ip must be at least 1",
-        ),
-    ];
-    match checks.iter().find(|(ok, _)| !ok) {
-        Some((_, message)) => Err(StartError::InvalidLimit(message)),
-        None => Ok(()),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+/// Largest request body the REST API reads (16 KiB); a larger body is refused.
+pub const MAX_REST_BODY_BYTES: usize = 16 * 1024;
 
 /// The route table.
 pub fn app(hub: Arc<Hub>) -> Router {
@@ -168,7 +39,7 @@ pub fn app(hub: Arc<Hub>) -> Router {
         .route("/healthz", get(rest::health))
         .nest("/api/v1", api)
         .fallback(rest::not_found)
-        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(DefaultBodyLimit::max(MAX_REST_BODY_BYTES))
         .layer(
             // The span records method and path only: never the query (`?token=`) or headers.
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, DEFAULT_TENANT};
+use crate::config::{Config, DEFAULT_TENANT, MIN_JWT_SECRET_BYTES};
 use crate::error::StartError;
 
 /// Who a verified token says the caller is.
@@ -66,23 +66,31 @@ pub enum TokenRejection {
     IssuedInTheFuture,
 }
 
-#[derive(Deserialize)]
-struct IncomingClaims {
+/// The claims of a token whose signature and times were checked, before they are checked for
+/// an identity ([`TokenVerifier::identity`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TokenClaims {
+    /// `room_id`.
     #[serde(default)]
-    room_id: Option<String>,
+    pub room_id: Option<String>,
+    /// `participant_id`.
     #[serde(default)]
-    participant_id: Option<String>,
-    exp: u64,
-    /// Optional, but when present an integer: `null`, a string or a float is refused rather
-    /// than taken for "absent" (the mistake of GHSA-h395-gr6q-cpjc for `exp`/`nbf`).
+    pub participant_id: Option<String>,
+    /// `exp`, seconds since the Unix epoch.
+    pub exp: u64,
+    /// `iat`: optional, but when present an integer: `null`, a string or a float is refused
+    /// rather than taken for "absent" (the mistake of GHSA-h395-gr6q-cpjc for `exp`/`nbf`).
     #[serde(default, deserialize_with = "present_numeric_date")]
-    iat: Option<u64>,
+    pub iat: Option<u64>,
+    /// `tenant_id`.
     #[serde(default)]
-    tenant_id: Option<String>,
+    pub tenant_id: Option<String>,
+    /// `display_name`.
     #[serde(default)]
-    display_name: Option<String>,
+    pub display_name: Option<String>,
+    /// `role`.
     #[serde(default)]
-    role: Option<String>,
+    pub role: Option<String>,
 }
 
 /// A claim that is present: a non-negative integer NumericDate, nothing else (not `null`).
@@ -104,11 +112,6 @@ pub struct TokenVerifier {
     max_token_bytes: usize,
     max_id_bytes: usize,
     tenants: HashSet<String>,
-    #[cfg(feature = "faults")]
-    faults: crate::faults::Faults,
-    /// The HMAC key, for `skip-signature-check` (which re-signs whatever it is given).
-    #[cfg(feature = "faults")]
-    signer: Option<EncodingKey>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -127,7 +130,7 @@ impl TokenVerifier {
             (None, None) => return Err(StartError::MissingJwtKey),
             (Some(_), Some(_)) => return Err(StartError::AmbiguousJwtKey),
             (Some(secret), None) => {
-                if secret.len() < 32 {
+                if secret.len() < MIN_JWT_SECRET_BYTES {
                     return Err(StartError::WeakJwtSecret(secret.len()));
                 }
                 let alg = jwt.algorithm.unwrap_or(Algorithm::HS256);
@@ -146,12 +149,6 @@ impl TokenVerifier {
         validation.leeway = jwt.leeway.as_secs();
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        #[cfg(feature = "faults")]
-        {
-            use crate::faults::Fault;
-            validation.validate_exp = !config.faults.has(Fault::AcceptExpired);
-            validation.validate_nbf = !config.faults.has(Fault::IgnoreNbf);
-        }
         let mut required = vec!["exp"];
         match &jwt.issuer {
             Some(iss) => {
@@ -177,29 +174,29 @@ impl TokenVerifier {
             max_token_bytes: jwt.max_token_bytes,
             max_id_bytes: config.limits.max_id_bytes,
             tenants,
-            #[cfg(feature = "faults")]
-            faults: config.faults,
-            #[cfg(feature = "faults")]
-            signer: jwt
-                .secret
-                .as_ref()
-                .map(|secret| EncodingKey::from_secret(secret.expose().as_bytes())),
         })
     }
 
     /// Verifies `token` and returns the identity it carries.
     pub fn verify(&self, token: &str) -> Result<Identity, TokenRejection> {
+        self.identity(self.decode(token)?)
+    }
+
+    /// The claims of `token` once its size, shape, signature and times are checked.
+    pub fn decode(&self, token: &str) -> Result<TokenClaims, TokenRejection> {
+        self.decode_with(token, &self.validation)
+    }
+
+    /// Like [`TokenVerifier::decode`], with `validation` (the algorithm, times and required
+    /// claims to check) instead of the verifier's own ([`TokenVerifier::validation`]).
+    pub fn decode_with(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<TokenClaims, TokenRejection> {
         if token.len() > self.max_token_bytes {
             return Err(TokenRejection::TooLarge);
         }
-        #[cfg(feature = "faults")]
-        if let Some(verdict) = self.admit_unverifiable(token) {
-            return verdict;
-        }
-        #[cfg(feature = "faults")]
-        let resigned = self.resigned(token);
-        #[cfg(feature = "faults")]
-        let token = resigned.as_deref().unwrap_or(token);
         if !is_compact_jws(token) {
             return Err(TokenRejection::Malformed);
         }
@@ -208,15 +205,14 @@ impl TokenVerifier {
         if header.crit.is_some() {
             return Err(TokenRejection::CriticalHeader);
         }
-        let data = decode::<IncomingClaims>(token, &self.key, &self.validation)
+        let data = decode::<TokenClaims>(token, &self.key, validation)
             .map_err(|e| TokenRejection::Invalid(format!("{:?}", e.kind())))?;
-        self.identity(data.claims)
+        Ok(data.claims)
     }
 
-    /// The identity of claims whose signature and times have been checked.
-    fn identity(&self, claims: IncomingClaims) -> Result<Identity, TokenRejection> {
-        #[cfg(feature = "faults")]
-        let claims = self.fill_missing_claims(claims);
+    /// The identity of claims whose signature and times have been checked: the lifetime cap,
+    /// `iat`, the identity claims and the tenant.
+    pub fn identity(&self, claims: TokenClaims) -> Result<Identity, TokenRejection> {
         let now = unix_now();
         let leeway = self.validation.leeway;
         let latest_exp = now
@@ -238,10 +234,6 @@ impl TokenVerifier {
             .participant_id
             .ok_or(TokenRejection::MissingClaim("participant_id"))?;
         let bounded = |v: &str| !v.is_empty() && v.len() <= self.max_id_bytes;
-        #[cfg(feature = "faults")]
-        let bounded = |v: &str| {
-            (v.is_empty() && self.faults.has(crate::faults::Fault::AcceptEmptyClaims)) || bounded(v)
-        };
         if !bounded(&room_id) {
             return Err(TokenRejection::BadClaim("room_id"));
         }
@@ -270,61 +262,20 @@ impl TokenVerifier {
     pub fn leeway(&self) -> Duration {
         Duration::from_secs(self.validation.leeway)
     }
-}
 
-#[cfg(feature = "faults")]
-impl TokenVerifier {
-    /// `accept-alg-none` and `accept-malformed-token`: a verdict for tokens that cannot be
-    /// verified at all, or `None` to verify normally.
-    fn admit_unverifiable(&self, token: &str) -> Option<Result<Identity, TokenRejection>> {
-        use crate::faults::Fault;
-        use base64::Engine as _;
-        let segments: Vec<&str> = token.split('.').collect();
-        let unsecured = segments.len() == 3 && segments[2].is_empty();
-        if unsecured && self.faults.has(Fault::AcceptAlgNone) {
-            let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(segments[0])
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())?;
-            if header["alg"] == "none" {
-                let claims = jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
-                return Some(self.identity(claims));
-            }
-        }
-        let malformed = !is_compact_jws(token)
-            || jsonwebtoken::decode_header(token).is_err()
-            || jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(token).is_err();
-        if malformed && !unsecured && self.faults.has(Fault::AcceptMalformedToken) {
-            return Some(Ok(crate::faults::anonymous()));
-        }
-        None
+    /// What [`TokenVerifier::decode`] checks: the one algorithm, the times, `iss` and `aud`.
+    pub fn validation(&self) -> &Validation {
+        &self.validation
     }
 
-    /// `skip-signature-check`: the token re-signed with the server's own key, so that whatever
-    /// signature it came with passes.
-    fn resigned(&self, token: &str) -> Option<String> {
-        if !self.faults.has(crate::faults::Fault::SkipSignatureCheck) {
-            return None;
-        }
-        let signer = self.signer.as_ref()?;
-        let (message, _signature) = token.rsplit_once('.')?;
-        let algorithm = self.validation.algorithms[0];
-        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), signer, algorithm).ok()?;
-        Some(format!("{message}.{signature}"))
+    /// The one algorithm tokens must be signed with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.validation.algorithms[0]
     }
 
-    /// `default-room-id` and `default-participant-id`: missing identity claims made up.
-    fn fill_missing_claims(&self, mut claims: IncomingClaims) -> IncomingClaims {
-        use crate::faults::Fault;
-        if self.faults.has(Fault::DefaultRoomId) {
-            claims.room_id.get_or_insert_with(|| "lobby".to_owned());
-        }
-        if self.faults.has(Fault::DefaultParticipantId) {
-            claims
-                .participant_id
-                .get_or_insert_with(|| "anonymous".to_owned());
-        }
-        claims
+    /// Largest token accepted, checked before decoding.
+    pub fn max_token_bytes(&self) -> usize {
+        self.max_token_bytes
     }
 }
 
@@ -386,7 +337,7 @@ fn public_key(pem: &[u8], alg: Option<Algorithm>) -> Result<(DecodingKey, Algori
 }
 
 /// Three non-empty base64url segments separated by dots, nothing else.
-fn is_compact_jws(token: &str) -> bool {
+pub fn is_compact_jws(token: &str) -> bool {
     let segments: Vec<&str> = token.split('.').collect();
     segments.len() == 3
         && segments.iter().all(|s| {
@@ -664,13 +615,15 @@ mod tests {
     }
 
     #[test]
-    fn refuses_weak_secrets_at_start() {
+    fn refuses_secrets_shorter_than_the_minimum_at_start() {
         let mut c = Config::ephemeral();
-        c.jwt.secret = Some("short".into());
+        c.jwt.secret = Some("s".repeat(MIN_JWT_SECRET_BYTES - 1).into());
         assert!(matches!(
             TokenVerifier::new(&c),
-            Err(StartError::WeakJwtSecret(5))
+            Err(StartError::WeakJwtSecret(n)) if n == MIN_JWT_SECRET_BYTES - 1
         ));
+        c.jwt.secret = Some("s".repeat(MIN_JWT_SECRET_BYTES).into());
+        assert!(TokenVerifier::new(&c).is_ok());
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Server configuration: every setting with its default, secrets that never show in `Debug`,
 //! and loading a TOML file.
 //!
-//! Precedence (flags over environment over file) is applied by the binary: it loads the file
-//! with [`Config::from_toml_file`] and then overwrites the fields given on the command line or
+//! Precedence (flags over environment over file) is applied by [`crate::cli`]: it loads the file
+//! with [`Config::merge_toml_file`] and then overwrites the fields given on the command line or
 //! in `CHALK_*` variables. [`Config::default`] carries no credentials at all; [`Config::ephemeral`]
 //! carries fresh random ones for tests and the embedded conformance run.
 
@@ -14,6 +14,18 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
+
+/// Default of [`Limits::max_message_bytes`]: the largest frame and message a client may send
+/// (16 KiB).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// Shortest HMAC secret accepted for tokens ([`JwtConfig::secret`]), in bytes; a shorter one
+/// stops the server from starting.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// Shortest API key accepted ([`TenantConfig::api_key`]), in bytes; a shorter one (or one that
+/// two tenants share) stops the server from starting.
+pub const MIN_API_KEY_BYTES: usize = 16;
 
 /// Name of the tenant that owns tokens without a `tenant_id` claim.
 pub const DEFAULT_TENANT: &str = "default";
@@ -85,15 +97,12 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// How long graceful shutdown waits for sockets to finish their closing handshake.
     pub shutdown_drain: Duration,
-    /// Faults injected on purpose, to test the conformance suite (feature `faults` only).
-    #[cfg(feature = "faults")]
-    pub faults: crate::faults::Faults,
 }
 
 /// Token verification and minting settings.
 #[derive(Clone, Debug)]
 pub struct JwtConfig {
-    /// HMAC secret (HS256/384/512); at least 32 bytes.
+    /// HMAC secret (HS256/384/512); at least [`MIN_JWT_SECRET_BYTES`].
     pub secret: Option<Secret>,
     /// The one algorithm accepted; `None` means HS256 for a secret, or inferred from the public key.
     pub algorithm: Option<Algorithm>,
@@ -119,7 +128,7 @@ pub struct JwtConfig {
 /// Per-tenant settings.
 #[derive(Clone, Debug, Default)]
 pub struct TenantConfig {
-    /// The tenant's REST API key (`X-API-Key`).
+    /// The tenant's REST API key (`X-API-Key`); at least [`MIN_API_KEY_BYTES`], unique.
     pub api_key: Option<Secret>,
     /// Exact origins allowed for this tenant's sockets; empty means "use the patterns".
     pub allowed_origins: Vec<String>,
@@ -180,7 +189,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_message_bytes: 16 * 1024,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_text_chars: 4000,
             max_id_bytes: 128,
             rate_per_second: 50.0,
@@ -230,8 +239,6 @@ impl Default for Config {
             limits: Limits::default(),
             tls: None,
             shutdown_drain: Duration::from_secs(5),
-            #[cfg(feature = "faults")]
-            faults: crate::faults::Faults::default(),
         }
     }
 }

@@ -45,10 +45,6 @@ pub enum ApiError {
     /// A bug or an unexpected failure; details are logged, not returned.
     #[error("internal error")]
     Internal,
-    /// A refusal altered by an injected fault: this status and this `error` text.
-    #[cfg(feature = "faults")]
-    #[error("{1}")]
-    Injected(StatusCode, String),
 }
 
 impl ApiError {
@@ -64,8 +60,6 @@ impl ApiError {
             | ApiError::TooManyConnections
             | ApiError::TokenIssuanceNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            #[cfg(feature = "faults")]
-            ApiError::Injected(status, _) => *status,
         }
     }
 }
@@ -101,7 +95,10 @@ pub enum StartError {
     #[error("both --jwt-secret and --jwt-public-key are set; configure exactly one")]
     AmbiguousJwtKey,
     /// The HMAC secret is shorter than 32 bytes.
-    #[error("the JWT secret is {0} bytes long; at least 32 random bytes are required")]
+    #[error(
+        "the JWT secret is {0} bytes long; at least {min} random bytes are required",
+        min = crate::config::MIN_JWT_SECRET_BYTES
+    )]
     WeakJwtSecret(usize),
     /// The configured algorithm does not fit the key, or a key file is not a usable key.
     #[error("unusable JWT key: {0}")]
@@ -110,7 +107,10 @@ pub enum StartError {
     #[error("no API key: set --api-key (or use --dev)")]
     MissingApiKey,
     /// An API key is shorter than 16 bytes, or two tenants share one.
-    #[error("API key of tenant {0:?} is too short (16 bytes minimum) or not unique")]
+    #[error(
+        "API key of tenant {0:?} is too short ({min} bytes minimum) or not unique",
+        min = crate::config::MIN_API_KEY_BYTES
+    )]
     WeakApiKey(String),
     /// An allowed origin or origin pattern cannot be parsed.
     #[error("invalid origin or origin pattern {0:?}")]

@@ -13,29 +13,43 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules, from the edge inwards: [`server`] (start/stop), [`app`] (state and routes),
-//! [`handshake`] and [`rest`] (handlers), [`auth`], [`origin`] and [`capacity`] (admission
-//! policy), [`session`] (one socket), [`outbound`] (its queue of frames), [`rooms`] (membership
-//! and fan-out), [`protocol`] (wire format), [`close`] (close codes), [`tracker`] (live sockets
-//! for shutdown), [`tls`], [`config`], [`error`].
+//! Modules, from the edge inwards:
+//! - start and stop: [`server`] (binding, serving, draining), [`cli`] (the command line every
+//!   binary of the server shares), [`config`], [`tls`];
+//! - HTTP: [`app`] (the route table), [`hub`] (the state the handlers share), [`handshake`]
+//!   and [`rest`] (handlers), [`error`] (refusals become responses);
+//! - admission: [`admission`] (token, origin and subprotocol), [`auth`] (tokens), [`origin`],
+//!   [`capacity`] (connection caps);
+//! - one socket: [`session`] (its loop), [`connection`] (its handle) and [`outbound`] (its
+//!   queue of frames), [`close`] (close codes), [`tracker`] (live sockets, for shutdown);
+//! - rooms: [`rooms`] (membership and records), [`events`] (where their events are
+//!   published), [`protocol`] (the wire format).
 //!
-//! With the `faults` cargo feature (never in a normal build), `faults` adds named ways of
-//! breaking one requirement each, for testing the conformance suite (`Config::faults`).
+//! [`seams`] gathers the extension points that production code calls unconditionally and that
+//! do nothing by default: the admission policy, the join rule, the room-event seam, the
+//! session frame adapter, the connection I/O adapter and an HTTP layer. [`serve_with`] starts a
+//! server with some installed; fault injection (the `chalk-faults` crate) builds a broken
+//! server that way, from the outside.
 
+pub mod admission;
 pub mod app;
 pub mod auth;
 pub mod capacity;
+pub mod cli;
 pub mod close;
 pub mod config;
+pub mod connection;
 pub mod error;
-#[cfg(feature = "faults")]
-pub mod faults;
+pub mod events;
+pub mod frames;
 pub mod handshake;
+pub mod hub;
 pub mod origin;
 pub mod outbound;
 pub mod protocol;
 pub mod rest;
 pub mod rooms;
+pub mod seams;
 pub mod server;
 pub mod session;
 pub mod tls;
@@ -43,6 +57,5 @@ pub mod tracker;
 
 pub use config::{Config, JwtConfig, Limits, Secret, TenantConfig, TlsConfig};
 pub use error::{ApiError, StartError};
-#[cfg(feature = "faults")]
-pub use faults::{Fault, Faults};
-pub use server::{Server, serve};
+pub use seams::Seams;
+pub use server::{Server, serve, serve_with};

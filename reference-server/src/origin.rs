@@ -13,8 +13,6 @@ use axum::http::{HeaderMap, header};
 
 use crate::config::{Config, DEFAULT_TENANT};
 use crate::error::StartError;
-#[cfg(feature = "faults")]
-use crate::faults::Fault;
 
 /// A normalised origin.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -116,6 +114,11 @@ impl Origin {
         Some(Origin { scheme, host, port })
     }
 
+    /// The host, lower-cased (a bracketed literal for IPv6).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// Parses a configured origin, tolerating one trailing `/`.
     fn parse_configured(text: &str) -> Option<Origin> {
         Origin::parse(text.strip_suffix('/').unwrap_or(text))
@@ -201,8 +204,6 @@ pub struct OriginPolicy {
     tenants: HashMap<String, Vec<Origin>>,
     patterns: Vec<OriginPattern>,
     allow_missing: bool,
-    #[cfg(feature = "faults")]
-    faults: crate::faults::Faults,
 }
 
 impl OriginPolicy {
@@ -232,9 +233,12 @@ impl OriginPolicy {
             tenants,
             patterns,
             allow_missing: config.allow_missing_origin,
-            #[cfg(feature = "faults")]
-            faults: config.faults,
         })
+    }
+
+    /// The exact origins configured for `tenant` (empty: the patterns apply), if it is known.
+    pub fn allowed_origins(&self, tenant: &str) -> Option<&[Origin]> {
+        self.tenants.get(tenant).map(Vec::as_slice)
     }
 
     /// Checks the request's `Origin` header(s) for `tenant`.
@@ -250,10 +254,6 @@ impl OriginPolicy {
         if values.next().is_some() {
             return Err(OriginRejection::Duplicate);
         }
-        #[cfg(feature = "faults")]
-        if value == "null" && self.faults.has(Fault::AcceptNullOrigin) {
-            return Ok(());
-        }
         let origin = value
             .to_str()
             .ok()
@@ -263,13 +263,6 @@ impl OriginPolicy {
             Some(list) if !list.is_empty() => list.contains(&origin),
             _ => self.patterns.iter().any(|p| p.matches(&origin)),
         };
-        #[cfg(feature = "faults")]
-        let allowed = (allowed && !self.faults.has(Fault::RefuseEveryOrigin))
-            || self.faults.has(Fault::IgnoreOrigin)
-            || (self.faults.has(Fault::SubstringOriginMatch)
-                && self.tenants.get(tenant).is_some_and(|list| {
-                    list.iter().any(|a| origin.host.contains(a.host.as_str()))
-                }));
         if allowed {
             Ok(())
         } else {

@@ -41,7 +41,7 @@ impl Shared {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Full;
 
-/// The pushing end (one per connection, held by its [`crate::rooms::Connection`]).
+/// The pushing end (one per connection, held by its [`crate::connection::Connection`]).
 #[derive(Debug)]
 pub struct Sender {
     shared: Arc<Shared>,

@@ -12,10 +12,19 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::Hub;
 use crate::auth::TokenSubject;
 use crate::error::ApiError;
+use crate::hub::Hub;
 use crate::rooms::{Room, RoomRefusal};
+
+/// Longest room name accepted by `POST /api/v1/rooms`, in bytes.
+pub const MAX_ROOM_NAME_BYTES: usize = 256;
+
+/// Longest participant `display_name` accepted, in bytes.
+pub const MAX_DISPLAY_NAME_BYTES: usize = 128;
+
+/// Longest participant `role` accepted, in bytes.
+pub const MAX_ROLE_BYTES: usize = 64;
 
 /// The tenant authenticated by `X-API-Key`.
 #[derive(Debug, Clone)]
@@ -113,7 +122,7 @@ pub async fn create_room(
     tenant: Tenant,
     JsonBody(body): JsonBody<CreateRoom>,
 ) -> Result<Response, ApiError> {
-    text_field("name", &body.name, 256)?;
+    text_field("name", &body.name, MAX_ROOM_NAME_BYTES)?;
     let room = hub.rooms.create(&tenant.0, &body.name);
     Ok((StatusCode::CREATED, Json(room)).into_response())
 }
@@ -156,9 +165,9 @@ pub async fn add_participant(
         .issuer
         .as_ref()
         .ok_or(ApiError::TokenIssuanceNotConfigured)?;
-    text_field("display_name", &body.display_name, 128)?;
+    text_field("display_name", &body.display_name, MAX_DISPLAY_NAME_BYTES)?;
     let role = body.role.unwrap_or_else(|| "participant".to_owned());
-    text_field("role", &role, 64)?;
+    text_field("role", &role, MAX_ROLE_BYTES)?;
     let participant_id = room.add_participant(&body.display_name, &role)?;
     let access_token = issuer
         .mint(TokenSubject {
@@ -222,15 +231,6 @@ pub async fn start_recording(
     Path(room_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = find_room(&hub, &tenant, &room_id)?.start_recording()?;
-    #[cfg(feature = "faults")]
-    if hub.faults.has(crate::faults::Fault::RecordingAcrossRooms) {
-        let key = crate::rooms::RoomKey {
-            tenant: tenant.0.clone(),
-            room_id: room_id.clone(),
-        };
-        let started = crate::protocol::ServerEvent::RecordingStarted { recording_id: &id };
-        hub.rooms.broadcast_elsewhere(&key, &started.encode());
-    }
     Ok((
         StatusCode::CREATED,
         Json(json!({ "recording_id": id, "room_id": room_id, "status": "recording" })),

@@ -1,5 +1,8 @@
 //! In-memory rooms: membership, presence, fan-out, and the REST-visible room records.
 //!
+//! Every event a room emits goes through the room-event seam ([`crate::events`]), once per
+//! event; who may enter a room is decided by its [`JoinRule`] (the production rule by default).
+//!
 //! Locking: the registry (`RwLock<HashMap>`) is touched only to find, create or retire a room.
 //! Each room has its own mutex for its state. Membership changes and their events happen under
 //! that mutex, so every member sees them in the same order. Chat fan-out copies the room's member
@@ -8,85 +11,18 @@
 //! a slow consumer and affects nobody else.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use time::OffsetDateTime;
-use tokio::sync::Notify;
 
 use crate::auth::Identity;
 use crate::close::CloseReason;
-#[cfg(feature = "faults")]
-use crate::faults::{Fault, Faults, data_of, rewrite};
-use crate::outbound;
+use crate::connection::{ConnId, Connection};
+pub use crate::events::RoomKey;
+use crate::events::{Audience, Departure, EventKind, EventSeam, Members, RoomEvent, RoomEvents};
 use crate::protocol::{RosterEntry, ServerEvent, format_timestamp, timestamp_now};
-
-/// Id of one WebSocket connection, unique in the process.
-pub type ConnId = u64;
-
-/// The handle through which rooms and the shutdown tracker reach one connection.
-#[derive(Debug)]
-pub struct Connection {
-    id: ConnId,
-    outbound: outbound::Sender,
-    close_reason: OnceLock<CloseReason>,
-    close_requested: Notify,
-}
-
-impl Connection {
-    /// A new handle and the receiving end of its bounded outbound queue.
-    pub fn new(queue: usize) -> (Arc<Connection>, outbound::Receiver) {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let (outbound, rx) = outbound::queue(queue);
-        let conn = Connection {
-            id: NEXT.fetch_add(1, Ordering::Relaxed),
-            outbound,
-            close_reason: OnceLock::new(),
-            close_requested: Notify::new(),
-        };
-        (Arc::new(conn), rx)
-    }
-
-    /// This connection's id.
-    pub fn id(&self) -> ConnId {
-        self.id
-    }
-
-    /// Queues a frame without waiting. A full queue closes the connection as a slow consumer.
-    pub fn send(&self, frame: Utf8Bytes) {
-        if self.outbound.try_send(frame).is_err() {
-            self.close(CloseReason::SlowConsumer);
-        }
-    }
-
-    /// Asks the session to close with `reason`; the first reason wins.
-    pub fn close(&self, reason: CloseReason) {
-        if self.close_reason.set(reason).is_ok() {
-            self.close_requested.notify_one();
-        }
-    }
-
-    /// Resolves once [`Connection::close`] has been called.
-    pub async fn close_requested(&self) -> CloseReason {
-        loop {
-            if let Some(reason) = self.close_reason.get() {
-                return *reason;
-            }
-            self.close_requested.notified().await;
-        }
-    }
-}
-
-/// Key of a room: rooms never cross tenants.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RoomKey {
-    /// Tenant id.
-    pub tenant: String,
-    /// Room id.
-    pub room_id: String,
-}
 
 /// Status of a room as the REST API shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -145,9 +81,6 @@ struct Member {
     display_name: String,
     role: String,
     hand_raised: bool,
-    /// Leaves without `participant.left` (`no-left`, `left-only-on-clean-close`).
-    #[cfg(feature = "faults")]
-    quiet: bool,
 }
 
 #[derive(Debug)]
@@ -164,9 +97,6 @@ struct RoomState {
     snapshot: Arc<[Arc<Connection>]>,
     /// Removed from the registry; a join that finds this must look the room up again.
     retired: bool,
-    /// Faults injected on purpose (feature `faults` only), for what happens under the lock.
-    #[cfg(feature = "faults")]
-    faults: Faults,
 }
 
 impl RoomState {
@@ -174,44 +104,34 @@ impl RoomState {
         self.snapshot = self.members.iter().map(|m| m.conn.clone()).collect();
     }
 
-    fn broadcast(&self, frame: &Utf8Bytes) {
-        for m in &self.members {
-            m.conn.send(frame.clone());
-        }
+    fn members(&self) -> Members<'_> {
+        Members::new(&self.snapshot)
     }
 
-    fn broadcast_except(&self, except: ConnId, frame: &Utf8Bytes) {
-        for m in self.members.iter().filter(|m| m.conn.id() != except) {
-            m.conn.send(frame.clone());
-        }
-    }
-
-    /// Removes the member with `conn_id`, tells the others, and returns it.
-    fn remove_member(&mut self, conn_id: ConnId) -> Option<Member> {
+    /// Removes the member with `conn_id`, tells the others why it left, and returns it.
+    fn remove_member(
+        &mut self,
+        key: &RoomKey,
+        events: &EventSeam,
+        conn_id: ConnId,
+        departure: Departure,
+    ) -> Option<Member> {
         let index = self.members.iter().position(|m| m.conn.id() == conn_id)?;
         let member = self.members.remove(index);
         self.refresh_snapshot();
-        #[cfg(feature = "faults")]
-        if member.quiet {
-            return Some(member);
-        }
-        let left = ServerEvent::ParticipantLeft {
-            id: &member.participant_id,
-        }
-        .encode();
-        #[cfg(feature = "faults")]
-        let left = if self.faults.has(Fault::FieldsOutsideData) {
-            rewrite(&left, |event| {
-                event.insert("id".into(), member.participant_id.clone().into());
-            })
-        } else {
-            left
+        let left = RoomEvent {
+            room: key,
+            kind: EventKind::Left {
+                participant_id: &member.participant_id,
+                departure,
+            },
+            frame: ServerEvent::ParticipantLeft {
+                id: &member.participant_id,
+            }
+            .encode(),
+            audience: Audience::Everyone,
         };
-        self.broadcast(&left);
-        #[cfg(feature = "faults")]
-        if self.faults.has(Fault::DoubleLeft) {
-            self.broadcast(&left);
-        }
+        events.publish(left, &self.members());
         Some(member)
     }
 
@@ -225,9 +145,8 @@ impl RoomState {
 pub struct Room {
     key: RoomKey,
     state: Mutex<RoomState>,
-    /// Faults injected on purpose (feature `faults` only).
-    #[cfg(feature = "faults")]
-    faults: Faults,
+    /// Where the room's events are published.
+    events: EventSeam,
 }
 
 /// Why a join or a REST change was refused.
@@ -245,8 +164,39 @@ pub enum RoomRefusal {
     UnknownParticipant,
 }
 
+/// What a [`JoinRule`] decides on: the room and the participant as they stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinFacts {
+    /// The room was ended through the REST API.
+    pub ended: bool,
+    /// The participant was removed from the room through the REST API.
+    pub removed: bool,
+}
+
+impl JoinFacts {
+    /// The production rule: nobody enters an ended room, a removed participant never again.
+    pub fn standard_verdict(self) -> Result<(), RoomRefusal> {
+        if self.ended {
+            return Err(RoomRefusal::Ended);
+        }
+        if self.removed {
+            return Err(RoomRefusal::Removed);
+        }
+        Ok(())
+    }
+}
+
+/// The seam of who may enter a room: asked at the handshake (before `101`) and again when the
+/// connection joins, under the room's lock (so it must not block). Held by [`Rooms`] as
+/// `Arc<dyn JoinRule>` (once per join, a cold path); without one, [`JoinFacts::standard_verdict`]
+/// applies.
+pub trait JoinRule: Send + Sync + std::fmt::Debug + 'static {
+    /// Whether a participant may enter a room with these facts.
+    fn admits(&self, facts: JoinFacts) -> Result<(), RoomRefusal>;
+}
+
 impl Room {
-    fn new(key: RoomKey, name: String, persistent: bool) -> Room {
+    fn new(key: RoomKey, name: String, persistent: bool, events: EventSeam) -> Room {
         Room {
             key,
             state: Mutex::new(RoomState {
@@ -260,11 +210,8 @@ impl Room {
                 members: Vec::new(),
                 snapshot: Arc::from(Vec::new()),
                 retired: false,
-                #[cfg(feature = "faults")]
-                faults: Faults::default(),
             }),
-            #[cfg(feature = "faults")]
-            faults: Faults::default(),
+            events,
         }
     }
 
@@ -278,48 +225,25 @@ impl Room {
         &self.key.room_id
     }
 
-    /// Whether `participant_id` may (still) join.
-    fn admits(state: &RoomState, participant_id: &str) -> Result<(), RoomRefusal> {
-        #[cfg(feature = "faults")]
-        if let Some(verdict) = state.tolerant_admission(participant_id) {
-            return verdict;
-        }
-        if state.status == RoomStatus::Ended {
-            return Err(RoomRefusal::Ended);
-        }
-        if state.revoked.contains(participant_id) {
-            return Err(RoomRefusal::Removed);
-        }
-        Ok(())
+    /// The room's key (tenant and id).
+    pub fn key(&self) -> &RoomKey {
+        &self.key
     }
 
-    /// Sends a chat message from `sender_id` to everyone, the sender included. The frame is
-    /// serialised once and shared by all receivers.
-    pub fn chat(&self, sender_id: &str, text: &str) {
+    /// What the join rule decides on for `participant_id`.
+    fn join_facts(state: &RoomState, participant_id: &str) -> JoinFacts {
+        JoinFacts {
+            ended: state.status == RoomStatus::Ended,
+            removed: state.revoked.contains(participant_id),
+        }
+    }
+
+    /// Sends a chat message from `sender_id` (on connection `from`) to everyone, the sender
+    /// included. The frame is serialised once and shared by all receivers, and the fan-out
+    /// happens outside the room's lock.
+    pub fn chat(&self, from: ConnId, sender_id: &str, text: &str) {
         let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
         let timestamp = timestamp_now();
-        #[cfg(feature = "faults")]
-        let (faults, author) = (self.faults, sender_id);
-        #[cfg(feature = "faults")]
-        let (id, sender_id, timestamp) = (
-            if faults.has(Fault::ConstantMessageId) {
-                "msg_1".to_owned()
-            } else {
-                id
-            },
-            if faults.has(Fault::WrongSenderId) {
-                "p_unknown"
-            } else {
-                sender_id
-            },
-            crate::faults::chat_timestamp(faults, timestamp),
-        );
-        #[cfg(feature = "faults")]
-        let text: &str = &if faults.has(Fault::DropNonAscii) {
-            text.chars().filter(char::is_ascii).collect()
-        } else {
-            text.to_owned()
-        };
         let frame = ServerEvent::ChatMessage {
             id: &id,
             sender_id,
@@ -327,33 +251,14 @@ impl Room {
             timestamp: &timestamp,
         }
         .encode();
-        #[cfg(feature = "faults")]
-        let frame = if faults.has(Fault::NoTimestamp) {
-            rewrite(&frame, |event| {
-                data_of(event).map(|data| data.remove("timestamp"));
-            })
-        } else {
-            frame
-        };
         let receivers = self.lock().snapshot.clone();
-        #[cfg(feature = "faults")]
-        let receivers = self.chat_receivers(receivers, author);
-        for conn in receivers.iter() {
-            #[cfg(feature = "faults")]
-            let frame = if faults.has(Fault::PerReceiverMessageId) {
-                rewrite(&frame, |event| {
-                    let fresh = format!("msg_{}", uuid::Uuid::new_v4().simple());
-                    data_of(event).map(|data| data.insert("id".into(), fresh.into()));
-                })
-            } else {
-                frame.clone()
-            };
-            conn.send(frame.clone());
-            #[cfg(feature = "faults")]
-            if faults.has(Fault::DuplicateDelivery) {
-                conn.send(frame.clone());
-            }
-        }
+        let chat = RoomEvent {
+            room: &self.key,
+            kind: EventKind::Chat { sender_id, from },
+            frame,
+            audience: Audience::Everyone,
+        };
+        self.events.publish(chat, &Members::new(&receivers));
     }
 
     /// Raises or lowers the hand of the member on `conn_id`; tells everyone on a change.
@@ -366,12 +271,8 @@ impl Room {
             return;
         }
         member.hand_raised = raised;
-        #[cfg(feature = "faults")]
-        if self.faults.has(Fault::NoHandEvents) {
-            return;
-        }
         let participant_id = member.participant_id.clone();
-        let event = if raised {
+        let frame = if raised {
             ServerEvent::HandRaised {
                 participant_id: &participant_id,
             }
@@ -379,8 +280,18 @@ impl Room {
             ServerEvent::HandLowered {
                 participant_id: &participant_id,
             }
+        }
+        .encode();
+        let hand = RoomEvent {
+            room: &self.key,
+            kind: EventKind::Hand {
+                participant_id: &participant_id,
+                raised,
+            },
+            frame,
+            audience: Audience::Everyone,
         };
-        state.broadcast(&event.encode());
+        self.events.publish(hand, &state.members());
     }
 
     /// The REST view of the room.
@@ -470,7 +381,7 @@ impl Room {
         state.revoked.insert(participant_id.to_owned());
         state.persistent = true;
         if let Some(conn) = connected {
-            state.remove_member(conn.id());
+            state.remove_member(&self.key, &self.events, conn.id(), Departure::Removed);
             conn.close(CloseReason::Removed);
         }
         Ok(())
@@ -486,28 +397,15 @@ impl Room {
             return Err(RoomRefusal::RecordingActive);
         }
         let id = format!("rec_{}", uuid::Uuid::new_v4().simple());
-        #[cfg(feature = "faults")]
-        let id = if self.faults.has(Fault::ReuseRecordingId) {
-            format!("rec_{}", self.key.room_id)
-        } else {
-            id
-        };
         state.recording_id = Some(id.clone());
         state.persistent = true;
-        #[cfg(feature = "faults")]
-        if self.faults.has(Fault::NoRecordingStarted) {
-            return Ok(id);
-        }
-        let started = ServerEvent::RecordingStarted { recording_id: &id }.encode();
-        #[cfg(feature = "faults")]
-        let started = if self.faults.has(Fault::RecordingIdNumber) {
-            rewrite(&started, |event| {
-                data_of(event).map(|data| data.insert("recording_id".into(), 12345.into()));
-            })
-        } else {
-            started
+        let started = RoomEvent {
+            room: &self.key,
+            kind: EventKind::RecordingStarted { recording_id: &id },
+            frame: ServerEvent::RecordingStarted { recording_id: &id }.encode(),
+            audience: Audience::Everyone,
         };
-        state.broadcast(&started);
+        self.events.publish(started, &state.members());
         Ok(id)
     }
 
@@ -517,25 +415,13 @@ impl Room {
         let Some(id) = state.recording_id.take() else {
             return Err(RoomRefusal::NoRecording);
         };
-        #[cfg(feature = "faults")]
-        if self.faults.has(Fault::NoRecordingStopped) {
-            return Ok(id);
-        }
-        let stopped = ServerEvent::RecordingStopped { recording_id: &id }.encode();
-        #[cfg(feature = "faults")]
-        let stopped = if self.faults.has(Fault::MismatchedRecordingId) {
-            rewrite(&stopped, |event| {
-                let fresh = format!("rec_{}", uuid::Uuid::new_v4().simple());
-                data_of(event).map(|data| data.insert("recording_id".into(), fresh.into()));
-            })
-        } else if self.faults.has(Fault::StoppedIdNumber) {
-            rewrite(&stopped, |event| {
-                data_of(event).map(|data| data.insert("recording_id".into(), 12345.into()));
-            })
-        } else {
-            stopped
+        let stopped = RoomEvent {
+            room: &self.key,
+            kind: EventKind::RecordingStopped { recording_id: &id },
+            frame: ServerEvent::RecordingStopped { recording_id: &id }.encode(),
+            audience: Audience::Everyone,
         };
-        state.broadcast(&stopped);
+        self.events.publish(stopped, &state.members());
         Ok(id)
     }
 }
@@ -544,15 +430,22 @@ impl Room {
 #[derive(Debug, Default)]
 pub struct Rooms {
     map: RwLock<HashMap<RoomKey, Arc<Room>>>,
-    /// Faults injected into every room created (feature `faults` only).
-    #[cfg(feature = "faults")]
-    faults: Faults,
-    /// Some client sent bad input (for `stop-accepting-after-garbage`).
-    #[cfg(feature = "faults")]
-    garbage_seen: std::sync::atomic::AtomicBool,
+    /// Where every room's events are published.
+    events: EventSeam,
+    /// Who may enter a room; `None`: [`JoinFacts::standard_verdict`].
+    join_rule: Option<Arc<dyn JoinRule>>,
 }
 
 impl Rooms {
+    /// The registry with these seams installed (`None`: the production behaviour).
+    pub fn new(events: Option<Arc<dyn RoomEvents>>, join_rule: Option<Arc<dyn JoinRule>>) -> Self {
+        Self {
+            map: RwLock::default(),
+            events: EventSeam::new(events),
+            join_rule,
+        }
+    }
+
     /// Creates a room through the REST API.
     pub fn create(&self, tenant: &str, name: &str) -> RoomView {
         let key = RoomKey {
@@ -574,10 +467,29 @@ impl Rooms {
         self.read().get(&key).cloned()
     }
 
+    /// Queues `frame` on the connections of `audience` among the local members of the room of
+    /// `key`, if it exists here: how a room-event bus delivers what it received.
+    pub fn deliver(&self, key: &RoomKey, audience: Audience, frame: &Utf8Bytes) {
+        let Some(room) = self.read().get(key).cloned() else {
+            return;
+        };
+        let receivers = room.lock().snapshot.clone();
+        Members::new(&receivers).deliver(audience, frame);
+    }
+
+    /// Whether `participant_id` may (still) join, by the join rule.
+    fn admits(&self, state: &RoomState, participant_id: &str) -> Result<(), RoomRefusal> {
+        let facts = Room::join_facts(state, participant_id);
+        match &self.join_rule {
+            None => facts.standard_verdict(),
+            Some(rule) => rule.admits(facts),
+        }
+    }
+
     /// Checks, without changing anything, whether `identity` may join its room.
     pub fn admission(&self, identity: &Identity) -> Result<(), RoomRefusal> {
         match self.find(&identity.tenant, &identity.room_id) {
-            Some(room) => Room::admits(&room.lock(), &identity.participant_id),
+            Some(room) => self.admits(&room.lock(), &identity.participant_id),
             None => Ok(()),
         }
     }
@@ -600,18 +512,16 @@ impl Rooms {
             if state.retired {
                 continue;
             }
-            Room::admits(&state, &identity.participant_id)?;
+            self.admits(&state, &identity.participant_id)?;
             if let Some(old) = state
                 .members
                 .iter()
                 .find(|m| m.participant_id == identity.participant_id)
                 .map(|m| m.conn.clone())
             {
-                state.remove_member(old.id());
+                state.remove_member(&room.key, &room.events, old.id(), Departure::Replaced);
                 old.close(CloseReason::Replaced);
             }
-            #[cfg(feature = "faults")]
-            let faults = state.faults;
             let (display_name, role) = match state.participants.get(&identity.participant_id) {
                 Some(record) => (record.display_name.clone(), record.role.clone()),
                 None => (
@@ -625,20 +535,12 @@ impl Rooms {
                         .unwrap_or_else(|| "participant".to_owned()),
                 ),
             };
-            #[cfg(feature = "faults")]
-            let (display_name, role) = if faults.has(Fault::JoinedFieldsFromNowhere) {
-                (identity.participant_id.clone(), "participant".to_owned())
-            } else {
-                (display_name, role)
-            };
             state.members.push(Member {
                 conn: conn.clone(),
                 participant_id: identity.participant_id.clone(),
                 display_name,
                 role,
                 hand_raised: false,
-                #[cfg(feature = "faults")]
-                quiet: false,
             });
             state.refresh_snapshot();
             let roster = state
@@ -651,58 +553,47 @@ impl Rooms {
                     hand_raised: m.hand_raised,
                 })
                 .collect();
-            let room_state = ServerEvent::RoomState {
-                room_id: &identity.room_id,
-                participants: roster,
-                recording_id: state.recording_id.as_deref(),
-            }
-            .encode();
-            #[cfg(not(feature = "faults"))]
-            conn.send(room_state);
-            #[cfg(feature = "faults")]
-            if !faults.has(Fault::NoRoomState) {
-                conn.send(room_state);
-            }
-            let joiner = state.members.last().map(|m| {
-                ServerEvent::ParticipantJoined {
-                    id: &m.participant_id,
-                    display_name: &m.display_name,
-                    role: &m.role,
+            let room_state = RoomEvent {
+                room: &room.key,
+                kind: EventKind::RoomState,
+                frame: ServerEvent::RoomState {
+                    room_id: &identity.room_id,
+                    participants: roster,
+                    recording_id: state.recording_id.as_deref(),
                 }
-                .encode()
-            });
-            #[cfg(feature = "faults")]
-            let joiner = joiner.and_then(|joined| mistreat_joined(faults, joined, conn));
-            if let Some(joined) = &joiner {
-                state.broadcast_except(conn.id(), joined);
+                .encode(),
+                audience: Audience::Only(conn.id()),
+            };
+            room.events.publish(room_state, &state.members());
+            if let Some(joiner) = state.members.last() {
+                let joined = RoomEvent {
+                    room: &room.key,
+                    kind: EventKind::Joined {
+                        participant_id: &joiner.participant_id,
+                        conn: conn.id(),
+                    },
+                    frame: ServerEvent::ParticipantJoined {
+                        id: &joiner.participant_id,
+                        display_name: &joiner.display_name,
+                        role: &joiner.role,
+                    }
+                    .encode(),
+                    audience: Audience::AllBut(conn.id()),
+                };
+                room.events.publish(joined, &state.members());
             }
             drop(state);
-            #[cfg(feature = "faults")]
-            if let Some(joined) = &joiner
-                && faults.has(Fault::PresenceAcrossRooms)
-            {
-                self.broadcast_elsewhere(&key, joined);
-            }
             return Ok(room);
         }
     }
 
     /// Removes the connection from its room (if it is still a member: a replaced or removed
-    /// connection already left) and retires the room when nothing keeps it.
-    pub fn leave(&self, room: &Arc<Room>, conn_id: ConnId) {
-        #[cfg(feature = "faults")]
-        if self.faults.has(Fault::PresenceAcrossRooms)
-            && let Some(participant_id) = room.announced_departure(conn_id)
-        {
-            let left = ServerEvent::ParticipantLeft {
-                id: &participant_id,
-            }
-            .encode();
-            self.broadcast_elsewhere(&room.key, &left);
-        }
+    /// connection already left) because its session ended for `reason`, and retires the room
+    /// when nothing keeps it.
+    pub fn leave(&self, room: &Arc<Room>, conn_id: ConnId, reason: CloseReason) {
         let idle = {
             let mut state = room.lock();
-            state.remove_member(conn_id);
+            state.remove_member(&room.key, &room.events, conn_id, Departure::Closed(reason));
             state.is_idle()
         };
         if idle {
@@ -726,10 +617,7 @@ impl Rooms {
     }
 
     fn new_room(&self, key: RoomKey, name: String, persistent: bool) -> Arc<Room> {
-        let room = Room::new(key, name, persistent);
-        #[cfg(feature = "faults")]
-        let room = room.with_faults(self.faults);
-        Arc::new(room)
+        Arc::new(Room::new(key, name, persistent, self.events.clone()))
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<RoomKey, Arc<Room>>> {
@@ -738,195 +626,5 @@ impl Rooms {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<RoomKey, Arc<Room>>> {
         self.map.write().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// `no-joined`, `wrong-joined-id`, `misspelled-event`, `joined-to-self`: what becomes of the
-/// `participant.joined` about `conn`'s participant (`None`: nobody hears of it).
-#[cfg(feature = "faults")]
-fn mistreat_joined(faults: Faults, joined: Utf8Bytes, conn: &Connection) -> Option<Utf8Bytes> {
-    if faults.has(Fault::NoJoined) {
-        return None;
-    }
-    let mut joined = joined;
-    if faults.has(Fault::WrongJoinedId) {
-        joined = rewrite(&joined, |event| {
-            data_of(event)
-                .map(|data| data.insert("id".into(), format!("conn_{}", conn.id()).into()));
-        });
-    }
-    if faults.has(Fault::MisspelledEvent) {
-        joined = rewrite(&joined, |event| {
-            event.insert("event".into(), "participant.join".into());
-        });
-    }
-    if faults.has(Fault::JoinedToSelf) {
-        conn.send(joined.clone());
-    }
-    Some(joined)
-}
-
-/// The rooms' injected faults (feature `faults` only).
-#[cfg(feature = "faults")]
-impl RoomState {
-    /// `join-ended-room` and `readmit-removed`: the admission with those checks skipped, or
-    /// `None` when neither is injected.
-    fn tolerant_admission(&self, participant_id: &str) -> Option<Result<(), RoomRefusal>> {
-        let join_ended = self.faults.has(Fault::JoinEndedRoom);
-        let readmit = self.faults.has(Fault::ReadmitRemoved);
-        if !join_ended && !readmit {
-            return None;
-        }
-        if self.status == RoomStatus::Ended && !join_ended {
-            return Some(Err(RoomRefusal::Ended));
-        }
-        if self.revoked.contains(participant_id) && !readmit {
-            return Some(Err(RoomRefusal::Removed));
-        }
-        Some(Ok(()))
-    }
-}
-
-/// The rooms' injected faults (feature `faults` only).
-#[cfg(feature = "faults")]
-impl Room {
-    fn with_faults(mut self, faults: Faults) -> Room {
-        self.faults = faults;
-        self.state
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .faults = faults;
-        self
-    }
-
-    /// The faults injected into this room.
-    pub fn faults(&self) -> Faults {
-        self.faults
-    }
-
-    /// `no-chat-delivery` (the sender only) and `no-chat-echo` (everyone but the sender).
-    fn chat_receivers(
-        &self,
-        all: Arc<[Arc<Connection>]>,
-        sender_id: &str,
-    ) -> Arc<[Arc<Connection>]> {
-        let keep_sender = if self.faults.has(Fault::NoChatDelivery) {
-            true
-        } else if self.faults.has(Fault::NoChatEcho) {
-            false
-        } else {
-            return all;
-        };
-        let state = self.lock();
-        state
-            .members
-            .iter()
-            .filter(|m| (m.participant_id == sender_id) == keep_sender)
-            .map(|m| m.conn.clone())
-            .collect()
-    }
-
-    /// Marks the member on `conn_id` as leaving quietly when `reason` calls for it under
-    /// `no-left` (a clean close) or `left-only-on-clean-close` (a dropped connection).
-    pub fn prepare_departure(&self, conn_id: ConnId, reason: CloseReason) {
-        let quiet = (reason == CloseReason::ClientClosed && self.faults.has(Fault::NoLeft))
-            || (reason == CloseReason::ConnectionLost
-                && self.faults.has(Fault::LeftOnlyOnCleanClose));
-        if quiet
-            && let Some(member) = self
-                .lock()
-                .members
-                .iter_mut()
-                .find(|m| m.conn.id() == conn_id)
-        {
-            member.quiet = true;
-        }
-    }
-
-    /// The participant on `conn_id`, if it is a member whose departure will be announced.
-    fn announced_departure(&self, conn_id: ConnId) -> Option<String> {
-        let state = self.lock();
-        let member = state.members.iter().find(|m| m.conn.id() == conn_id)?;
-        (!member.quiet).then(|| member.participant_id.clone())
-    }
-
-    /// Closes every connection of the room (`garbage-closes-room` and its kin).
-    pub fn close_all(&self, reason: CloseReason) {
-        for member in &self.lock().members {
-            member.conn.close(reason);
-        }
-    }
-}
-
-/// The registry's injected faults (feature `faults` only).
-#[cfg(feature = "faults")]
-impl Rooms {
-    /// The registry with `faults` injected into every room it creates.
-    pub fn with_faults(mut self, faults: Faults) -> Rooms {
-        self.faults = faults;
-        self
-    }
-
-    /// Records that some client sent bad input.
-    pub fn note_garbage(&self) {
-        self.garbage_seen.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether some client sent bad input.
-    pub fn garbage_seen(&self) -> bool {
-        self.garbage_seen.load(Ordering::Relaxed)
-    }
-
-    /// `announce-refused`: tells the room a refused token names that its participant joined.
-    pub fn announce_refused(&self, token: &str) {
-        let Ok(claims) =
-            jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(token)
-        else {
-            return;
-        };
-        let tenant = claims["tenant_id"]
-            .as_str()
-            .unwrap_or(crate::config::DEFAULT_TENANT);
-        let (Some(room_id), Some(participant_id)) = (
-            claims["room_id"].as_str(),
-            claims["participant_id"].as_str(),
-        ) else {
-            return;
-        };
-        if let Some(room) = self.find(tenant, room_id) {
-            let joined = ServerEvent::ParticipantJoined {
-                id: participant_id,
-                display_name: participant_id,
-                role: "participant",
-            }
-            .encode();
-            room.lock().broadcast(&joined);
-        }
-    }
-
-    /// Sends `frame` to every member of every other room of `key`'s tenant.
-    pub fn broadcast_elsewhere(&self, key: &RoomKey, frame: &Utf8Bytes) {
-        let others: Vec<Arc<Room>> = self
-            .read()
-            .iter()
-            .filter(|(k, _)| k.tenant == key.tenant && k.room_id != key.room_id)
-            .map(|(_, room)| room.clone())
-            .collect();
-        for room in others {
-            room.lock().broadcast(frame);
-        }
-    }
-
-    /// `chat-across-rooms`: the chat message sent in every room of `room`'s tenant.
-    pub fn chat_everywhere(&self, room: &Room, sender_id: &str, text: &str) {
-        let all: Vec<Arc<Room>> = self
-            .read()
-            .iter()
-            .filter(|(k, _)| k.tenant == room.key.tenant)
-            .map(|(_, room)| room.clone())
-            .collect();
-        for room in all {
-            room.chat(sender_id, text);
-        }
     }
 }

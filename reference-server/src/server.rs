@@ -1,4 +1,5 @@
-//! Starting and stopping a server: [`serve`] binds and spawns, [`Server::shutdown`] drains.
+//! Starting and stopping a server: [`serve`] binds and spawns (and [`serve_with`] does so with
+//! [`Seams`] installed), [`Server::shutdown`] drains.
 //!
 //! HTTP/1 is served with hyper directly rather than `axum::serve`, because axum 0.8 gives hyper
 //! no timer: without one a client that never finishes its request head (slowloris) holds the
@@ -19,9 +20,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::app::{Hub, app};
+use crate::app::app;
 use crate::config::Config;
 use crate::error::StartError;
+use crate::hub::Hub;
+use crate::seams::Seams;
+use crate::seams::{BoxIo, IoAdapter};
 use crate::tls;
 
 /// A running server.
@@ -37,7 +41,12 @@ pub struct Server {
 
 /// Validates `config`, binds, and serves in a background task; returns once listening.
 pub async fn serve(config: Config) -> Result<Server, StartError> {
-    let hub = Arc::new(Hub::new(&config)?);
+    serve_with(config, Seams::default()).await
+}
+
+/// Like [`serve`], with `seams` installed.
+pub async fn serve_with(config: Config, mut seams: Seams) -> Result<Server, StartError> {
+    let hub = Arc::new(Hub::with_seams(&config, &mut seams)?);
     let tls_acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let listener = TcpListener::bind(config.listen)
         .await
@@ -50,34 +59,30 @@ pub async fn serve(config: Config) -> Result<Server, StartError> {
         source,
     })?;
     let (stop_http, stopped) = watch::channel(false);
-    let router = app(hub.clone());
+    let router = match seams.router.take() {
+        Some(layer) => layer(app(hub.clone())),
+        None => app(hub.clone()),
+    };
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.limits.header_read_timeout)
         .max_buf_size(MAX_REQUEST_HEAD)
         .max_headers(MAX_HEADERS);
     let http = Arc::new(http);
+    let io = seams.io.take();
     let task = match tls_acceptor {
         None => {
             let listener = listener.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);
             });
-            #[cfg(feature = "faults")]
-            let listener = crate::faults::PongDroppingListener::new(listener, config.faults);
-            tokio::spawn(accept_loop(listener, router, http, stopped))
+            spawn_accept_loop(listener, io, router, http, stopped)
         }
         Some(acceptor) => {
             let listener = tls::TlsListener::new(listener, acceptor);
-            #[cfg(feature = "faults")]
-            let listener = crate::faults::PongDroppingListener::new(listener, config.faults);
-            tokio::spawn(accept_loop(listener, router, http, stopped))
+            spawn_accept_loop(listener, io, router, http, stopped)
         }
     };
     tracing::info!(%addr, tls = config.tls.is_some(), "listening");
-    #[cfg(feature = "faults")]
-    if !config.faults.is_empty() {
-        tracing::warn!(faults = ?config.faults, "faults injected on purpose: this server is broken");
-    }
     Ok(Server {
         addr,
         tls: config.tls.is_some(),
@@ -93,6 +98,49 @@ const MAX_REQUEST_HEAD: usize = 32 * 1024;
 
 /// Most headers in one request.
 const MAX_HEADERS: usize = 64;
+
+/// Spawns the accept loop over `listener`, through the I/O adapter when one is installed.
+fn spawn_accept_loop<L>(
+    listener: L,
+    io: Option<Arc<dyn IoAdapter>>,
+    router: Router,
+    http: Arc<http1::Builder>,
+    stop: watch::Receiver<bool>,
+) -> JoinHandle<()>
+where
+    L: Listener<Addr = SocketAddr>,
+{
+    match io {
+        None => tokio::spawn(accept_loop(listener, router, http, stop)),
+        Some(adapter) => {
+            let listener = AdaptedListener {
+                inner: listener,
+                adapter,
+            };
+            tokio::spawn(accept_loop(listener, router, http, stop))
+        }
+    }
+}
+
+/// A listener whose connections' I/O goes through an [`IoAdapter`].
+struct AdaptedListener<L> {
+    inner: L,
+    adapter: Arc<dyn IoAdapter>,
+}
+
+impl<L: Listener> Listener for AdaptedListener<L> {
+    type Io = BoxIo;
+    type Addr = L::Addr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (io, addr) = self.inner.accept().await;
+        (self.adapter.adapt(Box::new(io)), addr)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
 
 /// Resolves once `stop` is true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {

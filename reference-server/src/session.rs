@@ -3,7 +3,8 @@
 //! frames, close requests from the rest of the server, and the closing handshake.
 //!
 //! The loop is written over any `Sink<Message> + Stream<Item = Result<Message, E>>`, so it runs
-//! the same over an axum socket and over an in-memory fake in unit tests. Whatever ends the
+//! the same over an axum socket, over the halves a frame adapter returns ([`crate::frames`],
+//! [`Session::run_split`]), and over an in-memory fake in unit tests. Whatever ends the
 //! session becomes a [`CloseReason`]; [`CloseReason::close_frame`] alone decides the code.
 
 use std::sync::Arc;
@@ -17,13 +18,12 @@ use tokio::time::Instant;
 
 use crate::close::CloseReason;
 use crate::config::Limits;
-#[cfg(feature = "faults")]
-use crate::faults::{Fault, Faults};
+use crate::connection::Connection;
 use crate::outbound;
 use crate::protocol::{
     ClientEvent, ErrorCode, EventError, ServerEvent, parse_client_event, timestamp_now,
 };
-use crate::rooms::{Connection, Room, Rooms};
+use crate::rooms::{Room, Rooms};
 
 /// A transport error that knows which close reason it stands for.
 pub trait TransportError: std::error::Error + Send + Sync + 'static {
@@ -64,9 +64,6 @@ pub struct Session {
     pub limits: Limits,
     /// When the token stops being valid (`exp` + leeway).
     pub expires_at: Option<Instant>,
-    /// Faults injected on purpose (feature `faults` only).
-    #[cfg(feature = "faults")]
-    pub faults: Faults,
 }
 
 /// Time of the last frame received, shared between the reader and the idle timer; and whether
@@ -140,15 +137,30 @@ impl TokenBucket {
 }
 
 impl Session {
-    /// Runs the session to its end, leaves the room, performs the closing handshake, and
-    /// returns why it ended.
-    ///
-    /// Not an `async fn`: the session and the socket are taken apart before the future is
-    /// built, so that the future does not carry an emptied copy of both for the whole session
-    /// (several hundred bytes per connection).
+    /// Runs the session over `socket` to its end, leaves the room, performs the closing
+    /// handshake, and returns why it ended.
     pub fn run<S, E>(self, socket: S) -> impl Future<Output = CloseReason> + Send
     where
         S: Stream<Item = Result<Message, E>> + Sink<Message, Error = E> + Send + Unpin,
+        E: TransportError,
+    {
+        let (sink, stream) = socket.split();
+        self.run_split(sink, stream)
+    }
+
+    /// Like [`Session::run`], over the two halves of a socket (such as a frame adapter's).
+    ///
+    /// Not an `async fn`: the session is taken apart before the future is built, so that the
+    /// future does not carry an emptied copy of it for the whole session (several hundred bytes
+    /// per connection).
+    pub fn run_split<Si, St, E>(
+        self,
+        mut sink: Si,
+        mut stream: St,
+    ) -> impl Future<Output = CloseReason> + Send
+    where
+        Si: Sink<Message, Error = E> + Send + Unpin,
+        St: Stream<Item = Result<Message, E>> + Send + Unpin,
         E: TransportError,
     {
         let Session {
@@ -159,15 +171,8 @@ impl Session {
             participant_id,
             limits,
             expires_at,
-            #[cfg(feature = "faults")]
-            faults,
         } = self;
-        let (sink, mut stream) = socket.split();
         async move {
-            #[cfg_attr(feature = "faults", allow(unused_mut))]
-            let mut sink = sink;
-            #[cfg(feature = "faults")]
-            let mut sink = crate::faults::egress(sink, faults);
             let heard = LastHeard::new();
             let reason = {
                 let timers = Timers {
@@ -176,33 +181,16 @@ impl Session {
                     expires_at,
                 };
                 let writer = write_frames(&mut sink, &mut outbound, &heard, timers);
-                #[cfg(not(feature = "faults"))]
                 let reader =
                     read_frames(&mut stream, &room, &conn, &participant_id, &limits, &heard);
-                #[cfg(feature = "faults")]
-                let reader = read_frames(
-                    &mut stream,
-                    &room,
-                    &conn,
-                    &participant_id,
-                    &limits,
-                    &heard,
-                    (faults, &rooms),
-                );
                 tokio::select! {
                     reason = writer => reason,
                     reason = reader => reason,
                     reason = conn.close_requested() => reason,
                 }
             };
-            #[cfg(feature = "faults")]
-            room.prepare_departure(conn.id(), reason);
-            rooms.leave(&room, conn.id());
+            rooms.leave(&room, conn.id(), reason);
             tracing::debug!(conn = conn.id(), ?reason, "session ended");
-            #[cfg(feature = "faults")]
-            if reason == CloseReason::ClientClosed && faults.has(Fault::NoCloseReply) {
-                return reason;
-            }
             close(
                 &mut sink,
                 &mut stream,
@@ -294,7 +282,6 @@ async fn read_frames<St, E>(
     participant_id: &str,
     limits: &Limits,
     heard: &LastHeard,
-    #[cfg(feature = "faults")] (faults, rooms): (Faults, &Rooms),
 ) -> CloseReason
 where
     St: Stream<Item = Result<Message, E>> + Unpin,
@@ -303,29 +290,15 @@ where
     let mut rate = TokenBucket::full(limits.rate_burst);
     let mut control = TokenBucket::full(limits.control_frame_burst);
     let mut dropped: u32 = 0;
-    #[cfg(feature = "faults")]
-    let mut held = crate::faults::HeldChat::new(faults);
-    loop {
-        #[cfg(not(feature = "faults"))]
-        let item = stream.next().await;
-        #[cfg(feature = "faults")]
-        let item = held.next(stream, room, participant_id).await;
-        let Some(item) = item else { break };
+    while let Some(item) = stream.next().await {
         heard.touch();
         let frame = match item {
             Err(error) => {
                 tracing::debug!(conn = conn.id(), %error, "read failed");
-                let reason = error.close_reason();
-                #[cfg(feature = "faults")]
-                let reason = mistreat_broken_frame(reason, faults, room, rooms);
-                return reason;
+                return error.close_reason();
             }
             Ok(Message::Text(text)) => text,
-            Ok(Message::Binary(_)) => {
-                #[cfg(feature = "faults")]
-                mistreat_bad_input(faults.has(Fault::GarbageClosesRoom), faults, room, rooms);
-                return CloseReason::BinaryFrame;
-            }
+            Ok(Message::Binary(_)) => return CloseReason::BinaryFrame,
             // tungstenite queues the pong of a ping by itself; the limit bounds that work.
             Ok(Message::Pong(_)) if heard.take_ping_answer() => continue,
             Ok(Message::Ping(_) | Message::Pong(_)) => {
@@ -344,148 +317,26 @@ where
                 message: "rate limit exceeded; event dropped",
                 event: None,
             };
-            #[cfg(not(feature = "faults"))]
             conn.send(error.encode());
-            #[cfg(feature = "faults")]
-            if !faults.has(Fault::SilentUnknownEvents) {
-                conn.send(error.encode());
-            }
             if dropped > limits.rate_close_after {
                 return CloseReason::RateLimited;
             }
             continue;
         }
         match parse_client_event(&frame, limits.max_text_chars) {
-            #[cfg(feature = "faults")]
-            Ok(ClientEvent::ChatSend(text)) if mistreats_chat(faults, &held) => {
-                let field = |pointer| crate::faults::client_field(&frame, pointer);
-                if faults.has(Fault::RequireClientMessageId) && field("/data/id").is_none() {
-                    let error = EventError {
-                        code: ErrorCode::InvalidData,
-                        message: "chat.send needs data.id as a string",
-                        event: Some("chat.send".to_owned()),
-                    };
-                    conn.send(error.encode());
-                    continue;
+            Ok(ClientEvent::ChatSend(text)) => room.chat(conn.id(), participant_id, &text),
+            Ok(ClientEvent::HandRaise) => room.set_hand(conn.id(), true),
+            Ok(ClientEvent::HandLower) => room.set_hand(conn.id(), false),
+            Ok(ClientEvent::Ping) => conn.send(
+                ServerEvent::Pong {
+                    timestamp: &timestamp_now(),
                 }
-                let claimed = faults
-                    .has(Fault::SenderIdFromClient)
-                    .then(|| field("/data/sender_id"))
-                    .flatten();
-                let sender = claimed.as_deref().unwrap_or(participant_id);
-                if held.active() {
-                    held.chat(room, sender, text);
-                } else if faults.has(Fault::ChatAcrossRooms) {
-                    rooms.chat_everywhere(room, sender, &text);
-                } else {
-                    room.chat(sender, &text);
-                }
-            }
-            Ok(ClientEvent::ChatSend(text)) => room.chat(participant_id, &text),
-            Ok(ClientEvent::HandRaise) => {
-                #[cfg(feature = "faults")]
-                if faults.has(Fault::CloseOnHandRaise) {
-                    return CloseReason::Internal;
-                }
-                room.set_hand(conn.id(), true)
-            }
-            Ok(ClientEvent::HandLower) => {
-                #[cfg(feature = "faults")]
-                if faults.has(Fault::CloseOnHandLower) {
-                    return CloseReason::Internal;
-                }
-                room.set_hand(conn.id(), false)
-            }
-            Ok(ClientEvent::Ping) => {
-                #[cfg(feature = "faults")]
-                if faults.has(Fault::CloseOnPingEvent) {
-                    return CloseReason::Internal;
-                }
-                #[cfg(feature = "faults")]
-                if faults.has(Fault::NoPong) {
-                    continue;
-                }
-                conn.send(
-                    ServerEvent::Pong {
-                        timestamp: &timestamp_now(),
-                    }
-                    .encode(),
-                )
-            }
-            Err(error) => {
-                #[cfg(feature = "faults")]
-                if mistreat_unusable_event(error.code, faults, room, rooms) {
-                    continue;
-                }
-                conn.send(error.encode())
-            }
+                .encode(),
+            ),
+            Err(error) => conn.send(error.encode()),
         }
     }
     CloseReason::ConnectionLost
-}
-
-/// Whether `chat.send` takes the path of `require-client-message-id`, `sender-id-from-client`,
-/// `reorder-messages` or `chat-across-rooms`.
-#[cfg(feature = "faults")]
-fn mistreats_chat(faults: Faults, held: &crate::faults::HeldChat) -> bool {
-    held.active()
-        || [
-            Fault::RequireClientMessageId,
-            Fault::SenderIdFromClient,
-            Fault::ChatAcrossRooms,
-        ]
-        .into_iter()
-        .any(|fault| faults.has(fault))
-}
-
-/// The injected answers to an event that cannot be acted on; `true` when no `error` event is to
-/// be sent (`silent-unknown-events`).
-#[cfg(feature = "faults")]
-fn mistreat_unusable_event(code: ErrorCode, faults: Faults, room: &Room, rooms: &Rooms) -> bool {
-    let closes_room = match code {
-        ErrorCode::InvalidJson | ErrorCode::InvalidEvent => faults.has(Fault::GarbageClosesRoom),
-        ErrorCode::UnknownEvent => faults.has(Fault::UnknownEventClosesRoom),
-        _ => false,
-    };
-    mistreat_bad_input(closes_room, faults, room, rooms);
-    faults.has(Fault::SilentUnknownEvents)
-}
-
-/// `stop-accepting-after-garbage`, and closing the whole room when `closes_room`: the injected
-/// answers to a frame that cannot be acted on.
-#[cfg(feature = "faults")]
-fn mistreat_bad_input(closes_room: bool, faults: Faults, room: &Room, rooms: &Rooms) {
-    if faults.has(Fault::StopAcceptingAfterGarbage) {
-        rooms.note_garbage();
-    }
-    if closes_room {
-        room.close_all(CloseReason::Internal);
-    }
-}
-
-/// `utf8-closes-room` and `utf8-close-1002`: the injected answers to a frame the transport
-/// refused; the close reason to use.
-#[cfg(feature = "faults")]
-fn mistreat_broken_frame(
-    reason: CloseReason,
-    faults: Faults,
-    room: &Room,
-    rooms: &Rooms,
-) -> CloseReason {
-    if reason == CloseReason::ConnectionLost {
-        return reason;
-    }
-    let utf8 = reason == CloseReason::InvalidUtf8;
-    mistreat_bad_input(
-        utf8 && faults.has(Fault::Utf8ClosesRoom),
-        faults,
-        room,
-        rooms,
-    );
-    if utf8 && faults.has(Fault::Utf8Close1002) {
-        return CloseReason::ProtocolError;
-    }
-    reason
 }
 
 /// The closing handshake, bounded by `limit`: deliver what is already queued (unless the client
@@ -610,8 +461,6 @@ mod tests {
             participant_id: identity.participant_id,
             limits,
             expires_at: None,
-            #[cfg(feature = "faults")]
-            faults: Faults::default(),
         };
         let done = tokio::spawn(session.run(FakeSocket { incoming, outgoing }));
         Harness {

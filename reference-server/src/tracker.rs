@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::close::CloseReason;
-use crate::rooms::{ConnId, Connection};
+use crate::connection::{ConnId, Connection};
 
 #[derive(Debug, Default)]
 struct Inner {

@@ -5,6 +5,7 @@ mod support;
 
 use std::sync::OnceLock;
 
+use chalk_reference_server::config::DEFAULT_MAX_MESSAGE_BYTES;
 use proptest::prelude::*;
 use serde_json::json;
 use support::{TestServer, unique};
@@ -146,7 +147,9 @@ async fn closes_with_1009_on_an_oversized_message() {
     let room = unique("room");
     let mut alice = t.join(&room, "alice").await;
     let mut mallory = t.join(&room, "mallory").await;
-    mallory.send_text(&"x".repeat(16 * 1024 + 1)).await;
+    mallory
+        .send_text(&"x".repeat(DEFAULT_MAX_MESSAGE_BYTES + 1))
+        .await;
     mallory.expect_close_code(1009).await;
     alice.wait_for("participant.left").await;
     assert!(alice.drain_until_own_echo().await.is_empty());

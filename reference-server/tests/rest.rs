@@ -3,6 +3,8 @@
 
 mod support;
 
+use chalk_reference_server::app::MAX_REST_BODY_BYTES;
+use chalk_reference_server::rest::{MAX_DISPLAY_NAME_BYTES, MAX_ROLE_BYTES, MAX_ROOM_NAME_BYTES};
 use serde_json::json;
 use support::{Rest, TestServer, unique};
 
@@ -88,6 +90,58 @@ async fn rejects_bad_bodies_with_400() {
         .await
         .unwrap();
     assert_eq!(raw.status(), 400);
+    let padding = " ".repeat(MAX_REST_BODY_BYTES);
+    let oversized = rest
+        .http
+        .post(format!("{}/rooms", rest.base))
+        .header("x-api-key", rest.api_key.clone().unwrap())
+        .header("content-type", "application/json")
+        .body(format!("{{\"name\": \"big\"}}{padding}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oversized.status(), 400);
+}
+
+#[tokio::test]
+async fn accepts_text_fields_up_to_their_limits_and_refuses_longer_ones() {
+    let t = TestServer::start().await;
+    let rest = t.rest();
+    let at = |n: usize| "n".repeat(n);
+    assert_eq!(
+        rest.post("/rooms", json!({"name": at(MAX_ROOM_NAME_BYTES)}))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        rest.post("/rooms", json!({"name": at(MAX_ROOM_NAME_BYTES + 1)}))
+            .await
+            .status,
+        400
+    );
+    let room = rest.post("/rooms", json!({"name": "limits"})).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/rooms/{room}/participants");
+    for (body, status) in [
+        (
+            json!({"display_name": at(MAX_DISPLAY_NAME_BYTES), "role": at(MAX_ROLE_BYTES)}),
+            201,
+        ),
+        (json!({"display_name": at(MAX_DISPLAY_NAME_BYTES + 1)}), 400),
+        (
+            json!({"display_name": "A", "role": at(MAX_ROLE_BYTES + 1)}),
+            400,
+        ),
+    ] {
+        assert_eq!(
+            rest.post(&path, body.clone()).await.status,
+            status,
+            "{body}"
+        );
+    }
 }
 
 #[tokio::test]

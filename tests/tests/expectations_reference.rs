@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use chalk_conformance::commands::exit::ExitStatus;
-use chalk_reference_server::{Config, Fault, serve};
+use chalk_faults::{Fault, Faults};
+use chalk_reference_server::Config;
 use chalk_tests::{conformance, scratch};
 
 /// An expectations file listing `requirement`.
@@ -38,10 +39,11 @@ async fn the_reference_servers_own_expectations_keep_the_suite_passing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expected_failure_keeps_the_run_green_and_is_reported_as_expected() {
-    let mut config = Config::ephemeral();
-    config.faults.insert(Fault::DuplicateDelivery);
+    let config = Config::ephemeral();
     let secret = config.jwt_secret().expect("a secret").to_owned();
-    let server = serve(config).await.expect("the reference server starts");
+    let server = chalk_faults::serve(config, Faults::from(Fault::DuplicateDelivery))
+        .await
+        .expect("the reference server starts");
     let dir = scratch("expected-failure");
     let file = expecting(&dir, "CHAT-008", "duplicates until OPS-42 lands");
     let (junit, results) = (dir.join("junit.xml"), dir.join("results.json"));

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use chalk_conformance::commands::exit::ExitStatus;
 use chalk_conformance::contract::catalogue::KNOWN_EXTENSIONS;
-use chalk_reference_server::{Config, Fault, Server, serve};
+use chalk_faults::Fault;
+use chalk_reference_server::{Config, Server};
 use chalk_tests::{conformance, scratch};
 
 /// A reference server with `faults`, and the options that point the fuzzer at it.
@@ -27,15 +28,14 @@ impl Target {
     async fn start_with(faults: &[Fault], change: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::ephemeral();
         change(&mut config);
-        for fault in faults {
-            config.faults.insert(*fault);
-        }
         let secret = config
             .jwt_secret()
             .expect("ephemeral has a secret")
             .to_owned();
         let origin = config.default_tenant.allowed_origins[0].clone();
-        let server = serve(config).await.expect("the reference server starts");
+        let server = chalk_faults::serve(config, faults.iter().copied().collect())
+            .await
+            .expect("the reference server starts");
         Self {
             server,
             secret,

@@ -1,5 +1,5 @@
 //! The kill matrix: the conformance suite against the reference server with each injected fault
-//! of `chalk_reference_server::faults`, and with each allowed variation.
+//! of `chalk_faults`, and with each allowed variation.
 //!
 //! - A fault must be *killed*: the run exits 1 and the requirement the fault breaks is among the
 //!   failures (a failing scenario of that requirement, or a failure that names it). Must-level
@@ -16,10 +16,10 @@
 //!
 //! Each run happens in a child process (this binary again, with `--run-one`), because the runner
 //! admits one run per process at a time: the child starts its own faulty server with
-//! `chalk_reference_server::serve` and runs the suite against it with
-//! `chalk_conformance::commands::execute`, writing the suite's Cucumber JSON report for the parent to
-//! read. At most [`PARALLEL_RUNS`] children run at once, and each is killed after
-//! [`RUN_DEADLINE`]. The harness is our own (`harness = false` in `Cargo.toml`): this binary holds
+//! `chalk_faults::serve` (the reference server with the fault's seams installed) and runs the
+//! suite against it with `chalk_conformance::commands::execute`, writing the suite's Cucumber
+//! JSON report for the parent to read. At most [`PARALLEL_RUNS`] children run at once, and each
+//! is killed after [`RUN_DEADLINE`]. The harness is our own (`harness = false` in `Cargo.toml`): this binary holds
 //! one test, `every_fault_is_killed_and_every_variation_passes`.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 use chalk_conformance::commands::{self, exit::ExitStatus};
 use chalk_conformance::contract::catalogue::{Catalogue, KNOWN_EXTENSIONS, Level};
 use chalk_conformance::report::console::Console;
-use chalk_reference_server::faults::{Fault, Kind};
-use chalk_reference_server::{Config, serve};
+use chalk_faults::{Fault, Faults, Kind};
+use chalk_reference_server::Config;
 use serde_json::Value;
 
 /// The one test of this binary.
@@ -309,7 +309,7 @@ fn every_fault_is_killed_and_every_variation_passes() -> bool {
     );
     if !uncovered.is_empty() {
         println!(
-            "\nRequirements no fault breaks (add one to chalk_reference_server::faults): {}",
+            "\nRequirements no fault breaks (add one to chalk_faults): {}",
             uncovered.join(", ")
         );
     }
@@ -514,11 +514,10 @@ fn run_one(run: Run, json: &Path) -> ExitCode {
 /// Serves the reference server with the run's fault and runs the suite against it.
 async fn judge(run: Run, json: PathBuf) -> ExitStatus {
     let mut config = Config::ephemeral();
-    config.faults.insert(run.fault);
     config.shutdown_drain = Duration::from_millis(500);
     let secret = config.jwt_secret().unwrap_or_default().to_owned();
     let api_key = config.api_key().unwrap_or_default().to_owned();
-    let server = match serve(config).await {
+    let server = match chalk_faults::serve(config, Faults::from(run.fault)).await {
         Ok(server) => server,
         Err(e) => {
             println!("the faulty server does not start: {e}");

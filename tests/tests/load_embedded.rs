@@ -71,14 +71,12 @@ async fn a_short_load_delivers_every_message_exactly_once() {
 async fn a_server_without_room_state_is_not_at_fault() {
     // room.state is an extension: a server that greets nobody still passes when it delivers.
     let mut config = chalk_reference_server::Config::ephemeral();
-    config
-        .faults
-        .insert(chalk_reference_server::Fault::NoRoomState);
     config.limits.rate_per_second = 1e9;
     config.limits.rate_burst = u32::MAX;
     let secret = config.jwt_secret().expect("a secret").to_owned();
     let origin = config.default_tenant.allowed_origins[0].clone();
-    let server = chalk_reference_server::serve(config)
+    let faults = chalk_faults::Faults::from(chalk_faults::Fault::NoRoomState);
+    let server = chalk_faults::serve(config, faults)
         .await
         .expect("the reference server starts");
     let url = server.ws_url();

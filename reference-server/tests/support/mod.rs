@@ -9,7 +9,7 @@ pub mod schema;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chalk_reference_server::{Config, Server, serve};
+use chalk_reference_server::{Config, Seams, Server, serve_with};
 use futures_util::{SinkExt, StreamExt};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
@@ -63,9 +63,16 @@ impl TestServer {
 
     /// A server with [`Config::ephemeral`] adjusted by `adjust`.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        TestServer::start_with_seams(adjust, Seams::default()).await
+    }
+
+    /// A server with [`Config::ephemeral`] adjusted by `adjust`, and `seams` installed.
+    pub async fn start_with_seams(adjust: impl FnOnce(&mut Config), seams: Seams) -> TestServer {
         let mut config = Config::ephemeral();
         adjust(&mut config);
-        let server = serve(config.clone()).await.expect("server starts");
+        let server = serve_with(config.clone(), seams)
+            .await
+            .expect("server starts");
         TestServer { server, config }
     }
 

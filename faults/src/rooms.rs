@@ -1,0 +1,362 @@
+//! Faults of rooms: [`FaultyJoinRule`] lets the ended and the removed back in, and
+//! [`FaultyEvents`], on the room-event seam, decides what of a room's events reaches whom:
+//! events dropped, rewritten, duplicated, sent to the wrong members or to other rooms.
+
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use chalk_reference_server::close::CloseReason;
+use chalk_reference_server::connection::ConnId;
+use chalk_reference_server::events::{
+    Audience, Departure, EventKind, Members, RoomEvent, RoomEvents,
+};
+use chalk_reference_server::rooms::{JoinFacts, JoinRule, RoomRefusal};
+use serde_json::Value;
+
+use crate::directory::Directory;
+use crate::fault::{Fault, Faults};
+use crate::rewrite::{data_of, rewrite};
+
+/// The join rule with `join-ended-room` and `readmit-removed`.
+#[derive(Debug)]
+pub struct FaultyJoinRule {
+    faults: Faults,
+}
+
+impl FaultyJoinRule {
+    /// The rule of `faults`.
+    pub fn new(faults: Faults) -> Self {
+        Self { faults }
+    }
+}
+
+impl JoinRule for FaultyJoinRule {
+    fn admits(&self, facts: JoinFacts) -> Result<(), RoomRefusal> {
+        JoinFacts {
+            ended: facts.ended && !self.faults.has(Fault::JoinEndedRoom),
+            removed: facts.removed && !self.faults.has(Fault::ReadmitRemoved),
+        }
+        .standard_verdict()
+    }
+}
+
+/// The room-event seam with the event faults of a set.
+#[derive(Debug)]
+pub struct FaultyEvents {
+    faults: Faults,
+    /// Live sessions, for the faults that reach other rooms.
+    directory: Arc<Directory>,
+}
+
+impl FaultyEvents {
+    /// The seam of `faults`.
+    pub fn new(faults: Faults, directory: Arc<Directory>) -> Self {
+        Self { faults, directory }
+    }
+
+    fn has(&self, fault: Fault) -> bool {
+        self.faults.has(fault)
+    }
+
+    /// `joined-fields-from-nowhere` and `reuse-recording-id` in the joiner's `room.state`.
+    fn room_state(&self, frame: Utf8Bytes, room_id: &str) -> Option<Utf8Bytes> {
+        if self.has(Fault::NoRoomState) {
+            return None;
+        }
+        let mut frame = frame;
+        if self.has(Fault::JoinedFieldsFromNowhere) {
+            frame = rewrite(&frame, |event| {
+                let roster = data_of(event)
+                    .and_then(|data| data.get_mut("participants"))
+                    .and_then(Value::as_array_mut);
+                for entry in roster
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_object_mut)
+                {
+                    let id = entry.get("id").cloned().unwrap_or(Value::Null);
+                    entry.insert("display_name".into(), id);
+                    entry.insert("role".into(), "participant".into());
+                }
+            });
+        }
+        if self.has(Fault::ReuseRecordingId) {
+            frame = rewrite(&frame, |event| {
+                if let Some(data) = data_of(event)
+                    && data.get("recording_id").is_some_and(|id| !id.is_null())
+                {
+                    data.insert("recording_id".into(), format!("rec_{room_id}").into());
+                }
+            });
+        }
+        Some(frame)
+    }
+
+    /// `no-joined`, `wrong-joined-id`, `misspelled-event`, `joined-fields-from-nowhere`: what
+    /// becomes of the `participant.joined` about the member on `conn`.
+    fn joined(&self, frame: Utf8Bytes, conn: ConnId) -> Option<Utf8Bytes> {
+        if self.has(Fault::NoJoined) {
+            return None;
+        }
+        let mut frame = frame;
+        if self.has(Fault::WrongJoinedId) {
+            frame = rewrite(&frame, |event| {
+                data_of(event).map(|data| data.insert("id".into(), format!("conn_{conn}").into()));
+            });
+        }
+        if self.has(Fault::MisspelledEvent) {
+            frame = rewrite(&frame, |event| {
+                event.insert("event".into(), "participant.join".into());
+            });
+        }
+        if self.has(Fault::JoinedFieldsFromNowhere) {
+            frame = rewrite(&frame, |event| {
+                if let Some(data) = data_of(event) {
+                    let id = data.get("id").cloned().unwrap_or(Value::Null);
+                    data.insert("display_name".into(), id);
+                    data.insert("role".into(), "participant".into());
+                }
+            });
+        }
+        Some(frame)
+    }
+
+    /// `no-left` (a clean close) and `left-only-on-clean-close` (a dropped connection): whether
+    /// a departure goes unannounced.
+    fn quiet(&self, departure: Departure) -> bool {
+        (departure == Departure::Closed(CloseReason::ClientClosed) && self.has(Fault::NoLeft))
+            || (departure == Departure::Closed(CloseReason::ConnectionLost)
+                && self.has(Fault::LeftOnlyOnCleanClose))
+    }
+
+    /// The chat faults that rewrite the message for everyone.
+    fn chat(&self, frame: Utf8Bytes) -> Utf8Bytes {
+        let rewrites = [
+            Fault::ConstantMessageId,
+            Fault::WrongSenderId,
+            Fault::DropNonAscii,
+            Fault::TimestampNotRfc3339,
+            Fault::LocalTimeTimestamp,
+            Fault::NoTimestamp,
+        ];
+        if !rewrites.into_iter().any(|fault| self.has(fault)) {
+            return frame;
+        }
+        rewrite(&frame, |event| {
+            let Some(data) = data_of(event) else { return };
+            if self.has(Fault::ConstantMessageId) {
+                data.insert("id".into(), "msg_1".into());
+            }
+            if self.has(Fault::WrongSenderId) {
+                data.insert("sender_id".into(), "p_unknown".into());
+            }
+            if self.has(Fault::DropNonAscii)
+                && let Some(Value::String(text)) = data.get_mut("text")
+            {
+                text.retain(|c| c.is_ascii());
+            }
+            if let Some(timestamp) = self.chat_timestamp() {
+                data.insert("timestamp".into(), timestamp.into());
+            }
+            if self.has(Fault::NoTimestamp) {
+                data.remove("timestamp");
+            }
+        })
+    }
+
+    /// The `chat.message` timestamp under `timestamp-not-rfc3339` or `local-time-timestamp`.
+    fn chat_timestamp(&self) -> Option<String> {
+        let now = time::OffsetDateTime::now_utc();
+        if self.has(Fault::TimestampNotRfc3339) {
+            return Some(format!(
+                "{:02}:{:02}:{:02}",
+                now.hour(),
+                now.minute(),
+                now.second()
+            ));
+        }
+        if !self.has(Fault::LocalTimeTimestamp) {
+            return None;
+        }
+        let local =
+            now.to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap_or(time::UtcOffset::UTC));
+        Some(format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+02:00",
+            local.year(),
+            u8::from(local.month()),
+            local.day(),
+            local.hour(),
+            local.minute(),
+            local.second(),
+            local.millisecond()
+        ))
+    }
+
+    /// `recording-id-number`, `stopped-id-number`, `mismatched-recording-id` and
+    /// `reuse-recording-id`: the recording id a recording event names.
+    fn recording(&self, frame: Utf8Bytes, room_id: &str, started: bool) -> Utf8Bytes {
+        let id: Option<Value> = if started && self.has(Fault::RecordingIdNumber)
+            || !started && self.has(Fault::StoppedIdNumber)
+        {
+            Some(12345.into())
+        } else if !started && self.has(Fault::MismatchedRecordingId) {
+            Some(format!("rec_{}", uuid::Uuid::new_v4().simple()).into())
+        } else if self.has(Fault::ReuseRecordingId) {
+            Some(format!("rec_{room_id}").into())
+        } else {
+            None
+        };
+        match id {
+            None => frame,
+            Some(id) => rewrite(&frame, |event| {
+                data_of(event).map(|data| data.insert("recording_id".into(), id));
+            }),
+        }
+    }
+}
+
+impl RoomEvents for FaultyEvents {
+    fn publish(&self, event: RoomEvent<'_>, members: &Members<'_>) {
+        let RoomEvent {
+            room,
+            kind,
+            frame,
+            audience,
+        } = event;
+        match kind {
+            EventKind::RoomState => {
+                if let Some(frame) = self.room_state(frame, &room.room_id) {
+                    members.deliver(audience, &frame);
+                }
+            }
+            EventKind::Joined { conn, .. } => {
+                let Some(frame) = self.joined(frame, conn) else {
+                    return;
+                };
+                let audience = if self.has(Fault::JoinedToSelf) {
+                    Audience::Everyone
+                } else {
+                    audience
+                };
+                members.deliver(audience, &frame);
+                if self.has(Fault::PresenceAcrossRooms) {
+                    self.directory.send_elsewhere(room, &frame);
+                }
+            }
+            EventKind::Left { departure, .. } => {
+                if self.quiet(departure) {
+                    return;
+                }
+                let frame = if self.has(Fault::FieldsOutsideData) {
+                    rewrite(&frame, |event| {
+                        let id = data_of(event).and_then(|data| data.get("id").cloned());
+                        event.insert("id".into(), id.unwrap_or(Value::Null));
+                    })
+                } else {
+                    frame
+                };
+                members.deliver(audience, &frame);
+                if self.has(Fault::DoubleLeft) {
+                    members.deliver(audience, &frame);
+                }
+                if self.has(Fault::PresenceAcrossRooms) {
+                    self.directory.send_elsewhere(room, &frame);
+                }
+            }
+            EventKind::Chat { from, .. } => {
+                let frame = self.chat(frame);
+                let audience = if self.has(Fault::NoChatDelivery) {
+                    Audience::Only(from)
+                } else if self.has(Fault::NoChatEcho) {
+                    Audience::AllBut(from)
+                } else {
+                    audience
+                };
+                if self.has(Fault::PerReceiverMessageId) {
+                    for conn in members.connections() {
+                        if audience.includes(conn.id()) {
+                            conn.send(rewrite(&frame, |event| {
+                                let fresh = format!("msg_{}", uuid::Uuid::new_v4().simple());
+                                data_of(event).map(|data| data.insert("id".into(), fresh.into()));
+                            }));
+                        }
+                    }
+                } else {
+                    members.deliver(audience, &frame);
+                }
+                if self.has(Fault::DuplicateDelivery) {
+                    members.deliver(audience, &frame);
+                }
+                if self.has(Fault::ChatAcrossRooms) {
+                    self.directory.send_elsewhere(room, &frame);
+                }
+            }
+            EventKind::Hand { .. } => {
+                if !self.has(Fault::NoHandEvents) {
+                    members.deliver(audience, &frame);
+                }
+            }
+            EventKind::RecordingStarted { .. } => {
+                if self.has(Fault::NoRecordingStarted) {
+                    return;
+                }
+                let frame = self.recording(frame, &room.room_id, true);
+                members.deliver(audience, &frame);
+                if self.has(Fault::RecordingAcrossRooms) {
+                    self.directory.send_elsewhere(room, &frame);
+                }
+            }
+            EventKind::RecordingStopped { .. } => {
+                if !self.has(Fault::NoRecordingStopped) {
+                    let frame = self.recording(frame, &room.room_id, false);
+                    members.deliver(audience, &frame);
+                }
+            }
+            _ => members.deliver(audience, &frame),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chalk_reference_server::connection::Connection;
+    use chalk_reference_server::rooms::RoomKey;
+
+    use super::*;
+
+    #[test]
+    fn readmit_removed_opens_the_door_to_the_removed_only() {
+        let rule = FaultyJoinRule::new(Faults::from(Fault::ReadmitRemoved));
+        let facts = |ended, removed| JoinFacts { ended, removed };
+        assert_eq!(rule.admits(facts(false, true)), Ok(()));
+        assert_eq!(rule.admits(facts(true, false)), Err(RoomRefusal::Ended));
+    }
+
+    #[test]
+    fn no_chat_echo_leaves_the_sender_out_and_duplicate_delivery_sends_twice() {
+        let (alice, mut to_alice) = Connection::new(8);
+        let (bob, mut to_bob) = Connection::new(8);
+        let members = [alice.clone(), bob];
+        let faults = [Fault::NoChatEcho, Fault::DuplicateDelivery]
+            .into_iter()
+            .collect();
+        let events = FaultyEvents::new(faults, Arc::new(Directory::default()));
+        let room = RoomKey {
+            tenant: "default".to_owned(),
+            room_id: "room".to_owned(),
+        };
+        let chat = RoomEvent {
+            room: &room,
+            kind: EventKind::Chat {
+                sender_id: "alice",
+                from: alice.id(),
+            },
+            frame: Utf8Bytes::from_static(r#"{"event":"chat.message","data":{}}"#),
+            audience: Audience::Everyone,
+        };
+        events.publish(chat, &Members::new(&members));
+        assert_eq!(to_alice.try_recv(), None);
+        assert!(to_bob.try_recv().is_some() && to_bob.try_recv().is_some());
+        assert_eq!(to_bob.try_recv(), None);
+    }
+}
