@@ -5,7 +5,6 @@
 //! mismatches into failures; keeping the judgement here makes it easy to test on its own.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -13,31 +12,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::driver::connection::{Received, ReceivedKind};
 use crate::driver::handshake::{Handshake, HttpResponse, accept_key};
-
-/// What was expected, and what was found instead.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mismatch {
-    /// What the requirement calls for.
-    pub expected: String,
-    /// What the server did.
-    pub actual: String,
-}
-
-impl Mismatch {
-    /// A mismatch from two descriptions.
-    pub fn new(expected: impl Into<String>, actual: impl Into<String>) -> Self {
-        Self {
-            expected: expected.into(),
-            actual: actual.into(),
-        }
-    }
-}
-
-impl fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Expected: {}\nActual:   {}", self.expected, self.actual)
-    }
-}
+use crate::suite::failure::Mismatch;
 
 /// The outcome of a matcher.
 pub type Match<T = ()> = Result<T, Mismatch>;

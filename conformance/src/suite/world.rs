@@ -24,8 +24,8 @@ use crate::driver::provision::{Credentials, Provisioner};
 use crate::driver::redact::Redactor;
 use crate::driver::transcript::{Direction, Transcript};
 use crate::driver::transport::{Connector, Target};
-use crate::suite::failure::Failure;
-use crate::suite::matchers::{self, Mismatch};
+use crate::suite::failure::{Failed, Failure, FailureLog, Mismatch};
+use crate::suite::matchers;
 
 /// The requirement a refused valid token breaks (used when a scenario's setup cannot connect).
 const SETUP_CONNECT_REQUIREMENT: &str = "AUTH-001";
@@ -143,6 +143,7 @@ impl ChalkWorld {
             requirement,
             number,
             transcript: Arc::new(Transcript::new()),
+            failures: FailureLog::default(),
             rooms: BTreeMap::new(),
             participants: BTreeMap::new(),
             attempts: Vec::new(),
@@ -168,18 +169,29 @@ impl ChalkWorld {
         self.scene.as_ref()
     }
 
-    /// Ends the scenario: judges what every connection received, then closes them.
-    pub async fn finish(&mut self) -> Result<(), Failure> {
+    /// The *must* tier: a step's verdict becomes the scenario's. A failure is recorded in the
+    /// scenario's [`FailureLog`], for the report, and the step gets [`Failed`] to fail with.
+    pub fn must(&mut self, verdict: Result<(), Failure>) -> Result<(), Failed> {
+        verdict.map_err(|failure| {
+            self.scene().failures.record(failure);
+            Failed
+        })
+    }
+
+    /// Ends the scenario: judges what every connection received, then closes them. A frame that
+    /// broke the contract fails the scenario through its [`FailureLog`].
+    pub async fn finish(&mut self) {
         let Some(scene) = self.scene.as_mut() else {
-            return Ok(());
+            return;
         };
-        let verdict = scene.frame_violations();
+        if let Err(failure) = scene.frame_violations() {
+            scene.failures.record_at_end(failure);
+        }
         for participant in scene.participants.values_mut() {
             for connection in &mut participant.connections {
                 connection.shut().await;
             }
         }
-        verdict
     }
 }
 
@@ -190,6 +202,7 @@ pub struct Scene {
     requirement: RequirementRef,
     number: usize,
     transcript: Arc<Transcript>,
+    failures: FailureLog,
     rooms: BTreeMap<RoomKey, String>,
     participants: BTreeMap<String, Participant>,
     attempts: Vec<Attempt>,
@@ -219,6 +232,11 @@ impl Scene {
     /// A handle on the scenario's transcript that outlives the scenario (for the report).
     pub fn transcript_handle(&self) -> Arc<Transcript> {
         Arc::clone(&self.transcript)
+    }
+
+    /// A handle on the scenario's failure log that outlives the scenario (for the report).
+    pub fn failure_log(&self) -> FailureLog {
+        self.failures.clone()
     }
 
     /// The requirement the scenario checks.
@@ -652,18 +670,16 @@ impl Scene {
             for connection in &participant.connections {
                 let state = connection.inbox().lock();
                 if let Some(violation) = state.violations.first() {
-                    return Err(Failure {
-                        requirement: violation.requirement.clone(),
-                        expected:
-                            "every frame to be a JSON event envelope matching its event's schema"
-                                .to_owned(),
-                        actual: format!(
+                    return Err(Mismatch::new(
+                        "every frame to be a JSON event envelope matching its event's schema",
+                        format!(
                             "{} received {}\n{}",
                             connection.label(),
                             violation.frame,
                             violation.detail
                         ),
-                    });
+                    )
+                    .against(violation.requirement.clone()));
                 }
             }
         }

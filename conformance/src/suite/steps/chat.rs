@@ -5,7 +5,7 @@ use cucumber::{then, when};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::suite::failure::Failure;
+use crate::suite::failure::{Failed, Failure};
 use crate::suite::matchers;
 use crate::suite::steps::parameters::Name;
 use crate::suite::world::{ChalkWorld, Scene};
@@ -68,59 +68,73 @@ fn string_at(frame: &Value, pointer: &str) -> String {
 }
 
 #[when(expr = "{participant} sends the chat message {string}")]
-async fn sends_chat(world: &mut ChalkWorld, from: Name, text: String) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    send_chat(scene, &from, &text).await
+async fn sends_chat(world: &mut ChalkWorld, from: Name, text: String) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        scene.begin_action();
+        send_chat(scene, &from, &text).await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} sends a chat message with each of these texts:")]
-async fn sends_each_text(world: &mut ChalkWorld, step: &Step, from: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    let listed: Value = serde_json::from_str(step.docstring.as_deref().unwrap_or_default())
-        .map_err(|e| {
-            scene.fail(
-                "a JSON array of {\"text\"} objects",
-                format!("{e} (a mistake in the feature)"),
-            )
-        })?;
-    let texts: Vec<String> = listed
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| entry.get("text")?.as_str().map(str::to_owned))
-        .collect();
-    for text in texts {
-        send_chat(scene, &from, &text).await?;
+async fn sends_each_text(world: &mut ChalkWorld, step: &Step, from: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        scene.begin_action();
+        let listed: Value = serde_json::from_str(step.docstring.as_deref().unwrap_or_default())
+            .map_err(|e| {
+                scene.fail(
+                    "a JSON array of {\"text\"} objects",
+                    format!("{e} (a mistake in the feature)"),
+                )
+            })?;
+        let texts: Vec<String> = listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.get("text")?.as_str().map(str::to_owned))
+            .collect();
+        for text in texts {
+            send_chat(scene, &from, &text).await?;
+        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} sends {int} numbered chat messages")]
-async fn sends_numbered(world: &mut ChalkWorld, from: Name, count: usize) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    for n in 1..=count {
-        send_chat(scene, &from, &format!("numbered message {n} of {count}")).await?;
+async fn sends_numbered(world: &mut ChalkWorld, from: Name, count: usize) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        scene.begin_action();
+        for n in 1..=count {
+            send_chat(scene, &from, &format!("numbered message {n} of {count}")).await?;
+        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} sends a chat message of {int} characters")]
-async fn sends_long(world: &mut ChalkWorld, from: Name, length: usize) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    send_chat(scene, &from, &"a".repeat(length)).await
+async fn sends_long(world: &mut ChalkWorld, from: Name, length: usize) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        scene.begin_action();
+        send_chat(scene, &from, &"a".repeat(length)).await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[then(expr = "{participant} receives the chat message {string}")]
-async fn receives_chat(
-    world: &mut ChalkWorld,
-    listener: Name,
-    text: String,
-) -> Result<(), Failure> {
-    await_chat(world.scene(), &listener, &text).await.map(drop)
+async fn receives_chat(world: &mut ChalkWorld, listener: Name, text: String) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> =
+        async { await_chat(world.scene(), &listener, &text).await.map(drop) }.await;
+    world.must(verdict)
 }
 
 #[then(
@@ -131,53 +145,65 @@ async fn sender_is(
     text: String,
     listener: Name,
     sender: Name,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    let frame = await_chat(scene, &listener, &text).await?;
-    let expected = scene.participant_id(&sender)?;
-    let actual = string_at(&frame, "/data/sender_id");
-    if actual != expected {
-        return Err(scene.fail(
-            format!("sender_id {expected:?} ({sender}'s participant id)"),
-            format!("sender_id {actual:?}"),
-        ));
+) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let frame = await_chat(scene, &listener, &text).await?;
+        let expected = scene.participant_id(&sender)?;
+        let actual = string_at(&frame, "/data/sender_id");
+        if actual != expected {
+            return Err(scene.fail(
+                format!("sender_id {expected:?} ({sender}'s participant id)"),
+                format!("sender_id {actual:?}"),
+            ));
+        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    world.must(verdict)
 }
 
 #[then(expr = "{participant} receives each of those texts byte for byte")]
-async fn receives_each_text(world: &mut ChalkWorld, listener: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    let sent = scene.sent_texts.clone();
-    let found = scene
-        .await_frames(&listener, |frames| {
-            let received = matchers::chat_texts(frames);
-            sent.iter().all(|t| received.contains(t)).then_some(())
-        })
-        .await?;
-    if found.is_err() {
-        let frames = scene.quiet_frames(&listener).await?;
-        let received = matchers::chat_texts(&frames);
-        let missing: Vec<&String> = sent.iter().filter(|t| !received.contains(t)).collect();
-        let unexpected: Vec<&String> = received.iter().filter(|t| !sent.contains(t)).collect();
-        return Err(scene.fail(
-            format!("each of the {} texts, byte for byte", sent.len()),
-            format!("missing {missing:?}; received instead {unexpected:?}"),
-        ));
+async fn receives_each_text(world: &mut ChalkWorld, listener: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let sent = scene.sent_texts.clone();
+        let found = scene
+            .await_frames(&listener, |frames| {
+                let received = matchers::chat_texts(frames);
+                sent.iter().all(|t| received.contains(t)).then_some(())
+            })
+            .await?;
+        if found.is_err() {
+            let frames = scene.quiet_frames(&listener).await?;
+            let received = matchers::chat_texts(&frames);
+            let missing: Vec<&String> = sent.iter().filter(|t| !received.contains(t)).collect();
+            let unexpected: Vec<&String> = received.iter().filter(|t| !sent.contains(t)).collect();
+            return Err(scene.fail(
+                format!("each of the {} texts, byte for byte", sent.len()),
+                format!("missing {missing:?}; received instead {unexpected:?}"),
+            ));
+        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    world.must(verdict)
 }
 
 #[then(expr = "the ids of the chat messages {participant} received are all different")]
-async fn ids_differ(world: &mut ChalkWorld, listener: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    await_all_sent(scene, &listener).await?;
-    let frames = scene.frames_after_a_quiet_window(&listener).await?;
-    let ids: Vec<String> = matchers::of_event(&frames, "chat.message")
-        .filter(|f| scene.sent_texts.contains(&string_at(f, "/data/text")))
-        .map(|f| string_at(f, "/data/id"))
-        .collect();
-    scene.check(matchers::all_distinct(&ids))
+async fn ids_differ(world: &mut ChalkWorld, listener: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        await_all_sent(scene, &listener).await?;
+        let frames = scene.frames_after_a_quiet_window(&listener).await?;
+        let ids: Vec<String> = matchers::of_event(&frames, "chat.message")
+            .filter(|f| scene.sent_texts.contains(&string_at(f, "/data/text")))
+            .map(|f| string_at(f, "/data/id"))
+            .collect();
+        scene.check(matchers::all_distinct(&ids))
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[then(expr = "{participant} and {participant} see the same id for the chat message {string}")]
@@ -186,88 +212,108 @@ async fn same_id(
     first: Name,
     second: Name,
     text: String,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    let a = string_at(&await_chat(scene, &first, &text).await?, "/data/id");
-    let b = string_at(&await_chat(scene, &second, &text).await?, "/data/id");
-    if a != b {
-        return Err(scene.fail(
-            format!("{first} and {second} to see one id"),
-            format!("{first} sees {a:?}, {second} sees {b:?}"),
-        ));
+) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let a = string_at(&await_chat(scene, &first, &text).await?, "/data/id");
+        let b = string_at(&await_chat(scene, &second, &text).await?, "/data/id");
+        if a != b {
+            return Err(scene.fail(
+                format!("{first} and {second} to see one id"),
+                format!("{first} sees {a:?}, {second} sees {b:?}"),
+            ));
+        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    world.must(verdict)
 }
 
 #[then(
     expr = "the chat message {string} that {participant} receives has an RFC 3339 timestamp with a time zone"
 )]
-async fn rfc3339(world: &mut ChalkWorld, text: String, listener: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    let frame = await_chat(scene, &listener, &text).await?;
-    scene
-        .check(matchers::rfc3339_timestamp(&string_at(
-            &frame,
-            "/data/timestamp",
-        )))
-        .map(drop)
+async fn rfc3339(world: &mut ChalkWorld, text: String, listener: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let frame = await_chat(scene, &listener, &text).await?;
+        scene
+            .check(matchers::rfc3339_timestamp(&string_at(
+                &frame,
+                "/data/timestamp",
+            )))
+            .map(drop)
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[then(
     expr = "the chat message {string} that {participant} receives has a UTC timestamp within five minutes of now"
 )]
-async fn utc_now(world: &mut ChalkWorld, text: String, listener: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    let frame = await_chat(scene, &listener, &text).await?;
-    let timestamp = string_at(&frame, "/data/timestamp");
-    scene.check(matchers::utc_near(
-        &timestamp,
-        OffsetDateTime::now_utc(),
-        time::Duration::minutes(5),
-    ))
+async fn utc_now(world: &mut ChalkWorld, text: String, listener: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let frame = await_chat(scene, &listener, &text).await?;
+        let timestamp = string_at(&frame, "/data/timestamp");
+        scene.check(matchers::utc_near(
+            &timestamp,
+            OffsetDateTime::now_utc(),
+            time::Duration::minutes(5),
+        ))
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[then(expr = "{participant} receives each numbered message exactly once")]
-async fn exactly_once(world: &mut ChalkWorld, listener: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    await_all_sent(scene, &listener).await?;
-    let received = matchers::chat_texts(&scene.frames_after_a_quiet_window(&listener).await?);
-    scene.check(matchers::each_exactly_once(&scene.sent_texts, &received))
+async fn exactly_once(world: &mut ChalkWorld, listener: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        await_all_sent(scene, &listener).await?;
+        let received = matchers::chat_texts(&scene.frames_after_a_quiet_window(&listener).await?);
+        scene.check(matchers::each_exactly_once(&scene.sent_texts, &received))
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[then(expr = "{participant} receives the numbered messages in the order they were sent")]
-async fn in_order(world: &mut ChalkWorld, listener: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    let received = await_all_sent(scene, &listener).await?;
-    scene.check(matchers::in_sent_order(&scene.sent_texts, &received))
+async fn in_order(world: &mut ChalkWorld, listener: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let received = await_all_sent(scene, &listener).await?;
+        scene.check(matchers::in_sent_order(&scene.sent_texts, &received))
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[then(
     expr = "the chat message {string} that {participant} receives has an id and a timestamp of the server's own"
 )]
-async fn server_fields(
-    world: &mut ChalkWorld,
-    text: String,
-    listener: Name,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    let frame = await_chat(scene, &listener, &text).await?;
-    let sent = scene.last_sent.clone().unwrap_or(Value::Null);
-    let chosen = |field: &str| {
-        sent.pointer(&format!("/data/{field}"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    for field in ["id", "timestamp"] {
-        let got = string_at(&frame, &format!("/data/{field}"));
-        if chosen(field).as_deref() == Some(got.as_str()) {
-            return Err(scene.fail(
-                format!("a {field} chosen by the server"),
-                format!("the {field} the client put in chat.send: {got:?}"),
-            ));
+async fn server_fields(world: &mut ChalkWorld, text: String, listener: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let frame = await_chat(scene, &listener, &text).await?;
+        let sent = scene.last_sent.clone().unwrap_or(Value::Null);
+        let chosen = |field: &str| {
+            sent.pointer(&format!("/data/{field}"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        for field in ["id", "timestamp"] {
+            let got = string_at(&frame, &format!("/data/{field}"));
+            if chosen(field).as_deref() == Some(got.as_str()) {
+                return Err(scene.fail(
+                    format!("a {field} chosen by the server"),
+                    format!("the {field} the client put in chat.send: {got:?}"),
+                ));
+            }
         }
+        Ok(())
     }
-    Ok(())
+    .await;
+    world.must(verdict)
 }
 
 #[then(
@@ -278,36 +324,44 @@ async fn echo(
     sender: Name,
     text: String,
     other: Name,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    let theirs = string_at(&await_chat(scene, &other, &text).await?, "/data/id");
-    let own = string_at(&await_chat(scene, &sender, &text).await?, "/data/id");
-    if own != theirs {
-        return Err(scene.fail(
-            format!("the echo to {sender} with the id {other} sees ({theirs:?})"),
-            format!("the echo has the id {own:?}"),
-        ));
+) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let theirs = string_at(&await_chat(scene, &other, &text).await?, "/data/id");
+        let own = string_at(&await_chat(scene, &sender, &text).await?, "/data/id");
+        if own != theirs {
+            return Err(scene.fail(
+                format!("the echo to {sender} with the id {other} sees ({theirs:?})"),
+                format!("the echo has the id {own:?}"),
+            ));
+        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    world.must(verdict)
 }
 
 #[then(expr = "{participant} and {participant} can still chat with each other")]
-async fn can_still_chat(world: &mut ChalkWorld, first: Name, second: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    for (from, to) in [(&first, &second), (&second, &first)] {
-        let probe = scene.next_probe(from);
-        let frame = json!({ "event": "chat.send", "data": { "text": probe } });
-        let sent = scene
-            .connection_mut(from)?
-            .send_text(&frame.to_string())
-            .await;
-        sent.map_err(|e| {
-            scene.fail(
-                format!("{from}'s connection to be still usable"),
-                e.to_string(),
-            )
-        })?;
-        await_chat(scene, to, &probe).await?;
+async fn can_still_chat(world: &mut ChalkWorld, first: Name, second: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        for (from, to) in [(&first, &second), (&second, &first)] {
+            let probe = scene.next_probe(from);
+            let frame = json!({ "event": "chat.send", "data": { "text": probe } });
+            let sent = scene
+                .connection_mut(from)?
+                .send_text(&frame.to_string())
+                .await;
+            sent.map_err(|e| {
+                scene.fail(
+                    format!("{from}'s connection to be still usable"),
+                    e.to_string(),
+                )
+            })?;
+            await_chat(scene, to, &probe).await?;
+        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    world.must(verdict)
 }

@@ -3,7 +3,7 @@
 use cucumber::{then, when};
 
 use crate::driver::connection::{Connection, Ending};
-use crate::suite::failure::Failure;
+use crate::suite::failure::{Failed, Failure};
 use crate::suite::steps::parameters::Name;
 use crate::suite::world::{ChalkWorld, Scene};
 
@@ -31,67 +31,91 @@ async fn expect_close_code(
 }
 
 #[when(expr = "{participant} closes the connection")]
-async fn closes(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    let result = scene.connection_mut(&who)?.close(1000).await;
-    result.map_err(|e| scene.fail(format!("{who} to send a Close frame"), e.to_string()))
+async fn closes(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        scene.begin_action();
+        let result = scene.connection_mut(&who)?.close(1000).await;
+        result.map_err(|e| scene.fail(format!("{who} to send a Close frame"), e.to_string()))
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant}'s connection drops without a close handshake")]
-async fn drops(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    scene.connection_mut(&who)?.drop_abruptly();
-    Ok(())
+async fn drops(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        scene.begin_action();
+        scene.connection_mut(&who)?.drop_abruptly();
+        Ok(())
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[then(expr = "{participant}'s connection is closed with code {int}")]
-async fn closed_with(world: &mut ChalkWorld, who: Name, code: u16) -> Result<(), Failure> {
-    let scene = world.scene();
-    let connection = scene.connection(&who)?;
-    expect_close_code(scene, connection, &format!("{who}'s connection"), code).await
+async fn closed_with(world: &mut ChalkWorld, who: Name, code: u16) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let connection = scene.connection(&who)?;
+        expect_close_code(scene, connection, &format!("{who}'s connection"), code).await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[then(expr = "{participant}'s earlier connection is closed with code {int}")]
-async fn earlier_closed_with(world: &mut ChalkWorld, who: Name, code: u16) -> Result<(), Failure> {
-    let scene = world.scene();
-    let connection = scene.earlier_connection(&who)?;
-    expect_close_code(
-        scene,
-        connection,
-        &format!("{who}'s earlier connection"),
-        code,
-    )
-    .await
+async fn earlier_closed_with(world: &mut ChalkWorld, who: Name, code: u16) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let connection = scene.earlier_connection(&who)?;
+        expect_close_code(
+            scene,
+            connection,
+            &format!("{who}'s earlier connection"),
+            code,
+        )
+        .await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[then(expr = "{participant}'s connection is closed by the server")]
-async fn closed_by_server(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    let connection = scene.connection(&who)?;
-    match scene.await_ending(connection).await {
-        Some(_) => Ok(()),
-        None => Err(scene.fail(
-            format!("the server to fail {who}'s connection"),
-            format!("still open after {:?}", scene.run().event_timeout),
-        )),
+async fn closed_by_server(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let connection = scene.connection(&who)?;
+        match scene.await_ending(connection).await {
+            Some(_) => Ok(()),
+            None => Err(scene.fail(
+                format!("the server to fail {who}'s connection"),
+                format!("still open after {:?}", scene.run().event_timeout),
+            )),
+        }
     }
+    .await;
+    world.must(verdict)
 }
 
 #[then(expr = "{participant} receives a close frame in reply")]
-async fn close_reply(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    let connection = scene.connection(&who)?;
-    match scene.await_ending(connection).await {
-        Some(Ending::CloseFrame { .. }) => Ok(()),
-        Some(ending) => Err(scene.fail(
-            "a Close frame answering the client's",
-            format!("the connection {}", ending.describe()),
-        )),
-        None => Err(scene.fail(
-            "a Close frame answering the client's",
-            format!("nothing within {:?}", scene.run().event_timeout),
-        )),
+async fn close_reply(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let connection = scene.connection(&who)?;
+        match scene.await_ending(connection).await {
+            Some(Ending::CloseFrame { .. }) => Ok(()),
+            Some(ending) => Err(scene.fail(
+                "a Close frame answering the client's",
+                format!("the connection {}", ending.describe()),
+            )),
+            None => Err(scene.fail(
+                "a Close frame answering the client's",
+                format!("nothing within {:?}", scene.run().event_timeout),
+            )),
+        }
     }
+    .await;
+    world.must(verdict)
 }

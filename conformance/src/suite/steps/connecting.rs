@@ -7,7 +7,7 @@ use cucumber::{given, when};
 
 use crate::driver::handshake::UpgradeRequest;
 use crate::driver::tokens;
-use crate::suite::failure::Failure;
+use crate::suite::failure::{Failed, Failure};
 use crate::suite::steps::parameters::{Defect, Lookalike, Name};
 use crate::suite::world::{ChalkWorld, RoomKey, Scene};
 
@@ -89,8 +89,10 @@ fn forged(scene: &Scene, name: &str, defect: tokens::TokenDefect) -> Result<Stri
 }
 
 #[given(expr = "{participant} is connected")]
-async fn is_connected(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    world.scene().connect_for_setup(&name, RoomKey::Main).await
+async fn is_connected(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> =
+        async { world.scene().connect_for_setup(&name, RoomKey::Main).await }.await;
+    world.must(verdict)
 }
 
 #[given(expr = "{participant} and {participant} are connected")]
@@ -98,14 +100,18 @@ async fn two_are_connected(
     world: &mut ChalkWorld,
     first: Name,
     second: Name,
-) -> Result<(), Failure> {
-    for name in [first, second] {
-        world
-            .scene()
-            .connect_for_setup(&name, RoomKey::Main)
-            .await?;
+) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        for name in [first, second] {
+            world
+                .scene()
+                .connect_for_setup(&name, RoomKey::Main)
+                .await?;
+        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    world.must(verdict)
 }
 
 #[given(expr = "{participant}, {participant} and {participant} are connected")]
@@ -114,50 +120,64 @@ async fn three_are_connected(
     first: Name,
     second: Name,
     third: Name,
-) -> Result<(), Failure> {
-    for name in [first, second, third] {
-        world
-            .scene()
-            .connect_for_setup(&name, RoomKey::Main)
-            .await?;
+) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        for name in [first, second, third] {
+            world
+                .scene()
+                .connect_for_setup(&name, RoomKey::Main)
+                .await?;
+        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    world.must(verdict)
 }
 
 #[given(expr = "{participant} is connected to another room")]
-async fn is_connected_elsewhere(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    world.scene().connect_for_setup(&name, RoomKey::Other).await
+async fn is_connected_elsewhere(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> =
+        async { world.scene().connect_for_setup(&name, RoomKey::Other).await }.await;
+    world.must(verdict)
 }
 
 #[given(expr = "{participant} has a token for the room")]
-async fn has_a_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    world
-        .scene()
-        .provision(&name, RoomKey::Main, None, None)
-        .await
+async fn has_a_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        world
+            .scene()
+            .provision(&name, RoomKey::Main, None, None)
+            .await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} connects")]
-async fn connects(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    // The action starts before provisioning: a server may announce a participant as soon as it
-    // is added, and an announcement is what the scenarios of this step look for.
-    let scene = world.scene();
-    scene.begin_action();
-    scene.provision(&name, RoomKey::Main, None, None).await?;
-    let origin = scene.run().origin.clone();
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        None,
-        origin,
-        "a valid token",
-    )
-    .await
+async fn connects(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        // The action starts before provisioning: a server may announce a participant as soon as it
+        // is added, and an announcement is what the scenarios of this step look for.
+        let scene = world.scene();
+        scene.begin_action();
+        scene.provision(&name, RoomKey::Main, None, None).await?;
+        let origin = scene.run().origin.clone();
+        connect(
+            scene,
+            &name,
+            Offer::ChalkThenToken,
+            None,
+            origin,
+            "a valid token",
+        )
+        .await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} connects again")]
-async fn connects_again(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+async fn connects_again(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
     connects(world, name).await
 }
 
@@ -167,126 +187,119 @@ async fn connects_as(
     name: Name,
     display_name: String,
     role: String,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    scene
-        .provision(&name, RoomKey::Main, Some(&display_name), Some(&role))
-        .await?;
-    let origin = scene.run().origin.clone();
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        None,
-        origin,
-        "a valid token",
-    )
-    .await
+) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        scene.begin_action();
+        scene
+            .provision(&name, RoomKey::Main, Some(&display_name), Some(&role))
+            .await?;
+        let origin = scene.run().origin.clone();
+        connect(
+            scene,
+            &name,
+            Offer::ChalkThenToken,
+            None,
+            origin,
+            "a valid token",
+        )
+        .await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} connects offering chalk and then the token")]
-async fn chalk_then_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    connect_from_allowed_origin(
-        world,
-        &name,
-        Offer::ChalkThenToken,
-        "a valid token offered after chalk",
-    )
-    .await
+async fn chalk_then_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        connect_from_allowed_origin(
+            world,
+            &name,
+            Offer::ChalkThenToken,
+            "a valid token offered after chalk",
+        )
+        .await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} connects offering the token and then chalk")]
-async fn token_then_chalk(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    connect_from_allowed_origin(
-        world,
-        &name,
-        Offer::TokenThenChalk,
-        "a valid token offered before chalk",
-    )
-    .await
+async fn token_then_chalk(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        connect_from_allowed_origin(
+            world,
+            &name,
+            Offer::TokenThenChalk,
+            "a valid token offered before chalk",
+        )
+        .await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} connects offering only the token")]
-async fn token_only(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    connect_from_allowed_origin(
-        world,
-        &name,
-        Offer::TokenOnly,
-        "a valid token offered without chalk",
-    )
-    .await
+async fn token_only(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        connect_from_allowed_origin(
+            world,
+            &name,
+            Offer::TokenOnly,
+            "a valid token offered without chalk",
+        )
+        .await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} connects with the token in the query string, offering no subprotocol")]
-async fn query_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    connect_from_allowed_origin(
-        world,
-        &name,
-        Offer::QueryNoProtocol,
-        "a valid query-string token and no subprotocol",
-    )
-    .await
+async fn query_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        connect_from_allowed_origin(
+            world,
+            &name,
+            Offer::QueryNoProtocol,
+            "a valid query-string token and no subprotocol",
+        )
+        .await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} connects with the token in the query string, offering chalk")]
-async fn query_token_with_chalk(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    connect_from_allowed_origin(
-        world,
-        &name,
-        Offer::QueryWithChalk,
-        "a valid query-string token and chalk",
-    )
-    .await
+async fn query_token_with_chalk(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        connect_from_allowed_origin(
+            world,
+            &name,
+            Offer::QueryWithChalk,
+            "a valid query-string token and chalk",
+        )
+        .await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} connects offering chalk but no token")]
-async fn no_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    connect_from_allowed_origin(world, &name, Offer::ChalkNoToken, "no token").await
+async fn no_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> =
+        async { connect_from_allowed_origin(world, &name, Offer::ChalkNoToken, "no token").await }
+            .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} connects with a token that {defect}")]
-async fn defective_token(
-    world: &mut ChalkWorld,
-    name: Name,
-    defect: Defect,
-) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let token = forged(scene, &name, defect.0)?;
-    let origin = scene.run().origin.clone();
-    let what = format!("a token that {}", defect.0);
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        Some(token),
-        origin,
-        &what,
-    )
-    .await
-}
-
-#[when(expr = "{participant} tries to connect with each of these tokens:")]
-async fn each_defect(world: &mut ChalkWorld, step: &Step, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let rows = step
-        .table
-        .as_ref()
-        .map(|t| t.rows.clone())
-        .unwrap_or_default();
-    for row in rows.iter().skip(1) {
-        let phrase = row.first().map(String::as_str).unwrap_or_default();
-        let defect: tokens::TokenDefect = phrase.parse().map_err(|e| {
-            scene.fail(
-                "a known token defect",
-                format!("{e} (a mistake in the feature)"),
-            )
-        })?;
-        let token = forged(scene, &name, defect)?;
+async fn defective_token(world: &mut ChalkWorld, name: Name, defect: Defect) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        act_as(world, &name).await?;
+        let scene = world.scene();
+        let token = forged(scene, &name, defect.0)?;
         let origin = scene.run().origin.clone();
-        let what = format!("a token that {defect}");
+        let what = format!("a token that {}", defect.0);
         connect(
             scene,
             &name,
@@ -295,92 +308,146 @@ async fn each_defect(world: &mut ChalkWorld, step: &Step, name: Name) -> Result<
             origin,
             &what,
         )
-        .await?;
+        .await
     }
-    Ok(())
+    .await;
+    world.must(verdict)
+}
+
+#[when(expr = "{participant} tries to connect with each of these tokens:")]
+async fn each_defect(world: &mut ChalkWorld, step: &Step, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        act_as(world, &name).await?;
+        let scene = world.scene();
+        let rows = step
+            .table
+            .as_ref()
+            .map(|t| t.rows.clone())
+            .unwrap_or_default();
+        for row in rows.iter().skip(1) {
+            let phrase = row.first().map(String::as_str).unwrap_or_default();
+            let defect: tokens::TokenDefect = phrase.parse().map_err(|e| {
+                scene.fail(
+                    "a known token defect",
+                    format!("{e} (a mistake in the feature)"),
+                )
+            })?;
+            let token = forged(scene, &name, defect)?;
+            let origin = scene.run().origin.clone();
+            let what = format!("a token that {defect}");
+            connect(
+                scene,
+                &name,
+                Offer::ChalkThenToken,
+                Some(token),
+                origin,
+                &what,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} connects with a token that is about to expire")]
-async fn expiring_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let valid = scene.participant(&name)?.credentials.token.clone();
-    let Some(minter) = scene.run().provisioner.minter.clone() else {
-        return Err(scene.fail(
-            "a token that expires during the session (setup)",
-            "the run has no signing key (give --jwt-secret or --jwt-private-key)",
-        ));
-    };
-    let leeway = scene.run().token_leeway.as_secs();
-    let token =
-        tokens::about_to_expire(&valid, leeway, EXPIRY_MARGIN.as_secs(), &minter).map_err(|e| {
-            scene.fail(
+async fn expiring_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        act_as(world, &name).await?;
+        let scene = world.scene();
+        let valid = scene.participant(&name)?.credentials.token.clone();
+        let Some(minter) = scene.run().provisioner.minter.clone() else {
+            return Err(scene.fail(
                 "a token that expires during the session (setup)",
-                e.to_string(),
-            )
-        })?;
-    scene
-        .run()
-        .redactor
-        .register_token(&token, &format!("{name}, about to expire"));
-    scene.extend_deadlines(EXPIRY_MARGIN);
-    let origin = scene.run().origin.clone();
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        Some(token),
-        origin,
-        "a token about to expire",
-    )
-    .await
+                "the run has no signing key (give --jwt-secret or --jwt-private-key)",
+            ));
+        };
+        let leeway = scene.run().token_leeway.as_secs();
+        let token = tokens::about_to_expire(&valid, leeway, EXPIRY_MARGIN.as_secs(), &minter)
+            .map_err(|e| {
+                scene.fail(
+                    "a token that expires during the session (setup)",
+                    e.to_string(),
+                )
+            })?;
+        scene
+            .run()
+            .redactor
+            .register_token(&token, &format!("{name}, about to expire"));
+        scene.extend_deadlines(EXPIRY_MARGIN);
+        let origin = scene.run().origin.clone();
+        connect(
+            scene,
+            &name,
+            Offer::ChalkThenToken,
+            Some(token),
+            origin,
+            "a token about to expire",
+        )
+        .await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} connects from a forbidden origin")]
-async fn forbidden_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let origin = scene.run().forbidden_origin.clone();
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        None,
-        Some(origin),
-        "a valid token from a forbidden origin",
-    )
-    .await
+async fn forbidden_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        act_as(world, &name).await?;
+        let scene = world.scene();
+        let origin = scene.run().forbidden_origin.clone();
+        connect(
+            scene,
+            &name,
+            Offer::ChalkThenToken,
+            None,
+            Some(origin),
+            "a valid token from a forbidden origin",
+        )
+        .await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} connects from the null origin")]
-async fn null_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        None,
-        Some("null".to_owned()),
-        "a valid token from Origin: null",
-    )
-    .await
+async fn null_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        act_as(world, &name).await?;
+        let scene = world.scene();
+        connect(
+            scene,
+            &name,
+            Offer::ChalkThenToken,
+            None,
+            Some("null".to_owned()),
+            "a valid token from Origin: null",
+        )
+        .await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} connects from the allowed origin")]
-async fn allowed_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let origin = allowed(scene)?;
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        None,
-        Some(origin),
-        "a valid token from the allowed origin",
-    )
-    .await
+async fn allowed_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        act_as(world, &name).await?;
+        let scene = world.scene();
+        let origin = allowed(scene)?;
+        connect(
+            scene,
+            &name,
+            Offer::ChalkThenToken,
+            None,
+            Some(origin),
+            "a valid token from the allowed origin",
+        )
+        .await
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[when(expr = "{participant} connects from the allowed origin {lookalike}")]
@@ -388,20 +455,24 @@ async fn lookalike_origin(
     world: &mut ChalkWorld,
     name: Name,
     lookalike: Lookalike,
-) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let origin = lookalike.of(&allowed(scene)?);
-    let what = format!("a valid token from the look-alike origin {origin}");
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        None,
-        Some(origin),
-        &what,
-    )
-    .await
+) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        act_as(world, &name).await?;
+        let scene = world.scene();
+        let origin = lookalike.of(&allowed(scene)?);
+        let what = format!("a valid token from the look-alike origin {origin}");
+        connect(
+            scene,
+            &name,
+            Offer::ChalkThenToken,
+            None,
+            Some(origin),
+            &what,
+        )
+        .await
+    }
+    .await;
+    world.must(verdict)
 }
 
 /// The run's allowed origin.

@@ -7,7 +7,7 @@ use cucumber::then;
 use serde_json::Value;
 
 use crate::driver::connection::ReceivedKind;
-use crate::suite::failure::Failure;
+use crate::suite::failure::{Failed, Failure};
 use crate::suite::matchers;
 use crate::suite::steps::parameters::{EventName, Name};
 use crate::suite::steps::presence::await_about;
@@ -31,25 +31,31 @@ fn matches_schema(scene: &Scene, frame: &Value, event: &str) -> Result<(), Failu
 }
 
 #[then(expr = "every frame {participant} received is a JSON event envelope")]
-async fn every_frame_is_an_envelope(world: &mut ChalkWorld, listener: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    let envelope = scene.run().judge.schemas().envelope();
-    let frames = scene.connection(&listener)?.inbox().lock().frames.clone();
-    for frame in &frames {
-        let problem = match &frame.kind {
-            ReceivedKind::Json(value) => envelope.check(value).err().map(|violations| {
-                let listed: Vec<String> = violations.iter().map(ToString::to_string).collect();
-                format!("{value}\n{}", listed.join("\n"))
-            }),
-            ReceivedKind::NotJson(text) => Some(format!("a text frame that is not JSON: {text:?}")),
-            ReceivedKind::Binary(n) => Some(format!("a binary frame of {n} bytes")),
-            ReceivedKind::Pong(_) => None,
-        };
-        if let Some(problem) = problem {
-            return Err(scene.fail("every frame a JSON object with a string event", problem));
+async fn every_frame_is_an_envelope(world: &mut ChalkWorld, listener: Name) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let envelope = scene.run().judge.schemas().envelope();
+        let frames = scene.connection(&listener)?.inbox().lock().frames.clone();
+        for frame in &frames {
+            let problem = match &frame.kind {
+                ReceivedKind::Json(value) => envelope.check(value).err().map(|violations| {
+                    let listed: Vec<String> = violations.iter().map(ToString::to_string).collect();
+                    format!("{value}\n{}", listed.join("\n"))
+                }),
+                ReceivedKind::NotJson(text) => {
+                    Some(format!("a text frame that is not JSON: {text:?}"))
+                }
+                ReceivedKind::Binary(n) => Some(format!("a binary frame of {n} bytes")),
+                ReceivedKind::Pong(_) => None,
+            };
+            if let Some(problem) = problem {
+                return Err(scene.fail("every frame a JSON object with a string event", problem));
+            }
         }
+        Ok(())
     }
-    Ok(())
+    .await;
+    world.must(verdict)
 }
 
 #[then(expr = "the {event} {participant} receives about {participant} matches its schema")]
@@ -58,10 +64,14 @@ async fn event_about_matches(
     event: EventName,
     listener: Name,
     subject: Name,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    let frame = await_about(scene, &listener, &event, &subject).await?;
-    matches_schema(scene, &frame, &event)
+) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let frame = await_about(scene, &listener, &event, &subject).await?;
+        matches_schema(scene, &frame, &event)
+    }
+    .await;
+    world.must(verdict)
 }
 
 #[then(expr = "the {event} {participant} receives matches its schema")]
@@ -69,16 +79,20 @@ async fn event_matches(
     world: &mut ChalkWorld,
     event: EventName,
     listener: Name,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    let found = scene
-        .await_frames(&listener, |frames| {
-            matchers::of_event(frames, &event).next().cloned()
-        })
-        .await?;
-    let frame =
-        found.map_err(|actual| scene.fail(format!("{listener} to receive {}", &*event), actual))?;
-    matches_schema(scene, &frame, &event)
+) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> = async {
+        let scene = world.scene();
+        let found = scene
+            .await_frames(&listener, |frames| {
+                matchers::of_event(frames, &event).next().cloned()
+            })
+            .await?;
+        let frame = found
+            .map_err(|actual| scene.fail(format!("{listener} to receive {}", &*event), actual))?;
+        matches_schema(scene, &frame, &event)
+    }
+    .await;
+    world.must(verdict)
 }
 
 /// Waits for an `error` with `code` (and `event`, when given) at `listener`.
@@ -112,8 +126,10 @@ async fn receives_error(
     world: &mut ChalkWorld,
     listener: Name,
     code: String,
-) -> Result<(), Failure> {
-    await_error(world.scene(), &listener, &code, None).await
+) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> =
+        async { await_error(world.scene(), &listener, &code, None).await }.await;
+    world.must(verdict)
 }
 
 #[then(expr = "{participant} receives an error with the code {string} about the event {string}")]
@@ -122,6 +138,8 @@ async fn receives_error_about(
     listener: Name,
     code: String,
     event: String,
-) -> Result<(), Failure> {
-    await_error(world.scene(), &listener, &code, Some(&event)).await
+) -> Result<(), Failed> {
+    let verdict: Result<(), Failure> =
+        async { await_error(world.scene(), &listener, &code, Some(&event)).await }.await;
+    world.must(verdict)
 }
