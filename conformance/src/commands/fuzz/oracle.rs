@@ -31,7 +31,7 @@ use serde_json::Value;
 
 use super::case::{Departure, Garbage, TextClass, Unusable};
 use crate::contract::judge::{RequirementRef, SchemaViolation};
-use crate::driver::connection::{Ending, Received, ReceivedKind};
+use crate::driver::connection::{Ending, FrameView, Received, ReceivedKind};
 use crate::suite::failure::{Failure, Mismatch};
 
 /// A step that never comes: "still there at the end".
@@ -450,24 +450,13 @@ impl Record {
     }
 }
 
-/// A received frame's event and data.
-fn event_of(frame: &Received) -> Option<(&str, &Value)> {
-    let value = frame.json()?;
-    let name = value.get("event")?.as_str()?;
-    Some((name, value.get("data").unwrap_or(&Value::Null)))
-}
-
-fn field<'a>(data: &'a Value, name: &str) -> Option<&'a str> {
-    data.get(name)?.as_str()
-}
-
 /// The chat messages of `frames`: (sender_id, text), in arrival order.
 fn chat_messages(frames: &[Received]) -> Vec<(&str, &str)> {
     frames
         .iter()
-        .filter_map(event_of)
-        .filter(|(name, _)| *name == "chat.message")
-        .filter_map(|(_, data)| Some((field(data, "sender_id")?, field(data, "text")?)))
+        .filter_map(Received::view)
+        .filter(|f| f.is("chat.message"))
+        .filter_map(|f| Some((f.text("sender_id")?, f.text("text")?)))
         .collect()
 }
 
@@ -476,10 +465,9 @@ fn chat_messages(frames: &[Received]) -> Vec<(&str, &str)> {
 fn count_about(frames: &[Received], event: &str, id: &str) -> usize {
     frames
         .iter()
-        .filter_map(event_of)
-        .filter(|(name, data)| {
-            *name == event
-                && (field(data, "id") == Some(id) || field(data, "participant_id") == Some(id))
+        .filter_map(Received::view)
+        .filter(|f| {
+            f.is(event) && (f.text("id") == Some(id) || f.text("participant_id") == Some(id))
         })
         .count()
 }
@@ -487,19 +475,19 @@ fn count_about(frames: &[Received], event: &str, id: &str) -> usize {
 fn count_event(frames: &[Received], event: &str) -> usize {
     frames
         .iter()
-        .filter_map(event_of)
-        .filter(|(name, _)| *name == event)
+        .filter_map(Received::view)
+        .filter(|f| f.is(event))
         .count()
 }
 
 fn error_codes(frames: &[Received]) -> BTreeMap<&str, usize> {
     let mut codes = BTreeMap::new();
-    for (_, data) in frames
+    for frame in frames
         .iter()
-        .filter_map(event_of)
-        .filter(|(n, _)| *n == "error")
+        .filter_map(Received::view)
+        .filter(|f| f.is("error"))
     {
-        if let Some(code) = field(data, "code") {
+        if let Some(code) = frame.text("code") {
             *codes.entry(code).or_default() += 1;
         }
     }
@@ -829,13 +817,14 @@ fn check_chat(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &mut 
         let claimed = receiver
             .frames
             .iter()
-            .filter_map(event_of)
-            .filter(|(event, _)| *event == "chat.message")
-            .find(|(_, data)| {
-                field(data, "id") == Some(super::case::SPOOFED_ID)
-                    || field(data, "timestamp") == Some(super::case::SPOOFED_TIMESTAMP)
+            .filter_map(Received::view)
+            .filter(|f| f.is("chat.message"))
+            .find(|f| {
+                f.text("id") == Some(super::case::SPOOFED_ID)
+                    || f.text("timestamp") == Some(super::case::SPOOFED_TIMESTAMP)
             });
-        if let Some((_, data)) = claimed {
+        if let Some(frame) = claimed {
+            let data = frame.data().unwrap_or(&Value::Null);
             findings.push(found(
                 "CHAT-011",
                 format!("{name} gets chat messages with an id and a timestamp of the server's own"),
@@ -1008,12 +997,14 @@ fn check_presence(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &
             continue;
         }
         let on = observer.label();
-        for frame in observer.frames.iter().filter_map(event_of) {
-            let (name, data) = frame;
+        for frame in observer.frames.iter().filter_map(Received::view) {
+            let Some(name) = frame.event() else {
+                continue;
+            };
             if name != "participant.joined" && name != "participant.left" {
                 continue;
             }
-            let Some(id) = field(data, "id") else {
+            let Some(id) = frame.text("id") else {
                 continue;
             };
             match rooms.get(id) {
@@ -1099,13 +1090,12 @@ fn check_extensions(record: &Record, findings: &mut Vec<Found>) {
                 .frames
                 .iter()
                 .find(|f| !matches!(f.kind, ReceivedKind::Pong(_)));
-            match first.and_then(event_of) {
-                Some(("room.state", data)) => {
-                    let roster: BTreeSet<&str> = data
-                        .get("participants")
-                        .and_then(Value::as_array)
-                        .map(|list| list.iter().filter_map(|p| field(p, "id")).collect())
-                        .unwrap_or_default();
+            match first
+                .and_then(Received::view)
+                .filter(|f| f.event().is_some())
+            {
+                Some(frame) if frame.is("room.state") => {
+                    let roster: BTreeSet<&str> = frame.roster().into_iter().collect();
                     let owed: Vec<&str> = record
                         .seats
                         .iter()
@@ -1129,7 +1119,9 @@ fn check_extensions(record: &Record, findings: &mut Vec<Found>) {
                 other => findings.push(found(
                     "PRES-008",
                     format!("{name}'s first frame is room.state"),
-                    other.map_or("no frame".to_owned(), |(event, _)| event.to_owned()),
+                    other
+                        .and_then(FrameView::event)
+                        .map_or("no frame".to_owned(), str::to_owned),
                 )),
             }
         }
@@ -1181,11 +1173,11 @@ fn check_hands(record: &Record, observer: usize, findings: &mut Vec<Found>) {
         let actual: Vec<bool> = seat
             .frames
             .iter()
-            .filter_map(event_of)
-            .filter(|(_, data)| field(data, "participant_id") == Some(pid))
-            .filter_map(|(name, _)| match name {
-                "hand.raised" => Some(true),
-                "hand.lowered" => Some(false),
+            .filter_map(Received::view)
+            .filter(|f| f.text("participant_id") == Some(pid))
+            .filter_map(|f| match f.event() {
+                Some("hand.raised") => Some(true),
+                Some("hand.lowered") => Some(false),
                 _ => None,
             })
             .collect();

@@ -9,9 +9,10 @@
 use cucumber::then;
 use serde_json::Value;
 
+use crate::driver::connection::FrameView;
 use crate::driver::connection::ReceivedKind;
 use crate::suite::failure::{Failed, Failure};
-use crate::suite::matchers::{self, subject_of};
+use crate::suite::matchers;
 use crate::suite::steps::parameters::{EventName, Name};
 use crate::suite::world::{ChalkWorld, RoomKey, Scene};
 
@@ -135,7 +136,7 @@ async fn receives_none(
         let frames = scene.quiet_frames(&listener).await?;
         // Only events about nobody in particular, or about this scenario's participants, count.
         let found: Vec<&Value> = matchers::of_event(&frames, &event)
-            .filter(|f| subject_of(f).is_none_or(|id| scene.is_ours(id)))
+            .filter(|f| FrameView(f).subject().is_none_or(|id| scene.is_ours(id)))
             .collect();
         if !found.is_empty() {
             return Err(scene.fail(
@@ -213,15 +214,13 @@ async fn receives_in_sequence(
         let second_id = scene.participant_id(&second_subject)?;
         let found = scene
             .await_frames(&listener, |frames| {
-                let first_at = frames.iter().position(|f| {
-                    f.event() == Some(&*first)
-                        && f.json().and_then(subject_of) == Some(first_id.as_str())
-                })?;
+                let first_at = frames
+                    .iter()
+                    .position(|f| f.view().is_some_and(|f| f.is_about(&first, &first_id)))?;
                 frames[first_at + 1..]
                     .iter()
                     .any(|f| {
-                        f.event() == Some(&*second)
-                            && f.json().and_then(subject_of) == Some(second_id.as_str())
+                        f.view().is_some_and(|f| f.is_about(&second, &second_id))
                     })
                     .then_some(())
             })
