@@ -3,6 +3,10 @@
 //! A matcher never waits, never sends and never fails a scenario: it returns `Ok` or a
 //! [`Mismatch`] that says what was expected and what was found. Steps wait for frames and turn
 //! mismatches into failures; keeping the judgement here makes it easy to test on its own.
+//!
+//! This module holds the frame accessors and the judgements of the handshake and of chat order;
+//! the submodules, one per step domain, hold the rest: [`chat`], [`presence`], [`closing`],
+//! [`upgrade`], [`schema`], [`frames`], [`recording`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +17,14 @@ use time::format_description::well_known::Rfc3339;
 use crate::driver::connection::{FrameView, Received, ReceivedKind};
 use crate::driver::handshake::{Handshake, HttpResponse, accept_key};
 use crate::suite::failure::Mismatch;
+
+pub mod chat;
+pub mod closing;
+pub mod frames;
+pub mod presence;
+pub mod recording;
+pub mod schema;
+pub mod upgrade;
 
 /// The outcome of a matcher.
 pub type Match<T = ()> = Result<T, Mismatch>;

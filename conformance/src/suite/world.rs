@@ -4,7 +4,9 @@
 //! the frame judge, the redactor) is handed to it by the runner's `before` hook, since cucumber
 //! builds worlds without arguments. Steps do their work through the [`Scene`] methods here, which
 //! keep every scenario isolated: its own rooms, its own participants (named with the run id), and
-//! assertions that only ever look at events about participants the scenario created.
+//! assertions that only ever look at events about participants the scenario created. A scenario's
+//! failures reach the report through its [`FailureLog`], filed with the report beside its
+//! transcript when the scenario starts.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -249,19 +251,14 @@ impl Scene {
         Failure::new(self.requirement.clone(), Mismatch::new(expected, actual))
     }
 
-    /// A failure of another requirement.
-    pub fn fail_other(
-        &self,
-        id: &str,
-        expected: impl Into<String>,
-        actual: impl Into<String>,
-    ) -> Failure {
-        Failure::new(self.run.requirement(id), Mismatch::new(expected, actual))
-    }
-
     /// A matcher's verdict as the scenario's verdict.
     pub fn check<T>(&self, verdict: matchers::Match<T>) -> Result<T, Failure> {
-        verdict.map_err(|m| Failure::new(self.requirement.clone(), m))
+        verdict.map_err(|m| m.against(self.requirement.clone()))
+    }
+
+    /// A matcher's verdict charged to another requirement.
+    pub fn check_other<T>(&self, id: &str, verdict: matchers::Match<T>) -> Result<T, Failure> {
+        verdict.map_err(|m| m.against(self.run.requirement(id)))
     }
 
     /// A note in the transcript.
@@ -520,11 +517,13 @@ impl Scene {
         let token = self.participant(name)?.credentials.token.clone();
         if !self.attempt(name, "setup", request, Some(token)).await {
             let attempt = self.last_attempt()?;
-            return Err(self.fail_other(
+            return self.check_other(
                 SETUP_CONNECT_REQUIREMENT,
-                format!("{name} connects with a valid token (scenario setup)"),
-                attempt.handshake.summary(),
-            ));
+                matchers::upgrade::accepted(
+                    &attempt.handshake,
+                    &format!("{name} connects with a valid token (scenario setup)"),
+                ),
+            );
         }
         self.settle(name).await;
         self.await_announcement(name).await
@@ -581,16 +580,13 @@ impl Scene {
                 })
                 .await;
             if heard.is_none() {
-                let actual =
-                    matchers::summarize(&connection.inbox().lock().frames, &self.names_by_id());
-                return Err(self.fail_other(
-                    SETUP_PRESENCE_REQUIREMENT,
-                    format!(
-                        "{listener} to receive participant.joined about {name} within {:?} (scenario setup)",
-                        self.run.event_timeout
-                    ),
-                    actual,
-                ));
+                return Err(matchers::presence::not_announced(
+                    &connection.inbox().lock().frames,
+                    (&listener, name),
+                    self.run.event_timeout,
+                    &self.names_by_id(),
+                )
+                .against(self.run.requirement(SETUP_PRESENCE_REQUIREMENT)));
             }
         }
         Ok(())
@@ -615,6 +611,27 @@ impl Scene {
             .await;
         self.frame_violations()?;
         Ok(found.ok_or_else(|| self.describe_since_action(connection)))
+    }
+
+    /// Waits until `matcher` passes on what `name` received since the action; what it found.
+    ///
+    /// On timeout the failure has the matcher's last Expected, and what did arrive as Actual.
+    pub async fn await_match<T>(
+        &self,
+        name: &str,
+        mut matcher: impl FnMut(&[Received]) -> matchers::Match<T>,
+    ) -> Result<T, Failure> {
+        let mut expected = String::new();
+        let found = self
+            .await_frames(name, |frames| match matcher(frames) {
+                Ok(found) => Some(found),
+                Err(mismatch) => {
+                    expected = mismatch.expected;
+                    None
+                }
+            })
+            .await?;
+        found.map_err(|actual| self.fail(expected, actual))
     }
 
     /// What a connection received since the action, after the quiet window.
@@ -669,18 +686,7 @@ impl Scene {
         for participant in self.participants.values() {
             for connection in &participant.connections {
                 let state = connection.inbox().lock();
-                if let Some(violation) = state.violations.first() {
-                    return Err(Mismatch::new(
-                        "every frame to be a JSON event envelope matching its event's schema",
-                        format!(
-                            "{} received {}\n{}",
-                            connection.label(),
-                            violation.frame,
-                            violation.detail
-                        ),
-                    )
-                    .against(violation.requirement.clone()));
-                }
+                matchers::schema::contract_kept(connection.label(), &state.violations)?;
             }
         }
         Ok(())

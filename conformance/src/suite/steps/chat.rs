@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::suite::failure::{Failed, Failure};
-use crate::suite::matchers;
+use crate::suite::matchers::{self, chat};
 use crate::suite::steps::parameters::Name;
 use crate::suite::world::{ChalkWorld, Scene};
 
@@ -25,46 +25,20 @@ pub(crate) async fn send_chat(scene: &mut Scene, from: &str, text: &str) -> Resu
 
 /// Waits until `listener` receives a `chat.message` with `text`; the frame.
 async fn await_chat(scene: &Scene, listener: &str, text: &str) -> Result<Value, Failure> {
-    let found = scene
-        .await_frames(listener, |frames| {
-            matchers::chat_with_text(frames, text)
-                .first()
-                .map(|v| (*v).clone())
+    scene
+        .await_match(listener, |frames| {
+            chat::chat_received(frames, listener, text)
         })
-        .await?;
-    found.map_err(|actual| {
-        scene.fail(
-            format!("{listener} to receive the chat message {text:?}"),
-            actual,
-        )
-    })
+        .await
 }
 
 /// Waits until `listener` has received every text the action sent; their texts in arrival order.
 async fn await_all_sent(scene: &Scene, listener: &str) -> Result<Vec<String>, Failure> {
-    let sent = scene.sent_texts.clone();
-    let found = scene
-        .await_frames(listener, |frames| {
-            let received = matchers::chat_texts(frames);
-            sent.iter()
-                .all(|t| received.contains(t))
-                .then_some(received)
+    scene
+        .await_match(listener, |frames| {
+            chat::all_sent_received(frames, listener, &scene.sent_texts)
         })
-        .await?;
-    found.map_err(|actual| {
-        scene.fail(
-            format!("{listener} to receive all {} messages", sent.len()),
-            actual,
-        )
-    })
-}
-
-fn string_at(frame: &Value, pointer: &str) -> String {
-    frame
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+        .await
 }
 
 #[when(expr = "{participant} sends the chat message {string}")]
@@ -150,14 +124,7 @@ async fn sender_is(
         let scene = world.scene();
         let frame = await_chat(scene, &listener, &text).await?;
         let expected = scene.participant_id(&sender)?;
-        let actual = string_at(&frame, "/data/sender_id");
-        if actual != expected {
-            return Err(scene.fail(
-                format!("sender_id {expected:?} ({sender}'s participant id)"),
-                format!("sender_id {actual:?}"),
-            ));
-        }
-        Ok(())
+        scene.check(chat::sender_is(&frame, &sender, &expected))
     }
     .await;
     world.must(verdict)
@@ -170,19 +137,12 @@ async fn receives_each_text(world: &mut ChalkWorld, listener: Name) -> Result<()
         let sent = scene.sent_texts.clone();
         let found = scene
             .await_frames(&listener, |frames| {
-                let received = matchers::chat_texts(frames);
-                sent.iter().all(|t| received.contains(t)).then_some(())
+                chat::all_sent_received(frames, &listener, &sent).ok()
             })
             .await?;
         if found.is_err() {
-            let frames = scene.quiet_frames(&listener).await?;
-            let received = matchers::chat_texts(&frames);
-            let missing: Vec<&String> = sent.iter().filter(|t| !received.contains(t)).collect();
-            let unexpected: Vec<&String> = received.iter().filter(|t| !sent.contains(t)).collect();
-            return Err(scene.fail(
-                format!("each of the {} texts, byte for byte", sent.len()),
-                format!("missing {missing:?}; received instead {unexpected:?}"),
-            ));
+            let received = matchers::chat_texts(&scene.quiet_frames(&listener).await?);
+            return scene.check(Err(chat::texts_missing(&sent, &received)));
         }
         Ok(())
     }
@@ -196,10 +156,7 @@ async fn ids_differ(world: &mut ChalkWorld, listener: Name) -> Result<(), Failed
         let scene = world.scene();
         await_all_sent(scene, &listener).await?;
         let frames = scene.frames_after_a_quiet_window(&listener).await?;
-        let ids: Vec<String> = matchers::of_event(&frames, "chat.message")
-            .filter(|f| scene.sent_texts.contains(&string_at(f, "/data/text")))
-            .map(|f| string_at(f, "/data/id"))
-            .collect();
+        let ids = chat::ids_of_texts(&frames, &scene.sent_texts);
         scene.check(matchers::all_distinct(&ids))
     }
     .await;
@@ -215,15 +172,9 @@ async fn same_id(
 ) -> Result<(), Failed> {
     let verdict: Result<(), Failure> = async {
         let scene = world.scene();
-        let a = string_at(&await_chat(scene, &first, &text).await?, "/data/id");
-        let b = string_at(&await_chat(scene, &second, &text).await?, "/data/id");
-        if a != b {
-            return Err(scene.fail(
-                format!("{first} and {second} to see one id"),
-                format!("{first} sees {a:?}, {second} sees {b:?}"),
-            ));
-        }
-        Ok(())
+        let a = chat::data_text(&await_chat(scene, &first, &text).await?, "id");
+        let b = chat::data_text(&await_chat(scene, &second, &text).await?, "id");
+        scene.check(chat::same_id(&first, &a, &second, &b))
     }
     .await;
     world.must(verdict)
@@ -237,9 +188,9 @@ async fn rfc3339(world: &mut ChalkWorld, text: String, listener: Name) -> Result
         let scene = world.scene();
         let frame = await_chat(scene, &listener, &text).await?;
         scene
-            .check(matchers::rfc3339_timestamp(&string_at(
+            .check(matchers::rfc3339_timestamp(&chat::data_text(
                 &frame,
-                "/data/timestamp",
+                "timestamp",
             )))
             .map(drop)
     }
@@ -254,7 +205,7 @@ async fn utc_now(world: &mut ChalkWorld, text: String, listener: Name) -> Result
     let verdict: Result<(), Failure> = async {
         let scene = world.scene();
         let frame = await_chat(scene, &listener, &text).await?;
-        let timestamp = string_at(&frame, "/data/timestamp");
+        let timestamp = chat::data_text(&frame, "timestamp");
         scene.check(matchers::utc_near(
             &timestamp,
             OffsetDateTime::now_utc(),
@@ -296,21 +247,7 @@ async fn server_fields(world: &mut ChalkWorld, text: String, listener: Name) -> 
         let scene = world.scene();
         let frame = await_chat(scene, &listener, &text).await?;
         let sent = scene.last_sent.clone().unwrap_or(Value::Null);
-        let chosen = |field: &str| {
-            sent.pointer(&format!("/data/{field}"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        for field in ["id", "timestamp"] {
-            let got = string_at(&frame, &format!("/data/{field}"));
-            if chosen(field).as_deref() == Some(got.as_str()) {
-                return Err(scene.fail(
-                    format!("a {field} chosen by the server"),
-                    format!("the {field} the client put in chat.send: {got:?}"),
-                ));
-            }
-        }
-        Ok(())
+        scene.check(chat::server_chose_id_and_timestamp(&sent, &frame))
     }
     .await;
     world.must(verdict)
@@ -327,15 +264,9 @@ async fn echo(
 ) -> Result<(), Failed> {
     let verdict: Result<(), Failure> = async {
         let scene = world.scene();
-        let theirs = string_at(&await_chat(scene, &other, &text).await?, "/data/id");
-        let own = string_at(&await_chat(scene, &sender, &text).await?, "/data/id");
-        if own != theirs {
-            return Err(scene.fail(
-                format!("the echo to {sender} with the id {other} sees ({theirs:?})"),
-                format!("the echo has the id {own:?}"),
-            ));
-        }
-        Ok(())
+        let theirs = chat::data_text(&await_chat(scene, &other, &text).await?, "id");
+        let own = chat::data_text(&await_chat(scene, &sender, &text).await?, "id");
+        scene.check(chat::echo_has_id(&sender, &other, &theirs, &own))
     }
     .await;
     world.must(verdict)

@@ -2,8 +2,9 @@
 
 use cucumber::{then, when};
 
-use crate::driver::connection::{Connection, Ending};
+use crate::driver::connection::Connection;
 use crate::suite::failure::{Failed, Failure};
+use crate::suite::matchers::closing;
 use crate::suite::steps::parameters::Name;
 use crate::suite::world::{ChalkWorld, Scene};
 
@@ -14,20 +15,13 @@ async fn expect_close_code(
     whose: &str,
     code: u16,
 ) -> Result<(), Failure> {
-    let expected = format!("{whose} closed by the server with code {code}");
-    match scene.await_ending(connection).await {
-        Some(Ending::CloseFrame {
-            code: Some(got), ..
-        }) if got == code => Ok(()),
-        Some(ending) => Err(scene.fail(
-            expected,
-            format!("the connection was {}", ending.describe()),
-        )),
-        None => Err(scene.fail(
-            expected,
-            format!("still open after {:?}", scene.run().event_timeout),
-        )),
-    }
+    let ending = scene.await_ending(connection).await;
+    scene.check(closing::closed_with_code(
+        whose,
+        code,
+        ending.as_ref(),
+        scene.run().event_timeout,
+    ))
 }
 
 #[when(expr = "{participant} closes the connection")]
@@ -87,13 +81,12 @@ async fn closed_by_server(world: &mut ChalkWorld, who: Name) -> Result<(), Faile
     let verdict: Result<(), Failure> = async {
         let scene = world.scene();
         let connection = scene.connection(&who)?;
-        match scene.await_ending(connection).await {
-            Some(_) => Ok(()),
-            None => Err(scene.fail(
-                format!("the server to fail {who}'s connection"),
-                format!("still open after {:?}", scene.run().event_timeout),
-            )),
-        }
+        let ending = scene.await_ending(connection).await;
+        scene.check(closing::ended_by_server(
+            &who,
+            ending.as_ref(),
+            scene.run().event_timeout,
+        ))
     }
     .await;
     world.must(verdict)
@@ -104,17 +97,11 @@ async fn close_reply(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
     let verdict: Result<(), Failure> = async {
         let scene = world.scene();
         let connection = scene.connection(&who)?;
-        match scene.await_ending(connection).await {
-            Some(Ending::CloseFrame { .. }) => Ok(()),
-            Some(ending) => Err(scene.fail(
-                "a Close frame answering the client's",
-                format!("the connection {}", ending.describe()),
-            )),
-            None => Err(scene.fail(
-                "a Close frame answering the client's",
-                format!("nothing within {:?}", scene.run().event_timeout),
-            )),
-        }
+        let ending = scene.await_ending(connection).await;
+        scene.check(closing::close_answered(
+            ending.as_ref(),
+            scene.run().event_timeout,
+        ))
     }
     .await;
     world.must(verdict)

@@ -8,8 +8,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
-use crate::driver::connection::ReceivedKind;
 use crate::suite::failure::{Failed, Failure};
+use crate::suite::matchers::frames;
 use crate::suite::steps::parameters::Name;
 use crate::suite::steps::presence::await_about;
 use crate::suite::world::{ChalkWorld, Scene};
@@ -109,16 +109,9 @@ async fn receives_pong(
 ) -> Result<(), Failed> {
     let verdict: Result<(), Failure> = async {
         let scene = world.scene();
-        let expected = payload.as_bytes().to_vec();
-        let found = scene
-            .await_frames(&listener, |frames| {
-                frames
-                    .iter()
-                    .any(|f| matches!(&f.kind, ReceivedKind::Pong(p) if *p == expected))
-                    .then_some(())
-            })
-            .await?;
-        found.map_err(|actual| scene.fail(format!("a pong frame carrying {payload:?}"), actual))
+        scene
+            .await_match(&listener, |frames| frames::pong_received(frames, &payload))
+            .await
     }
     .await;
     world.must(verdict)

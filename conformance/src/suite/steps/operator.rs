@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use crate::driver::rest::RecordingAction;
 use crate::suite::failure::{Failed, Failure};
-use crate::suite::matchers;
+use crate::suite::matchers::presence;
+use crate::suite::matchers::recording::{self, recording_id_of};
 use crate::suite::steps::parameters::Name;
 use crate::suite::world::{ChalkWorld, RoomKey, Scene};
 
@@ -40,20 +41,11 @@ async fn await_recording_event(
     listener: &str,
     event: &str,
 ) -> Result<Value, Failure> {
-    let found = scene
-        .await_frames(listener, |frames| {
-            matchers::of_event(frames, event).next().cloned()
+    scene
+        .await_match(listener, |frames| {
+            presence::event_received(frames, listener, event)
         })
-        .await?;
-    found.map_err(|actual| scene.fail(format!("{listener} to receive {event}"), actual))
-}
-
-fn recording_id_of(frame: &Value) -> String {
-    frame
-        .pointer("/data/recording_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+        .await
 }
 
 /// Starts the main room's recording and waits until everyone connected has heard of it; keeps
@@ -164,13 +156,7 @@ async fn stopped_matches(world: &mut ChalkWorld, listener: Name) -> Result<(), F
         let stopped =
             recording_id_of(&await_recording_event(scene, &listener, "recording.stopped").await?);
         let started = scene.recordings.last().cloned().unwrap_or_default();
-        if stopped != started {
-            return Err(scene.fail(
-                format!("recording.stopped naming {started:?}, the recording that started"),
-                format!("recording.stopped naming {stopped:?}"),
-            ));
-        }
-        Ok(())
+        scene.check(recording::stopped_names_started(&stopped, &started))
     }
     .await;
     world.must(verdict)
@@ -182,16 +168,7 @@ async fn started_is_new(world: &mut ChalkWorld, listener: Name) -> Result<(), Fa
         let scene = world.scene();
         let started =
             recording_id_of(&await_recording_event(scene, &listener, "recording.started").await?);
-        if scene.recordings.contains(&started) {
-            return Err(scene.fail(
-                format!(
-                    "a recording_id other than the earlier recordings' {:?}",
-                    scene.recordings
-                ),
-                format!("recording.started naming {started:?} again"),
-            ));
-        }
-        Ok(())
+        scene.check(recording::started_is_new(&started, &scene.recordings))
     }
     .await;
     world.must(verdict)

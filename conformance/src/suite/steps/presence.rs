@@ -9,10 +9,8 @@
 use cucumber::then;
 use serde_json::Value;
 
-use crate::driver::connection::FrameView;
-use crate::driver::connection::ReceivedKind;
 use crate::suite::failure::{Failed, Failure};
-use crate::suite::matchers;
+use crate::suite::matchers::{presence, upgrade};
 use crate::suite::steps::parameters::{EventName, Name};
 use crate::suite::world::{ChalkWorld, RoomKey, Scene};
 
@@ -24,19 +22,11 @@ pub(crate) async fn await_about(
     subject: &str,
 ) -> Result<Value, Failure> {
     let id = scene.participant_id(subject)?;
-    let found = scene
-        .await_frames(listener, |frames| {
-            matchers::about(frames, event, &id)
-                .first()
-                .map(|v| (*v).clone())
+    scene
+        .await_match(listener, |frames| {
+            presence::about_received(frames, listener, event, subject, &id)
         })
-        .await?;
-    found.map_err(|actual| {
-        scene.fail(
-            format!("{listener} to receive {event} about {subject} (id {id:?})"),
-            actual,
-        )
-    })
+        .await
 }
 
 #[then(expr = "{participant} receives {event} about {participant}")]
@@ -66,17 +56,13 @@ async fn receives_none_about(
         let scene = world.scene();
         let id = scene.participant_id(&subject)?;
         let frames = scene.quiet_frames(&listener).await?;
-        let found = matchers::about(&frames, &event, &id).len();
-        if found > 0 {
-            return Err(scene.fail(
-                format!("no {event} about {subject} at {listener}"),
-                format!(
-                    "{found} arrived: {}",
-                    matchers::summarize(&frames, &scene.names_by_id())
-                ),
-            ));
-        }
-        Ok(())
+        scene.check(presence::none_about(
+            &frames,
+            &listener,
+            &event,
+            (&subject, &id),
+            &scene.names_by_id(),
+        ))
     }
     .await;
     world.must(verdict)
@@ -94,17 +80,13 @@ async fn receives_one_about(
         await_about(scene, &listener, &event, &subject).await?;
         let id = scene.participant_id(&subject)?;
         let frames = scene.frames_after_a_quiet_window(&listener).await?;
-        let count = matchers::about(&frames, &event, &id).len();
-        if count != 1 {
-            return Err(scene.fail(
-                format!("exactly one {event} about {subject} at {listener}"),
-                format!(
-                    "{count}: {}",
-                    matchers::summarize(&frames, &scene.names_by_id())
-                ),
-            ));
-        }
-        Ok(())
+        scene.check(presence::exactly_one_about(
+            &frames,
+            &listener,
+            &event,
+            (&subject, &id),
+            &scene.names_by_id(),
+        ))
     }
     .await;
     world.must(verdict)
@@ -114,12 +96,11 @@ async fn receives_one_about(
 async fn receives(world: &mut ChalkWorld, listener: Name, event: EventName) -> Result<(), Failed> {
     let verdict: Result<(), Failure> = async {
         let scene = world.scene();
-        let found = scene
-            .await_frames(&listener, |frames| {
-                matchers::of_event(frames, &event).next().map(drop)
+        scene
+            .await_match(&listener, |frames| {
+                presence::event_received(frames, &listener, &event).map(drop)
             })
-            .await?;
-        found.map_err(|actual| scene.fail(format!("{listener} to receive {event}"), actual))
+            .await
     }
     .await;
     world.must(verdict)
@@ -134,21 +115,13 @@ async fn receives_none(
     let verdict: Result<(), Failure> = async {
         let scene = world.scene();
         let frames = scene.quiet_frames(&listener).await?;
-        // Only events about nobody in particular, or about this scenario's participants, count.
-        let found: Vec<&Value> = matchers::of_event(&frames, &event)
-            .filter(|f| FrameView(f).subject().is_none_or(|id| scene.is_ours(id)))
-            .collect();
-        if !found.is_empty() {
-            return Err(scene.fail(
-                format!("no {event} at {listener}"),
-                format!(
-                    "{} arrived: {}",
-                    found.len(),
-                    matchers::summarize(&frames, &scene.names_by_id())
-                ),
-            ));
-        }
-        Ok(())
+        scene.check(presence::none_of_event(
+            &frames,
+            &listener,
+            &event,
+            |id| scene.is_ours(id),
+            &scene.names_by_id(),
+        ))
     }
     .await;
     world.must(verdict)
@@ -180,18 +153,7 @@ async fn joined_shows(
     let verdict: Result<(), Failure> = async {
         let scene = world.scene();
         let frame = await_about(scene, &listener, "participant.joined", &joiner).await?;
-        let shown_name = frame
-            .pointer("/data/display_name")
-            .cloned()
-            .unwrap_or(Value::Null);
-        let shown_role = frame.pointer("/data/role").cloned().unwrap_or(Value::Null);
-        if shown_name != display_name.as_str() || shown_role != role.as_str() {
-            return Err(scene.fail(
-                format!("display_name {display_name:?} and role {role:?}"),
-                format!("display_name {shown_name} and role {shown_role}"),
-            ));
-        }
-        Ok(())
+        scene.check(presence::shows_name_and_role(&frame, &display_name, &role))
     }
     .await;
     world.must(verdict)
@@ -212,27 +174,16 @@ async fn receives_in_sequence(
         let scene = world.scene();
         let first_id = scene.participant_id(&first_subject)?;
         let second_id = scene.participant_id(&second_subject)?;
-        let found = scene
-            .await_frames(&listener, |frames| {
-                let first_at = frames
-                    .iter()
-                    .position(|f| f.view().is_some_and(|f| f.is_about(&first, &first_id)))?;
-                frames[first_at + 1..]
-                    .iter()
-                    .any(|f| {
-                        f.view().is_some_and(|f| f.is_about(&second, &second_id))
-                    })
-                    .then_some(())
+        scene
+            .await_match(&listener, |frames| {
+                presence::in_sequence(
+                    frames,
+                    &listener,
+                    (&first, &first_subject, &first_id),
+                    (&second, &second_subject, &second_id),
+                )
             })
-            .await?;
-        found.map_err(|actual| {
-            scene.fail(
-                format!(
-                    "{first} about {first_subject}, then {second} about {second_subject}, at {listener}"
-                ),
-                actual,
-            )
-        })
+            .await
     }
     .await;
     world.must(verdict)
@@ -249,52 +200,20 @@ async fn first_frame_is_roster(
 ) -> Result<(), Failed> {
     let verdict: Result<(), Failure> = async {
         let scene = world.scene();
-        let first_data = scene
-            .await_frames(&listener, |frames| {
-                frames
-                    .iter()
-                    .find(|f| !matches!(f.kind, ReceivedKind::Pong(_)))
-                    .cloned()
-            })
-            .await?
-            .map_err(|actual| scene.fail(format!("a room.state frame at {listener}"), actual))?;
-        let names = scene.names_by_id();
-        let Some(frame) = first_data
-            .json()
-            .filter(|_| first_data.event() == Some("room.state"))
-        else {
-            return Err(scene.fail(
-                "room.state as the first frame",
-                matchers::summarize(std::slice::from_ref(&first_data), &names),
-            ));
-        };
-        let listed: Vec<String> = frame
-            .pointer("/data/participants")
-            .and_then(Value::as_array)
-            .map(|ps| {
-                ps.iter()
-                    .filter_map(|p| p.get("id")?.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut expected = vec![
+        let first_frame = scene
+            .await_match(&listener, |frames| presence::first_frame(frames, &listener))
+            .await?;
+        let (first_id, second_id) = (
             scene.participant_id(&first)?,
             scene.participant_id(&second)?,
-        ];
-        let mut ours: Vec<String> = listed
-            .iter()
-            .filter(|id| scene.is_ours(id))
-            .cloned()
-            .collect();
-        expected.sort();
-        ours.sort();
-        if ours != expected {
-            return Err(scene.fail(
-                format!("a roster listing {first} and {second}"),
-                format!("a roster listing {listed:?}"),
-            ));
-        }
-        Ok(())
+        );
+        let (first, second): (&str, &str) = (&first, &second);
+        scene.check(presence::roster_lists(
+            &first_frame,
+            [(first, &first_id), (second, &second_id)],
+            |id| scene.is_ours(id),
+            &scene.names_by_id(),
+        ))
     }
     .await;
     world.must(verdict)
@@ -317,8 +236,11 @@ async fn newcomer_joins(
             .attempt(&newcomer, "a valid token", request, Some(token))
             .await
         {
-            let summary = scene.last_attempt()?.handshake.summary();
-            return Err(scene.fail(format!("{newcomer} can still connect"), summary));
+            let attempt = scene.last_attempt()?;
+            return scene.check(upgrade::accepted(
+                &attempt.handshake,
+                &format!("{newcomer} can still connect"),
+            ));
         }
         await_about(scene, &listener, "participant.joined", &newcomer)
             .await

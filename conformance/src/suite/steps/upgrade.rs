@@ -5,16 +5,15 @@ use cucumber::then;
 
 use crate::driver::handshake::HttpResponse;
 use crate::suite::failure::{Failed, Failure};
-use crate::suite::matchers;
+use crate::suite::matchers::{self, upgrade};
 use crate::suite::world::{ChalkWorld, Scene};
 
 /// The answer of the latest attempt, which must be a `101`.
 fn switched(scene: &Scene, expected: &str) -> Result<HttpResponse, Failure> {
     let attempt = scene.last_attempt()?;
-    match attempt.handshake.response() {
-        Some(response) if response.status == 101 => Ok(response.clone()),
-        _ => Err(scene.fail(expected, attempt.handshake.summary())),
-    }
+    scene
+        .check(upgrade::switched(&attempt.handshake, expected))
+        .cloned()
 }
 
 #[then(expr = "the upgrade is accepted")]
@@ -32,13 +31,7 @@ async fn refused(world: &mut ChalkWorld) -> Result<(), Failed> {
     let verdict: Result<(), Failure> = async {
         let scene = world.scene();
         let attempt = scene.last_attempt()?;
-        if attempt.handshake.accepted() {
-            return Err(scene.fail(
-                format!("the upgrade with {} refused before 101", attempt.what),
-                "101 Switching Protocols: the connection was opened",
-            ));
-        }
-        Ok(())
+        scene.check(upgrade::refused(&attempt.handshake, &attempt.what))
     }
     .await;
     world.must(verdict)
@@ -49,16 +42,11 @@ async fn refused_with(world: &mut ChalkWorld, status: u16) -> Result<(), Failed>
     let verdict: Result<(), Failure> = async {
         let scene = world.scene();
         let attempt = scene.last_attempt()?;
-        if attempt.handshake.status() != Some(status) {
-            return Err(scene.fail(
-                format!(
-                    "the upgrade with {} refused with status {status}",
-                    attempt.what
-                ),
-                attempt.handshake.summary(),
-            ));
-        }
-        Ok(())
+        scene.check(upgrade::refused_with(
+            &attempt.handshake,
+            &attempt.what,
+            status,
+        ))
     }
     .await;
     world.must(verdict)
@@ -161,13 +149,7 @@ async fn json_error_body(world: &mut ChalkWorld, member: String) -> Result<(), F
     let verdict: Result<(), Failure> = async {
         let scene = world.scene();
         let attempt = scene.last_attempt()?;
-        let Some(response) = attempt.handshake.response() else {
-            return Err(scene.fail(
-                "an HTTP refusal with a JSON body",
-                attempt.handshake.summary(),
-            ));
-        };
-        scene.check(matchers::json_error_body(response, &member))
+        scene.check(upgrade::refusal_with_json_body(&attempt.handshake, &member))
     }
     .await;
     world.must(verdict)
