@@ -655,6 +655,125 @@ fn render_failure(out: &mut String, entry: &Entry, catalogue: &Catalogue) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::catalogue::Level;
+    use crate::contract::judge::RequirementRef;
+    use crate::suite::failure::{Failed, Failure};
+
+    const FEATURE: &str = "Feature: Tokens\n\n  @req.AUTH-009\n  Scenario: Expired\n    Then the upgrade is refused\n";
+
+    /// A collector, the one scenario it hears of, and that scenario's failure log as filed.
+    fn collector() -> (Collector, gherkin::Feature, FailureLog) {
+        let redactor = Arc::new(Redactor::new());
+        redactor.register("s3cret-token-value", "token");
+        let collector = Collector::new(
+            Console::buffer().0,
+            redactor,
+            Arc::new(Catalogue::bundled().unwrap()),
+            Arc::new(Plan::default()),
+            false,
+        );
+        let feature = gherkin::Feature::parse(FEATURE, Default::default()).unwrap();
+        let log = FailureLog::default();
+        let key = ScenarioKey::of(&feature, &feature.scenarios[0]);
+        collector
+            .scenarios()
+            .file(key, Arc::new(Transcript::new()), log.clone());
+        (collector, feature, log)
+    }
+
+    fn expired_token_accepted() -> Failure {
+        Mismatch::new(
+            "a refusal",
+            "101 Switching Protocols for s3cret-token-value",
+        )
+        .against(RequirementRef {
+            id: "AUTH-009".into(),
+            title: "Expired tokens refused".into(),
+            level: Level::Must,
+        })
+    }
+
+    /// Plays a scenario whose only step fails with `error`; its result.
+    fn play(
+        mut collector: Collector,
+        feature: &gherkin::Feature,
+        error: Option<event::StepError>,
+    ) -> ScenarioResult {
+        let scenario = &feature.scenarios[0];
+        let step = event::Source::new(scenario.steps[0].clone());
+        let step_event = match error {
+            Some(error) => event::Step::Failed(None, None, None, error),
+            None => event::Step::Passed(regex::Regex::new("").unwrap().capture_locations(), None),
+        };
+        for event in [
+            event::Scenario::Started,
+            event::Scenario::Step(step.clone(), event::Step::Started),
+            event::Scenario::Step(step, step_event),
+            event::Scenario::Finished,
+        ] {
+            collector.on_scenario(feature, scenario, event);
+        }
+        collector.into_results().0.remove(0)
+    }
+
+    fn panic(payload: String) -> event::StepError {
+        event::StepError::Panic(Arc::new(payload))
+    }
+
+    #[test]
+    fn a_failed_step_reports_the_failure_it_recorded_redacted() {
+        let (collector, feature, log) = collector();
+        log.record(expired_token_accepted());
+        let result = play(collector, &feature, Some(panic(Failed.to_string())));
+        let failure = result.failure.unwrap();
+        assert_eq!(failure.step.as_deref(), Some("Then the upgrade is refused"));
+        let Cause::Check(failure) = failure.cause else {
+            panic!("a recorded failure is a failed check");
+        };
+        assert_eq!(failure.violated(), Some("AUTH-009"));
+        assert_eq!(failure.expected, "a refusal");
+        assert_eq!(failure.actual, "101 Switching Protocols for [token]");
+    }
+
+    #[test]
+    fn an_unexpected_panic_is_reported_as_it_panicked() {
+        let (collector, feature, _log) = collector();
+        let result = play(
+            collector,
+            &feature,
+            Some(panic("index out of bounds".to_owned())),
+        );
+        let failure = result.failure.unwrap();
+        assert_eq!(
+            failure.cause,
+            Cause::Reason("index out of bounds".to_owned())
+        );
+        assert_eq!(failure.violated(), None);
+    }
+
+    #[test]
+    fn the_end_of_scenario_check_fails_a_scenario_whose_steps_passed() {
+        let (collector, feature, log) = collector();
+        log.record_at_end(expired_token_accepted());
+        let failure = play(collector, &feature, None).failure.unwrap();
+        assert_eq!(failure.step, None);
+        assert_eq!(failure.violated(), Some("AUTH-009"));
+    }
+
+    #[test]
+    fn a_failed_step_comes_before_the_end_of_scenario_check() {
+        let (collector, feature, log) = collector();
+        log.record(expired_token_accepted());
+        log.record_at_end(
+            Mismatch::new("valid frames", "a bad frame").against(RequirementRef {
+                id: "SCHEMA-004".into(),
+                title: "chat.message shape".into(),
+                level: Level::Must,
+            }),
+        );
+        let result = play(collector, &feature, Some(panic(Failed.to_string())));
+        assert_eq!(result.failure.unwrap().violated(), Some("AUTH-009"));
+    }
 
     #[test]
     fn progress_lines_put_every_status_in_the_same_columns() {

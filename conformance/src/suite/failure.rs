@@ -78,11 +78,6 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// A failure of `requirement` from a mismatch.
-    pub fn new(requirement: RequirementRef, mismatch: Mismatch) -> Self {
-        mismatch.against(requirement)
-    }
-
     /// The ID of the broken requirement, if the failure names one.
     pub fn violated(&self) -> Option<&str> {
         self.requirement.as_ref().map(|r| r.id.as_str())

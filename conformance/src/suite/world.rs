@@ -248,7 +248,7 @@ impl Scene {
 
     /// A failure of the scenario's requirement.
     pub fn fail(&self, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
-        Failure::new(self.requirement.clone(), Mismatch::new(expected, actual))
+        Mismatch::new(expected, actual).against(self.requirement.clone())
     }
 
     /// A matcher's verdict as the scenario's verdict.
