@@ -3,11 +3,12 @@
 //!
 //! [`Collector`] is the cucumber writer: it turns cucumber's events into one
 //! [`ScenarioResult`] per scenario, with its steps, timings, failure and whole wire transcript
-//! (the failure and the transcript come through the [`ScenarioBook`]), rendering a failing
-//! scenario's transcript while its world is still at hand. The results model ([`crate::report::results`]) joins those results
-//! with the plan's skips and decides the verdict: a `must` failure, or a failure of a declared
-//! extension, makes the server non-conformant; a `should` failure is a warning unless the run
-//! is `--strict`. [`Report::render`] is the console's view of that model.
+//! (the typed failure and the transcript come through the [`ScenarioBook`]), rendering a
+//! failing scenario's transcript while its world is still at hand. The results model
+//! ([`crate::report::results`]) joins those results with the plan's skips and decides the
+//! verdict: a `must` failure, or a failure of a declared extension, makes the server
+//! non-conformant; a `should` failure is a warning unless the run is `--strict`.
+//! [`Report::render`] is the console's view of that model.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;

@@ -7,8 +7,8 @@
 //! - *should*: [`Mismatch::against`] charges a mismatch to a requirement and gives a [`Failure`]
 //!   without failing anything (the fuzz oracle and the load marker work at this tier);
 //! - *must*: only a step fails a scenario, by recording its [`Failure`] in the scenario's
-//!   [`FailureLog`] (see `ChalkWorld::must`) and returning [`Failed`] so that cucumber marks
-//!   the step failed.
+//!   [`FailureLog`] (see `ChalkWorld::judge` and `ChalkWorld::must`) and returning [`Failed`]
+//!   so that cucumber marks the step failed.
 //!
 //! A failure is usually charged to the scenario's own requirement, and sometimes to another one
 //! (a frame that breaks its schema fails SCHEMA-004 whatever scenario it arrived in; a room that

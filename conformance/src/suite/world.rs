@@ -180,6 +180,16 @@ impl ChalkWorld {
         })
     }
 
+    /// Runs a step's `work` on the scene, then makes its verdict the scenario's (see
+    /// [`Self::must`]): how every step is written.
+    pub async fn judge(
+        &mut self,
+        work: impl AsyncFnOnce(&mut Scene) -> Result<(), Failure>,
+    ) -> Result<(), Failed> {
+        let verdict = work(self.scene()).await;
+        self.must(verdict)
+    }
+
     /// Ends the scenario: judges what every connection received, then closes them. A frame that
     /// broke the contract fails the scenario through its [`FailureLog`].
     pub async fn finish(&mut self) {
@@ -515,16 +525,14 @@ impl Scene {
         self.provision(name, room, None, None).await?;
         let request = self.standard_request(name)?;
         let token = self.participant(name)?.credentials.token.clone();
-        if !self.attempt(name, "setup", request, Some(token)).await {
-            let attempt = self.last_attempt()?;
-            return self.check_other(
-                SETUP_CONNECT_REQUIREMENT,
-                matchers::upgrade::accepted(
-                    &attempt.handshake,
-                    &format!("{name} connects with a valid token (scenario setup)"),
-                ),
-            );
-        }
+        self.attempt(name, "setup", request, Some(token)).await;
+        self.check_other(
+            SETUP_CONNECT_REQUIREMENT,
+            matchers::upgrade::accepted(
+                &self.last_attempt()?.handshake,
+                &format!("{name} connects with a valid token (scenario setup)"),
+            ),
+        )?;
         self.settle(name).await;
         self.await_announcement(name).await
     }

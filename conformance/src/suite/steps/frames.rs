@@ -41,64 +41,60 @@ async fn send_raw(
 
 #[when(expr = "{participant} sends:")]
 async fn sends(world: &mut ChalkWorld, step: &Step, from: Name) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        scene.begin_action();
-        let text = step
-            .docstring
-            .as_deref()
-            .unwrap_or_default()
-            .trim_end_matches('\n');
-        send_text(scene, &from, text).await
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            let text = step
+                .docstring
+                .as_deref()
+                .unwrap_or_default()
+                .trim_end_matches('\n');
+            send_text(scene, &from, text).await
+        })
+        .await
 }
 
 #[when(expr = "{participant} sends a text frame that is not valid UTF-8")]
 async fn sends_invalid_utf8(world: &mut ChalkWorld, from: Name) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        scene.begin_action();
-        let frame = Frame::message(NOT_UTF8.to_vec(), OpCode::Data(Data::Text), true);
-        let described = format!(
-            "(text frame that is not UTF-8: {:?})",
-            String::from_utf8_lossy(NOT_UTF8)
-        );
-        send_raw(scene, &from, Message::Frame(frame), &described).await
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            let frame = Frame::message(NOT_UTF8.to_vec(), OpCode::Data(Data::Text), true);
+            let described = format!(
+                "(text frame that is not UTF-8: {:?})",
+                String::from_utf8_lossy(NOT_UTF8)
+            );
+            send_raw(scene, &from, Message::Frame(frame), &described).await
+        })
+        .await
 }
 
 #[when(expr = "{participant} sends a binary frame")]
 async fn sends_binary(world: &mut ChalkWorld, from: Name) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        scene.begin_action();
-        let bytes = vec![0xde, 0xad, 0xbe, 0xef];
-        send_raw(
-            scene,
-            &from,
-            Message::binary(bytes),
-            "(binary frame de ad be ef)",
-        )
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            let bytes = vec![0xde, 0xad, 0xbe, 0xef];
+            send_raw(
+                scene,
+                &from,
+                Message::binary(bytes),
+                "(binary frame de ad be ef)",
+            )
+            .await
+        })
         .await
-    }
-    .await;
-    world.must(verdict)
 }
 
 #[when(expr = "{participant} sends a ping frame with the payload {string}")]
 async fn sends_ping(world: &mut ChalkWorld, from: Name, payload: String) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        scene.begin_action();
-        let ping = Message::Ping(payload.clone().into_bytes().into());
-        send_raw(scene, &from, ping, &format!("(ping frame {payload:?})")).await
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            let ping = Message::Ping(payload.clone().into_bytes().into());
+            send_raw(scene, &from, ping, &format!("(ping frame {payload:?})")).await
+        })
+        .await
 }
 
 #[then(expr = "{participant} receives a pong frame with the payload {string}")]
@@ -107,36 +103,34 @@ async fn receives_pong(
     listener: Name,
     payload: String,
 ) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        scene
-            .await_match(&listener, |frames| frames::pong_received(frames, &payload))
-            .await
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            scene
+                .await_match(&listener, |frames| frames::pong_received(frames, &payload))
+                .await
+        })
+        .await
 }
 
 #[given(expr = "{participant} has sent a hand.raise")]
 async fn has_raised(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> =
-        async { send_text(world.scene(), &who, r#"{"event":"hand.raise"}"#).await }.await;
-    world.must(verdict)
+    world
+        .judge(async |scene| send_text(scene, &who, r#"{"event":"hand.raise"}"#).await)
+        .await
 }
 
 #[given(expr = "{participant}'s raised hand has been announced")]
 async fn raised_and_announced(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        scene.begin_action();
-        send_text(scene, &who, r#"{"event":"hand.raise"}"#).await?;
-        let room = scene.participant(&who)?.room;
-        let listeners: Vec<String> = scene.connected_in(room);
-        for listener in listeners {
-            await_about(scene, &listener, "hand.raised", &who).await?;
-        }
-        Ok(())
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            send_text(scene, &who, r#"{"event":"hand.raise"}"#).await?;
+            let room = scene.participant(&who)?.room;
+            let listeners: Vec<String> = scene.connected_in(room);
+            for listener in listeners {
+                await_about(scene, &listener, "hand.raised", &who).await?;
+            }
+            Ok(())
+        })
+        .await
 }

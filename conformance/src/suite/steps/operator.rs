@@ -61,19 +61,17 @@ async fn start_recording_for_everyone(scene: &mut Scene) -> Result<(), Failure> 
 
 #[given(expr = "{participant} has been removed from the room")]
 async fn has_been_removed(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async { remove(world.scene(), &who).await }.await;
-    world.must(verdict)
+    world.judge(async |scene| remove(scene, &who).await).await
 }
 
 #[when(expr = "{participant} is removed from the room")]
 async fn is_removed(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        scene.begin_action();
-        remove(scene, &who).await
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            remove(scene, &who).await
+        })
+        .await
 }
 
 async fn remove(scene: &mut Scene, who: &str) -> Result<(), Failure> {
@@ -86,19 +84,17 @@ async fn remove(scene: &mut Scene, who: &str) -> Result<(), Failure> {
 
 #[given(expr = "the room has been ended")]
 async fn has_been_ended(world: &mut ChalkWorld) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async { end(world.scene()).await }.await;
-    world.must(verdict)
+    world.judge(async |scene| end(scene).await).await
 }
 
 #[when(expr = "the room is ended")]
 async fn is_ended(world: &mut ChalkWorld) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        scene.begin_action();
-        end(scene).await
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            end(scene).await
+        })
+        .await
 }
 
 async fn end(scene: &mut Scene) -> Result<(), Failure> {
@@ -110,66 +106,64 @@ async fn end(scene: &mut Scene) -> Result<(), Failure> {
 
 #[given(expr = "the room is being recorded")]
 async fn being_recorded(world: &mut ChalkWorld) -> Result<(), Failed> {
-    let verdict = start_recording_for_everyone(world.scene()).await;
-    world.must(verdict)
+    world
+        .judge(async |scene| start_recording_for_everyone(scene).await)
+        .await
 }
 
 #[given(expr = "the room has been recorded once")]
 async fn recorded_once(world: &mut ChalkWorld) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        start_recording_for_everyone(scene).await?;
-        scene.begin_action();
-        recording(scene, RecordingAction::Stop).await?;
-        await_everyone(scene, "recording.stopped").await.map(drop)
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            start_recording_for_everyone(scene).await?;
+            scene.begin_action();
+            recording(scene, RecordingAction::Stop).await?;
+            await_everyone(scene, "recording.stopped").await.map(drop)
+        })
+        .await
 }
 
 #[when(expr = "the room's recording starts")]
 async fn starts(world: &mut ChalkWorld) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        scene.begin_action();
-        recording(scene, RecordingAction::Start).await
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            recording(scene, RecordingAction::Start).await
+        })
+        .await
 }
 
 #[when(expr = "the room's recording stops")]
 async fn stops(world: &mut ChalkWorld) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        scene.begin_action();
-        recording(scene, RecordingAction::Stop).await
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            recording(scene, RecordingAction::Stop).await
+        })
+        .await
 }
 
 #[then(expr = "the recording.stopped {participant} receives names the recording that was started")]
 async fn stopped_matches(world: &mut ChalkWorld, listener: Name) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        let stopped =
-            recording_id_of(&await_recording_event(scene, &listener, "recording.stopped").await?);
-        let started = scene.recordings.last().cloned().unwrap_or_default();
-        scene.check(recording::stopped_names_started(&stopped, &started))
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            let stopped = recording_id_of(
+                &await_recording_event(scene, &listener, "recording.stopped").await?,
+            );
+            let started = scene.recordings.last().cloned().unwrap_or_default();
+            scene.check(recording::stopped_names_started(&stopped, &started))
+        })
+        .await
 }
 
 #[then(expr = "the recording.started {participant} receives names a new recording")]
 async fn started_is_new(world: &mut ChalkWorld, listener: Name) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        let started =
-            recording_id_of(&await_recording_event(scene, &listener, "recording.started").await?);
-        scene.check(recording::started_is_new(&started, &scene.recordings))
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            let started = recording_id_of(
+                &await_recording_event(scene, &listener, "recording.started").await?,
+            );
+            scene.check(recording::started_is_new(&started, &scene.recordings))
+        })
+        .await
 }

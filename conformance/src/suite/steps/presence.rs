@@ -36,13 +36,13 @@ async fn receives_about(
     event: EventName,
     subject: Name,
 ) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        await_about(world.scene(), &listener, &event, &subject)
-            .await
-            .map(drop)
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            await_about(scene, &listener, &event, &subject)
+                .await
+                .map(drop)
+        })
+        .await
 }
 
 #[then(expr = "{participant} receives no {event} about {participant}")]
@@ -52,20 +52,19 @@ async fn receives_none_about(
     event: EventName,
     subject: Name,
 ) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        let id = scene.participant_id(&subject)?;
-        let frames = scene.quiet_frames(&listener).await?;
-        scene.check(presence::none_about(
-            &frames,
-            &listener,
-            &event,
-            (&subject, &id),
-            &scene.names_by_id(),
-        ))
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            let id = scene.participant_id(&subject)?;
+            let frames = scene.quiet_frames(&listener).await?;
+            scene.check(presence::none_about(
+                &frames,
+                &listener,
+                &event,
+                (&subject, &id),
+                &scene.names_by_id(),
+            ))
+        })
+        .await
 }
 
 #[then(expr = "{participant} receives exactly one {event} about {participant}")]
@@ -75,35 +74,33 @@ async fn receives_one_about(
     event: EventName,
     subject: Name,
 ) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        await_about(scene, &listener, &event, &subject).await?;
-        let id = scene.participant_id(&subject)?;
-        let frames = scene.frames_after_a_quiet_window(&listener).await?;
-        scene.check(presence::exactly_one_about(
-            &frames,
-            &listener,
-            &event,
-            (&subject, &id),
-            &scene.names_by_id(),
-        ))
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            await_about(scene, &listener, &event, &subject).await?;
+            let id = scene.participant_id(&subject)?;
+            let frames = scene.frames_after_a_quiet_window(&listener).await?;
+            scene.check(presence::exactly_one_about(
+                &frames,
+                &listener,
+                &event,
+                (&subject, &id),
+                &scene.names_by_id(),
+            ))
+        })
+        .await
 }
 
 #[then(expr = "{participant} receives {event}")]
 async fn receives(world: &mut ChalkWorld, listener: Name, event: EventName) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        scene
-            .await_match(&listener, |frames| {
-                presence::event_received(frames, &listener, &event).map(drop)
-            })
-            .await
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            scene
+                .await_match(&listener, |frames| {
+                    presence::event_received(frames, &listener, &event).map(drop)
+                })
+                .await
+        })
+        .await
 }
 
 #[then(expr = "{participant} receives no {event}")]
@@ -112,32 +109,31 @@ async fn receives_none(
     listener: Name,
     event: EventName,
 ) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        let frames = scene.quiet_frames(&listener).await?;
-        scene.check(presence::none_of_event(
-            &frames,
-            &listener,
-            &event,
-            |id| scene.is_ours(id),
-            &scene.names_by_id(),
-        ))
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            let frames = scene.quiet_frames(&listener).await?;
+            scene.check(presence::none_of_event(
+                &frames,
+                &listener,
+                &event,
+                |id| scene.is_ours(id),
+                &scene.names_by_id(),
+            ))
+        })
+        .await
 }
 
 #[then(
     expr = "the id in the participant.joined {participant} receives is {participant}'s participant id"
 )]
 async fn joined_id(world: &mut ChalkWorld, listener: Name, joiner: Name) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        await_about(world.scene(), &listener, "participant.joined", &joiner)
-            .await
-            .map(drop)
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            await_about(scene, &listener, "participant.joined", &joiner)
+                .await
+                .map(drop)
+        })
+        .await
 }
 
 #[then(
@@ -150,13 +146,12 @@ async fn joined_shows(
     display_name: String,
     role: String,
 ) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        let frame = await_about(scene, &listener, "participant.joined", &joiner).await?;
-        scene.check(presence::shows_name_and_role(&frame, &display_name, &role))
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            let frame = await_about(scene, &listener, "participant.joined", &joiner).await?;
+            scene.check(presence::shows_name_and_role(&frame, &display_name, &role))
+        })
+        .await
 }
 
 #[then(
@@ -170,23 +165,22 @@ async fn receives_in_sequence(
     second: EventName,
     second_subject: Name,
 ) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        let first_id = scene.participant_id(&first_subject)?;
-        let second_id = scene.participant_id(&second_subject)?;
-        scene
-            .await_match(&listener, |frames| {
-                presence::in_sequence(
-                    frames,
-                    &listener,
-                    (&first, &first_subject, &first_id),
-                    (&second, &second_subject, &second_id),
-                )
-            })
-            .await
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            let first_id = scene.participant_id(&first_subject)?;
+            let second_id = scene.participant_id(&second_subject)?;
+            scene
+                .await_match(&listener, |frames| {
+                    presence::in_sequence(
+                        frames,
+                        &listener,
+                        (&first, &first_subject, &first_id),
+                        (&second, &second_subject, &second_id),
+                    )
+                })
+                .await
+        })
+        .await
 }
 
 #[then(
@@ -198,25 +192,24 @@ async fn first_frame_is_roster(
     first: Name,
     second: Name,
 ) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        let first_frame = scene
-            .await_match(&listener, |frames| presence::first_frame(frames, &listener))
-            .await?;
-        let (first_id, second_id) = (
-            scene.participant_id(&first)?,
-            scene.participant_id(&second)?,
-        );
-        let (first, second): (&str, &str) = (&first, &second);
-        scene.check(presence::roster_lists(
-            &first_frame,
-            [(first, &first_id), (second, &second_id)],
-            |id| scene.is_ours(id),
-            &scene.names_by_id(),
-        ))
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            let first_frame = scene
+                .await_match(&listener, |frames| presence::first_frame(frames, &listener))
+                .await?;
+            let (first_id, second_id) = (
+                scene.participant_id(&first)?,
+                scene.participant_id(&second)?,
+            );
+            let (first, second): (&str, &str) = (&first, &second);
+            scene.check(presence::roster_lists(
+                &first_frame,
+                [(first, &first_id), (second, &second_id)],
+                |id| scene.is_ours(id),
+                &scene.names_by_id(),
+            ))
+        })
+        .await
 }
 
 #[then(expr = "{participant} can still join the room and {participant} hears of it")]
@@ -225,27 +218,23 @@ async fn newcomer_joins(
     newcomer: Name,
     listener: Name,
 ) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        scene
-            .provision(&newcomer, RoomKey::Main, None, None)
-            .await?;
-        let request = scene.standard_request(&newcomer)?;
-        let token = scene.participant(&newcomer)?.credentials.token.clone();
-        if !scene
-            .attempt(&newcomer, "a valid token", request, Some(token))
-            .await
-        {
-            let attempt = scene.last_attempt()?;
-            return scene.check(upgrade::accepted(
-                &attempt.handshake,
+    world
+        .judge(async |scene| {
+            scene
+                .provision(&newcomer, RoomKey::Main, None, None)
+                .await?;
+            let request = scene.standard_request(&newcomer)?;
+            let token = scene.participant(&newcomer)?.credentials.token.clone();
+            scene
+                .attempt(&newcomer, "a valid token", request, Some(token))
+                .await;
+            scene.check(upgrade::accepted(
+                &scene.last_attempt()?.handshake,
                 &format!("{newcomer} can still connect"),
-            ));
-        }
-        await_about(scene, &listener, "participant.joined", &newcomer)
-            .await
-            .map(drop)
-    }
-    .await;
-    world.must(verdict)
+            ))?;
+            await_about(scene, &listener, "participant.joined", &newcomer)
+                .await
+                .map(drop)
+        })
+        .await
 }

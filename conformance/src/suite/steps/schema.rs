@@ -23,14 +23,13 @@ fn matches_schema(scene: &Scene, frame: &Value, event: &str) -> Result<(), Failu
 
 #[then(expr = "every frame {participant} received is a JSON event envelope")]
 async fn every_frame_is_an_envelope(world: &mut ChalkWorld, listener: Name) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        let envelope = scene.run().judge.schemas().envelope();
-        let frames = scene.connection(&listener)?.inbox().lock().frames.clone();
-        scene.check(schema::every_frame_an_envelope(envelope, &frames))
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            let envelope = scene.run().judge.schemas().envelope();
+            let frames = scene.connection(&listener)?.inbox().lock().frames.clone();
+            scene.check(schema::every_frame_an_envelope(envelope, &frames))
+        })
+        .await
 }
 
 #[then(expr = "the {event} {participant} receives about {participant} matches its schema")]
@@ -40,13 +39,12 @@ async fn event_about_matches(
     listener: Name,
     subject: Name,
 ) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        let frame = await_about(scene, &listener, &event, &subject).await?;
-        matches_schema(scene, &frame, &event)
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            let frame = await_about(scene, &listener, &event, &subject).await?;
+            matches_schema(scene, &frame, &event)
+        })
+        .await
 }
 
 #[then(expr = "the {event} {participant} receives matches its schema")]
@@ -55,17 +53,16 @@ async fn event_matches(
     event: EventName,
     listener: Name,
 ) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> = async {
-        let scene = world.scene();
-        let frame = scene
-            .await_match(&listener, |frames| {
-                presence::event_received(frames, &listener, &event)
-            })
-            .await?;
-        matches_schema(scene, &frame, &event)
-    }
-    .await;
-    world.must(verdict)
+    world
+        .judge(async |scene| {
+            let frame = scene
+                .await_match(&listener, |frames| {
+                    presence::event_received(frames, &listener, &event)
+                })
+                .await?;
+            matches_schema(scene, &frame, &event)
+        })
+        .await
 }
 
 /// Waits for an `error` with `code` (and `event`, when given) at `listener`.
@@ -88,9 +85,9 @@ async fn receives_error(
     listener: Name,
     code: String,
 ) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> =
-        async { await_error(world.scene(), &listener, &code, None).await }.await;
-    world.must(verdict)
+    world
+        .judge(async |scene| await_error(scene, &listener, &code, None).await)
+        .await
 }
 
 #[then(expr = "{participant} receives an error with the code {string} about the event {string}")]
@@ -100,7 +97,7 @@ async fn receives_error_about(
     code: String,
     event: String,
 ) -> Result<(), Failed> {
-    let verdict: Result<(), Failure> =
-        async { await_error(world.scene(), &listener, &code, Some(&event)).await }.await;
-    world.must(verdict)
+    world
+        .judge(async |scene| await_error(scene, &listener, &code, Some(&event)).await)
+        .await
 }
