@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::contract::catalogue::Catalogue;
 use crate::contract::judge::{FrameJudge, RequirementRef};
-use crate::driver::connection::{Connection, Ending, Received, ReceivedKind};
+use crate::driver::connection::{Connection, Ending, Received};
 use crate::driver::handshake::{self, Handshake, UpgradeRequest};
 use crate::driver::provision::{Credentials, Provisioner};
 use crate::driver::redact::Redactor;
@@ -554,15 +554,10 @@ impl Scene {
         {
             return;
         }
-        let expected = payload.into_bytes();
         let answered = connection
             .inbox()
             .wait_for(deadline, |state| {
-                state
-                    .frames
-                    .iter()
-                    .any(|f| matches!(&f.kind, ReceivedKind::Pong(p) if *p == expected))
-                    .then_some(())
+                matchers::frames::pong_received(&state.frames, &payload).ok()
             })
             .await;
         if answered.is_none() {
