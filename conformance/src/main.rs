@@ -6,9 +6,9 @@
 
 use std::process::ExitCode;
 
-use chalk_conformance::commands::run as runner;
+use chalk_conformance::commands;
 use chalk_conformance::report::console::Console;
 
 fn main() -> ExitCode {
-    runner::run_blocking(std::env::args_os(), &Console::stdout()).into()
+    commands::execute_blocking(std::env::args_os(), &Console::stdout()).into()
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use chalk_conformance::commands::run::{self as runner, ExitStatus};
+use chalk_conformance::commands::{self, exit::ExitStatus};
 use chalk_conformance::report::console::Console;
 
 /// Runs `chalk-conformance` with `args` in this process; its exit status and everything it
@@ -10,7 +10,7 @@ use chalk_conformance::report::console::Console;
 pub async fn conformance(args: &[&str]) -> (ExitStatus, String) {
     let (console, output) = Console::buffer();
     let argv = std::iter::once("chalk-conformance").chain(args.iter().copied());
-    let status = runner::run(argv, &console).await;
+    let status = commands::execute(argv, &console).await;
     (status, output.contents())
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chalk_conformance::commands::run::ExitStatus;
+use chalk_conformance::commands::exit::ExitStatus;
 use chalk_reference_server::{Config, Fault, serve};
 use chalk_tests::{conformance, scratch};
 

@@ -1,12 +1,12 @@
 //! The fuzzer judged: `chalk-conformance fuzz` finds nothing wrong with the reference server, nor
 //! with one that makes only allowed choices, and finds, shrinks and replays a broken delivery.
 //!
-//! Every run goes through `chalk_conformance::commands::run::run` in-process, exactly as the binary
+//! Every run goes through `chalk_conformance::commands::execute` in-process, exactly as the binary
 //! does; replays run the very command line the failing run printed.
 
 use std::path::PathBuf;
 
-use chalk_conformance::commands::run::ExitStatus;
+use chalk_conformance::commands::exit::ExitStatus;
 use chalk_conformance::contract::catalogue::KNOWN_EXTENSIONS;
 use chalk_reference_server::{Config, Fault, Server, serve};
 use chalk_tests::{conformance, scratch};

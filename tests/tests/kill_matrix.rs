@@ -17,7 +17,7 @@
 //! Each run happens in a child process (this binary again, with `--run-one`), because the runner
 //! admits one run per process at a time: the child starts its own faulty server with
 //! `chalk_reference_server::serve` and runs the suite against it with
-//! `chalk_conformance::commands::run::run`, writing the suite's Cucumber JSON report for the parent to
+//! `chalk_conformance::commands::execute`, writing the suite's Cucumber JSON report for the parent to
 //! read. At most [`PARALLEL_RUNS`] children run at once, and each is killed after
 //! [`RUN_DEADLINE`]. The harness is our own (`harness = false` in `Cargo.toml`): this binary holds
 //! one test, `every_fault_is_killed_and_every_variation_passes`.
@@ -29,7 +29,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chalk_conformance::commands::run::{self as runner, ExitStatus};
+use chalk_conformance::commands::{self, exit::ExitStatus};
 use chalk_conformance::contract::catalogue::{Catalogue, KNOWN_EXTENSIONS, Level};
 use chalk_conformance::report::console::Console;
 use chalk_reference_server::faults::{Fault, Kind};
@@ -558,7 +558,7 @@ async fn judge(run: Run, json: PathBuf) -> ExitStatus {
         _ => args.push("--strict".to_owned()),
     }
     let (console, output) = Console::buffer();
-    let status = runner::run(args, &console).await;
+    let status = commands::execute(args, &console).await;
     print!("{}", output.contents());
     server.shutdown().await;
     status

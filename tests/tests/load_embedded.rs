@@ -5,7 +5,7 @@
 //! Correctness only: how fast the server is belongs to the benchmarks (`benches/`), never to a
 //! timed test.
 
-use chalk_conformance::commands::run::ExitStatus;
+use chalk_conformance::commands::exit::ExitStatus;
 use chalk_tests::conformance;
 use serde_json::Value;
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chalk_conformance::commands::run::{self as runner, ExitStatus};
+use chalk_conformance::commands::{self, exit::ExitStatus};
 use chalk_conformance::report::console::Console;
 use chalk_reference_server::{Config, serve};
 use chalk_tests::jwt_shaped;
@@ -177,7 +177,7 @@ async fn no_report_of_a_failing_run_shows_a_token_the_secret_or_the_api_key() {
         path(4),
     ];
     let (console, output) = Console::buffer();
-    let status = runner::run(args, &console).await;
+    let status = commands::execute(args, &console).await;
     let console_text = output.contents();
     server.shutdown().await;
     assert_eq!(status, ExitStatus::NonConformant, "{console_text}");

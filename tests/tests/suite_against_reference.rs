@@ -2,13 +2,13 @@
 //! ways a team can point it at a server, and against a reference server configured to break a
 //! must-level requirement.
 //!
-//! Every run goes through `chalk_conformance::commands::run::run` in-process, exactly as the binary does;
+//! Every run goes through `chalk_conformance::commands::execute` in-process, exactly as the binary does;
 //! the runner lets only one run proceed at a time, so the tests of this file may run in parallel.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chalk_conformance::commands::run::ExitStatus;
+use chalk_conformance::commands::exit::ExitStatus;
 use chalk_conformance::contract::catalogue::KNOWN_EXTENSIONS;
 use chalk_reference_server::{Config, Server, serve};
 use chalk_tests::conformance;

@@ -2,7 +2,7 @@
 //! scenario cites one known requirement at the catalogue's level, and the coverage listing that
 //! `chalk-conformance list` prints stays as reviewed.
 
-use chalk_conformance::commands::run::{self as runner, ExitStatus};
+use chalk_conformance::commands::{self, exit::ExitStatus};
 use chalk_conformance::contract::catalogue::Catalogue;
 use chalk_conformance::report::console::Console;
 use chalk_conformance::suite::{lint, plan};
@@ -39,7 +39,7 @@ fn the_binary_carries_the_features_of_the_tree() {
 #[test]
 fn the_coverage_listing_is_as_reviewed() {
     let (console, output) = Console::buffer();
-    let status = runner::run_blocking(["chalk-conformance", "list"], &console);
+    let status = commands::execute_blocking(["chalk-conformance", "list"], &console);
     assert_eq!(status, ExitStatus::Conformant);
     insta::assert_snapshot!("coverage_listing", output.contents());
 }

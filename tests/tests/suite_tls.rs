@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
-use chalk_conformance::commands::run::ExitStatus;
+use chalk_conformance::commands::exit::ExitStatus;
 use chalk_conformance::contract::catalogue::KNOWN_EXTENSIONS;
 use chalk_reference_server::{Config, TlsConfig, serve};
 use chalk_tests::conformance;

@@ -1,5 +1,9 @@
 //! The command line of `chalk-conformance`, and its check into a usable [`Config`].
 //!
+//! Every subcommand's options are defined here, in one place ([`Options`], [`DocsArgs`],
+//! [`FuzzArgs`], [`LoadArgs`] and the [`Provisioning`] options they share); the subcommands read
+//! them and none defines its own.
+//!
 //! Every option can also be given as a `CHALK_*` environment variable, which is the way to pass
 //! secrets in CI (an argument shows up in process listings). A configuration that cannot work —
 //! a missing file, an unknown extension name, a key without its algorithm — is refused with one
@@ -14,11 +18,9 @@ use std::time::Duration;
 use clap::{ArgAction, Parser, Subcommand};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use tokio_rustls::rustls::ClientConfig;
 
 use crate::contract::catalogue::KNOWN_EXTENSIONS;
-use crate::driver::provision::{ParticipantSource, Provisioner};
-use crate::driver::rest::RestClient;
+use crate::driver::deployment::{Access, Api};
 use crate::driver::tokens::{Minter, TokenError};
 use crate::driver::transport::{self, Target, TransportError};
 use crate::suite::plan::{PlanError, Selection};
@@ -398,12 +400,12 @@ pub enum Command {
     /// Load a Chalk server (or, with --raw, a plain broadcast server) and measure it.
     // The doc comment of a variant is its help, short and long: the long one has to be named
     // here, or `load --help` would show only this line.
-    #[command(long_about = crate::commands::load::LONG_ABOUT)]
-    Load(Box<crate::commands::load::LoadArgs>),
+    #[command(long_about = LOAD_LONG_ABOUT)]
+    Load(Box<LoadArgs>),
     /// Seeded protocol fuzzing: random sequences of joins, leaves, valid and invalid events,
     /// checked against the protocol's invariants; failures shrink to a minimal replayable case.
-    #[command(long_about = crate::commands::fuzz::LONG_ABOUT)]
-    Fuzz(Box<crate::commands::fuzz::FuzzArgs>),
+    #[command(long_about = FUZZ_LONG_ABOUT)]
+    Fuzz(Box<FuzzArgs>),
 }
 
 /// The options of `chalk-conformance docs`.
@@ -417,6 +419,177 @@ pub struct DocsArgs {
     /// report of `--json`.
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+}
+
+/// The long help of `chalk-conformance fuzz`.
+pub const FUZZ_LONG_ABOUT: &str = "Seeded protocol fuzzing: random sequences of joins, leaves, valid \
+events with hard Unicode and invalid frames, for several participants in two rooms, checked \
+against the protocol's invariants (schemas, exactly-once in-order delivery within the room, \
+presence, the server keeps accepting). A failing case shrinks to a minimal one, which is printed \
+with the commands that replay it.\n\n\
+Without --url, the reference server runs embedded in this process. With --url, provision \
+participants as for the suite (--api-url/--api-key, --token-command, or \
+--jwt-secret/--jwt-private-key) and say what the server claims with --declare/--profile. These \
+options can also come before `fuzz`, and from the suite's CHALK_* variables.\n\n\
+Exit code: 0 every case passed, 1 a case failed, 2 usage error, 3 target unreachable.";
+
+/// The long help of `chalk-conformance load`.
+pub const LOAD_LONG_ABOUT: &str = "Loads a Chalk server and measures it: connections and their setup \
+latency, deliveries per second, fan-out latency, loss, duplicates, close codes, server memory and \
+CPU.\n\n\
+Without --url, the reference server runs embedded in this process (rate limit lifted). With \
+--url, provision participants as for the suite (--api-url/--api-key, --token-command, or \
+--jwt-secret/--jwt-private-key). Targets outside loopback need --allow-remote.\n\n\
+Exit code: 0 nothing lost, duplicated or misrouted and no error, 1 otherwise, 2 usage error, \
+3 target unreachable (no connection opened) or provisioning failed.";
+
+/// The most actions a generated case has (unless `--max-actions` says otherwise).
+pub const DEFAULT_MAX_ACTIONS: usize = 24;
+
+/// The options of `chalk-conformance fuzz`: seeded protocol fuzzing (see [`crate::commands::fuzz`]).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct FuzzArgs {
+    /// Where the cases go and how to get participants: the suite's options.
+    #[command(flatten)]
+    pub provisioning: Provisioning,
+
+    /// An extension the server claims (repeatable; see spec/extensions.md).
+    #[arg(long = "declare", value_name = "EXTENSION", value_delimiter = ',')]
+    pub declare: Vec<String>,
+
+    /// TOML profile of the server: `extensions = ["chat-echo", ...]`.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+
+    /// Seed of the run (default: a random one, printed).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// How many cases to run.
+    #[arg(long, default_value_t = 100, value_name = "M")]
+    pub cases: usize,
+
+    /// Play exactly the case of a replay file (written when a case fails), once.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["seed", "cases"])]
+    pub replay: Option<PathBuf>,
+
+    /// Where to write the minimal failing case (default: chalk-fuzz-<seed>.json).
+    #[arg(long, value_name = "FILE")]
+    pub case_file: Option<PathBuf>,
+
+    /// Cases played at once (each in rooms of its own).
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub concurrency: usize,
+
+    /// The most actions in a case.
+    #[arg(long, default_value_t = DEFAULT_MAX_ACTIONS, value_name = "N")]
+    pub max_actions: usize,
+
+    /// How long to wait for anything owed (a delivery, a presence event, a close).
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    pub event_timeout: Duration,
+
+    /// How long the end of a case waits for frames that must not come (duplicates, strays).
+    #[arg(long, default_value = "200ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub quiet_window: Duration,
+
+    /// The most one case may take.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub case_timeout: Duration,
+
+    /// The most the whole run may take, shrinking included; no case starts after it.
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub time_limit: Duration,
+
+    /// The most plays spent shrinking a failure.
+    #[arg(long, default_value_t = 300, value_name = "N")]
+    pub max_shrink_runs: usize,
+}
+
+impl FuzzArgs {
+    /// Puts the options given after `fuzz` (`matches` are the subcommand's) over the suite's,
+    /// given before it or by `CHALK_*` variables.
+    pub fn overlay(&self, options: &mut Options, matches: &clap::ArgMatches) {
+        options.provisioning.overlay(&self.provisioning, matches);
+        if self.profile.is_some() {
+            options.profile.clone_from(&self.profile);
+        }
+        if !self.declare.is_empty() {
+            options.declare.clone_from(&self.declare);
+        }
+    }
+}
+
+/// The options of `chalk-conformance load`, which loads a Chalk server (or, with --raw, a plain
+/// broadcast server) and measures it (see [`crate::commands::load`]).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct LoadArgs {
+    /// Where the load goes and how to get participants: the suite's options.
+    #[command(flatten)]
+    pub provisioning: Provisioning,
+    /// Allow a target outside loopback (only a server you operate).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Plain broadcast server: no token, no subprotocol; the room goes in `?room=`.
+    #[arg(long)]
+    pub raw: bool,
+    /// Rooms with traffic.
+    #[arg(long, default_value_t = 1, value_name = "R")]
+    pub rooms: u32,
+    /// Participants per room.
+    #[arg(long, default_value_t = 10, value_name = "M")]
+    pub participants: u32,
+    /// Participants per room that send.
+    #[arg(long, default_value_t = 1, value_name = "S")]
+    pub senders: u32,
+    /// Chat messages per second per room, on a fixed schedule.
+    #[arg(long, value_name = "N", conflicts_with = "window")]
+    pub rate: Option<u32>,
+    /// Messages each sender keeps in flight (default 8 when --rate is not given).
+    #[arg(long, value_name = "W")]
+    pub window: Option<u32>,
+    /// How long the senders send, e.g. 5s, 1m.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Duration,
+    /// Length of each chat text.
+    #[arg(long, default_value_t = 100, value_name = "BYTES")]
+    pub payload_bytes: usize,
+    /// Extra authenticated connections that only stay connected.
+    #[arg(long, default_value_t = 0, value_name = "K")]
+    pub idle_connections: u32,
+    /// Idle connections per room.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub idle_room_size: u32,
+    /// Refuse shapes with more connections than this.
+    #[arg(long, default_value_t = 20_000, value_name = "N")]
+    pub max_connections: u32,
+    /// Connection attempts at once.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub connect_concurrency: usize,
+    /// Bound on one connection attempt.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub connect_timeout: Duration,
+    /// How long to wait for messages still in flight when sending stops.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub drain: Duration,
+    /// Write the results as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Process id of the server, to read its memory and CPU from /proc.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+    /// Worker threads of the load generator.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub threads: usize,
+    /// Worker threads of the embedded server.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub server_threads: usize,
+    /// Name of the target in the table and the JSON.
+    #[arg(long, value_name = "NAME")]
+    pub label: Option<String>,
 }
 
 /// Parses `2s`, `300ms`, `1.5s`, `1m`, or a number of seconds.
@@ -481,69 +654,9 @@ pub enum ConfigError {
     Expectations(#[from] crate::report::expectations::ExpectationsError),
 }
 
-/// The REST API of a run.
-#[derive(Debug, Clone)]
-pub struct Api {
-    /// Its base URL.
-    pub url: String,
-    /// The tenant key.
-    pub key: String,
-}
-
-/// The provisioning options, checked: the target and the ways into it.
-#[derive(Debug)]
-pub struct Access {
-    /// The target, or `None` for the embedded reference server.
-    pub target: Option<Target>,
-    /// The REST API.
-    pub api: Option<Api>,
-    /// The token command.
-    pub token_command: Option<String>,
-    /// The deployment's signing key.
-    pub minter: Option<Minter>,
-    /// The secrets given (value, label), for the redactor.
-    pub secrets: Vec<(String, &'static str)>,
-    /// The Origin of connections meant to succeed.
-    pub origin: Option<String>,
-    /// TLS client configuration.
-    pub tls: Arc<ClientConfig>,
-}
-
-impl Access {
-    /// The provisioner of a run, chosen as the suite chooses it: the REST API, else the token
-    /// command, else minted tokens. The signing key moves into it (to forge defective tokens
-    /// too). The problem, as one line (not redacted), when there is none.
-    pub fn provisioner(
-        &mut self,
-        recording_command: Option<String>,
-    ) -> Result<Provisioner, String> {
-        let rest = match &self.api {
-            Some(Api { url, key }) => {
-                Some(RestClient::new(url, key, Arc::clone(&self.tls)).map_err(|e| e.to_string())?)
-            }
-            None => None,
-        };
-        let minter = self.minter.take().map(Arc::new);
-        let participants = match (&rest, &self.token_command, &minter) {
-            (Some(rest), _, _) => ParticipantSource::Rest(rest.clone()),
-            (None, Some(command), _) => ParticipantSource::Command(command.clone()),
-            (None, None, Some(minter)) => ParticipantSource::Mint(Arc::clone(minter)),
-            (None, None, None) => return Err("no way to get participants".to_owned()),
-        };
-        Ok(Provisioner {
-            participants,
-            rest,
-            recording_command,
-            minter,
-        })
-    }
-}
-
-/// A checked configuration, ready to run.
+/// A checked configuration, ready to run (the target and the ways into it are its [`Access`]).
 #[derive(Debug)]
 pub struct Config {
-    /// The target and the ways into it.
-    pub access: Access,
     /// The recording command.
     pub recording_command: Option<String>,
     /// The origin that must be refused.
@@ -585,8 +698,10 @@ struct Profile {
 }
 
 impl Config {
-    /// Checks the options; the first problem found, as one line.
-    pub fn from_options(options: &Options) -> Result<Self, ConfigError> {
+    /// Checks the options: the target and the ways into it (for
+    /// [`Deployment::start`](crate::driver::deployment::Deployment::start)), and the rest of the
+    /// configuration; the first problem found, as one line.
+    pub fn from_options(options: &Options) -> Result<(Access, Self), ConfigError> {
         let bad = |message: &str| Err(ConfigError::Options(message.to_owned()));
         let access = options.provisioning.check()?;
         if access.target.is_none() && options.recording_command.is_some() {
@@ -609,24 +724,26 @@ impl Config {
             }
             None => None,
         };
-        Ok(Self {
+        Ok((
             access,
-            recording_command: options.recording_command.clone(),
-            forbidden_origin: options.forbidden_origin.clone(),
-            declared,
-            strict: options.strict,
-            selection: Selection::new(options.tags.as_deref(), options.name.as_deref())?,
-            concurrency: options.concurrency,
-            event_timeout: options.event_timeout,
-            quiet_window: options.quiet_window,
-            token_leeway: options.token_leeway,
-            junit: options.junit.clone(),
-            json: options.json.clone(),
-            report: options.report.clone(),
-            summary: options.summary.clone(),
-            results_json: options.results_json.clone(),
-            expectations,
-        })
+            Self {
+                recording_command: options.recording_command.clone(),
+                forbidden_origin: options.forbidden_origin.clone(),
+                declared,
+                strict: options.strict,
+                selection: Selection::new(options.tags.as_deref(), options.name.as_deref())?,
+                concurrency: options.concurrency,
+                event_timeout: options.event_timeout,
+                quiet_window: options.quiet_window,
+                token_leeway: options.token_leeway,
+                junit: options.junit.clone(),
+                json: options.json.clone(),
+                report: options.report.clone(),
+                summary: options.summary.clone(),
+                results_json: options.results_json.clone(),
+                expectations,
+            },
+        ))
     }
 }
 
@@ -666,7 +783,7 @@ fn declared_extensions(options: &Options) -> Result<Option<BTreeSet<String>>, Co
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+    fn parse(args: &[&str]) -> Result<(Access, Config), ConfigError> {
         let options = Options::try_parse_from(
             std::iter::once("chalk-conformance").chain(args.iter().copied()),
         )
@@ -684,8 +801,8 @@ mod tests {
 
     #[test]
     fn no_url_means_the_embedded_server() {
-        let config = parse(&[]).unwrap();
-        assert!(config.access.target.is_none());
+        let (access, config) = parse(&[]).unwrap();
+        assert!(access.target.is_none());
         assert!(config.declared.is_none());
     }
 
@@ -744,7 +861,7 @@ mod tests {
             }))
         );
         assert!(Options::try_parse_from(["chalk-conformance", "docs"]).is_err());
-        let config = parse(&[
+        let (_, config) = parse(&[
             "--report",
             "r.html",
             "--summary",
@@ -764,7 +881,7 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let profile = dir.join("profile.toml");
         fs::write(&profile, "extensions = [\"chat-echo\"]\n").unwrap();
-        let config = parse(&[
+        let (_, config) = parse(&[
             "--declare",
             "pong-event",
             "--profile",
@@ -846,7 +963,7 @@ mod tests {
     }
 
     /// The options of `chalk-conformance <args…> fuzz …`, with those after `fuzz` laid over
-    /// the suite's as the runner does.
+    /// the suite's as [`crate::commands::execute`] does.
     fn fuzz_options(args: &[&str]) -> Options {
         use clap::{CommandFactory as _, FromArgMatches as _};
         let matches = Options::command()
@@ -883,11 +1000,8 @@ mod tests {
         assert_eq!(p.jwt_secret.as_deref(), Some("s"));
         assert_eq!(p.origin.as_deref(), Some("https://o.example"));
         assert_eq!(after.declare, vec!["pong-event"]);
-        let config = Config::from_options(&after).unwrap();
-        assert_eq!(
-            config.access.target.map(|t| t.url),
-            Some("ws://b/ws".to_owned())
-        );
-        assert!(config.access.minter.is_some());
+        let (access, _) = Config::from_options(&after).unwrap();
+        assert_eq!(access.target.map(|t| t.url), Some("ws://b/ws".to_owned()));
+        assert!(access.minter.is_some());
     }
 }

@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use cucumber::gherkin::{self, GherkinEnv};
 use serde_json::Value;
 
-use crate::commands::cli::DocsArgs;
-use crate::commands::run::ExitStatus;
+use super::cli::DocsArgs;
+use super::exit::ExitStatus;
 use crate::contract::catalogue::{Area, BUNDLED_TOML, Catalogue, Level, Requirement};
 use crate::contract::schemas::{self, Direction, SchemaSet};
 use crate::report::console::Console;

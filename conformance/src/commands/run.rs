@@ -1,293 +1,113 @@
-//! One run of the suite, from command line to exit code.
+//! Running the suite (`chalk-conformance` without a subcommand), from options to exit code.
 //!
-//! 1. Parse and check the options (exit 2 on a usage or configuration error).
-//! 2. Without `--url`, start the reference server in-process and take its URL, API key, JWT
-//!    secret and allowed origin; declare all its extensions (unless told otherwise).
+//! 1. Check the options (exit 2 on a usage or configuration error).
+//! 2. Build the deployment: `--url` and its provisioning options, or, without `--url`, the
+//!    reference server started in-process with its URL, API key, JWT secret and allowed origin;
+//!    declare all its extensions (unless told otherwise).
 //! 3. Plan: decide every scenario (run, skipped with a reason, extension not declared).
 //! 4. Preflight: one TCP connect and one provisioning round trip (exit 3 when they fail).
 //! 5. Run the runnable scenarios with cucumber, concurrently.
 //! 6. Report: verdict on the console; JUnit, Cucumber JSON, HTML, Markdown summary and
 //!    run-result JSON files, all from one results model, each redacted and scanned for secrets
 //!    before it is written; exit 0 or 1.
-//!
-//! `list`, `lint` and `docs` need no server: they read the features, the catalogue and the
-//! schemas only.
 
 use std::collections::BTreeSet;
-use std::ffi::OsString;
-use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use cucumber::{World as _, gherkin};
 use futures_util::FutureExt as _;
 
-use crate::commands::cli::{Api, Command, Config, Options};
-use crate::commands::docs;
-use crate::contract::catalogue::{Catalogue, KNOWN_EXTENSIONS};
+use super::cli::{Config, Options};
+use super::exit::ExitStatus;
+use crate::contract::catalogue::Catalogue;
 use crate::contract::judge::FrameJudge;
 use crate::contract::schemas::SchemaSet;
+use crate::driver::deployment::{
+    Deployment, DeploymentError, EMBEDDED_LABEL, EmbeddedProvisioning, EmbeddedSetup,
+};
+use crate::driver::embedded::Tuning;
 use crate::driver::handshake::{self, UpgradeRequest};
-use crate::driver::provision::ParticipantSource;
+use crate::driver::provision::{ParticipantSource, run_id};
 use crate::driver::redact::{Redactor, url_without_credentials};
-use crate::driver::transport::{Connector, Target};
 use crate::report::console::{Collector, Console, Report};
 use crate::report::export;
 use crate::report::html_report;
 use crate::report::results::RunInfo;
 use crate::report::summary;
-use crate::suite::lint;
-use crate::suite::listing;
-use crate::suite::plan::{self, Capabilities, Disposition, Plan, REQUIREMENT_TAG, ScenarioKey};
+use crate::suite::plan::{Capabilities, Disposition, Plan, REQUIREMENT_TAG, ScenarioKey};
 use crate::suite::world::{ChalkWorld, RunContext};
+
+/// The first letters of the suite's run ids.
+const RUN_ID_PREFIX: &str = "cc";
 
 /// How long the preflight's TCP connect may take.
 const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs in one process never overlap: cucumber swaps the process-wide panic hook while it runs.
-static ONE_RUN_AT_A_TIME: LazyLock<tokio::sync::Mutex<()>> =
-    LazyLock::new(|| tokio::sync::Mutex::new(()));
-
-/// How a run ended; the process exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ExitStatus {
-    /// 0: every scenario that counts passed (or `list`/`lint`/`--help` succeeded).
-    Conformant,
-    /// 1: a must-level (or declared extension, or `--strict` should-level) scenario failed.
-    NonConformant,
-    /// 2: bad options, unreadable files, unknown extension names, features that do not lint.
-    Usage,
-    /// 3: the target cannot be reached, or provisioning failed.
-    Unreachable,
-}
-
-impl ExitStatus {
-    /// The numeric exit code.
-    pub fn code(self) -> u8 {
-        match self {
-            ExitStatus::Conformant => 0,
-            ExitStatus::NonConformant => 1,
-            ExitStatus::Usage => 2,
-            ExitStatus::Unreachable => 3,
-        }
-    }
-}
-
-impl From<ExitStatus> for ExitCode {
-    fn from(status: ExitStatus) -> Self {
-        ExitCode::from(status.code())
-    }
-}
-
-/// Runs `chalk-conformance` with `args` (the first is the program name) on a runtime of its own.
-pub fn run_blocking<I, T>(args: I, console: &Console) -> ExitStatus
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
+/// Runs the suite as `options` say, against `--url` or the embedded reference server.
+pub async fn suite(
+    options: &Options,
+    features: Vec<gherkin::Feature>,
+    catalogue: Arc<Catalogue>,
+    console: &Console,
+) -> ExitStatus {
+    let (access, mut config) = match Config::from_options(options) {
+        Ok(checked) => checked,
         Err(e) => {
-            console.line(&format!(
-                "chalk-conformance: cannot start the async runtime: {e}"
-            ));
+            console.line(&format!("chalk-conformance: {e}"));
             return ExitStatus::Usage;
         }
     };
-    runtime.block_on(run(args, console))
-}
-
-/// Runs `chalk-conformance` with `args` (the first is the program name).
-pub async fn run<I, T>(args: I, console: &Console) -> ExitStatus
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    let parsed = <Options as clap::CommandFactory>::command()
-        .try_get_matches_from(args)
-        .and_then(|matches| {
-            <Options as clap::FromArgMatches>::from_arg_matches(&matches).map(|o| (o, matches))
-        });
-    let options = match parsed {
-        Ok((mut options, matches)) => {
-            // `fuzz --url …` names its target after the subcommand; the checks below see it.
-            if let (Some(Command::Fuzz(fuzz)), Some(("fuzz", given))) =
-                (options.command.clone(), matches.subcommand())
-            {
-                fuzz.overlay(&mut options, given);
+    let embedded = EmbeddedSetup {
+        provisioning: EmbeddedProvisioning::Rest,
+        tuning: Tuning::AsShipped,
+    };
+    let deployment =
+        match Deployment::start(access, config.recording_command.clone(), embedded).await {
+            Ok(deployment) => deployment,
+            Err(e) => {
+                console.line(&format!("chalk-conformance: {e}"));
+                return match e {
+                    DeploymentError::Start(_) => ExitStatus::Unreachable,
+                    _ => ExitStatus::Usage,
+                };
             }
-            for ignored in options.drop_remote_settings_from_environment(&matches) {
-                console.line(&format!(
-                    "chalk-conformance: note: ignoring {ignored} from the environment (it needs --url)"
-                ));
-            }
-            options
-        }
-        Err(error) => {
-            use clap::error::ErrorKind;
-            return match error.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                    console.write(&error.to_string());
-                    ExitStatus::Conformant
-                }
-                _ => {
-                    let text = error.to_string();
-                    let first = text.lines().next().unwrap_or("invalid arguments");
-                    console.line(&format!(
-                        "chalk-conformance: {} (see --help)",
-                        first.trim_start_matches("error: ")
-                    ));
-                    ExitStatus::Usage
-                }
-            };
-        }
-    };
-    let _one_run = ONE_RUN_AT_A_TIME.lock().await;
-    let usage = |message: String| {
-        console.line(&format!("chalk-conformance: {message}"));
-        ExitStatus::Usage
-    };
-    let catalogue = match Catalogue::bundled() {
-        Ok(catalogue) => Arc::new(catalogue),
-        Err(e) => return usage(e.to_string()),
-    };
-    let features = match &options.features {
-        Some(dir) => plan::features_in(dir),
-        None => plan::embedded_features(),
-    };
-    let features = match features {
-        Ok(features) => features,
-        Err(e) => return usage(e.to_string()),
-    };
-    match &options.command {
-        Some(Command::Docs(args)) => {
-            return docs::generate(args, options.features.as_deref(), &catalogue, console);
-        }
-        Some(Command::Load(args)) => {
-            return crate::commands::load::run((**args).clone(), console).await;
-        }
-        Some(Command::Fuzz(args)) => {
-            return crate::commands::fuzz::run(args, &options, console).await;
-        }
-        Some(Command::List) => {
-            console.write(&listing::render(&catalogue, &features));
-            return ExitStatus::Conformant;
-        }
-        Some(Command::Lint) => {
-            let problems = lint::lint(&features, &catalogue);
-            for problem in &problems {
-                console.line(&problem.to_string());
-            }
-            console.line(&format!("{} problem(s)", problems.len()));
-            return if problems.is_empty() {
-                ExitStatus::Conformant
-            } else {
-                ExitStatus::Usage
-            };
-        }
-        None => {}
-    }
-    let config = match Config::from_options(&options) {
-        Ok(config) => config,
-        Err(e) => return usage(e.to_string()),
-    };
-    match config.access.target.clone() {
-        Some(target) => run_against(config, target, None, features, catalogue, console).await,
-        None => run_embedded(config, features, catalogue, console).await,
-    }
-}
-
-/// Starts the reference server in-process and runs the suite against it.
-async fn run_embedded(
-    mut config: Config,
-    features: Vec<gherkin::Feature>,
-    catalogue: Arc<Catalogue>,
-    console: &Console,
-) -> ExitStatus {
-    let server_config = chalk_reference_server::Config::ephemeral();
-    let secret = server_config.jwt_secret().map(str::to_owned);
-    let api_key = server_config.api_key().map(str::to_owned);
-    let allowed_origin = server_config
-        .default_tenant
-        .allowed_origins
-        .first()
-        .cloned();
-    let leeway = server_config.jwt.leeway;
-    let server = match chalk_reference_server::serve(server_config).await {
-        Ok(server) => server,
-        Err(e) => {
-            console.line(&format!(
-                "chalk-conformance: cannot start the embedded reference server: {e}"
-            ));
-            return ExitStatus::Unreachable;
-        }
-    };
-    let target = match Target::parse(&server.ws_url()) {
-        Ok(target) => target,
-        Err(e) => {
-            console.line(&format!(
-                "chalk-conformance: the embedded server's URL is unusable: {e}"
-            ));
-            server.shutdown().await;
-            return ExitStatus::Unreachable;
-        }
-    };
-    let access = &mut config.access;
-    if let Some(key) = api_key {
-        access.secrets.push((key.clone(), "api-key"));
-        access.api = Some(Api {
-            url: server.api_url(),
-            key,
-        });
-    }
-    if let Some(secret) = secret {
-        access.secrets.push((secret.clone(), "jwt-secret"));
-        access.minter = Some(crate::driver::tokens::Minter::hs256(&secret));
-    }
-    if access.origin.is_none() {
-        access.origin = allowed_origin;
-    }
+        };
+    // The embedded reference server declares all its extensions, unless told otherwise.
     if config.declared.is_none() {
-        config.declared = Some(KNOWN_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect());
+        config.declared.clone_from(&deployment.known().extensions);
     }
-    config.token_leeway = leeway;
-    let status = run_against(
-        config,
-        target,
-        Some("embedded reference server"),
-        features,
-        catalogue,
-        console,
-    )
-    .await;
-    server.shutdown().await;
+    if let Some(leeway) = deployment.known().token_leeway {
+        config.token_leeway = leeway;
+    }
+    let status = run_against(&config, &deployment, features, catalogue, console).await;
+    deployment.shutdown().await;
     status
 }
 
-/// Plans, preflights, runs and reports against `target`.
+/// Plans, preflights, runs and reports against `deployment`.
 async fn run_against(
-    mut config: Config,
-    target: Target,
-    label: Option<&str>,
+    config: &Config,
+    deployment: &Deployment,
     features: Vec<gherkin::Feature>,
     catalogue: Arc<Catalogue>,
     console: &Console,
 ) -> ExitStatus {
-    let redactor = Arc::new(Redactor::new());
-    for (secret, label) in &config.access.secrets {
-        redactor.register(secret, label);
-    }
+    let redactor = Arc::new(deployment.redactor());
+    let Some(provisioner) = deployment.provisioner().cloned() else {
+        console.line("chalk-conformance: no way to get participants");
+        return ExitStatus::Usage;
+    };
+    let target = deployment.target().clone();
+    let origin = deployment.origin().map(str::to_owned);
+    let label = deployment.embedded().then_some(EMBEDDED_LABEL);
     let declared = config.declared.clone().unwrap_or_default();
     let capabilities = Capabilities {
-        forge_tokens: config.access.minter.is_some(),
-        allowed_origin: config.access.origin.is_some(),
-        rest_api: config.access.api.is_some(),
-        recordings: config.access.api.is_some() || config.recording_command.is_some(),
+        forge_tokens: provisioner.minter.is_some(),
+        allowed_origin: origin.is_some(),
+        rest_api: provisioner.rest.is_some(),
+        recordings: provisioner.rest.is_some() || provisioner.recording_command.is_some(),
     };
     let plan = match Plan::decide(
         &features,
@@ -309,22 +129,15 @@ async fn run_against(
             return ExitStatus::Usage;
         }
     };
-    let provisioner = match config.access.provisioner(config.recording_command.clone()) {
-        Ok(provisioner) => provisioner,
-        Err(e) => {
-            console.line(&format!("chalk-conformance: {}", redactor.redact(&e)));
-            return ExitStatus::Usage;
-        }
-    };
-    let run_id = format!("cc{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    let run_id = run_id(RUN_ID_PREFIX);
     let context = Arc::new(RunContext {
         target: target.clone(),
-        connector: Connector::new(Arc::clone(&config.access.tls)),
+        connector: deployment.connector().clone(),
         provisioner,
         judge: Arc::new(FrameJudge::new(schemas, &catalogue, declared.clone())),
         catalogue: Arc::clone(&catalogue),
         redactor: Arc::clone(&redactor),
-        origin: config.access.origin.clone(),
+        origin: origin.clone(),
         forbidden_origin: config.forbidden_origin.clone(),
         event_timeout: config.event_timeout,
         quiet_window: config.quiet_window,
@@ -333,7 +146,7 @@ async fn run_against(
         scenario_counter: AtomicUsize::new(0),
     });
 
-    print_header(console, &context, label, &config, &declared, &plan);
+    print_header(console, &context, label, config, &declared, &plan);
     if let Err(problem) = preflight(&context).await {
         console.line(&format!("chalk-conformance: {}", redactor.redact(&problem)));
         return ExitStatus::Unreachable;
@@ -388,7 +201,7 @@ async fn run_against(
         target_label: label.map(str::to_owned),
         started_at,
         declared: declared.iter().cloned().collect(),
-        origin: config.access.origin.clone(),
+        origin,
         provisioning: match &context.provisioner.participants {
             ParticipantSource::Rest(_) => "REST API",
             ParticipantSource::Command(_) => "--token-command",
@@ -474,15 +287,7 @@ fn print_header(
     plan: &Plan,
 ) {
     let provisioning = match &context.provisioner.participants {
-        ParticipantSource::Rest(_) => format!(
-            "REST API {}",
-            config
-                .access
-                .api
-                .as_ref()
-                .map(|a| a.url.as_str())
-                .unwrap_or_default()
-        ),
+        ParticipantSource::Rest(rest) => format!("REST API {}", rest.url()),
         ParticipantSource::Command(_) => "--token-command".to_owned(),
         ParticipantSource::Mint(_) => "tokens minted with the deployment's key".to_owned(),
     };

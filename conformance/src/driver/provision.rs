@@ -19,6 +19,16 @@ use tokio::process::Command;
 use crate::driver::rest::{RecordingAction, RestClient, RestError};
 use crate::driver::tokens::{self, Identity, Minter, TokenError};
 
+/// A new run id: `command` (two letters: `cc` the suite, `fz` fuzz, `ld` load) and six hex
+/// digits. Every room and participant a run provisions is named after it, so that runs against
+/// one server keep apart and a server's logs show which run made what.
+pub fn run_id(command: &str) -> String {
+    format!(
+        "{command}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    )
+}
+
 /// How long a provisioning command may run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(15);
 

@@ -72,6 +72,9 @@ pub struct CreatedParticipant {
 #[derive(Debug, Clone)]
 pub struct RestClient {
     http: Client,
+    /// The base URL as given.
+    url: String,
+    /// The base URL without a trailing slash, which every path is appended to.
     base: String,
     api_key: String,
 }
@@ -86,9 +89,15 @@ impl RestClient {
             .map_err(|e| RestError::Client(e.to_string()))?;
         Ok(Self {
             http,
+            url: base.to_owned(),
             base: base.trim_end_matches('/').to_owned(),
             api_key: api_key.to_owned(),
         })
+    }
+
+    /// The API's base URL, as given.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// `POST /rooms {"name"}`: the new room's id.

@@ -26,9 +26,6 @@ pub const SEATS: usize = 6;
 /// Rooms per case.
 pub const ROOMS: usize = 2;
 
-/// The most actions a generated case has (unless `--max-actions` says otherwise).
-pub const DEFAULT_MAX_ACTIONS: usize = 24;
-
 /// Texts of at most this many characters are valid for any server: the published API sets no
 /// length limit, and no sensible server refuses a few hundred characters.
 pub const PLAIN_TEXT_CHARS: usize = 512;

@@ -38,20 +38,25 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use self::case::{Case, DEFAULT_MAX_ACTIONS};
+use self::case::Case;
 use self::oracle::Declared;
 use self::play::{Arena, Play};
-use crate::commands::cli::{Config, Options, Provisioning, parse_duration};
-use crate::commands::run::ExitStatus;
-use crate::contract::catalogue::{Catalogue, KNOWN_EXTENSIONS};
+use super::cli::{Config, DEFAULT_MAX_ACTIONS, FuzzArgs, Options};
+use super::exit::ExitStatus;
+use crate::contract::catalogue::Catalogue;
 use crate::contract::judge::FrameJudge;
 use crate::contract::schemas::SchemaSet;
-use crate::driver::provision::ParticipantSource;
-use crate::driver::redact::{Redactor, url_without_credentials};
-use crate::driver::tokens::Minter;
-use crate::driver::transport::{Connector, Target};
+use crate::driver::deployment::{
+    Deployment, DeploymentError, EMBEDDED_LABEL, EmbeddedProvisioning, EmbeddedSetup,
+};
+use crate::driver::embedded::Tuning;
+use crate::driver::provision::{ParticipantSource, run_id};
+use crate::driver::redact::url_without_credentials;
 use crate::report::console::Console;
 use crate::suite::failure::Failure;
+
+/// The first letters of fuzz run ids.
+const RUN_ID_PREFIX: &str = "fz";
 
 /// The `format` of a replay file.
 pub const CASE_FORMAT: &str = "chalk-conformance-fuzz-case/1";
@@ -65,92 +70,6 @@ const MAX_CONCURRENCY: usize = 64;
 
 /// The largest oversized frame a replay file may ask for (generated ones stay below 20,000).
 const MAX_OVERSIZED_BYTES: usize = 1024 * 1024;
-
-/// The long help of `chalk-conformance fuzz`.
-pub const LONG_ABOUT: &str = "Seeded protocol fuzzing: random sequences of joins, leaves, valid \
-events with hard Unicode and invalid frames, for several participants in two rooms, checked \
-against the protocol's invariants (schemas, exactly-once in-order delivery within the room, \
-presence, the server keeps accepting). A failing case shrinks to a minimal one, which is printed \
-with the commands that replay it.\n\n\
-Without --url, the reference server runs embedded in this process. With --url, provision \
-participants as for the suite (--api-url/--api-key, --token-command, or \
---jwt-secret/--jwt-private-key) and say what the server claims with --declare/--profile. These \
-options can also come before `fuzz`, and from the suite's CHALK_* variables.\n\n\
-Exit code: 0 every case passed, 1 a case failed, 2 usage error, 3 target unreachable.";
-
-/// Seeded protocol fuzzing (see the module documentation).
-#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
-pub struct FuzzArgs {
-    /// Where the cases go and how to get participants: the suite's options.
-    #[command(flatten)]
-    pub provisioning: Provisioning,
-
-    /// An extension the server claims (repeatable; see spec/extensions.md).
-    #[arg(long = "declare", value_name = "EXTENSION", value_delimiter = ',')]
-    pub declare: Vec<String>,
-
-    /// TOML profile of the server: `extensions = ["chat-echo", ...]`.
-    #[arg(long, value_name = "FILE")]
-    pub profile: Option<PathBuf>,
-
-    /// Seed of the run (default: a random one, printed).
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
-
-    /// How many cases to run.
-    #[arg(long, default_value_t = 100, value_name = "M")]
-    pub cases: usize,
-
-    /// Play exactly the case of a replay file (written when a case fails), once.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["seed", "cases"])]
-    pub replay: Option<PathBuf>,
-
-    /// Where to write the minimal failing case (default: chalk-fuzz-<seed>.json).
-    #[arg(long, value_name = "FILE")]
-    pub case_file: Option<PathBuf>,
-
-    /// Cases played at once (each in rooms of its own).
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub concurrency: usize,
-
-    /// The most actions in a case.
-    #[arg(long, default_value_t = DEFAULT_MAX_ACTIONS, value_name = "N")]
-    pub max_actions: usize,
-
-    /// How long to wait for anything owed (a delivery, a presence event, a close).
-    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
-    pub event_timeout: Duration,
-
-    /// How long the end of a case waits for frames that must not come (duplicates, strays).
-    #[arg(long, default_value = "200ms", value_parser = parse_duration, value_name = "DURATION")]
-    pub quiet_window: Duration,
-
-    /// The most one case may take.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
-    pub case_timeout: Duration,
-
-    /// The most the whole run may take, shrinking included; no case starts after it.
-    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
-    pub time_limit: Duration,
-
-    /// The most plays spent shrinking a failure.
-    #[arg(long, default_value_t = 300, value_name = "N")]
-    pub max_shrink_runs: usize,
-}
-
-impl FuzzArgs {
-    /// Puts the options given after `fuzz` (`matches` are the subcommand's) over the suite's,
-    /// given before it or by `CHALK_*` variables.
-    pub fn overlay(&self, options: &mut Options, matches: &clap::ArgMatches) {
-        options.provisioning.overlay(&self.provisioning, matches);
-        if self.profile.is_some() {
-            options.profile.clone_from(&self.profile);
-        }
-        if !self.declare.is_empty() {
-            options.declare.clone_from(&self.declare);
-        }
-    }
-}
 
 /// A replay file: one case and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,8 +139,8 @@ pub async fn run(args: &FuzzArgs, options: &Options, console: &Console) -> ExitS
             "--event-timeout, --case-timeout and --time-limit must be more than zero".to_owned(),
         );
     }
-    let mut config = match Config::from_options(options) {
-        Ok(config) => config,
+    let (access, mut config) = match Config::from_options(options) {
+        Ok(checked) => checked,
         Err(e) => return usage(e.to_string()),
     };
     let replay = match &args.replay {
@@ -236,21 +155,24 @@ pub async fn run(args: &FuzzArgs, options: &Options, console: &Console) -> ExitS
         (Err(e), _) => return usage(e.to_string()),
         (_, Err(e)) => return usage(e.to_string()),
     };
-    let mut embedded = None;
-    let target = match config.access.target.clone() {
-        Some(target) => target,
-        None => match start_embedded(&mut config).await {
-            Ok((server, target)) => {
-                embedded = Some(server);
-                target
-            }
-            Err(e) => {
+    // Minted tokens: no HTTP round trip per participant.
+    let embedded = EmbeddedSetup {
+        provisioning: EmbeddedProvisioning::Minted,
+        tuning: Tuning::AsShipped,
+    };
+    let deployment =
+        match Deployment::start(access, config.recording_command.clone(), embedded).await {
+            Ok(deployment) => deployment,
+            Err(DeploymentError::Start(e)) => {
                 console.line(&format!("chalk-conformance fuzz: {e}"));
                 return ExitStatus::Unreachable;
             }
-        },
-    };
-    let status = match arena(&mut config, target, &catalogue, schemas, args) {
+            Err(e) => return usage(e.to_string()),
+        };
+    if config.declared.is_none() {
+        config.declared.clone_from(&deployment.known().extensions);
+    }
+    let status = match arena(&config, &deployment, &catalogue, schemas, args) {
         Ok(arena) => {
             let fuzz = Fuzz {
                 seed: args.seed.unwrap_or_else(random_seed),
@@ -259,15 +181,13 @@ pub async fn run(args: &FuzzArgs, options: &Options, console: &Console) -> ExitS
                 options,
                 config: &config,
                 console,
-                embedded: embedded.is_some(),
+                embedded: deployment.embedded(),
             };
             fuzz.go(replay).await
         }
         Err(e) => usage(e),
     };
-    if let Some(server) = embedded {
-        server.shutdown().await;
-    }
+    deployment.shutdown().await;
     status
 }
 
@@ -299,72 +219,30 @@ fn read_case_file(path: &Path) -> Result<CaseFile, String> {
     Ok(file)
 }
 
-/// Starts the reference server in-process and points the configuration at it.
-async fn start_embedded(
-    config: &mut Config,
-) -> Result<(chalk_reference_server::Server, Target), String> {
-    let server_config = chalk_reference_server::Config::ephemeral();
-    let secret = server_config.jwt_secret().map(str::to_owned);
-    let origin = server_config
-        .default_tenant
-        .allowed_origins
-        .first()
-        .cloned();
-    let server = chalk_reference_server::serve(server_config)
-        .await
-        .map_err(|e| format!("cannot start the embedded reference server: {e}"))?;
-    let target = match Target::parse(&server.ws_url()) {
-        Ok(target) => target,
-        Err(e) => {
-            server.shutdown().await;
-            return Err(format!("the embedded server's URL is unusable: {e}"));
-        }
-    };
-    // Minted tokens: no HTTP round trip per participant.
-    let access = &mut config.access;
-    if let Some(secret) = secret {
-        access.secrets.push((secret.clone(), "jwt-secret"));
-        access.minter = Some(Minter::hs256(&secret));
-    }
-    access.api = None;
-    if access.origin.is_none() {
-        access.origin = origin;
-    }
-    if config.declared.is_none() {
-        config.declared = Some(KNOWN_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect());
-    }
-    Ok((server, target))
-}
-
-/// The arena of a run: provisioning chosen as the suite chooses it (REST, then a token command,
-/// then minted tokens).
+/// The arena of a run: the deployment's target and provisioning (REST, then a token command,
+/// then minted tokens, as the suite chooses).
 fn arena(
-    config: &mut Config,
-    target: Target,
+    config: &Config,
+    deployment: &Deployment,
     catalogue: &Catalogue,
     schemas: SchemaSet,
     args: &FuzzArgs,
 ) -> Result<Arena, String> {
-    let redactor = Arc::new(Redactor::new());
-    for (secret, label) in &config.access.secrets {
-        redactor.register(secret, label);
-    }
-    let provisioner = config
-        .access
-        .provisioner(config.recording_command.clone())
-        .map_err(|e| redactor.redact(&e))?;
+    let provisioner = deployment
+        .provisioner()
+        .cloned()
+        .ok_or_else(|| "no way to get participants".to_owned())?;
     let declared: BTreeSet<String> = config.declared.clone().unwrap_or_default();
-    let run_id = format!("fz{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
     Ok(Arena::new(
-        target,
-        Connector::new(Arc::clone(&config.access.tls)),
+        deployment.target().clone(),
+        deployment.connector().clone(),
         provisioner,
         Arc::new(FrameJudge::new(schemas, catalogue, declared.clone())),
-        redactor,
-        config.access.origin.clone(),
+        Arc::new(deployment.redactor()),
+        deployment.origin().map(str::to_owned),
         Declared::from_names(&declared),
         (args.event_timeout, args.quiet_window, args.case_timeout),
-        run_id,
+        run_id(RUN_ID_PREFIX),
     ))
 }
 
@@ -428,9 +306,9 @@ impl Fuzz<'_> {
             "target:       {}{}",
             url_without_credentials(&arena.target.url),
             if self.embedded {
-                " (embedded reference server)"
+                format!(" ({EMBEDDED_LABEL})")
             } else {
-                ""
+                String::new()
             }
         ));
         console.line(&format!(

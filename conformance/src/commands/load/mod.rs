@@ -18,7 +18,6 @@
 //! by fixed timeouts. Targets outside loopback are refused unless `--allow-remote` is given.
 
 pub mod client;
-pub mod embedded;
 pub mod marker;
 pub mod process;
 pub mod report;
@@ -26,29 +25,34 @@ pub mod stats;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
+use hdrhistogram::Histogram;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use self::client::{Outcome, Pace, Phase, RoomShared, RunShared, Seat};
-use self::embedded::{Embedded, SERVER_THREADS};
 use self::process::Probe;
 use self::report::{Connections, Cpu, LoadAverage, Memory, Shape, Summary, thousands};
 use self::stats::{Percentiles, Recorder, latency_histogram};
-use crate::commands::cli::{Provisioning, parse_duration};
-use crate::commands::run::ExitStatus;
+use super::cli::LoadArgs;
+use super::exit::ExitStatus;
+use crate::driver::deployment::{
+    Access, Deployment, DeploymentError, EMBEDDED_LABEL, EmbeddedProvisioning, EmbeddedSetup,
+};
+use crate::driver::embedded::{SERVER_THREADS, Tuning};
 use crate::driver::handshake::UpgradeRequest;
-use crate::driver::provision::{ParticipantSource, Provisioner};
-use crate::driver::redact::{Redactor, url_without_credentials};
-use crate::driver::tokens::Minter;
-use crate::driver::transport::{self, Connector, Target};
+use crate::driver::provision::run_id;
+use crate::driver::redact::url_without_credentials;
+use crate::driver::transport::{self, Target};
 use crate::report::console::Console;
+
+/// The first letters of load run ids.
+const RUN_ID_PREFIX: &str = "ld";
 
 /// Prefix of the load generator's thread names.
 const GENERATOR_THREADS: &str = "chalk-load";
@@ -81,87 +85,6 @@ const PROVISIONING_CONCURRENCY: usize = 16;
 
 /// Open files kept free for everything that is not a load connection.
 const SPARE_FILES: u64 = 64;
-
-/// The long help of `chalk-conformance load`.
-pub const LONG_ABOUT: &str = "Loads a Chalk server and measures it: connections and their setup \
-latency, deliveries per second, fan-out latency, loss, duplicates, close codes, server memory and \
-CPU.\n\n\
-Without --url, the reference server runs embedded in this process (rate limit lifted). With \
---url, provision participants as for the suite (--api-url/--api-key, --token-command, or \
---jwt-secret/--jwt-private-key). Targets outside loopback need --allow-remote.\n\n\
-Exit code: 0 nothing lost, duplicated or misrouted and no error, 1 otherwise, 2 usage error, \
-3 target unreachable (no connection opened) or provisioning failed.";
-
-/// Loads a Chalk server (or, with --raw, a plain broadcast server) and measures it.
-#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
-pub struct LoadArgs {
-    /// Where the load goes and how to get participants: the suite's options.
-    #[command(flatten)]
-    pub provisioning: Provisioning,
-    /// Allow a target outside loopback (only a server you operate).
-    #[arg(long)]
-    pub allow_remote: bool,
-    /// Plain broadcast server: no token, no subprotocol; the room goes in `?room=`.
-    #[arg(long)]
-    pub raw: bool,
-    /// Rooms with traffic.
-    #[arg(long, default_value_t = 1, value_name = "R")]
-    pub rooms: u32,
-    /// Participants per room.
-    #[arg(long, default_value_t = 10, value_name = "M")]
-    pub participants: u32,
-    /// Participants per room that send.
-    #[arg(long, default_value_t = 1, value_name = "S")]
-    pub senders: u32,
-    /// Chat messages per second per room, on a fixed schedule.
-    #[arg(long, value_name = "N", conflicts_with = "window")]
-    pub rate: Option<u32>,
-    /// Messages each sender keeps in flight (default 8 when --rate is not given).
-    #[arg(long, value_name = "W")]
-    pub window: Option<u32>,
-    /// How long the senders send, e.g. 5s, 1m.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
-    pub duration: Duration,
-    /// Length of each chat text.
-    #[arg(long, default_value_t = 100, value_name = "BYTES")]
-    pub payload_bytes: usize,
-    /// Extra authenticated connections that only stay connected.
-    #[arg(long, default_value_t = 0, value_name = "K")]
-    pub idle_connections: u32,
-    /// Idle connections per room.
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub idle_room_size: u32,
-    /// Refuse shapes with more connections than this.
-    #[arg(long, default_value_t = 20_000, value_name = "N")]
-    pub max_connections: u32,
-    /// Connection attempts at once.
-    #[arg(long, default_value_t = 64, value_name = "N")]
-    pub connect_concurrency: usize,
-    /// Bound on one connection attempt.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
-    pub connect_timeout: Duration,
-    /// How long to wait for messages still in flight when sending stops.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
-    pub drain: Duration,
-    /// Write the results as JSON here.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-    /// No progress lines on stderr.
-    #[arg(long)]
-    pub quiet: bool,
-    /// Process id of the server, to read its memory and CPU from /proc.
-    #[arg(long, value_name = "PID")]
-    pub server_pid: Option<u32>,
-    /// Worker threads of the load generator.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub threads: usize,
-    /// Worker threads of the embedded server.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub server_threads: usize,
-    /// Name of the target in the table and the JSON.
-    #[arg(long, value_name = "NAME")]
-    pub label: Option<String>,
-}
 
 /// A load shape that passed every check.
 #[derive(Debug, Clone)]
@@ -321,19 +244,6 @@ pub async fn run(args: LoadArgs, console: &Console) -> ExitStatus {
     })
 }
 
-/// Where connections go and how they get in.
-struct Entry {
-    label: String,
-    url: String,
-    target: Target,
-    connector: Connector,
-    provisioner: Option<Provisioner>,
-    origin: Option<String>,
-    embedded: Option<Embedded>,
-    /// Knows the secrets given (API key, JWT secret or key), for messages from provisioning.
-    redactor: Redactor,
-}
-
 /// A connection to open.
 struct Planned {
     seat: Seat,
@@ -341,23 +251,91 @@ struct Planned {
     request: UpgradeRequest,
 }
 
-/// The whole run on the generator's runtime.
+/// The whole run on the generator's runtime, phase by phase: enter the deployment, provision,
+/// connect, wait for the greetings, probe, send and measure, close, then account (summarise)
+/// and report.
 async fn generate(checked: Checked, console: Console) -> ExitStatus {
     let args = &checked.args;
-    let progress = |line: &str| {
-        if !args.quiet {
-            eprintln!("load: {line}");
-        }
-    };
-    let started_load = report::load_average();
-    let entry = match enter(&checked).await {
-        Ok(entry) => entry,
+    let load_start = report::load_average();
+    let deployment = match enter(&checked).await {
+        Ok(deployment) => deployment,
         Err((status, problem)) => {
             console.line(&format!("chalk-conformance load: {problem}"));
             return status;
         }
     };
-    let run_id = format!("ld{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    let url = url_without_credentials(&deployment.target().url);
+    let (rooms, planned) = match provision(&checked, &deployment, &url).await {
+        Ok(provisioned) => provisioned,
+        Err(problem) => {
+            console.line(&format!(
+                "chalk-conformance load: provisioning failed: {}",
+                deployment.redactor().redact(&problem)
+            ));
+            deployment.shutdown().await;
+            return ExitStatus::Unreachable;
+        }
+    };
+    let probes = Probes::of(deployment.embedded(), args.server_pid);
+    let run = Arc::new(RunShared {
+        clock: Instant::now(),
+        payload_bytes: args.payload_bytes,
+        pace: checked.pace,
+        recorder: Recorder::new(16),
+        greeted: AtomicU32::new(0),
+        schedule_lag_ns: AtomicU64::new(0),
+        late_sends: AtomicU64::new(0),
+    });
+    let baseline_rss = probes.server_rss();
+    let (phase, phase_rx) = watch::channel(Phase::Connecting);
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+
+    let mut connected = connect(&checked, &deployment, planned, &run, &phase_rx, &mut errors).await;
+    if connected.established == 0 {
+        // Nothing to measure: say why in one line, as the suite does for an unreachable target.
+        let why = errors
+            .keys()
+            .next()
+            .map_or("no connection", |e| e.trim_start_matches("connect: "));
+        console.line(&format!(
+            "chalk-conformance load: cannot connect to {url}: {why}"
+        ));
+        deployment.shutdown().await;
+        return ExitStatus::Unreachable;
+    }
+    let ungreeted = await_greetings(args, &run, connected.established).await;
+    let connected_rss = probes.server_rss();
+    // One message per room shows every member is in, and whether the sender hears itself.
+    let echo = rooms.is_empty() || probe(&rooms, &phase, &mut errors).await;
+    let measured = send_and_measure(args, &rooms, &run, &phase, &probes, &connected.tasks).await;
+    let after_load_rss = probes.server_rss();
+    let outcomes = close(&phase, &mut connected.tasks, &mut errors).await;
+
+    let observed = Observed {
+        load_start,
+        connected,
+        ungreeted,
+        echo,
+        measured,
+        rss: [baseline_rss, connected_rss, after_load_rss],
+        server_measured: probes.server.is_some(),
+        outcomes,
+        errors,
+    };
+    let summary = summarise(&checked, &deployment, url, &rooms, &run, observed);
+    deployment.shutdown().await;
+    write_report(&console, args, &summary)
+}
+
+/// Provisions the rooms and participants of a new run id at `url`: each room's shared state,
+/// and the connections to open.
+async fn provision(
+    checked: &Checked,
+    deployment: &Deployment,
+    url: &str,
+) -> Result<(Vec<Arc<RoomShared>>, Vec<Planned>), String> {
+    let args = &checked.args;
+    let run_id = run_id(RUN_ID_PREFIX);
     let rooms: Vec<Arc<RoomShared>> = (0..args.rooms)
         .map(|i| {
             Arc::new(RoomShared::new(
@@ -368,57 +346,100 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
             ))
         })
         .collect();
-    progress(&format!(
-        "provisioning {} connections for {}",
-        checked.connections, entry.url
-    ));
-    let planned = match plan_connections(args, &entry, &rooms, &run_id).await {
-        Ok(planned) => planned,
-        Err(problem) => {
-            console.line(&format!(
-                "chalk-conformance load: provisioning failed: {}",
-                entry.redactor.redact(&problem)
-            ));
-            if let Some(embedded) = entry.embedded {
-                embedded.stop().await;
-            }
-            return ExitStatus::Unreachable;
-        }
-    };
-    let embedded = entry.embedded.is_some();
-    let server = match (embedded, args.server_pid) {
-        (true, _) => Some((Probe::process(None), Probe::own_threads(SERVER_THREADS))),
-        (false, Some(pid)) => Some((Probe::process(Some(pid)), Probe::process(Some(pid)))),
-        (false, None) => None,
-    };
-    let generator_cpu = if embedded {
-        Probe::own_threads(GENERATOR_THREADS)
-    } else {
-        Probe::process(None)
-    };
-    let run = Arc::new(RunShared {
-        clock: Instant::now(),
-        payload_bytes: args.payload_bytes,
-        pace: checked.pace,
-        recorder: Recorder::new(16),
-        greeted: AtomicU32::new(0),
-        schedule_lag_ns: AtomicU64::new(0),
-        late_sends: AtomicU64::new(0),
-    });
-    let baseline_rss = server.as_ref().and_then(|(memory, _)| memory.rss_bytes());
-    let (phase_tx, phase_rx) = watch::channel(Phase::Connecting);
-    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    progress(
+        args,
+        &format!("provisioning {} connections for {url}", checked.connections),
+    );
+    let planned = plan_connections(args, deployment, &rooms, &run_id).await?;
+    Ok((rooms, planned))
+}
 
-    // Connect.
-    progress(&format!(
-        "connecting {} ({} at once)",
-        planned.len(),
-        args.connect_concurrency
-    ));
-    let mut connect_latency = latency_histogram();
+/// A progress line on stderr, unless `--quiet`.
+fn progress(args: &LoadArgs, line: &str) {
+    if !args.quiet {
+        eprintln!("load: {line}");
+    }
+}
+
+/// Where the server's memory and CPU time and the generator's CPU time are read from.
+struct Probes {
+    /// The server's memory and CPU: the embedded server's (this process, its own threads) or
+    /// `--server-pid`'s; `None` when neither.
+    server: Option<(Probe, Probe)>,
+    /// The generator's CPU: its own threads when the server shares the process.
+    generator_cpu: Probe,
+}
+
+impl Probes {
+    /// The probes of a run against the embedded server or a server with `server_pid`.
+    fn of(embedded: bool, server_pid: Option<u32>) -> Self {
+        let server = match (embedded, server_pid) {
+            (true, _) => Some((Probe::process(None), Probe::own_threads(SERVER_THREADS))),
+            (false, Some(pid)) => Some((Probe::process(Some(pid)), Probe::process(Some(pid)))),
+            (false, None) => None,
+        };
+        let generator_cpu = if embedded {
+            Probe::own_threads(GENERATOR_THREADS)
+        } else {
+            Probe::process(None)
+        };
+        Self {
+            server,
+            generator_cpu,
+        }
+    }
+
+    /// The server's resident size now, when measured.
+    fn server_rss(&self) -> Option<u64> {
+        self.server
+            .as_ref()
+            .and_then(|(memory, _)| memory.rss_bytes())
+    }
+
+    /// The CPU time of the server and of the generator so far, in nanoseconds.
+    fn cpu_ns(&self) -> (Option<u64>, Option<u64>) {
+        (
+            self.server.as_ref().and_then(|(_, cpu)| cpu.cpu_ns()),
+            self.generator_cpu.cpu_ns(),
+        )
+    }
+}
+
+/// The connections that opened, each held by a task of its own until the run stops.
+struct Connected {
+    /// One task per connection; each ends with what its connection saw.
+    tasks: JoinSet<(Seat, Outcome)>,
+    /// How many opened.
+    established: u64,
+    /// How long opening them all took.
+    seconds: f64,
+    /// Connect and upgrade latency, in nanoseconds.
+    latency: Histogram<u64>,
+}
+
+/// Opens the planned connections, `--connect-concurrency` at a time, and hands each to a
+/// participant task; a failed attempt is counted in `errors`.
+async fn connect(
+    checked: &Checked,
+    deployment: &Deployment,
+    planned: Vec<Planned>,
+    run: &Arc<RunShared>,
+    phase: &watch::Receiver<Phase>,
+    errors: &mut BTreeMap<String, u64>,
+) -> Connected {
+    let args = &checked.args;
+    progress(
+        args,
+        &format!(
+            "connecting {} ({} at once)",
+            planned.len(),
+            args.connect_concurrency
+        ),
+    );
+    let mut latency = latency_histogram();
     let mut tasks: JoinSet<(Seat, Outcome)> = JoinSet::new();
-    let connect_started = Instant::now();
-    let connector = entry.connector.clone();
+    let started = Instant::now();
+    let connector = deployment.connector().clone();
     let timeout = args.connect_timeout;
     let mut attempts = futures_util::stream::iter(planned)
         .map(|planned| {
@@ -435,12 +456,12 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         match result {
             Ok((ws, took)) => {
                 established += 1;
-                connect_latency
+                latency
                     .saturating_record(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1));
                 if let Some(room) = &seat.room {
                     room.connected.fetch_add(1, Ordering::AcqRel);
                 }
-                let (run, phase) = (run.clone(), phase_rx.clone());
+                let (run, phase) = (run.clone(), phase.clone());
                 tasks.spawn(async move {
                     let outcome = client::participate(ws, seat.clone(), run, phase).await;
                     (seat, outcome)
@@ -450,62 +471,83 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         }
     }
     drop(attempts);
-    let connect_seconds = connect_started.elapsed().as_secs_f64();
-    progress(&format!(
-        "{established} of {} connected in {connect_seconds:.2}s",
-        checked.connections
-    ));
-    if established == 0 {
-        // Nothing to measure: say why in one line, as the suite does for an unreachable target.
-        let why = errors
-            .keys()
-            .next()
-            .map_or("no connection", |e| e.trim_start_matches("connect: "));
-        console.line(&format!(
-            "chalk-conformance load: cannot connect to {}: {why}",
-            entry.url
-        ));
-        if let Some(embedded) = entry.embedded {
-            embedded.stop().await;
-        }
-        return ExitStatus::Unreachable;
-    }
-
-    // A server with the room-state extension greets every joiner; wait for it so that every
-    // member is in. The API page promises no greeting, so a server without one is not at
-    // fault: the wait runs out and the probe shows who is in.
-    let mut ungreeted = 0;
-    if !args.raw {
-        let greeted = wait_until(GREETING_TIMEOUT, || {
-            u64::from(run.greeted.load(Ordering::Acquire)) >= established
-        })
-        .await;
-        if !greeted {
-            ungreeted = established - u64::from(run.greeted.load(Ordering::Acquire));
-        }
-    }
-    let connected_rss = server.as_ref().and_then(|(memory, _)| memory.rss_bytes());
-
-    // Probe: one message per room shows every member is in, and whether the sender hears itself.
-    let echo = rooms.is_empty() || probe(&rooms, &phase_tx, &mut errors).await;
-
-    // The measured run.
-    let cpu_before = (
-        server.as_ref().and_then(|(_, cpu)| cpu.cpu_ns()),
-        generator_cpu.cpu_ns(),
+    let seconds = started.elapsed().as_secs_f64();
+    progress(
+        args,
+        &format!(
+            "{established} of {} connected in {seconds:.2}s",
+            checked.connections
+        ),
     );
+    Connected {
+        tasks,
+        established,
+        seconds,
+        latency,
+    }
+}
+
+/// Waits until every connection got its first frame; how many got none in time.
+///
+/// A server with the room-state extension greets every joiner; waiting for it makes sure every
+/// member is in. The API page promises no greeting, so a server without one is not at fault:
+/// the wait runs out and the probe shows who is in. Raw mode has no greeting.
+async fn await_greetings(args: &LoadArgs, run: &RunShared, established: u64) -> u64 {
+    if args.raw {
+        return 0;
+    }
+    let greeted = wait_until(GREETING_TIMEOUT, || {
+        u64::from(run.greeted.load(Ordering::Acquire)) >= established
+    })
+    .await;
+    if greeted {
+        0
+    } else {
+        established - u64::from(run.greeted.load(Ordering::Acquire))
+    }
+}
+
+/// The measured part of a run.
+struct Measured {
+    /// How long the senders sent.
+    sending_seconds: f64,
+    /// From the start of sending until every delivery arrived or the drain period ran out.
+    measured_seconds: f64,
+    /// CPU time of the server and the generator (nanoseconds) before sending.
+    cpu_before: (Option<u64>, Option<u64>),
+    /// The same after the drain.
+    cpu_after: (Option<u64>, Option<u64>),
+}
+
+/// Lets the senders send for `--duration` (a progress line a second), then waits up to
+/// `--drain` for the deliveries still in flight.
+async fn send_and_measure(
+    args: &LoadArgs,
+    rooms: &[Arc<RoomShared>],
+    run: &RunShared,
+    phase: &watch::Sender<Phase>,
+    probes: &Probes,
+    tasks: &JoinSet<(Seat, Outcome)>,
+) -> Measured {
+    let cpu_before = probes.cpu_ns();
     let started = Instant::now();
     let until = started + args.duration;
     let mut measured_end = started;
     if !rooms.is_empty() {
-        progress(&format!("sending for {:.1}s", args.duration.as_secs_f64()));
+        progress(
+            args,
+            &format!("sending for {:.1}s", args.duration.as_secs_f64()),
+        );
     } else {
-        progress(&format!(
-            "holding the connections for {:.1}s",
-            args.duration.as_secs_f64()
-        ));
+        progress(
+            args,
+            &format!(
+                "holding the connections for {:.1}s",
+                args.duration.as_secs_f64()
+            ),
+        );
     }
-    let _ = phase_tx.send(Phase::Run { until });
+    let _ = phase.send(Phase::Run { until });
     let mut last = (started, 0u64, 0u64);
     while Instant::now() < until {
         let next = (last.0 + Duration::from_secs(1)).min(until);
@@ -514,30 +556,30 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         let delivered = run.recorder.counts().deliveries;
         let sent: u64 = rooms.iter().map(|r| r.total_sent()).sum();
         let seconds = now.duration_since(last.0).as_secs_f64().max(1e-9);
-        progress(&format!(
-            "{:>5.1}s  {} deliveries/s  {} messages/s  {} connections",
-            now.duration_since(started).as_secs_f64(),
-            thousands((delivered - last.1) as f64 / seconds),
-            thousands((sent - last.2) as f64 / seconds),
-            tasks.len()
-        ));
+        progress(
+            args,
+            &format!(
+                "{:>5.1}s  {} deliveries/s  {} messages/s  {} connections",
+                now.duration_since(started).as_secs_f64(),
+                thousands((delivered - last.1) as f64 / seconds),
+                thousands((sent - last.2) as f64 / seconds),
+                tasks.len()
+            ),
+        );
         last = (now, delivered, sent);
     }
     let sending_seconds = started.elapsed().as_secs_f64();
-    let expected = || -> u64 {
-        rooms
-            .iter()
-            .map(|r| r.total_sent() * u64::from(r.recipients.load(Ordering::Acquire)))
-            .sum()
-    };
     if !rooms.is_empty() {
         let drained = wait_until(args.drain, || {
-            run.recorder.counts().deliveries >= expected()
+            run.recorder.counts().deliveries >= deliveries_expected(rooms)
         })
         .await;
         measured_end = Instant::now();
         if !drained {
-            progress("some deliveries are still missing after the drain period");
+            progress(
+                args,
+                "some deliveries are still missing after the drain period",
+            );
         }
     }
     let measured_seconds = if rooms.is_empty() {
@@ -545,14 +587,30 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
     } else {
         measured_end.duration_since(started).as_secs_f64()
     };
-    let cpu_after = (
-        server.as_ref().and_then(|(_, cpu)| cpu.cpu_ns()),
-        generator_cpu.cpu_ns(),
-    );
-    let after_load_rss = server.as_ref().and_then(|(memory, _)| memory.rss_bytes());
+    Measured {
+        sending_seconds,
+        measured_seconds,
+        cpu_before,
+        cpu_after: probes.cpu_ns(),
+    }
+}
 
-    // Stop and close.
-    let _ = phase_tx.send(Phase::Stop);
+/// The deliveries owed so far: every message sent, once to each of its room's recipients.
+fn deliveries_expected(rooms: &[Arc<RoomShared>]) -> u64 {
+    rooms
+        .iter()
+        .map(|r| r.total_sent() * u64::from(r.recipients.load(Ordering::Acquire)))
+        .sum()
+}
+
+/// Tells every connection to stop and waits (at most [`CLOSING_TIMEOUT`]) for them to close;
+/// what each saw. Tasks that fail or do not close in time are counted in `errors`.
+async fn close(
+    phase: &watch::Sender<Phase>,
+    tasks: &mut JoinSet<(Seat, Outcome)>,
+    errors: &mut BTreeMap<String, u64>,
+) -> Vec<(Seat, Outcome)> {
+    let _ = phase.send(Phase::Stop);
     let mut outcomes = Vec::with_capacity(tasks.len());
     let closing = async {
         while let Some(joined) = tasks.join_next().await {
@@ -576,12 +634,58 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
             .entry("connections still closing after 10s".to_owned())
             .or_default() += left;
     }
+    outcomes
+}
 
-    // Account.
+/// What the phases of a run observed, for the summary.
+struct Observed {
+    /// The load average when the run started.
+    load_start: String,
+    /// The connect phase.
+    connected: Connected,
+    /// Connections that got no first frame in time.
+    ungreeted: u64,
+    /// Whether every room's sender heard its own probe.
+    echo: bool,
+    /// The measured phase.
+    measured: Measured,
+    /// The server's resident size before connecting, once connected, and after the load.
+    rss: [Option<u64>; 3],
+    /// Whether the server's memory and CPU were measured at all.
+    server_measured: bool,
+    /// What every connection saw.
+    outcomes: Vec<(Seat, Outcome)>,
+    /// What went wrong, with counts.
+    errors: BTreeMap<String, u64>,
+}
+
+/// Accounts for every delivery and turns what the run observed into its summary and verdict.
+fn summarise(
+    checked: &Checked,
+    deployment: &Deployment,
+    url: String,
+    rooms: &[Arc<RoomShared>],
+    run: &RunShared,
+    observed: Observed,
+) -> Summary {
+    let args = &checked.args;
+    let Observed {
+        load_start,
+        connected,
+        ungreeted,
+        echo,
+        measured,
+        rss,
+        server_measured,
+        outcomes,
+        mut errors,
+    } = observed;
+    let embedded = deployment.embedded();
     let counts = run.recorder.counts();
     let (lost, close_codes) = account(&outcomes, &mut errors);
     let messages_sent: u64 = rooms.iter().map(|r| r.total_sent()).sum();
-    let deliveries_expected = expected();
+    let deliveries_expected = deliveries_expected(rooms);
+    let measured_seconds = measured.measured_seconds;
     let per_core = |before: Option<u64>, after: Option<u64>| -> Option<Cpu> {
         let ns = after?.checked_sub(before?)?;
         let seconds = ns as f64 / 1e9;
@@ -595,13 +699,13 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
             },
         })
     };
-    let server_rss = match (baseline_rss, connected_rss, after_load_rss) {
-        (Some(baseline), Some(connected), Some(after)) => Some(Memory {
+    let server_rss = match rss {
+        [Some(baseline), Some(connected_bytes), Some(after)] => Some(Memory {
             baseline_bytes: baseline,
-            connected_bytes: connected,
+            connected_bytes,
             after_load_bytes: after,
-            per_connection_bytes: connected.saturating_sub(baseline) as f64
-                / established.max(1) as f64,
+            per_connection_bytes: connected_bytes.saturating_sub(baseline) as f64
+                / connected.established.max(1) as f64,
             includes_generator: embedded,
         }),
         _ => None,
@@ -622,7 +726,7 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
              rate limit and the connection cap are lifted"
                 .to_owned(),
         );
-    } else if server.is_none() {
+    } else if !server_measured {
         notes.push("server memory and CPU not measured (pass --server-pid)".to_owned());
     }
     if args.raw {
@@ -634,8 +738,11 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         );
     }
     let mut summary = Summary {
-        label: args.label.clone().unwrap_or(entry.label),
-        target: entry.url,
+        label: args
+            .label
+            .clone()
+            .unwrap_or_else(|| target_label(deployment, args.raw)),
+        target: url,
         mode: if args.raw { "raw" } else { "chalk" },
         shape: Shape {
             rooms: args.rooms,
@@ -652,10 +759,10 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         },
         connections: Connections {
             attempted: checked.connections,
-            established,
+            established: connected.established,
             concurrency: args.connect_concurrency,
-            per_second: established as f64 / connect_seconds.max(1e-9),
-            connect_latency: Percentiles::of(&connect_latency),
+            per_second: connected.established as f64 / connected.seconds.max(1e-9),
+            connect_latency: Percentiles::of(&connected.latency),
         },
         echo,
         messages_sent,
@@ -663,7 +770,7 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         deliveries: counts.deliveries,
         measured_seconds,
         deliveries_per_second: counts.deliveries as f64 / measured_seconds.max(1e-9),
-        messages_per_second: messages_sent as f64 / sending_seconds.max(1e-9),
+        messages_per_second: messages_sent as f64 / measured.sending_seconds.max(1e-9),
         fan_out_latency: Percentiles::of(&run.recorder.latency()),
         schedule_lag_max_ms: run.schedule_lag_ns.load(Ordering::Relaxed) as f64 / 1e6,
         late_sends: run.late_sends.load(Ordering::Relaxed),
@@ -675,10 +782,10 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         errors,
         close_codes,
         server_rss,
-        server_cpu: per_core(cpu_before.0, cpu_after.0),
-        generator_cpu: per_core(cpu_before.1, cpu_after.1),
+        server_cpu: per_core(measured.cpu_before.0, measured.cpu_after.0),
+        generator_cpu: per_core(measured.cpu_before.1, measured.cpu_after.1),
         load_average: LoadAverage {
-            start: started_load,
+            start: load_start,
             end: report::load_average(),
         },
         notes,
@@ -687,12 +794,14 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
     if !summary.passed() {
         summary.verdict = "failed";
     }
-    if let Some(embedded) = entry.embedded {
-        embedded.stop().await;
-    }
+    summary
+}
+
+/// Prints the table and writes the JSON of `--json`; the exit status of the run.
+fn write_report(console: &Console, args: &LoadArgs, summary: &Summary) -> ExitStatus {
     console.write(&summary.table());
     if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
+        let json = serde_json::to_string_pretty(summary).unwrap_or_default();
         if let Err(e) = std::fs::write(path, json + "\n") {
             console.line(&format!(
                 "chalk-conformance load: cannot write {}: {e}",
@@ -786,78 +895,68 @@ fn account(
     (lost, close_codes)
 }
 
-/// Starts the embedded server, or sets up the way into `--url`.
-async fn enter(checked: &Checked) -> Result<Entry, (ExitStatus, String)> {
+/// The deployment to load: the embedded server (started here), a raw broadcast server, or the
+/// Chalk server of `--url` with the suite's provisioning options (same rules, same messages).
+async fn enter(checked: &Checked) -> Result<Deployment, (ExitStatus, String)> {
     let args = &checked.args;
     let usage = |e: String| (ExitStatus::Usage, e);
-    let Some(target) = checked.target.clone() else {
-        let embedded = Embedded::start(args.server_threads)
-            .await
-            .map_err(|e| (ExitStatus::Unreachable, e))?;
-        let endpoint = embedded.endpoint.clone();
-        let target = Target::parse(&endpoint.ws_url).map_err(|e| usage(e.to_string()))?;
-        let tls = transport::tls_config(None).map_err(|e| usage(e.to_string()))?;
-        return Ok(Entry {
-            label: "embedded reference server".to_owned(),
-            url: endpoint.ws_url,
-            target,
-            connector: Connector::new(Arc::new(tls)),
-            provisioner: Some(Provisioner {
-                participants: ParticipantSource::Mint(Arc::new(Minter::hs256(
-                    &endpoint.jwt_secret,
-                ))),
-                rest: None,
-                recording_command: None,
+    let access = match checked.target.clone() {
+        None => {
+            let tls = transport::tls_config(None).map_err(|e| usage(e.to_string()))?;
+            Access {
+                target: None,
+                api: None,
+                token_command: None,
                 minter: None,
-            }),
-            origin: args.provisioning.origin.clone().or(endpoint.origin),
-            embedded: Some(embedded),
-            redactor: Redactor::new(),
-        });
+                secrets: Vec::new(),
+                origin: args.provisioning.origin.clone(),
+                tls: Arc::new(tls),
+            }
+        }
+        Some(target) if args.raw => {
+            let tls = transport::tls_config(args.provisioning.ca_cert.as_deref())
+                .map_err(|e| usage(e.to_string()))?;
+            return Ok(Deployment::unprovisioned(
+                target,
+                Arc::new(tls),
+                args.provisioning.origin.clone(),
+            ));
+        }
+        Some(_) => args
+            .provisioning
+            .check()
+            .map_err(|e| usage(e.to_string()))?,
     };
-    let url = url_without_credentials(&target.url);
-    if args.raw {
-        let tls = transport::tls_config(args.provisioning.ca_cert.as_deref())
-            .map_err(|e| usage(e.to_string()))?;
-        return Ok(Entry {
-            label: "raw broadcast server".to_owned(),
-            url,
-            target,
-            connector: Connector::new(Arc::new(tls)),
-            provisioner: None,
-            origin: args.provisioning.origin.clone(),
-            embedded: None,
-            redactor: Redactor::new(),
-        });
+    let embedded = EmbeddedSetup {
+        provisioning: EmbeddedProvisioning::Minted,
+        tuning: Tuning::Load {
+            threads: args.server_threads,
+        },
+    };
+    Deployment::start(access, None, embedded)
+        .await
+        .map_err(|e| match e {
+            DeploymentError::Start(e) => (ExitStatus::Unreachable, e),
+            e => usage(e.to_string()),
+        })
+}
+
+/// What the table and the JSON call the target, unless `--label` names it.
+fn target_label(deployment: &Deployment, raw: bool) -> String {
+    if deployment.embedded() {
+        EMBEDDED_LABEL
+    } else if raw {
+        "raw broadcast server"
+    } else {
+        "Chalk server"
     }
-    // The suite's own check of the provisioning options (same rules, same messages).
-    let mut access = args
-        .provisioning
-        .check()
-        .map_err(|e| usage(e.to_string()))?;
-    let redactor = Redactor::new();
-    for (secret, label) in &access.secrets {
-        redactor.register(secret, label);
-    }
-    let provisioner = access
-        .provisioner(None)
-        .map_err(|e| usage(redactor.redact(&e)))?;
-    Ok(Entry {
-        label: "Chalk server".to_owned(),
-        url,
-        target,
-        connector: Connector::new(Arc::clone(&access.tls)),
-        provisioner: Some(provisioner),
-        origin: access.origin,
-        embedded: None,
-        redactor,
-    })
+    .to_owned()
 }
 
 /// Provisions every room and participant; the connections to open, active rooms first.
 async fn plan_connections(
     args: &LoadArgs,
-    entry: &Entry,
+    deployment: &Deployment,
     rooms: &[Arc<RoomShared>],
     run_id: &str,
 ) -> Result<Vec<Planned>, String> {
@@ -894,17 +993,17 @@ async fn plan_connections(
         ));
         receiver += 1;
     }
-    let Some(provisioner) = &entry.provisioner else {
+    let Some(provisioner) = deployment.provisioner() else {
         // Raw: the room goes in the query; no credentials.
         return Ok(seats
             .into_iter()
             .map(|(seat, room_id, _)| Planned {
                 seat,
-                target: with_room_query(&entry.target, &room_id),
+                target: with_room_query(deployment.target(), &room_id),
                 request: UpgradeRequest {
                     query_token: None,
                     protocols: Vec::new(),
-                    origin: entry.origin.clone(),
+                    origin: deployment.origin().map(str::to_owned),
                 },
             })
             .collect());
@@ -930,11 +1029,11 @@ async fn plan_connections(
                 .map_err(|e| e.to_string())?;
             Ok(Planned {
                 seat,
-                target: entry.target.clone(),
+                target: deployment.target().clone(),
                 request: UpgradeRequest {
                     query_token: None,
                     protocols: vec!["chalk".to_owned(), format!("token.{}", credentials.token)],
-                    origin: entry.origin.clone(),
+                    origin: deployment.origin().map(str::to_owned),
                 },
             })
         })

@@ -1,0 +1,35 @@
+//! How a command ended: [`ExitStatus`], the process exit code of every subcommand.
+
+use std::process::ExitCode;
+
+/// How a run ended; the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitStatus {
+    /// 0: every scenario that counts passed (or `list`/`lint`/`--help` succeeded).
+    Conformant,
+    /// 1: a must-level (or declared extension, or `--strict` should-level) scenario failed.
+    NonConformant,
+    /// 2: bad options, unreadable files, unknown extension names, features that do not lint.
+    Usage,
+    /// 3: the target cannot be reached, or provisioning failed.
+    Unreachable,
+}
+
+impl ExitStatus {
+    /// The numeric exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Conformant => 0,
+            ExitStatus::NonConformant => 1,
+            ExitStatus::Usage => 2,
+            ExitStatus::Unreachable => 3,
+        }
+    }
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        ExitCode::from(status.code())
+    }
+}

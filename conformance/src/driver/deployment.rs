@@ -1,0 +1,381 @@
+//! The deployment under test: where its endpoints are, how participants get in, and how it is
+//! started and stopped, built once from the options and handed to every command that talks to a
+//! server (the suite, `fuzz` and `load`), as matrix-org/complement's `Deployment` is.
+//!
+//! Two kinds today: an external server the options name (`--url` and the provisioning options,
+//! checked into an [`Access`]), and the embedded reference server ([`crate::driver::embedded`]),
+//! which the commands ask for with an [`EmbeddedSetup`] and which the deployment starts only
+//! when the options name no target. A deployment is a list of nodes, each a WebSocket endpoint
+//! behind an alias; both kinds have one ([`DEFAULT_NODE`]). A deployment of several nodes is one
+//! more constructor: the commands take the endpoint from [`Deployment::target`] and the
+//! provisioning from [`Deployment::provisioner`] whatever the kind, and [`Deployment::node`]
+//! finds the others by alias.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_rustls::rustls::ClientConfig;
+
+use crate::contract::catalogue::KNOWN_EXTENSIONS;
+use crate::driver::embedded::{EmbeddedServer, Tuning};
+use crate::driver::provision::{ParticipantSource, Provisioner};
+use crate::driver::redact::Redactor;
+use crate::driver::rest::RestClient;
+use crate::driver::tokens::Minter;
+use crate::driver::transport::{Connector, Target};
+
+/// The alias of the one node of a single-server deployment.
+pub const DEFAULT_NODE: &str = "default";
+
+/// What the reports call the embedded reference server.
+pub const EMBEDDED_LABEL: &str = "embedded reference server";
+
+/// The REST API of a run.
+#[derive(Debug, Clone)]
+pub struct Api {
+    /// Its base URL.
+    pub url: String,
+    /// The tenant key.
+    pub key: String,
+}
+
+/// The provisioning options, checked: the target and the ways into it.
+#[derive(Debug)]
+pub struct Access {
+    /// The target, or `None` for the embedded reference server.
+    pub target: Option<Target>,
+    /// The REST API.
+    pub api: Option<Api>,
+    /// The token command.
+    pub token_command: Option<String>,
+    /// The deployment's signing key.
+    pub minter: Option<Minter>,
+    /// The secrets given (value, label), for the redactor.
+    pub secrets: Vec<(String, &'static str)>,
+    /// The Origin of connections meant to succeed.
+    pub origin: Option<String>,
+    /// TLS client configuration.
+    pub tls: Arc<ClientConfig>,
+}
+
+impl Access {
+    /// Points the access at the embedded reference `server`: its signing key (and, for
+    /// [`EmbeddedProvisioning::Rest`], its REST API) and, unless one was given, its allowed
+    /// origin.
+    fn enter_embedded(&mut self, server: &EmbeddedServer, provisioning: EmbeddedProvisioning) {
+        self.api = None;
+        if provisioning == EmbeddedProvisioning::Rest
+            && let Some(key) = &server.api_key
+        {
+            self.secrets.push((key.clone(), "api-key"));
+            self.api = Some(Api {
+                url: server.api_url.clone(),
+                key: key.clone(),
+            });
+        }
+        if let Some(secret) = &server.jwt_secret {
+            self.secrets.push((secret.clone(), "jwt-secret"));
+            self.minter = Some(Minter::hs256(secret));
+        }
+        if self.origin.is_none() {
+            self.origin = server.allowed_origin.clone();
+        }
+    }
+
+    /// The provisioner of a run, chosen as the suite chooses it: the REST API, else the token
+    /// command, else minted tokens. The signing key moves into it (to forge defective tokens
+    /// too). The problem, as one line (not redacted), when there is none.
+    fn provisioner(&mut self, recording_command: Option<String>) -> Result<Provisioner, String> {
+        let rest = match &self.api {
+            Some(Api { url, key }) => {
+                Some(RestClient::new(url, key, Arc::clone(&self.tls)).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        let minter = self.minter.take().map(Arc::new);
+        let participants = match (&rest, &self.token_command, &minter) {
+            (Some(rest), _, _) => ParticipantSource::Rest(rest.clone()),
+            (None, Some(command), _) => ParticipantSource::Command(command.clone()),
+            (None, None, Some(minter)) => ParticipantSource::Mint(Arc::clone(minter)),
+            (None, None, None) => return Err("no way to get participants".to_owned()),
+        };
+        Ok(Provisioner {
+            participants,
+            rest,
+            recording_command,
+            minter,
+        })
+    }
+}
+
+/// What a command asks of the embedded reference server, used when the options name no target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddedSetup {
+    /// How its participants are provisioned.
+    pub provisioning: EmbeddedProvisioning,
+    /// How it runs.
+    pub tuning: Tuning,
+}
+
+/// How the participants of the embedded reference server are provisioned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbeddedProvisioning {
+    /// Through its REST API, which also drives recordings and removals (the suite); its key
+    /// forges defective tokens.
+    Rest,
+    /// Tokens minted with its key: no HTTP round trip per participant (`fuzz`, `load`).
+    Minted,
+}
+
+/// What is known of a deployment beyond what the options say (of the embedded reference
+/// server: everything).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Known {
+    /// The extensions it implements, when known.
+    pub extensions: Option<BTreeSet<String>>,
+    /// Its clock leeway for `exp`/`nbf`, when known.
+    pub token_leeway: Option<Duration>,
+}
+
+/// Why a deployment cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeploymentError {
+    /// The embedded reference server could not start (the target is unreachable).
+    #[error("{0}")]
+    Start(String),
+    /// The options give no usable way to get participants (a usage error); the message is
+    /// already redacted.
+    #[error("{0}")]
+    Provisioning(String),
+}
+
+/// One server of a deployment: a WebSocket endpoint behind an alias.
+#[derive(Debug, Clone)]
+struct Node {
+    alias: String,
+    target: Target,
+}
+
+/// The deployment under test (see the module documentation).
+#[derive(Debug)]
+pub struct Deployment {
+    /// Never empty; the first is [`Deployment::target`].
+    nodes: Vec<Node>,
+    connector: Connector,
+    provisioner: Option<Provisioner>,
+    origin: Option<String>,
+    secrets: Vec<(String, &'static str)>,
+    known: Known,
+    server: Option<EmbeddedServer>,
+}
+
+impl Deployment {
+    /// The deployment `access` names, or, when it names no target, the embedded reference server
+    /// started as `embedded` asks, with its URL, keys and allowed origin (unless `access` gives
+    /// one). Participants come from the REST API, else the token command, else minted tokens;
+    /// recordings from the REST API or `recording_command`.
+    pub async fn start(
+        mut access: Access,
+        recording_command: Option<String>,
+        embedded: EmbeddedSetup,
+    ) -> Result<Deployment, DeploymentError> {
+        let mut known = Known::default();
+        let (target, server) = match access.target.take() {
+            Some(target) => (target, None),
+            None => {
+                let server = EmbeddedServer::start(embedded.tuning)
+                    .await
+                    .map_err(DeploymentError::Start)?;
+                let target = match Target::parse(&server.ws_url) {
+                    Ok(target) => target,
+                    Err(e) => {
+                        server.stop().await;
+                        return Err(DeploymentError::Start(format!(
+                            "the embedded server's URL is unusable: {e}"
+                        )));
+                    }
+                };
+                access.enter_embedded(&server, embedded.provisioning);
+                known = Known {
+                    extensions: Some(KNOWN_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect()),
+                    token_leeway: Some(server.token_leeway),
+                };
+                (target, Some(server))
+            }
+        };
+        let provisioner = match access.provisioner(recording_command) {
+            Ok(provisioner) => provisioner,
+            Err(e) => {
+                let redactor = Redactor::new();
+                for (secret, label) in &access.secrets {
+                    redactor.register(secret, label);
+                }
+                if let Some(server) = server {
+                    server.stop().await;
+                }
+                return Err(DeploymentError::Provisioning(redactor.redact(&e)));
+            }
+        };
+        Ok(Deployment {
+            nodes: vec![Node {
+                alias: DEFAULT_NODE.to_owned(),
+                target,
+            }],
+            connector: Connector::new(Arc::clone(&access.tls)),
+            provisioner: Some(provisioner),
+            origin: access.origin,
+            secrets: access.secrets,
+            known,
+            server,
+        })
+    }
+
+    /// A server that takes connections without credentials (a plain broadcast server, for
+    /// `load --raw`): nobody is provisioned.
+    pub fn unprovisioned(target: Target, tls: Arc<ClientConfig>, origin: Option<String>) -> Self {
+        Deployment {
+            nodes: vec![Node {
+                alias: DEFAULT_NODE.to_owned(),
+                target,
+            }],
+            connector: Connector::new(tls),
+            provisioner: None,
+            origin,
+            secrets: Vec::new(),
+            known: Known::default(),
+            server: None,
+        }
+    }
+
+    /// The endpoint connections go to (the first node).
+    pub fn target(&self) -> &Target {
+        &self.nodes[0].target
+    }
+
+    /// The endpoint of the node called `alias`.
+    pub fn node(&self, alias: &str) -> Option<&Target> {
+        self.nodes
+            .iter()
+            .find(|node| node.alias == alias)
+            .map(|node| &node.target)
+    }
+
+    /// Opens connections to the endpoints (TCP, TLS with the trusted roots).
+    pub fn connector(&self) -> &Connector {
+        &self.connector
+    }
+
+    /// How rooms, participants, recordings and removals are provisioned; `None` when nobody
+    /// is ([`Deployment::unprovisioned`]).
+    pub fn provisioner(&self) -> Option<&Provisioner> {
+        self.provisioner.as_ref()
+    }
+
+    /// The Origin of connections meant to succeed.
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// A redactor that knows every secret of the deployment (keys given or the embedded
+    /// server's own).
+    pub fn redactor(&self) -> Redactor {
+        let redactor = Redactor::new();
+        for (secret, label) in &self.secrets {
+            redactor.register(secret, label);
+        }
+        redactor
+    }
+
+    /// What is known of the server beyond the options.
+    pub fn known(&self) -> &Known {
+        &self.known
+    }
+
+    /// Whether this is the embedded reference server.
+    pub fn embedded(&self) -> bool {
+        self.server.is_some()
+    }
+
+    /// Stops the embedded reference server, if this is it.
+    pub async fn shutdown(self) {
+        if let Some(server) = self.server {
+            server.stop().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::transport;
+
+    fn access(target: Option<&str>) -> Access {
+        Access {
+            target: target.map(|url| Target::parse(url).unwrap()),
+            api: None,
+            token_command: None,
+            minter: Some(Minter::hs256("a-secret-of-the-deployment")),
+            secrets: vec![("a-secret-of-the-deployment".to_owned(), "jwt-secret")],
+            origin: None,
+            tls: Arc::new(transport::tls_config(None).unwrap()),
+        }
+    }
+
+    const SUITE: EmbeddedSetup = EmbeddedSetup {
+        provisioning: EmbeddedProvisioning::Rest,
+        tuning: Tuning::AsShipped,
+    };
+
+    #[tokio::test]
+    async fn an_external_server_is_one_node_reached_as_the_options_say() {
+        let deployment = Deployment::start(access(Some("ws://127.0.0.1:9/ws")), None, SUITE)
+            .await
+            .unwrap();
+        assert!(!deployment.embedded());
+        assert_eq!(deployment.target().url, "ws://127.0.0.1:9/ws");
+        assert_eq!(
+            deployment.node(DEFAULT_NODE).map(|t| &t.url),
+            Some(&deployment.target().url)
+        );
+        assert!(deployment.node("b").is_none());
+        let provisioner = deployment.provisioner().unwrap();
+        assert!(matches!(
+            provisioner.participants,
+            ParticipantSource::Mint(_)
+        ));
+        assert_eq!(deployment.known(), &Known::default());
+        let shown = deployment.redactor().redact("a-secret-of-the-deployment");
+        assert!(!shown.contains("a-secret"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn the_embedded_server_brings_its_own_keys_origin_and_extensions() {
+        for (provisioning, rest) in [
+            (EmbeddedProvisioning::Rest, true),
+            (EmbeddedProvisioning::Minted, false),
+        ] {
+            let mut access = access(None);
+            access.minter = None;
+            access.secrets.clear();
+            let setup = EmbeddedSetup {
+                provisioning,
+                tuning: Tuning::AsShipped,
+            };
+            let deployment = Deployment::start(access, None, setup).await.unwrap();
+            assert!(deployment.embedded());
+            assert!(deployment.origin().is_some());
+            let provisioner = deployment.provisioner().unwrap();
+            assert_eq!(provisioner.rest.is_some(), rest);
+            assert!(provisioner.minter.is_some());
+            let known = deployment.known();
+            assert_eq!(
+                known.extensions.as_ref().map(BTreeSet::len),
+                Some(KNOWN_EXTENSIONS.len())
+            );
+            assert!(known.token_leeway.is_some());
+            deployment.shutdown().await;
+        }
+    }
+}
