@@ -459,7 +459,7 @@ async fn execute(
     collector: Collector,
     concurrency: usize,
 ) -> Collector {
-    let transcripts = collector.transcripts();
+    let scenarios = collector.scenarios();
     ChalkWorld::cucumber::<&str>()
         .with_parser(Prepared(features))
         .with_writer(collector)
@@ -467,7 +467,7 @@ async fn execute(
         .max_concurrent_scenarios(concurrency)
         .before(move |feature, _rule, scenario, world| {
             let context = Arc::clone(&context);
-            let transcripts = transcripts.clone();
+            let scenarios = scenarios.clone();
             let key = ScenarioKey::of(feature, scenario);
             let id = scenario
                 .tags
@@ -478,16 +478,15 @@ async fn execute(
             async move {
                 let requirement = context.requirement(&id);
                 world.begin(context, requirement);
-                transcripts.file(key, world.scene().transcript_handle());
+                let scene = world.scene();
+                scenarios.file(key, scene.transcript_handle(), scene.failure_log());
             }
             .boxed_local()
         })
         .after(|_feature, _rule, _scenario, _finished, world| {
             async move {
-                if let Some(world) = world
-                    && let Err(failure) = world.finish().await
-                {
-                    panic!("{failure}");
+                if let Some(world) = world {
+                    world.finish().await;
                 }
             }
             .boxed_local()

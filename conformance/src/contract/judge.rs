@@ -77,6 +77,7 @@ pub struct FrameJudge {
     declared: BTreeSet<String>,
     envelope: RequirementRef,
     by_event: BTreeMap<String, RequirementRef>,
+    requirements: BTreeMap<String, RequirementRef>,
 }
 
 impl FrameJudge {
@@ -96,7 +97,28 @@ impl FrameJudge {
             declared,
             envelope: reference(ENVELOPE_REQUIREMENT),
             by_event,
+            // Reversed, so that the first entry of an ID wins, as in `Catalogue::requirement`.
+            requirements: catalogue
+                .requirements()
+                .iter()
+                .rev()
+                .map(|r| (r.id.clone(), RequirementRef::of(r)))
+                .collect(),
         }
+    }
+
+    /// The catalogue entry `id` as a failure names it (a must with a placeholder title, for an
+    /// ID the catalogue lacks): for judges of whole runs, like the fuzz oracle, that charge
+    /// findings by ID.
+    pub fn requirement(&self, id: &str) -> RequirementRef {
+        self.requirements
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| RequirementRef {
+                id: id.to_owned(),
+                title: "(not in the catalogue)".to_owned(),
+                level: Level::Must,
+            })
     }
 
     /// The schemas in use.

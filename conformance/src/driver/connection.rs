@@ -57,9 +57,68 @@ impl Received {
         }
     }
 
+    /// The frame seen as an event envelope, for JSON frames.
+    pub fn view(&self) -> Option<FrameView<'_>> {
+        self.json().map(FrameView)
+    }
+
     /// The event name, for JSON frames that have one.
     pub fn event(&self) -> Option<&str> {
-        self.json()?.get("event")?.as_str()
+        self.view()?.event()
+    }
+}
+
+/// A JSON frame seen through the event envelope: its event name, its `data` members, and the
+/// participant it is about. The one way the matchers, the fuzz oracle and the load marker read
+/// a received frame; it judges nothing (a frame may lack any part, and then that part is `None`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameView<'a>(pub &'a Value);
+
+impl<'a> FrameView<'a> {
+    /// The event name, when the frame has a string `event`.
+    pub fn event(self) -> Option<&'a str> {
+        self.0.get("event")?.as_str()
+    }
+
+    /// Whether the frame is the event `name`.
+    pub fn is(self, name: &str) -> bool {
+        self.event() == Some(name)
+    }
+
+    /// The `data` member.
+    pub fn data(self) -> Option<&'a Value> {
+        self.0.get("data")
+    }
+
+    /// The string member `field` of `data`.
+    pub fn text(self, field: &str) -> Option<&'a str> {
+        self.data()?.get(field)?.as_str()
+    }
+
+    /// The participant the event is about: the joiner or leaver (`data.id`), the hand's owner
+    /// (`data.participant_id`), the chat sender (`data.sender_id`).
+    pub fn subject(self) -> Option<&'a str> {
+        let field = match self.event()? {
+            "participant.joined" | "participant.left" => "id",
+            "hand.raised" | "hand.lowered" => "participant_id",
+            "chat.message" => "sender_id",
+            _ => return None,
+        };
+        self.text(field)
+    }
+
+    /// The participant ids a roster (`room.state`) lists in `data.participants`, in order.
+    pub fn roster(self) -> Vec<&'a str> {
+        self.data()
+            .and_then(|d| d.get("participants"))
+            .and_then(Value::as_array)
+            .map(|list| list.iter().filter_map(|p| p.get("id")?.as_str()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether the frame is the event `name` about participant `id`.
+    pub fn is_about(self, name: &str, id: &str) -> bool {
+        self.is(name) && self.subject() == Some(id)
     }
 }
 
@@ -428,5 +487,65 @@ impl Drop for Connection {
         if let Some(reader) = self.reader.take() {
             reader.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn subject(value: Value) -> Option<String> {
+        FrameView(&value).subject().map(str::to_owned)
+    }
+
+    #[test]
+    fn subjects_follow_each_events_field() {
+        assert_eq!(
+            subject(json!({"event":"participant.left","data":{"id":"p1"}})).as_deref(),
+            Some("p1")
+        );
+        assert_eq!(
+            subject(json!({"event":"hand.raised","data":{"participant_id":"p2"}})).as_deref(),
+            Some("p2")
+        );
+        assert_eq!(
+            subject(json!({"event":"chat.message","data":{"sender_id":"p3"}})).as_deref(),
+            Some("p3")
+        );
+        assert_eq!(subject(json!({"event":"pong"})), None);
+        assert_eq!(subject(json!({"data":{"id":"p1"}})), None);
+    }
+
+    #[test]
+    fn a_view_reads_the_envelope_without_judging_it() {
+        let value = json!({"event":"error","data":{"code":"unknown_event","n":1}});
+        let frame = FrameView(&value);
+        assert!(frame.is("error"));
+        assert_eq!(frame.text("code"), Some("unknown_event"));
+        assert_eq!(frame.text("n"), None);
+        assert_eq!(frame.text("missing"), None);
+        let bare = json!(["not", "an", "envelope"]);
+        assert_eq!(FrameView(&bare).event(), None);
+        assert_eq!(FrameView(&bare).data(), None);
+        let received = Received {
+            at: Duration::ZERO,
+            kind: ReceivedKind::Binary(4),
+        };
+        assert_eq!(received.view(), None);
+        assert_eq!(received.event(), None);
+    }
+
+    #[test]
+    fn a_roster_lists_the_ids_of_its_participants() {
+        let value = json!({"event":"room.state","data":{"participants":[
+            {"id":"p1"},{"name":"no id"},{"id":"p2"}
+        ]}});
+        assert_eq!(FrameView(&value).roster(), ["p1", "p2"]);
+        assert!(
+            FrameView(&json!({"event":"room.state"}))
+                .roster()
+                .is_empty()
+        );
     }
 }

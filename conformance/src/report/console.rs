@@ -2,12 +2,13 @@
 //! full, and a verdict per requirement level.
 //!
 //! [`Collector`] is the cucumber writer: it turns cucumber's events into one
-//! [`ScenarioResult`] per scenario, with its steps, timings and whole wire transcript (taken from
-//! the [`TranscriptBook`] when the scenario finishes), rendering a failing scenario's transcript
-//! while its world is still at hand. The results model ([`crate::report::results`]) joins those results
-//! with the plan's skips and decides the verdict: a `must` failure, or a failure of a declared
-//! extension, makes the server non-conformant; a `should` failure is a warning unless the run
-//! is `--strict`. [`Report::render`] is the console's view of that model.
+//! [`ScenarioResult`] per scenario, with its steps, timings, failure and whole wire transcript
+//! (the typed failure and the transcript come through the [`ScenarioBook`]), rendering a
+//! failing scenario's transcript while its world is still at hand. The results model
+//! ([`crate::report::results`]) joins those results with the plan's skips and decides the
+//! verdict: a `must` failure, or a failure of a declared extension, makes the server
+//! non-conformant; a `should` failure is a warning unless the run is `--strict`.
+//! [`Report::render`] is the console's view of that model.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -23,11 +24,12 @@ use crate::contract::catalogue::Catalogue;
 use crate::driver::redact::Redactor;
 use crate::driver::transcript::Transcript;
 use crate::report::expectations::Expectations;
+use crate::suite::failure::{FailureLog, Mismatch};
 use crate::suite::plan::{Plan, ScenarioKey};
 use crate::suite::world::ChalkWorld;
 
 pub use crate::report::results::{
-    Entry, FailureDetail, Report, ScenarioResult, StepResult, StepStatus, Tally, Verdict,
+    Cause, Entry, FailureDetail, Report, ScenarioResult, StepResult, StepStatus, Tally, Verdict,
     counts_as_failure,
 };
 
@@ -91,24 +93,45 @@ impl std::io::Write for SharedBuffer {
     }
 }
 
-/// The transcripts of the scenarios that are running, by scenario: the runner's `before` hook
-/// files each new scenario's transcript here, and the [`Collector`] takes it out when the
-/// scenario finishes (cucumber hands the world only to failure events, so a passing scenario's
-/// transcript is reached this way).
+/// The per-scenario channels from the scenarios that are running to the report: the runner's
+/// `before` hook files each new scenario's transcript and [`FailureLog`] here. The
+/// [`Collector`] takes a failure out of the log as cucumber reports a failed step, and what is
+/// left (the end-of-scenario frame check) with the transcript when the scenario finishes
+/// (cucumber hands the world only to failure events, so a passing scenario's transcript is
+/// reached this way).
 #[derive(Debug, Clone, Default)]
-pub struct TranscriptBook(Arc<Mutex<HashMap<ScenarioKey, Arc<Transcript>>>>);
+pub struct ScenarioBook(Arc<Mutex<HashMap<ScenarioKey, Channels>>>);
 
-impl TranscriptBook {
-    /// Files the transcript of a scenario that is starting.
-    pub fn file(&self, key: ScenarioKey, transcript: Arc<Transcript>) {
+/// What a running scenario sends the report.
+#[derive(Debug)]
+struct Channels {
+    transcript: Arc<Transcript>,
+    failures: FailureLog,
+}
+
+impl ScenarioBook {
+    /// Files the transcript and failure log of a scenario that is starting.
+    pub fn file(&self, key: ScenarioKey, transcript: Arc<Transcript>, failures: FailureLog) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            key,
+            Channels {
+                transcript,
+                failures,
+            },
+        );
+    }
+
+    /// The failure log of a scenario that is running.
+    fn failures(&self, key: &ScenarioKey) -> Option<FailureLog> {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, transcript);
+            .get(key)
+            .map(|c| c.failures.clone())
     }
 
-    /// Takes out the transcript of a scenario that finished.
-    fn take(&self, key: &ScenarioKey) -> Option<Arc<Transcript>> {
+    /// Takes out the channels of a scenario that finished.
+    fn take(&self, key: &ScenarioKey) -> Option<Channels> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(key)
     }
 }
@@ -132,7 +155,7 @@ pub struct Collector {
     running: HashMap<ScenarioKey, Running>,
     finished: Vec<ScenarioResult>,
     parse_errors: Vec<String>,
-    transcripts: TranscriptBook,
+    scenarios: ScenarioBook,
     expectations: Option<Expectations>,
 }
 
@@ -154,7 +177,7 @@ impl Collector {
             running: HashMap::new(),
             finished: Vec::new(),
             parse_errors: Vec::new(),
-            transcripts: TranscriptBook::default(),
+            scenarios: ScenarioBook::default(),
             expectations: None,
         }
     }
@@ -165,9 +188,10 @@ impl Collector {
         self
     }
 
-    /// Where the runner files each starting scenario's transcript for this collector.
-    pub fn transcripts(&self) -> TranscriptBook {
-        self.transcripts.clone()
+    /// Where the runner files each starting scenario's transcript and failure log for this
+    /// collector.
+    pub fn scenarios(&self) -> ScenarioBook {
+        self.scenarios.clone()
     }
 
     /// The results, and any errors cucumber reported about the features.
@@ -199,28 +223,40 @@ impl Collector {
                 self.on_step(&key, &step, ev, now);
             }
             event::Scenario::Hook(kind, event::Hook::Failed(world, info)) => {
-                let message = match kind {
+                let reason = match kind {
                     HookType::Before => {
                         format!("the scenario could not start: {}", panic_text(&info))
                     }
                     HookType::After => panic_text(&info),
                 };
-                let failure = self.failure(None, message, world.as_deref());
+                let failure = self.failure(
+                    None,
+                    Cause::Reason(reason),
+                    world
+                        .as_deref()
+                        .and_then(ChalkWorld::scene_ref)
+                        .map(|s| s.transcript()),
+                );
                 if let Some(running) = self.running.get_mut(&key) {
                     running.failure.get_or_insert(failure);
                 }
             }
             event::Scenario::Finished => {
-                let transcript = self
-                    .transcripts
-                    .take(&key)
-                    .map(|t| t.redacted(&self.redactor))
+                let channels = self.scenarios.take(&key);
+                // What the end-of-scenario check recorded counts only when no step failed first.
+                let late = channels.as_ref().and_then(|c| {
+                    let failure = c.failures.take_at_end()?;
+                    Some(self.failure(None, Cause::Check(failure), Some(&c.transcript)))
+                });
+                let transcript = channels
+                    .map(|c| c.transcript.redacted(&self.redactor))
                     .unwrap_or_default();
                 if let Some(running) = self.running.remove(&key) {
+                    let failure = running.failure.or(late);
                     let result = ScenarioResult {
                         key,
                         steps: running.steps,
-                        failure: running.failure,
+                        failure,
                         duration: now.duration_since(running.started),
                         transcript,
                     };
@@ -242,17 +278,25 @@ impl Collector {
         let shown = format!("{} {}", step.keyword.trim(), step.value);
         let failure = match &event {
             event::Step::Failed(_, _, world, error) => {
-                let message = match error {
-                    event::StepError::Panic(info) => panic_text(info),
-                    other => other.to_string(),
+                // A step that failed its scenario recorded why; anything else is a bug in the
+                // step, told as it panicked.
+                let recorded = self.scenarios.failures(key).and_then(|log| log.take());
+                let cause = match (recorded, error) {
+                    (Some(failure), _) => Cause::Check(failure),
+                    (None, event::StepError::Panic(info)) => Cause::Reason(panic_text(info)),
+                    (None, other) => Cause::Reason(other.to_string()),
                 };
-                Some(self.failure(Some(shown.clone()), message, world.as_deref()))
+                let transcript = world
+                    .as_deref()
+                    .and_then(ChalkWorld::scene_ref)
+                    .map(|s| s.transcript());
+                Some(self.failure(Some(shown.clone()), cause, transcript))
             }
             event::Step::Skipped => Some(FailureDetail {
                 step: Some(shown.clone()),
-                message: format!(
+                cause: Cause::Reason(format!(
                     "the step {shown:?} has no definition in this version of the suite"
-                ),
+                )),
                 transcript: String::new(),
             }),
             _ => None,
@@ -281,20 +325,24 @@ impl Collector {
         }
     }
 
+    /// A failure of the scenario, redacted, with its transcript so far.
     fn failure(
         &self,
         step: Option<String>,
-        message: String,
-        world: Option<&ChalkWorld>,
+        cause: Cause,
+        transcript: Option<&Transcript>,
     ) -> FailureDetail {
-        let transcript = world
-            .and_then(ChalkWorld::scene_ref)
-            .map(|scene| scene.transcript().render(&self.redactor))
-            .unwrap_or_default();
+        let redact = |text: &str| self.redactor.redact(text);
+        let cause = match cause {
+            Cause::Check(failure) => Cause::Check(failure.redacted(redact)),
+            Cause::Reason(reason) => Cause::Reason(redact(&reason)),
+        };
         FailureDetail {
             step,
-            message: self.redactor.redact(&message),
-            transcript,
+            cause,
+            transcript: transcript
+                .map(|t| t.render(&self.redactor))
+                .unwrap_or_default(),
         }
     }
 
@@ -587,9 +635,14 @@ fn render_failure(out: &mut String, entry: &Entry, catalogue: &Catalogue) {
             requirement.id, requirement.statement
         );
     }
-    // The first line names the broken requirement; it is news only when it is another one.
-    let own = format!("[{}]", planned.requirement.id);
-    for line in detail.message.lines().skip_while(|l| l.starts_with(&own)) {
+    // The broken requirement is news only when it is another one than the scenario's.
+    let message = match &detail.cause {
+        Cause::Check(failure) if failure.violated() == Some(&planned.requirement.id) => {
+            Mismatch::new(failure.expected.as_str(), failure.actual.as_str()).to_string()
+        }
+        _ => detail.message(),
+    };
+    for line in message.lines() {
         let _ = writeln!(out, "  {line}");
     }
     if !detail.transcript.is_empty() {
@@ -603,6 +656,125 @@ fn render_failure(out: &mut String, entry: &Entry, catalogue: &Catalogue) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::catalogue::Level;
+    use crate::contract::judge::RequirementRef;
+    use crate::suite::failure::{Failed, Failure};
+
+    const FEATURE: &str = "Feature: Tokens\n\n  @req.AUTH-009\n  Scenario: Expired\n    Then the upgrade is refused\n";
+
+    /// A collector, the one scenario it hears of, and that scenario's failure log as filed.
+    fn collector() -> (Collector, gherkin::Feature, FailureLog) {
+        let redactor = Arc::new(Redactor::new());
+        redactor.register("s3cret-token-value", "token");
+        let collector = Collector::new(
+            Console::buffer().0,
+            redactor,
+            Arc::new(Catalogue::bundled().unwrap()),
+            Arc::new(Plan::default()),
+            false,
+        );
+        let feature = gherkin::Feature::parse(FEATURE, Default::default()).unwrap();
+        let log = FailureLog::default();
+        let key = ScenarioKey::of(&feature, &feature.scenarios[0]);
+        collector
+            .scenarios()
+            .file(key, Arc::new(Transcript::new()), log.clone());
+        (collector, feature, log)
+    }
+
+    fn expired_token_accepted() -> Failure {
+        Mismatch::new(
+            "a refusal",
+            "101 Switching Protocols for s3cret-token-value",
+        )
+        .against(RequirementRef {
+            id: "AUTH-009".into(),
+            title: "Expired tokens refused".into(),
+            level: Level::Must,
+        })
+    }
+
+    /// Plays a scenario whose only step fails with `error`; its result.
+    fn play(
+        mut collector: Collector,
+        feature: &gherkin::Feature,
+        error: Option<event::StepError>,
+    ) -> ScenarioResult {
+        let scenario = &feature.scenarios[0];
+        let step = event::Source::new(scenario.steps[0].clone());
+        let step_event = match error {
+            Some(error) => event::Step::Failed(None, None, None, error),
+            None => event::Step::Passed(regex::Regex::new("").unwrap().capture_locations(), None),
+        };
+        for event in [
+            event::Scenario::Started,
+            event::Scenario::Step(step.clone(), event::Step::Started),
+            event::Scenario::Step(step, step_event),
+            event::Scenario::Finished,
+        ] {
+            collector.on_scenario(feature, scenario, event);
+        }
+        collector.into_results().0.remove(0)
+    }
+
+    fn panic(payload: String) -> event::StepError {
+        event::StepError::Panic(Arc::new(payload))
+    }
+
+    #[test]
+    fn a_failed_step_reports_the_failure_it_recorded_redacted() {
+        let (collector, feature, log) = collector();
+        log.record(expired_token_accepted());
+        let result = play(collector, &feature, Some(panic(Failed.to_string())));
+        let failure = result.failure.unwrap();
+        assert_eq!(failure.step.as_deref(), Some("Then the upgrade is refused"));
+        let Cause::Check(failure) = failure.cause else {
+            panic!("a recorded failure is a failed check");
+        };
+        assert_eq!(failure.violated(), Some("AUTH-009"));
+        assert_eq!(failure.expected, "a refusal");
+        assert_eq!(failure.actual, "101 Switching Protocols for [token]");
+    }
+
+    #[test]
+    fn an_unexpected_panic_is_reported_as_it_panicked() {
+        let (collector, feature, _log) = collector();
+        let result = play(
+            collector,
+            &feature,
+            Some(panic("index out of bounds".to_owned())),
+        );
+        let failure = result.failure.unwrap();
+        assert_eq!(
+            failure.cause,
+            Cause::Reason("index out of bounds".to_owned())
+        );
+        assert_eq!(failure.violated(), None);
+    }
+
+    #[test]
+    fn the_end_of_scenario_check_fails_a_scenario_whose_steps_passed() {
+        let (collector, feature, log) = collector();
+        log.record_at_end(expired_token_accepted());
+        let failure = play(collector, &feature, None).failure.unwrap();
+        assert_eq!(failure.step, None);
+        assert_eq!(failure.violated(), Some("AUTH-009"));
+    }
+
+    #[test]
+    fn a_failed_step_comes_before_the_end_of_scenario_check() {
+        let (collector, feature, log) = collector();
+        log.record(expired_token_accepted());
+        log.record_at_end(
+            Mismatch::new("valid frames", "a bad frame").against(RequirementRef {
+                id: "SCHEMA-004".into(),
+                title: "chat.message shape".into(),
+                level: Level::Must,
+            }),
+        );
+        let result = play(collector, &feature, Some(panic(Failed.to_string())));
+        assert_eq!(result.failure.unwrap().violated(), Some("AUTH-009"));
+    }
 
     #[test]
     fn progress_lines_put_every_status_in_the_same_columns() {

@@ -77,7 +77,8 @@ pub fn junit(report: &Report) -> String {
                     detail,
                     counts: true,
                 } => {
-                    let first = detail.message.lines().next().unwrap_or("failed");
+                    let message = detail.message();
+                    let first = message.lines().next().unwrap_or("failed");
                     let _ = write!(
                         out,
                         "\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    ",
@@ -85,7 +86,7 @@ pub fn junit(report: &Report) -> String {
                         planned.requirement.level,
                         xml(&format!(
                             "{}\n\nTranscript:\n{}",
-                            detail.message, detail.transcript
+                            message, detail.transcript
                         ))
                     );
                 }
@@ -98,7 +99,7 @@ pub fn junit(report: &Report) -> String {
                         "\n      <system-err>{}</system-err>\n    ",
                         xml(&format!(
                             "WARNING (should-level, not failing without --strict)\n{}",
-                            detail.message
+                            detail.message()
                         ))
                     );
                 }
@@ -117,7 +118,7 @@ pub fn junit(report: &Report) -> String {
                         out,
                         "\n      <skipped message=\"{}\"/>\n      <system-out>{}</system-out>\n    ",
                         xml(&format!("expected failure: {reason}")),
-                        xml(&detail.message)
+                        xml(&detail.message())
                     );
                 }
             }
@@ -238,7 +239,7 @@ fn scenario_json(entry: &Entry) -> Value {
         Verdict::Skipped(_) | Verdict::NotDeclared(_) | Verdict::ExpectedFailure { .. } => {
             let reason = match &entry.verdict {
                 Verdict::ExpectedFailure { detail, reason } => {
-                    format!("expected failure: {reason}\n{}", detail.message)
+                    format!("expected failure: {reason}\n{}", detail.message())
                 }
                 verdict => verdict.reason().unwrap_or_default(),
             };
@@ -286,7 +287,7 @@ fn scenario_json(entry: &Entry) -> Value {
                         && let Some((detail, counts)) = failure
                     {
                         let text =
-                            format!("{}\n\nTranscript:\n{}", detail.message, detail.transcript);
+                            format!("{}\n\nTranscript:\n{}", detail.message(), detail.transcript);
                         if counts {
                             result["error_message"] = json!(text);
                         } else {
@@ -321,7 +322,7 @@ fn scenario_json(entry: &Entry) -> Value {
     if let Verdict::Failed { detail, counts } = &entry.verdict
         && detail.step.is_none()
     {
-        let text = format!("{}\n\nTranscript:\n{}", detail.message, detail.transcript);
+        let text = format!("{}\n\nTranscript:\n{}", detail.message(), detail.transcript);
         let result = if *counts {
             json!({ "status": "failed", "error_message": text })
         } else {

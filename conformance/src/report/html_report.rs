@@ -240,7 +240,7 @@ impl View<'_> {
                     let _ = write!(
                         out,
                         "<div class=\"ea\"><span>Reason</span><span>{}</span></div>",
-                        self.t(&brief(&detail.message))
+                        self.t(&brief(&detail.message()))
                     );
                 }
             }
@@ -459,7 +459,7 @@ impl View<'_> {
                     let _ = writeln!(
                         out,
                         "<div class=\"ea-box\"><div class=\"actual\"><span class=\"label\">What happened</span><pre>{}</pre></div></div>",
-                        self.t(&detail.message)
+                        self.t(&detail.message())
                     );
                 }
             }

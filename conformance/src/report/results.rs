@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::catalogue::{Catalogue, Level};
 use crate::driver::transcript;
-use crate::suite::failure::requirement_of;
+use crate::suite::failure::Failure;
 use crate::suite::plan::{Disposition, Plan, PlannedScenario, ScenarioKey};
 
 /// The `format` of the run-result JSON; bumped only when a field changes meaning or goes away.
@@ -52,49 +52,76 @@ pub struct StepResult {
 pub struct FailureDetail {
     /// The failing step, if a step failed (rather than the end-of-scenario frame check).
     pub step: Option<String>,
-    /// The failure's text (requirement, Expected, Actual), redacted.
-    pub message: String,
+    /// What failed, redacted.
+    pub cause: Cause,
     /// The scenario's wire transcript up to the failure, as text, redacted.
     pub transcript: String,
+}
+
+/// What made a scenario fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// A check failed: the requirement, Expected and Actual, as the step recorded them.
+    Check(Failure),
+    /// The scenario could not be judged (a step panicked, has no definition, or the scenario
+    /// never ran to its end): only why, without Expected and Actual.
+    Reason(String),
 }
 
 impl FailureDetail {
     /// The requirement the failure names, if it names one.
     pub fn violated(&self) -> Option<&str> {
-        requirement_of(&self.message)
-    }
-
-    /// The `Expected:` and `Actual:` parts of the message, when it has them (a failed check
-    /// always does; a step that could not run says only why).
-    pub fn expected_actual(&self) -> Option<(String, String)> {
-        let expected_at = self.message.find("\nExpected: ")?;
-        let rest = &self.message[expected_at + "\nExpected: ".len()..];
-        let actual_at = rest.find("\nActual:")?;
-        let expected = rest[..actual_at].trim().to_owned();
-        let actual = rest[actual_at + "\nActual:".len()..].trim().to_owned();
-        Some((expected, actual))
-    }
-
-    /// The message's first line without the requirement mark: the title of what broke, or the
-    /// whole reason when the message has no Expected/Actual.
-    pub fn headline(&self) -> String {
-        let first = self.message.lines().next().unwrap_or("failed");
-        match self.violated() {
-            Some(id) => first
-                .trim_start_matches(&format!("[{id}]"))
-                .trim()
-                .to_owned(),
-            None => first.trim().to_owned(),
+        match &self.cause {
+            Cause::Check(failure) => failure.violated(),
+            Cause::Reason(_) => None,
         }
     }
 
-    /// One line for summaries: `expected …; got …`, or the headline.
+    /// The failure as text: the requirement's line, `Expected:` and `Actual:`, or the reason.
+    pub fn message(&self) -> String {
+        match &self.cause {
+            Cause::Check(failure) => failure.to_string(),
+            Cause::Reason(reason) => reason.clone(),
+        }
+    }
+
+    /// The Expected and Actual of a failed check (a step that could not run says only why).
+    pub fn expected_actual(&self) -> Option<(String, String)> {
+        match &self.cause {
+            Cause::Check(failure) => Some((
+                failure.expected.trim().to_owned(),
+                failure.actual.trim().to_owned(),
+            )),
+            Cause::Reason(_) => None,
+        }
+    }
+
+    /// The title of what broke, or the whole reason when the failure has no Expected/Actual.
+    pub fn headline(&self) -> String {
+        match &self.cause {
+            Cause::Check(Failure {
+                requirement: Some(requirement),
+                ..
+            }) => format!("{} ({})", requirement.title, requirement.level)
+                .trim()
+                .to_owned(),
+            cause => {
+                let message = match cause {
+                    Cause::Check(failure) => failure.to_string(),
+                    Cause::Reason(reason) => reason.clone(),
+                };
+                message.lines().next().unwrap_or("failed").trim().to_owned()
+            }
+        }
+    }
+
+    /// One line for summaries: `expected …; got …`, or the reason.
     pub fn one_line(&self) -> String {
         match self.expected_actual() {
             Some((expected, actual)) => {
                 format!("expected {}; got {}", flatten(&expected), flatten(&actual))
             }
-            None => flatten(&self.message),
+            None => flatten(&self.message()),
         }
     }
 }
@@ -443,7 +470,9 @@ impl Report {
                             Verdict::Failed {
                                 detail: FailureDetail {
                                     step: None,
-                                    message: "the scenario did not run to its end".to_owned(),
+                                    cause: Cause::Reason(
+                                        "the scenario did not run to its end".to_owned(),
+                                    ),
                                     transcript: String::new(),
                                 },
                                 counts: true,
@@ -723,6 +752,7 @@ pub(crate) mod sample {
     use crate::contract::judge::RequirementRef;
     use crate::driver::redact::Redactor;
     use crate::driver::transcript::Direction;
+    use crate::suite::failure::Mismatch;
 
     /// A token of the sample run, registered with the sample redactor.
     pub const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJyb29tX2lkIjoiciIsInBhcnRpY2lwYW50X2lkIjoicCJ9.c2lnbmF0dXJlLW9mLXRoZS1zYW1wbGU";
@@ -762,7 +792,11 @@ pub(crate) mod sample {
     fn failure(id: &str, expected: &str, actual: &str) -> FailureDetail {
         FailureDetail {
             step: Some("Then the upgrade is refused".to_owned()),
-            message: format!("[{id}] a title (must)\nExpected: {expected}\nActual:   {actual}"),
+            cause: Cause::Check(Mismatch::new(expected, actual).against(RequirementRef {
+                id: id.to_owned(),
+                title: "a title".to_owned(),
+                level: Level::Must,
+            })),
             transcript: "  +  0.001s  Mallory#1  -> GET /api/v1/ws HTTP/1.1\n".to_owned(),
         }
     }
@@ -970,6 +1004,8 @@ pub(crate) mod sample {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::judge::RequirementRef;
+    use crate::suite::failure::Mismatch;
 
     #[test]
     fn requirements_take_the_worst_status_of_their_scenarios_and_of_failures_naming_them() {
@@ -1027,19 +1063,26 @@ mod tests {
         assert_eq!(back.requirements.len(), catalogue.active().count());
     }
 
-    fn detail(message: &str) -> FailureDetail {
+    fn detail(cause: Cause) -> FailureDetail {
         FailureDetail {
             step: Some("Then the upgrade is refused".into()),
-            message: message.into(),
+            cause,
             transcript: String::new(),
         }
     }
 
     #[test]
-    fn a_failure_splits_into_expected_and_actual() {
-        let failure = detail(
-            "[AUTH-009] Expired tokens refused (must)\nExpected: a refusal\nbefore 101\nActual:   101 Switching Protocols",
-        );
+    fn a_failure_gives_its_expected_actual_and_headline() {
+        let failure = detail(Cause::Check(
+            Mismatch::new("a refusal\nbefore 101", "101 Switching Protocols").against(
+                RequirementRef {
+                    id: "AUTH-009".into(),
+                    title: "Expired tokens refused".into(),
+                    level: Level::Must,
+                },
+            ),
+        ));
+        assert_eq!(failure.violated(), Some("AUTH-009"));
         assert_eq!(
             failure.expected_actual(),
             Some((
@@ -1052,9 +1095,30 @@ mod tests {
             failure.one_line(),
             "expected a refusal before 101; got 101 Switching Protocols"
         );
-        let bare = detail("the scenario did not run to its end");
+        assert_eq!(
+            failure.message(),
+            "[AUTH-009] Expired tokens refused (must)\nExpected: a refusal\nbefore 101\nActual:   101 Switching Protocols"
+        );
+        let bare = detail(Cause::Reason(
+            "the scenario did not run to its end".to_owned(),
+        ));
+        assert_eq!(bare.violated(), None);
         assert_eq!(bare.expected_actual(), None);
+        assert_eq!(bare.headline(), "the scenario did not run to its end");
         assert_eq!(bare.one_line(), "the scenario did not run to its end");
+    }
+
+    #[test]
+    fn a_failure_of_no_particular_requirement_heads_with_its_expected() {
+        let failure = detail(Cause::Check(
+            Mismatch::new("the case finished", "it hung").general(),
+        ));
+        assert_eq!(failure.violated(), None);
+        assert_eq!(failure.headline(), "Expected: the case finished");
+        assert_eq!(
+            failure.one_line(),
+            "expected the case finished; got it hung"
+        );
     }
 
     #[test]

@@ -3,82 +3,62 @@
 //! A matcher never waits, never sends and never fails a scenario: it returns `Ok` or a
 //! [`Mismatch`] that says what was expected and what was found. Steps wait for frames and turn
 //! mismatches into failures; keeping the judgement here makes it easy to test on its own.
+//!
+//! This module holds the frame accessors and the judgements of the handshake and of chat order;
+//! the submodules, one per step domain, hold the rest: [`chat`], [`presence`], [`closing`],
+//! [`upgrade`], [`schema`], [`frames`], [`recording`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::driver::connection::{Received, ReceivedKind};
+use crate::driver::connection::{FrameView, Received, ReceivedKind};
 use crate::driver::handshake::{Handshake, HttpResponse, accept_key};
+use crate::suite::failure::Mismatch;
 
-/// What was expected, and what was found instead.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mismatch {
-    /// What the requirement calls for.
-    pub expected: String,
-    /// What the server did.
-    pub actual: String,
-}
-
-impl Mismatch {
-    /// A mismatch from two descriptions.
-    pub fn new(expected: impl Into<String>, actual: impl Into<String>) -> Self {
-        Self {
-            expected: expected.into(),
-            actual: actual.into(),
-        }
-    }
-}
-
-impl fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Expected: {}\nActual:   {}", self.expected, self.actual)
-    }
-}
+pub mod chat;
+pub mod closing;
+pub mod frames;
+pub mod presence;
+pub mod recording;
+pub mod schema;
+pub mod upgrade;
 
 /// The outcome of a matcher.
 pub type Match<T = ()> = Result<T, Mismatch>;
-
-/// The participant an event is about: the joiner or leaver, the hand's owner, the chat sender.
-pub fn subject_of(frame: &Value) -> Option<&str> {
-    let pointer = match frame.get("event")?.as_str()? {
-        "participant.joined" | "participant.left" => "/data/id",
-        "hand.raised" | "hand.lowered" => "/data/participant_id",
-        "chat.message" => "/data/sender_id",
-        _ => return None,
-    };
-    frame.pointer(pointer)?.as_str()
-}
 
 /// The frames of one event, in arrival order.
 pub fn of_event<'a>(frames: &'a [Received], event: &'a str) -> impl Iterator<Item = &'a Value> {
     frames
         .iter()
-        .filter(move |f| f.event() == Some(event))
-        .filter_map(Received::json)
+        .filter_map(Received::view)
+        .filter(move |f| f.is(event))
+        .map(|f| f.0)
 }
 
 /// The frames of one event about one participant.
 pub fn about<'a>(frames: &'a [Received], event: &'a str, subject: &'a str) -> Vec<&'a Value> {
-    of_event(frames, event)
-        .filter(|f| subject_of(f) == Some(subject))
+    frames
+        .iter()
+        .filter_map(Received::view)
+        .filter(|f| f.is_about(event, subject))
+        .map(|f| f.0)
         .collect()
 }
 
 /// The `chat.message` frames with exactly this text.
 pub fn chat_with_text<'a>(frames: &'a [Received], text: &'a str) -> Vec<&'a Value> {
     of_event(frames, "chat.message")
-        .filter(|f| f.pointer("/data/text").and_then(Value::as_str) == Some(text))
+        .filter(|f| FrameView(f).text("text") == Some(text))
         .collect()
 }
 
 /// The texts of the `chat.message` frames, in arrival order.
 pub fn chat_texts(frames: &[Received]) -> Vec<String> {
     of_event(frames, "chat.message")
-        .filter_map(|f| f.pointer("/data/text").and_then(Value::as_str))
+        .filter_map(|f| FrameView(f).text("text"))
         .map(str::to_owned)
         .collect()
 }
@@ -91,7 +71,7 @@ pub fn summarize(frames: &[Received], names: &BTreeMap<String, String>) -> Strin
     let shown: Vec<String> = frames
         .iter()
         .map(|f| match &f.kind {
-            ReceivedKind::Json(value) => summarize_event(value, names),
+            ReceivedKind::Json(value) => summarize_event(FrameView(value), names),
             ReceivedKind::NotJson(text) => format!("non-JSON text {:?}", shorten(text, 40)),
             ReceivedKind::Binary(n) => format!("a binary frame of {n} bytes"),
             ReceivedKind::Pong(payload) => {
@@ -102,28 +82,19 @@ pub fn summarize(frames: &[Received], names: &BTreeMap<String, String>) -> Strin
     shown.join(", ")
 }
 
-fn summarize_event(value: &Value, names: &BTreeMap<String, String>) -> String {
-    let event = value
-        .get("event")
-        .and_then(Value::as_str)
-        .unwrap_or("(no event)");
-    let subject = subject_of(value).map(|id| match names.get(id) {
+fn summarize_event(frame: FrameView<'_>, names: &BTreeMap<String, String>) -> String {
+    let event = frame.event().unwrap_or("(no event)");
+    let subject = frame.subject().map(|id| match names.get(id) {
         Some(name) => format!("{name} ({id})"),
         None => format!("{id:?}"),
     });
     match (event, subject) {
         ("chat.message", Some(sender)) => {
-            let text = value
-                .pointer("/data/text")
-                .and_then(Value::as_str)
-                .unwrap_or("");
+            let text = frame.text("text").unwrap_or("");
             format!("chat.message from {sender} {:?}", shorten(text, 40))
         }
         ("error", _) => {
-            let code = value
-                .pointer("/data/code")
-                .and_then(Value::as_str)
-                .unwrap_or("?");
+            let code = frame.text("code").unwrap_or("?");
             format!("error {code:?}")
         }
         (event, Some(subject)) => format!("{event} about {subject}"),
@@ -469,23 +440,6 @@ mod tests {
                 .collect(),
             body: body.as_bytes().to_vec(),
         }
-    }
-
-    #[test]
-    fn subjects_follow_each_events_field() {
-        assert_eq!(
-            subject_of(&json!({"event":"participant.left","data":{"id":"p1"}})),
-            Some("p1")
-        );
-        assert_eq!(
-            subject_of(&json!({"event":"hand.raised","data":{"participant_id":"p2"}})),
-            Some("p2")
-        );
-        assert_eq!(
-            subject_of(&json!({"event":"chat.message","data":{"sender_id":"p3"}})),
-            Some("p3")
-        );
-        assert_eq!(subject_of(&json!({"event":"pong"})), None);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! the frame judge, the redactor) is handed to it by the runner's `before` hook, since cucumber
 //! builds worlds without arguments. Steps do their work through the [`Scene`] methods here, which
 //! keep every scenario isolated: its own rooms, its own participants (named with the run id), and
-//! assertions that only ever look at events about participants the scenario created.
+//! assertions that only ever look at events about participants the scenario created. A scenario's
+//! failures reach the report through its [`FailureLog`], filed with the report beside its
+//! transcript when the scenario starts.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,14 +20,14 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::contract::catalogue::Catalogue;
 use crate::contract::judge::{FrameJudge, RequirementRef};
-use crate::driver::connection::{Connection, Ending, Received, ReceivedKind};
+use crate::driver::connection::{Connection, Ending, Received};
 use crate::driver::handshake::{self, Handshake, UpgradeRequest};
 use crate::driver::provision::{Credentials, Provisioner};
 use crate::driver::redact::Redactor;
 use crate::driver::transcript::{Direction, Transcript};
 use crate::driver::transport::{Connector, Target};
-use crate::suite::failure::Failure;
-use crate::suite::matchers::{self, Mismatch};
+use crate::suite::failure::{Failed, Failure, FailureLog, Mismatch};
+use crate::suite::matchers;
 
 /// The requirement a refused valid token breaks (used when a scenario's setup cannot connect).
 const SETUP_CONNECT_REQUIREMENT: &str = "AUTH-001";
@@ -143,6 +145,7 @@ impl ChalkWorld {
             requirement,
             number,
             transcript: Arc::new(Transcript::new()),
+            failures: FailureLog::default(),
             rooms: BTreeMap::new(),
             participants: BTreeMap::new(),
             attempts: Vec::new(),
@@ -168,18 +171,39 @@ impl ChalkWorld {
         self.scene.as_ref()
     }
 
-    /// Ends the scenario: judges what every connection received, then closes them.
-    pub async fn finish(&mut self) -> Result<(), Failure> {
+    /// The *must* tier: a step's verdict becomes the scenario's. A failure is recorded in the
+    /// scenario's [`FailureLog`], for the report, and the step gets [`Failed`] to fail with.
+    pub fn must(&mut self, verdict: Result<(), Failure>) -> Result<(), Failed> {
+        verdict.map_err(|failure| {
+            self.scene().failures.record(failure);
+            Failed
+        })
+    }
+
+    /// Runs a step's `work` on the scene, then makes its verdict the scenario's (see
+    /// [`Self::must`]): how every step is written.
+    pub async fn judge(
+        &mut self,
+        work: impl AsyncFnOnce(&mut Scene) -> Result<(), Failure>,
+    ) -> Result<(), Failed> {
+        let verdict = work(self.scene()).await;
+        self.must(verdict)
+    }
+
+    /// Ends the scenario: judges what every connection received, then closes them. A frame that
+    /// broke the contract fails the scenario through its [`FailureLog`].
+    pub async fn finish(&mut self) {
         let Some(scene) = self.scene.as_mut() else {
-            return Ok(());
+            return;
         };
-        let verdict = scene.frame_violations();
+        if let Err(failure) = scene.frame_violations() {
+            scene.failures.record_at_end(failure);
+        }
         for participant in scene.participants.values_mut() {
             for connection in &mut participant.connections {
                 connection.shut().await;
             }
         }
-        verdict
     }
 }
 
@@ -190,6 +214,7 @@ pub struct Scene {
     requirement: RequirementRef,
     number: usize,
     transcript: Arc<Transcript>,
+    failures: FailureLog,
     rooms: BTreeMap<RoomKey, String>,
     participants: BTreeMap<String, Participant>,
     attempts: Vec<Attempt>,
@@ -221,6 +246,11 @@ impl Scene {
         Arc::clone(&self.transcript)
     }
 
+    /// A handle on the scenario's failure log that outlives the scenario (for the report).
+    pub fn failure_log(&self) -> FailureLog {
+        self.failures.clone()
+    }
+
     /// The requirement the scenario checks.
     pub fn requirement(&self) -> &RequirementRef {
         &self.requirement
@@ -228,22 +258,17 @@ impl Scene {
 
     /// A failure of the scenario's requirement.
     pub fn fail(&self, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
-        Failure::new(self.requirement.clone(), Mismatch::new(expected, actual))
-    }
-
-    /// A failure of another requirement.
-    pub fn fail_other(
-        &self,
-        id: &str,
-        expected: impl Into<String>,
-        actual: impl Into<String>,
-    ) -> Failure {
-        Failure::new(self.run.requirement(id), Mismatch::new(expected, actual))
+        Mismatch::new(expected, actual).against(self.requirement.clone())
     }
 
     /// A matcher's verdict as the scenario's verdict.
     pub fn check<T>(&self, verdict: matchers::Match<T>) -> Result<T, Failure> {
-        verdict.map_err(|m| Failure::new(self.requirement.clone(), m))
+        verdict.map_err(|m| m.against(self.requirement.clone()))
+    }
+
+    /// A matcher's verdict charged to another requirement.
+    pub fn check_other<T>(&self, id: &str, verdict: matchers::Match<T>) -> Result<T, Failure> {
+        verdict.map_err(|m| m.against(self.run.requirement(id)))
     }
 
     /// A note in the transcript.
@@ -500,14 +525,14 @@ impl Scene {
         self.provision(name, room, None, None).await?;
         let request = self.standard_request(name)?;
         let token = self.participant(name)?.credentials.token.clone();
-        if !self.attempt(name, "setup", request, Some(token)).await {
-            let attempt = self.last_attempt()?;
-            return Err(self.fail_other(
-                SETUP_CONNECT_REQUIREMENT,
-                format!("{name} connects with a valid token (scenario setup)"),
-                attempt.handshake.summary(),
-            ));
-        }
+        self.attempt(name, "setup", request, Some(token)).await;
+        self.check_other(
+            SETUP_CONNECT_REQUIREMENT,
+            matchers::upgrade::accepted(
+                &self.last_attempt()?.handshake,
+                &format!("{name} connects with a valid token (scenario setup)"),
+            ),
+        )?;
         self.settle(name).await;
         self.await_announcement(name).await
     }
@@ -529,15 +554,10 @@ impl Scene {
         {
             return;
         }
-        let expected = payload.into_bytes();
         let answered = connection
             .inbox()
             .wait_for(deadline, |state| {
-                state
-                    .frames
-                    .iter()
-                    .any(|f| matches!(&f.kind, ReceivedKind::Pong(p) if *p == expected))
-                    .then_some(())
+                matchers::frames::pong_received(&state.frames, &payload).ok()
             })
             .await;
         if answered.is_none() {
@@ -563,16 +583,13 @@ impl Scene {
                 })
                 .await;
             if heard.is_none() {
-                let actual =
-                    matchers::summarize(&connection.inbox().lock().frames, &self.names_by_id());
-                return Err(self.fail_other(
-                    SETUP_PRESENCE_REQUIREMENT,
-                    format!(
-                        "{listener} to receive participant.joined about {name} within {:?} (scenario setup)",
-                        self.run.event_timeout
-                    ),
-                    actual,
-                ));
+                return Err(matchers::presence::not_announced(
+                    &connection.inbox().lock().frames,
+                    (&listener, name),
+                    self.run.event_timeout,
+                    &self.names_by_id(),
+                )
+                .against(self.run.requirement(SETUP_PRESENCE_REQUIREMENT)));
             }
         }
         Ok(())
@@ -597,6 +614,27 @@ impl Scene {
             .await;
         self.frame_violations()?;
         Ok(found.ok_or_else(|| self.describe_since_action(connection)))
+    }
+
+    /// Waits until `matcher` passes on what `name` received since the action; what it found.
+    ///
+    /// On timeout the failure has the matcher's last Expected, and what did arrive as Actual.
+    pub async fn await_match<T>(
+        &self,
+        name: &str,
+        mut matcher: impl FnMut(&[Received]) -> matchers::Match<T>,
+    ) -> Result<T, Failure> {
+        let mut expected = String::new();
+        let found = self
+            .await_frames(name, |frames| match matcher(frames) {
+                Ok(found) => Some(found),
+                Err(mismatch) => {
+                    expected = mismatch.expected;
+                    None
+                }
+            })
+            .await?;
+        found.map_err(|actual| self.fail(expected, actual))
     }
 
     /// What a connection received since the action, after the quiet window.
@@ -651,20 +689,7 @@ impl Scene {
         for participant in self.participants.values() {
             for connection in &participant.connections {
                 let state = connection.inbox().lock();
-                if let Some(violation) = state.violations.first() {
-                    return Err(Failure {
-                        requirement: violation.requirement.clone(),
-                        expected:
-                            "every frame to be a JSON event envelope matching its event's schema"
-                                .to_owned(),
-                        actual: format!(
-                            "{} received {}\n{}",
-                            connection.label(),
-                            violation.frame,
-                            violation.detail
-                        ),
-                    });
-                }
+                matchers::schema::contract_kept(connection.label(), &state.violations)?;
             }
         }
         Ok(())

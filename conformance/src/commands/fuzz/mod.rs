@@ -39,12 +39,12 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use self::case::Case;
-use self::oracle::{Declared, Finding};
+use self::oracle::Declared;
 use self::play::{Arena, Play};
 use super::cli::{Config, DEFAULT_MAX_ACTIONS, FuzzArgs, Options};
 use super::exit::ExitStatus;
 use crate::contract::catalogue::Catalogue;
-use crate::contract::judge::{FrameJudge, RequirementRef};
+use crate::contract::judge::FrameJudge;
 use crate::contract::schemas::SchemaSet;
 use crate::driver::deployment::{
     Deployment, DeploymentError, EMBEDDED_LABEL, EmbeddedProvisioning, EmbeddedSetup,
@@ -180,7 +180,6 @@ pub async fn run(args: &FuzzArgs, options: &Options, console: &Console) -> ExitS
                 args,
                 options,
                 config: &config,
-                catalogue: &catalogue,
                 console,
                 embedded: deployment.embedded(),
             };
@@ -263,7 +262,6 @@ struct Fuzz<'a> {
     args: &'a FuzzArgs,
     options: &'a Options,
     config: &'a Config,
-    catalogue: &'a Catalogue,
     console: &'a Console,
     embedded: bool,
 }
@@ -413,7 +411,7 @@ impl Fuzz<'_> {
         deadline: Instant,
     ) -> ExitStatus {
         let console = self.console;
-        let breaks = first.play.findings[0].requirement.clone();
+        let breaks = first.play.findings[0].violated().map(str::to_owned);
         console.line(&format!(
             "\nFAIL  case {} (case seed {}) after {passed} passing case(s), {:.1}s: {}",
             first.index + 1,
@@ -563,18 +561,11 @@ impl Fuzz<'_> {
         out
     }
 
-    fn title(&self, finding: &Finding) -> String {
+    fn title(&self, finding: &Failure) -> String {
         match &finding.requirement {
-            Some(id) => {
-                let r = self.requirement(id);
-                format!("[{}] {} ({})", r.id, r.title, r.level)
-            }
+            Some(r) => format!("[{}] {} ({})", r.id, r.title, r.level),
             None => finding.expected.clone(),
         }
-    }
-
-    fn requirement(&self, id: &str) -> RequirementRef {
-        RequirementRef::lookup(self.catalogue, id, "(not in the catalogue)")
     }
 
     fn print_findings(&self, play: &Play) {
@@ -583,19 +574,7 @@ impl Fuzz<'_> {
         console.line("\nFailures");
         console.line("========");
         for finding in &play.findings {
-            let text = match &finding.requirement {
-                Some(id) => Failure {
-                    requirement: self.requirement(id),
-                    expected: finding.expected.clone(),
-                    actual: finding.actual.clone(),
-                }
-                .to_string(),
-                None => format!(
-                    "Expected: {}\nActual:   {}",
-                    finding.expected, finding.actual
-                ),
-            };
-            for line in redactor.redact(&text).lines() {
+            for line in redactor.redact(&finding.to_string()).lines() {
                 console.line(&format!("  {line}"));
             }
             console.line("");

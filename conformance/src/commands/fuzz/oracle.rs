@@ -1,5 +1,5 @@
 //! The invariants a fuzz case is judged by: pure functions from what was done and what was
-//! received ([`Record`]) to the requirements broken ([`Finding`]).
+//! received ([`Record`]) to the requirements broken ([`Failure`]).
 //!
 //! Time is counted in *steps*, the positions of the case's actions. The player settles the room
 //! around every step that could race (a join, a leave, an invalid frame): it waits until the
@@ -30,8 +30,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::case::{Departure, Garbage, TextClass, Unusable};
-use crate::contract::judge::SchemaViolation;
-use crate::driver::connection::{Ending, Received, ReceivedKind};
+use crate::contract::judge::{RequirementRef, SchemaViolation};
+use crate::driver::connection::{Ending, FrameView, Received, ReceivedKind};
+use crate::suite::failure::{Failure, Mismatch};
 
 /// A step that never comes: "still there at the end".
 pub const NEVER: usize = usize::MAX;
@@ -68,34 +69,16 @@ impl Declared {
     }
 }
 
-/// A broken requirement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    /// The catalogue ID, when the finding is about one.
-    pub requirement: Option<String>,
-    /// What the requirement calls for.
-    pub expected: String,
-    /// What happened instead.
-    pub actual: String,
-}
+/// A mismatch the oracle found, with the ID of the requirement it breaks: the *should* tier.
+/// [`check`] charges each to its requirement as the catalogue names it.
+type Found = (Option<String>, Mismatch);
 
-impl Finding {
-    fn new(requirement: &str, expected: impl Into<String>, actual: impl Into<String>) -> Self {
-        Self {
-            requirement: Some(requirement.to_owned()),
-            expected: expected.into(),
-            actual: actual.into(),
-        }
-    }
-
-    /// A finding about no particular requirement (the case hung, provisioning failed).
-    pub fn general(expected: impl Into<String>, actual: impl Into<String>) -> Self {
-        Self {
-            requirement: None,
-            expected: expected.into(),
-            actual: actual.into(),
-        }
-    }
+/// A mismatch that breaks `requirement`.
+fn found(requirement: &str, expected: impl Into<String>, actual: impl Into<String>) -> Found {
+    (
+        Some(requirement.to_owned()),
+        Mismatch::new(expected, actual),
+    )
 }
 
 /// An invalid frame a seat sent.
@@ -467,24 +450,13 @@ impl Record {
     }
 }
 
-/// A received frame's event and data.
-fn event_of(frame: &Received) -> Option<(&str, &Value)> {
-    let value = frame.json()?;
-    let name = value.get("event")?.as_str()?;
-    Some((name, value.get("data").unwrap_or(&Value::Null)))
-}
-
-fn field<'a>(data: &'a Value, name: &str) -> Option<&'a str> {
-    data.get(name)?.as_str()
-}
-
 /// The chat messages of `frames`: (sender_id, text), in arrival order.
 fn chat_messages(frames: &[Received]) -> Vec<(&str, &str)> {
     frames
         .iter()
-        .filter_map(event_of)
-        .filter(|(name, _)| *name == "chat.message")
-        .filter_map(|(_, data)| Some((field(data, "sender_id")?, field(data, "text")?)))
+        .filter_map(Received::view)
+        .filter(|f| f.is("chat.message"))
+        .filter_map(|f| Some((f.text("sender_id")?, f.text("text")?)))
         .collect()
 }
 
@@ -493,10 +465,9 @@ fn chat_messages(frames: &[Received]) -> Vec<(&str, &str)> {
 fn count_about(frames: &[Received], event: &str, id: &str) -> usize {
     frames
         .iter()
-        .filter_map(event_of)
-        .filter(|(name, data)| {
-            *name == event
-                && (field(data, "id") == Some(id) || field(data, "participant_id") == Some(id))
+        .filter_map(Received::view)
+        .filter(|f| {
+            f.is(event) && (f.text("id") == Some(id) || f.text("participant_id") == Some(id))
         })
         .count()
 }
@@ -504,19 +475,19 @@ fn count_about(frames: &[Received], event: &str, id: &str) -> usize {
 fn count_event(frames: &[Received], event: &str) -> usize {
     frames
         .iter()
-        .filter_map(event_of)
-        .filter(|(name, _)| *name == event)
+        .filter_map(Received::view)
+        .filter(|f| f.is(event))
         .count()
 }
 
 fn error_codes(frames: &[Received]) -> BTreeMap<&str, usize> {
     let mut codes = BTreeMap::new();
-    for (_, data) in frames
+    for frame in frames
         .iter()
-        .filter_map(event_of)
-        .filter(|(n, _)| *n == "error")
+        .filter_map(Received::view)
+        .filter(|f| f.is("error"))
     {
-        if let Some(code) = field(data, "code") {
+        if let Some(code) = frame.text("code") {
             *codes.entry(code).or_default() += 1;
         }
     }
@@ -621,13 +592,18 @@ fn list(texts: &[&str]) -> String {
     format!("[{}]", shown.join(", "))
 }
 
-/// Every broken requirement the record shows. `elsewhere` says whether an id belongs to a
-/// participant of another case of the run (so, of another room).
-pub fn check(record: &Record, elsewhere: &dyn Fn(&str) -> bool) -> Vec<Finding> {
+/// Every broken requirement the record shows, each charged to the requirement as `name` gives
+/// it. `elsewhere` says whether an id belongs to a participant of another case of the run (so,
+/// of another room).
+pub fn check(
+    record: &Record,
+    elsewhere: &dyn Fn(&str) -> bool,
+    name: &dyn Fn(&str) -> RequirementRef,
+) -> Vec<Failure> {
     let mut findings = Vec::new();
     for seat in &record.seats {
         for violation in &seat.violations {
-            findings.push(Finding::new(
+            findings.push(found(
                 &violation.requirement.id,
                 "every frame a valid event of the contract",
                 format!(
@@ -644,17 +620,23 @@ pub fn check(record: &Record, elsewhere: &dyn Fn(&str) -> bool) -> Vec<Finding> 
     check_presence(record, elsewhere, &mut findings);
     check_extensions(record, &mut findings);
     findings
+        .into_iter()
+        .map(|(requirement, mismatch)| match requirement {
+            Some(id) => mismatch.against(name(&id)),
+            None => mismatch.general(),
+        })
+        .collect()
 }
 
 /// Connections closed when they must stay, and kept when they must close.
-fn check_connections(record: &Record, findings: &mut Vec<Finding>) {
+fn check_connections(record: &Record, findings: &mut Vec<Found>) {
     let d = record.declared;
     for (i, seat) in record.seats.iter().enumerate() {
         let name = seat.label();
         if let Some((_, Departure::Close)) = seat.left
             && !matches!(seat.ending, Some(Ending::CloseFrame { .. }))
         {
-            findings.push(Finding::new(
+            findings.push(found(
                 "ROBUST-004",
                 format!("the server answers {name}'s Close frame with its own"),
                 seat.ending
@@ -678,7 +660,7 @@ fn check_connections(record: &Record, findings: &mut Vec<Finding>) {
                 _ => None,
             };
             if !closed_then {
-                findings.push(Finding::new(
+                findings.push(found(
                     requirement,
                     format!(
                         "{name}'s connection closed by the server after step {}{}",
@@ -690,7 +672,7 @@ fn check_connections(record: &Record, findings: &mut Vec<Finding>) {
             } else if let Some(code) = code
                 && code_seen != Some(code)
             {
-                findings.push(Finding::new(
+                findings.push(found(
                     requirement,
                     format!("{name}'s connection closed with code {code}"),
                     seat.ending
@@ -708,7 +690,7 @@ fn check_connections(record: &Record, findings: &mut Vec<Finding>) {
             .map_or("closed".to_owned(), Ending::describe);
         match cause {
             CloseCause::Input(BadInput::Unusable(kind)) if d.error_event => {
-                findings.push(Finding::new(
+                findings.push(found(
                     kind.requirement(),
                     format!(
                         "{name} still connected after sending {}, with an error event",
@@ -726,7 +708,7 @@ fn check_connections(record: &Record, findings: &mut Vec<Finding>) {
                     TextClass::OverLimit => "CHAT-014",
                     _ => "CHAT-001",
                 };
-                findings.push(Finding::new(
+                findings.push(found(
                     requirement,
                     format!("{name} still connected after sending chat.send (error-event)"),
                     format!(
@@ -738,14 +720,16 @@ fn check_connections(record: &Record, findings: &mut Vec<Finding>) {
             CloseCause::Input(_) => {}
             CloseCause::Event(_) | CloseCause::Unknown => {
                 let (requirement, expected) = unexplained_close(record, i, cause);
-                findings.push(Finding {
-                    requirement: requirement.map(str::to_owned),
-                    expected,
-                    actual: format!(
-                        "{name}'s connection was {ending} ({})",
-                        noticed_at(record, noticed)
+                findings.push((
+                    requirement.map(str::to_owned),
+                    Mismatch::new(
+                        expected,
+                        format!(
+                            "{name}'s connection was {ending} ({})",
+                            noticed_at(record, noticed)
+                        ),
                     ),
-                });
+                ));
             }
         }
     }
@@ -817,7 +801,7 @@ fn unexplained_close(
     )
 }
 
-fn check_chat(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &mut Vec<Finding>) {
+fn check_chat(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &mut Vec<Found>) {
     let seat_by_pid: BTreeMap<String, usize> = record
         .seats
         .iter()
@@ -833,14 +817,15 @@ fn check_chat(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &mut 
         let claimed = receiver
             .frames
             .iter()
-            .filter_map(event_of)
-            .filter(|(event, _)| *event == "chat.message")
-            .find(|(_, data)| {
-                field(data, "id") == Some(super::case::SPOOFED_ID)
-                    || field(data, "timestamp") == Some(super::case::SPOOFED_TIMESTAMP)
+            .filter_map(Received::view)
+            .filter(|f| f.is("chat.message"))
+            .find(|f| {
+                f.text("id") == Some(super::case::SPOOFED_ID)
+                    || f.text("timestamp") == Some(super::case::SPOOFED_TIMESTAMP)
             });
-        if let Some((_, data)) = claimed {
-            findings.push(Finding::new(
+        if let Some(frame) = claimed {
+            let data = frame.data().unwrap_or(&Value::Null);
+            findings.push(found(
                 "CHAT-011",
                 format!("{name} gets chat messages with an id and a timestamp of the server's own"),
                 format!("{name} received a chat.message with the client's claims: {data}"),
@@ -858,7 +843,7 @@ fn check_chat(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &mut 
             }
             let foreign = seat.is_some() || elsewhere(sender_id);
             let (requirement, why) = misattributed(record, receiver.room, foreign, text);
-            findings.push(Finding::new(
+            findings.push(found(
                 requirement,
                 format!("{name} gets the chat of its own room, each message with its sender"),
                 format!(
@@ -926,7 +911,7 @@ fn chat_mismatch(
     actual: &[&str],
     sent: &[(&SentChat, Need)],
     expected: &[(&str, Need)],
-) -> Finding {
+) -> Found {
     let (receiver, sender) = (&record.seats[r], &record.seats[s]);
     let (rn, sn) = (receiver.label(), sender.label());
     let echo = r == s;
@@ -979,13 +964,13 @@ fn chat_mismatch(
             None if record.chats.iter().any(|c| c.text == *stray) => "CHAT-002",
             None => "CHAT-003",
         };
-        return Finding::new(requirement, expected_words, actual_words);
+        return found(requirement, expected_words, actual_words);
     }
     if let Some(twice) = actual
         .iter()
         .find(|t| count(actual, t) > count(&allowed, t))
     {
-        return Finding::new(
+        return found(
             "CHAT-008",
             expected_words,
             format!(
@@ -996,12 +981,12 @@ fn chat_mismatch(
     }
     if owed.iter().any(|t| count(actual, t) < count(&owed, t)) {
         let requirement = if echo { "CHAT-012" } else { "CHAT-001" };
-        return Finding::new(requirement, expected_words, actual_words);
+        return found(requirement, expected_words, actual_words);
     }
-    Finding::new("CHAT-009", expected_words, actual_words)
+    found("CHAT-009", expected_words, actual_words)
 }
 
-fn check_presence(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &mut Vec<Finding>) {
+fn check_presence(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &mut Vec<Found>) {
     let rooms: BTreeMap<String, usize> = record
         .seats
         .iter()
@@ -1012,22 +997,24 @@ fn check_presence(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &
             continue;
         }
         let on = observer.label();
-        for frame in observer.frames.iter().filter_map(event_of) {
-            let (name, data) = frame;
+        for frame in observer.frames.iter().filter_map(Received::view) {
+            let Some(name) = frame.event() else {
+                continue;
+            };
             if name != "participant.joined" && name != "participant.left" {
                 continue;
             }
-            let Some(id) = field(data, "id") else {
+            let Some(id) = frame.text("id") else {
                 continue;
             };
             match rooms.get(id) {
                 Some(room) if *room == observer.room => {}
-                None if !elsewhere(id) => findings.push(Finding::new(
+                None if !elsewhere(id) => findings.push(found(
                     "PRES-002",
                     format!("{on} hears of participants by their participant_id"),
                     format!("{on} received {name} of {id:?}, which is no participant's id"),
                 )),
-                _ => findings.push(Finding::new(
+                _ => findings.push(found(
                     "PRES-007",
                     format!("{on} hears of its own room only"),
                     format!(
@@ -1047,12 +1034,12 @@ fn check_presence(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &
             let sn = subject.label();
             let joined = count_about(&observer.frames, "participant.joined", pid);
             match record.joined_need(o, c) {
-                Need::Must if joined != 1 => findings.push(Finding::new(
+                Need::Must if joined != 1 => findings.push(found(
                     "PRES-001",
                     format!("{on} receives participant.joined of {sn} ({pid}) once"),
                     format!("{on} received it {joined} time(s)"),
                 )),
-                Need::May | Need::Never if joined > 1 => findings.push(Finding::new(
+                Need::May | Need::Never if joined > 1 => findings.push(found(
                     "PRES-001",
                     format!("{on} receives participant.joined of {sn} ({pid}) at most once"),
                     format!("{on} received it {joined} times"),
@@ -1068,19 +1055,19 @@ fn check_presence(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &
                 _ => "PRES-005",
             };
             if need == Need::Must && left == 0 {
-                findings.push(Finding::new(
+                findings.push(found(
                     how,
                     format!("{on} receives participant.left of {sn} ({pid}) once"),
                     format!("{on} received none"),
                 ));
             } else if left > 1 {
-                findings.push(Finding::new(
+                findings.push(found(
                     "PRES-006",
                     format!("{on} receives participant.left of {sn} ({pid}) once"),
                     format!("{on} received it {left} times"),
                 ));
             } else if need == Need::Never && left > 0 {
-                findings.push(Finding::new(
+                findings.push(found(
                     "PRES-006",
                     format!("no participant.left of {sn} ({pid}): it did not leave"),
                     format!("{on} received participant.left of {pid}"),
@@ -1090,7 +1077,7 @@ fn check_presence(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &
     }
 }
 
-fn check_extensions(record: &Record, findings: &mut Vec<Finding>) {
+fn check_extensions(record: &Record, findings: &mut Vec<Found>) {
     let d = record.declared;
     for (i, seat) in record.seats.iter().enumerate() {
         let Some(window) = seat.window() else {
@@ -1103,13 +1090,12 @@ fn check_extensions(record: &Record, findings: &mut Vec<Finding>) {
                 .frames
                 .iter()
                 .find(|f| !matches!(f.kind, ReceivedKind::Pong(_)));
-            match first.and_then(event_of) {
-                Some(("room.state", data)) => {
-                    let roster: BTreeSet<&str> = data
-                        .get("participants")
-                        .and_then(Value::as_array)
-                        .map(|list| list.iter().filter_map(|p| field(p, "id")).collect())
-                        .unwrap_or_default();
+            match first
+                .and_then(Received::view)
+                .filter(|f| f.event().is_some())
+            {
+                Some(frame) if frame.is("room.state") => {
+                    let roster: BTreeSet<&str> = frame.roster().into_iter().collect();
                     let owed: Vec<&str> = record
                         .seats
                         .iter()
@@ -1123,24 +1109,26 @@ fn check_extensions(record: &Record, findings: &mut Vec<Finding>) {
                         .filter(|p| !roster.contains(p))
                         .collect();
                     if !missing.is_empty() {
-                        findings.push(Finding::new(
+                        findings.push(found(
                             "PRES-008",
                             format!("{name}'s room.state lists {}", owed.join(", ")),
                             format!("it lacks {}", missing.join(", ")),
                         ));
                     }
                 }
-                other => findings.push(Finding::new(
+                other => findings.push(found(
                     "PRES-008",
                     format!("{name}'s first frame is room.state"),
-                    other.map_or("no frame".to_owned(), |(event, _)| event.to_owned()),
+                    other
+                        .and_then(FrameView::event)
+                        .map_or("no frame".to_owned(), str::to_owned),
                 )),
             }
         }
         let pongs = count_event(&seat.frames, "pong");
         let owed = record.pongs_owed(i);
         if pongs < owed && !closed_early {
-            findings.push(Finding::new(
+            findings.push(found(
                 "PING-003",
                 format!("{name} receives a pong for each of its {owed} ping event(s)"),
                 format!("{pongs} pong(s)"),
@@ -1159,7 +1147,7 @@ fn check_extensions(record: &Record, findings: &mut Vec<Finding>) {
                         "text_empty" => "CHAT-013",
                         _ => "CHAT-014",
                     };
-                    findings.push(Finding::new(
+                    findings.push(found(
                         requirement,
                         format!("{name} receives error {code} {count} time(s)"),
                         format!("{got} time(s)"),
@@ -1173,7 +1161,7 @@ fn check_extensions(record: &Record, findings: &mut Vec<Finding>) {
     }
 }
 
-fn check_hands(record: &Record, observer: usize, findings: &mut Vec<Finding>) {
+fn check_hands(record: &Record, observer: usize, findings: &mut Vec<Found>) {
     let seat = &record.seats[observer];
     for (c, subject) in record.seats.iter().enumerate() {
         let Some(pid) = subject.participant_id.as_deref() else {
@@ -1185,11 +1173,11 @@ fn check_hands(record: &Record, observer: usize, findings: &mut Vec<Finding>) {
         let actual: Vec<bool> = seat
             .frames
             .iter()
-            .filter_map(event_of)
-            .filter(|(_, data)| field(data, "participant_id") == Some(pid))
-            .filter_map(|(name, _)| match name {
-                "hand.raised" => Some(true),
-                "hand.lowered" => Some(false),
+            .filter_map(Received::view)
+            .filter(|f| f.text("participant_id") == Some(pid))
+            .filter_map(|f| match f.event() {
+                Some("hand.raised") => Some(true),
+                Some("hand.lowered") => Some(false),
                 _ => None,
             })
             .collect();
@@ -1218,7 +1206,7 @@ fn check_hands(record: &Record, observer: usize, findings: &mut Vec<Finding>) {
         } else {
             "HAND-005"
         };
-        findings.push(Finding::new(
+        findings.push(found(
             requirement,
             format!(
                 "{} receives hand events of {} for each change only: [{}]",
@@ -1234,6 +1222,16 @@ fn check_hands(record: &Record, observer: usize, findings: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::catalogue::Level;
+
+    /// A requirement as the tests name it: only its ID matters to them.
+    fn named(id: &str) -> RequirementRef {
+        RequirementRef {
+            id: id.to_owned(),
+            title: "a title".to_owned(),
+            level: Level::Must,
+        }
+    }
 
     #[test]
     fn embedding_uses_every_must_once_and_mays_at_most_once() {
@@ -1332,9 +1330,9 @@ mod tests {
                 "participant.joined",
                 serde_json::json!({"id": "p_B", "display_name": "B", "role": "participant"}),
             )];
-            check(&record, &|_| false)
+            check(&record, &|_| false, &named)
                 .into_iter()
-                .filter_map(|f| f.requirement)
+                .filter_map(|f| f.violated().map(str::to_owned))
                 .collect::<Vec<_>>()
         };
         assert!(with(vec![message("p_A", "one"), message("p_A", "two")]).is_empty());
@@ -1377,9 +1375,9 @@ mod tests {
                 "chat.message",
                 serde_json::json!({ "id": id, "sender_id": "p_A", "text": "hi", "timestamp": timestamp }),
             )];
-            check(&record, &|_| false)
+            check(&record, &|_| false, &named)
                 .into_iter()
-                .filter_map(|f| f.requirement)
+                .filter_map(|f| f.violated().map(str::to_owned))
                 .collect::<Vec<_>>()
         };
         assert!(requirements("msg_1", "2026-01-06T10:45:00Z").is_empty());
@@ -1410,11 +1408,9 @@ mod tests {
         record.seats[1].closed_by_server = Some(3);
         record.seats[1].frames = vec![message("p_A", "hi")];
         assert_eq!(record.chat_need(&record.chats[0], 1), Need::May);
-        let findings = check(&record, &|_| false);
+        let findings = check(&record, &|_| false, &named);
         assert!(
-            !findings
-                .iter()
-                .any(|f| f.requirement.as_deref() == Some("CHAT-010")),
+            !findings.iter().any(|f| f.violated() == Some("CHAT-010")),
             "{findings:?}"
         );
     }
@@ -1432,9 +1428,9 @@ mod tests {
         assert_eq!(record.left_need(2, 1), Need::May);
         assert_eq!(record.left_need(0, 2), Need::Never);
         // A heard nothing: B's arrival and drop, C's arrival.
-        let missing: Vec<(Option<String>, String)> = check(&record, &|_| false)
+        let missing: Vec<(Option<String>, String)> = check(&record, &|_| false, &named)
             .into_iter()
-            .map(|f| (f.requirement, f.expected))
+            .map(|f| (f.violated().map(str::to_owned), f.expected))
             .collect();
         let ids: Vec<&str> = missing.iter().filter_map(|(r, _)| r.as_deref()).collect();
         assert_eq!(ids, ["PRES-001", "PRES-005", "PRES-001"], "{missing:?}");
@@ -1448,9 +1444,9 @@ mod tests {
             serde_json::json!({ "id": "p_stranger" }),
         )];
         let requirements = |elsewhere: &dyn Fn(&str) -> bool| {
-            check(&record, elsewhere)
+            check(&record, elsewhere, &named)
                 .into_iter()
-                .filter_map(|f| f.requirement)
+                .filter_map(|f| f.violated().map(str::to_owned))
                 .collect::<Vec<_>>()
         };
         assert!(requirements(&|_| false).contains(&"PRES-002".to_owned()));

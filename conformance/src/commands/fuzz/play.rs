@@ -25,7 +25,7 @@ use super::case::{
     Action, Case, Departure, Garbage, SEATS, TextClass, chat_frame, not_utf8_frame,
     oversized_frame, oversized_text, seat_name,
 };
-use super::oracle::{self, BadInput, Declared, Finding, Record, SeatRecord, SentChat, SentHand};
+use super::oracle::{self, BadInput, Declared, Record, SeatRecord, SentChat, SentHand};
 use crate::contract::judge::FrameJudge;
 use crate::driver::connection::{Connection, ReceivedKind};
 use crate::driver::handshake::{self, UpgradeRequest};
@@ -33,6 +33,7 @@ use crate::driver::provision::Provisioner;
 use crate::driver::redact::Redactor;
 use crate::driver::transcript::{Direction, Transcript};
 use crate::driver::transport::{Connector, Target};
+use crate::suite::failure::{Failure, Mismatch};
 
 /// Everything the cases of one run share.
 #[derive(Debug)]
@@ -156,7 +157,7 @@ impl Arena {
 #[derive(Debug)]
 pub struct Play {
     /// The broken requirements; empty when the case passed.
-    pub findings: Vec<Finding>,
+    pub findings: Vec<Failure>,
     /// Per action: whether it did something (an action of a seat that is not connected does not).
     pub effective: Vec<bool>,
     /// The wire transcript.
@@ -172,10 +173,7 @@ impl Play {
     /// Whether the case broke `requirement` (any failure, when `None`).
     pub fn breaks(&self, requirement: Option<&str>) -> bool {
         match requirement {
-            Some(id) => self
-                .findings
-                .iter()
-                .any(|f| f.requirement.as_deref() == Some(id)),
+            Some(id) => self.findings.iter().any(|f| f.violated() == Some(id)),
             None => self.failed(),
         }
     }
@@ -218,21 +216,28 @@ pub async fn play(arena: &Arena, case: &Case) -> Play {
         .await
         .is_ok();
     if !finished {
-        stage.problems.push(Finding::general(
-            format!("the case finished within {:?}", arena.case_timeout),
-            "it was still running: a wait never ended",
-        ));
+        stage.problems.push(
+            Mismatch::new(
+                format!("the case finished within {:?}", arena.case_timeout),
+                "it was still running: a wait never ended",
+            )
+            .general(),
+        );
     }
     stage.snapshot();
     stage.shut().await;
     let mut findings = stage.problems;
-    findings.extend(oracle::check(&stage.record, &|id| arena.knows(id)));
+    findings.extend(oracle::check(&stage.record, &|id| arena.knows(id), &|id| {
+        arena.judge.requirement(id)
+    }));
     if let Err(problem) = arena.probe(&tag).await {
-        findings.push(Finding {
-            requirement: Some("ROBUST-003".to_owned()),
-            expected: "a new participant connects after the case".to_owned(),
-            actual: arena.redactor.redact(&problem),
-        });
+        findings.push(
+            Mismatch::new(
+                "a new participant connects after the case",
+                arena.redactor.redact(&problem),
+            )
+            .against(arena.judge.requirement("ROBUST-003")),
+        );
     }
     let mut effective = stage.effective;
     effective.resize(case.actions.len(), false);
@@ -256,7 +261,7 @@ struct Stage<'a> {
     /// Each seat's hand, as the model has it.
     hands: [bool; SEATS],
     effective: Vec<bool>,
-    problems: Vec<Finding>,
+    problems: Vec<Failure>,
     pings: usize,
 }
 
@@ -469,10 +474,13 @@ impl Stage<'_> {
         let room_id = match self.room_id(room).await {
             Ok(id) => id,
             Err(e) => {
-                self.problems.push(Finding::general(
-                    format!("room {room} provisioned"),
-                    self.arena.redactor.redact(&e),
-                ));
+                self.problems.push(
+                    Mismatch::new(
+                        format!("room {room} provisioned"),
+                        self.arena.redactor.redact(&e),
+                    )
+                    .general(),
+                );
                 return;
             }
         };
@@ -489,10 +497,13 @@ impl Stage<'_> {
         {
             Ok(credentials) => credentials,
             Err(e) => {
-                self.problems.push(Finding::general(
-                    format!("{name} provisioned"),
-                    self.arena.redactor.redact(&e.to_string()),
-                ));
+                self.problems.push(
+                    Mismatch::new(
+                        format!("{name} provisioned"),
+                        self.arena.redactor.redact(&e.to_string()),
+                    )
+                    .general(),
+                );
                 return;
             }
         };
@@ -521,11 +532,13 @@ impl Stage<'_> {
                 .record(name, Direction::Out, handshake.describe_request());
             self.transcript
                 .record(name, Direction::In, handshake.describe_outcome());
-            self.problems.push(Finding {
-                requirement: Some("AUTH-001".to_owned()),
-                expected: format!("{name} connects with a freshly provisioned token"),
-                actual: handshake.summary(),
-            });
+            self.problems.push(
+                Mismatch::new(
+                    format!("{name} connects with a freshly provisioned token"),
+                    handshake.summary(),
+                )
+                .against(self.arena.judge.requirement("AUTH-001")),
+            );
             return;
         };
         self.transcript

@@ -8,6 +8,8 @@
 //! (and comes back in `chat.message`) and, in raw mode, in a frame that a plain broadcast
 //! server relays unchanged.
 
+use crate::driver::connection::FrameView;
+
 /// What a load message says about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Marker {
@@ -78,7 +80,7 @@ pub fn marker_of(frame: &str) -> Option<Marker> {
     }
     // Slow path: any other JSON layout (spaces, field order, escapes).
     let value: serde_json::Value = serde_json::from_str(frame).ok()?;
-    Marker::parse(value.pointer("/data/text")?.as_str()?)
+    Marker::parse(FrameView(&value).text("text")?)
 }
 
 #[cfg(test)]

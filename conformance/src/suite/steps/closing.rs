@@ -2,8 +2,9 @@
 
 use cucumber::{then, when};
 
-use crate::driver::connection::{Connection, Ending};
-use crate::suite::failure::Failure;
+use crate::driver::connection::Connection;
+use crate::suite::failure::{Failed, Failure};
+use crate::suite::matchers::closing;
 use crate::suite::steps::parameters::Name;
 use crate::suite::world::{ChalkWorld, Scene};
 
@@ -14,84 +15,88 @@ async fn expect_close_code(
     whose: &str,
     code: u16,
 ) -> Result<(), Failure> {
-    let expected = format!("{whose} closed by the server with code {code}");
-    match scene.await_ending(connection).await {
-        Some(Ending::CloseFrame {
-            code: Some(got), ..
-        }) if got == code => Ok(()),
-        Some(ending) => Err(scene.fail(
-            expected,
-            format!("the connection was {}", ending.describe()),
-        )),
-        None => Err(scene.fail(
-            expected,
-            format!("still open after {:?}", scene.run().event_timeout),
-        )),
-    }
+    let ending = scene.await_ending(connection).await;
+    scene.check(closing::closed_with_code(
+        whose,
+        code,
+        ending.as_ref(),
+        scene.run().event_timeout,
+    ))
 }
 
 #[when(expr = "{participant} closes the connection")]
-async fn closes(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    let result = scene.connection_mut(&who)?.close(1000).await;
-    result.map_err(|e| scene.fail(format!("{who} to send a Close frame"), e.to_string()))
+async fn closes(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            let result = scene.connection_mut(&who)?.close(1000).await;
+            result.map_err(|e| scene.fail(format!("{who} to send a Close frame"), e.to_string()))
+        })
+        .await
 }
 
 #[when(expr = "{participant}'s connection drops without a close handshake")]
-async fn drops(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    scene.connection_mut(&who)?.drop_abruptly();
-    Ok(())
+async fn drops(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            scene.connection_mut(&who)?.drop_abruptly();
+            Ok(())
+        })
+        .await
 }
 
 #[then(expr = "{participant}'s connection is closed with code {int}")]
-async fn closed_with(world: &mut ChalkWorld, who: Name, code: u16) -> Result<(), Failure> {
-    let scene = world.scene();
-    let connection = scene.connection(&who)?;
-    expect_close_code(scene, connection, &format!("{who}'s connection"), code).await
+async fn closed_with(world: &mut ChalkWorld, who: Name, code: u16) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            let connection = scene.connection(&who)?;
+            expect_close_code(scene, connection, &format!("{who}'s connection"), code).await
+        })
+        .await
 }
 
 #[then(expr = "{participant}'s earlier connection is closed with code {int}")]
-async fn earlier_closed_with(world: &mut ChalkWorld, who: Name, code: u16) -> Result<(), Failure> {
-    let scene = world.scene();
-    let connection = scene.earlier_connection(&who)?;
-    expect_close_code(
-        scene,
-        connection,
-        &format!("{who}'s earlier connection"),
-        code,
-    )
-    .await
+async fn earlier_closed_with(world: &mut ChalkWorld, who: Name, code: u16) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            let connection = scene.earlier_connection(&who)?;
+            expect_close_code(
+                scene,
+                connection,
+                &format!("{who}'s earlier connection"),
+                code,
+            )
+            .await
+        })
+        .await
 }
 
 #[then(expr = "{participant}'s connection is closed by the server")]
-async fn closed_by_server(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    let connection = scene.connection(&who)?;
-    match scene.await_ending(connection).await {
-        Some(_) => Ok(()),
-        None => Err(scene.fail(
-            format!("the server to fail {who}'s connection"),
-            format!("still open after {:?}", scene.run().event_timeout),
-        )),
-    }
+async fn closed_by_server(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            let connection = scene.connection(&who)?;
+            let ending = scene.await_ending(connection).await;
+            scene.check(closing::ended_by_server(
+                &who,
+                ending.as_ref(),
+                scene.run().event_timeout,
+            ))
+        })
+        .await
 }
 
 #[then(expr = "{participant} receives a close frame in reply")]
-async fn close_reply(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    let connection = scene.connection(&who)?;
-    match scene.await_ending(connection).await {
-        Some(Ending::CloseFrame { .. }) => Ok(()),
-        Some(ending) => Err(scene.fail(
-            "a Close frame answering the client's",
-            format!("the connection {}", ending.describe()),
-        )),
-        None => Err(scene.fail(
-            "a Close frame answering the client's",
-            format!("nothing within {:?}", scene.run().event_timeout),
-        )),
-    }
+async fn close_reply(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            let connection = scene.connection(&who)?;
+            let ending = scene.await_ending(connection).await;
+            scene.check(closing::close_answered(
+                ending.as_ref(),
+                scene.run().event_timeout,
+            ))
+        })
+        .await
 }

@@ -7,7 +7,7 @@ use cucumber::{given, when};
 
 use crate::driver::handshake::UpgradeRequest;
 use crate::driver::tokens;
-use crate::suite::failure::Failure;
+use crate::suite::failure::{Failed, Failure};
 use crate::suite::steps::parameters::{Defect, Lookalike, Name};
 use crate::suite::world::{ChalkWorld, RoomKey, Scene};
 
@@ -68,8 +68,7 @@ async fn connect(
 ///
 /// Provisioning comes first so that whatever a server does when a participant is merely added
 /// (through REST, say) is not mistaken for a reaction to the connection attempt that follows.
-async fn act_as(world: &mut ChalkWorld, name: &str) -> Result<(), Failure> {
-    let scene = world.scene();
+async fn act_as(scene: &mut Scene, name: &str) -> Result<(), Failure> {
     scene.provision(name, RoomKey::Main, None, None).await?;
     scene.begin_action();
     Ok(())
@@ -89,8 +88,10 @@ fn forged(scene: &Scene, name: &str, defect: tokens::TokenDefect) -> Result<Stri
 }
 
 #[given(expr = "{participant} is connected")]
-async fn is_connected(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    world.scene().connect_for_setup(&name, RoomKey::Main).await
+async fn is_connected(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| scene.connect_for_setup(&name, RoomKey::Main).await)
+        .await
 }
 
 #[given(expr = "{participant} and {participant} are connected")]
@@ -98,14 +99,15 @@ async fn two_are_connected(
     world: &mut ChalkWorld,
     first: Name,
     second: Name,
-) -> Result<(), Failure> {
-    for name in [first, second] {
-        world
-            .scene()
-            .connect_for_setup(&name, RoomKey::Main)
-            .await?;
-    }
-    Ok(())
+) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            for name in [first, second] {
+                scene.connect_for_setup(&name, RoomKey::Main).await?;
+            }
+            Ok(())
+        })
+        .await
 }
 
 #[given(expr = "{participant}, {participant} and {participant} are connected")]
@@ -114,50 +116,55 @@ async fn three_are_connected(
     first: Name,
     second: Name,
     third: Name,
-) -> Result<(), Failure> {
-    for name in [first, second, third] {
-        world
-            .scene()
-            .connect_for_setup(&name, RoomKey::Main)
-            .await?;
-    }
-    Ok(())
+) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            for name in [first, second, third] {
+                scene.connect_for_setup(&name, RoomKey::Main).await?;
+            }
+            Ok(())
+        })
+        .await
 }
 
 #[given(expr = "{participant} is connected to another room")]
-async fn is_connected_elsewhere(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    world.scene().connect_for_setup(&name, RoomKey::Other).await
+async fn is_connected_elsewhere(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| scene.connect_for_setup(&name, RoomKey::Other).await)
+        .await
 }
 
 #[given(expr = "{participant} has a token for the room")]
-async fn has_a_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+async fn has_a_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
     world
-        .scene()
-        .provision(&name, RoomKey::Main, None, None)
+        .judge(async |scene| scene.provision(&name, RoomKey::Main, None, None).await)
         .await
 }
 
 #[when(expr = "{participant} connects")]
-async fn connects(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    // The action starts before provisioning: a server may announce a participant as soon as it
-    // is added, and an announcement is what the scenarios of this step look for.
-    let scene = world.scene();
-    scene.begin_action();
-    scene.provision(&name, RoomKey::Main, None, None).await?;
-    let origin = scene.run().origin.clone();
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        None,
-        origin,
-        "a valid token",
-    )
-    .await
+async fn connects(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            // The action starts before provisioning: a server may announce a participant as soon as it
+            // is added, and an announcement is what the scenarios of this step look for.
+            scene.begin_action();
+            scene.provision(&name, RoomKey::Main, None, None).await?;
+            let origin = scene.run().origin.clone();
+            connect(
+                scene,
+                &name,
+                Offer::ChalkThenToken,
+                None,
+                origin,
+                "a valid token",
+            )
+            .await
+        })
+        .await
 }
 
 #[when(expr = "{participant} connects again")]
-async fn connects_again(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
+async fn connects_again(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
     connects(world, name).await
 }
 
@@ -167,220 +174,261 @@ async fn connects_as(
     name: Name,
     display_name: String,
     role: String,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    scene
-        .provision(&name, RoomKey::Main, Some(&display_name), Some(&role))
-        .await?;
-    let origin = scene.run().origin.clone();
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        None,
-        origin,
-        "a valid token",
-    )
-    .await
+) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            scene
+                .provision(&name, RoomKey::Main, Some(&display_name), Some(&role))
+                .await?;
+            let origin = scene.run().origin.clone();
+            connect(
+                scene,
+                &name,
+                Offer::ChalkThenToken,
+                None,
+                origin,
+                "a valid token",
+            )
+            .await
+        })
+        .await
 }
 
 #[when(expr = "{participant} connects offering chalk and then the token")]
-async fn chalk_then_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    connect_from_allowed_origin(
-        world,
-        &name,
-        Offer::ChalkThenToken,
-        "a valid token offered after chalk",
-    )
-    .await
+async fn chalk_then_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            connect_from_allowed_origin(
+                scene,
+                &name,
+                Offer::ChalkThenToken,
+                "a valid token offered after chalk",
+            )
+            .await
+        })
+        .await
 }
 
 #[when(expr = "{participant} connects offering the token and then chalk")]
-async fn token_then_chalk(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    connect_from_allowed_origin(
-        world,
-        &name,
-        Offer::TokenThenChalk,
-        "a valid token offered before chalk",
-    )
-    .await
+async fn token_then_chalk(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            connect_from_allowed_origin(
+                scene,
+                &name,
+                Offer::TokenThenChalk,
+                "a valid token offered before chalk",
+            )
+            .await
+        })
+        .await
 }
 
 #[when(expr = "{participant} connects offering only the token")]
-async fn token_only(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    connect_from_allowed_origin(
-        world,
-        &name,
-        Offer::TokenOnly,
-        "a valid token offered without chalk",
-    )
-    .await
+async fn token_only(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            connect_from_allowed_origin(
+                scene,
+                &name,
+                Offer::TokenOnly,
+                "a valid token offered without chalk",
+            )
+            .await
+        })
+        .await
 }
 
 #[when(expr = "{participant} connects with the token in the query string, offering no subprotocol")]
-async fn query_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    connect_from_allowed_origin(
-        world,
-        &name,
-        Offer::QueryNoProtocol,
-        "a valid query-string token and no subprotocol",
-    )
-    .await
+async fn query_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            connect_from_allowed_origin(
+                scene,
+                &name,
+                Offer::QueryNoProtocol,
+                "a valid query-string token and no subprotocol",
+            )
+            .await
+        })
+        .await
 }
 
 #[when(expr = "{participant} connects with the token in the query string, offering chalk")]
-async fn query_token_with_chalk(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    connect_from_allowed_origin(
-        world,
-        &name,
-        Offer::QueryWithChalk,
-        "a valid query-string token and chalk",
-    )
-    .await
+async fn query_token_with_chalk(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            connect_from_allowed_origin(
+                scene,
+                &name,
+                Offer::QueryWithChalk,
+                "a valid query-string token and chalk",
+            )
+            .await
+        })
+        .await
 }
 
 #[when(expr = "{participant} connects offering chalk but no token")]
-async fn no_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    connect_from_allowed_origin(world, &name, Offer::ChalkNoToken, "no token").await
+async fn no_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            connect_from_allowed_origin(scene, &name, Offer::ChalkNoToken, "no token").await
+        })
+        .await
 }
 
 #[when(expr = "{participant} connects with a token that {defect}")]
-async fn defective_token(
-    world: &mut ChalkWorld,
-    name: Name,
-    defect: Defect,
-) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let token = forged(scene, &name, defect.0)?;
-    let origin = scene.run().origin.clone();
-    let what = format!("a token that {}", defect.0);
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        Some(token),
-        origin,
-        &what,
-    )
-    .await
+async fn defective_token(world: &mut ChalkWorld, name: Name, defect: Defect) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            act_as(scene, &name).await?;
+            let token = forged(scene, &name, defect.0)?;
+            let origin = scene.run().origin.clone();
+            let what = format!("a token that {}", defect.0);
+            connect(
+                scene,
+                &name,
+                Offer::ChalkThenToken,
+                Some(token),
+                origin,
+                &what,
+            )
+            .await
+        })
+        .await
 }
 
 #[when(expr = "{participant} tries to connect with each of these tokens:")]
-async fn each_defect(world: &mut ChalkWorld, step: &Step, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let rows = step
-        .table
-        .as_ref()
-        .map(|t| t.rows.clone())
-        .unwrap_or_default();
-    for row in rows.iter().skip(1) {
-        let phrase = row.first().map(String::as_str).unwrap_or_default();
-        let defect: tokens::TokenDefect = phrase.parse().map_err(|e| {
-            scene.fail(
-                "a known token defect",
-                format!("{e} (a mistake in the feature)"),
-            )
-        })?;
-        let token = forged(scene, &name, defect)?;
-        let origin = scene.run().origin.clone();
-        let what = format!("a token that {defect}");
-        connect(
-            scene,
-            &name,
-            Offer::ChalkThenToken,
-            Some(token),
-            origin,
-            &what,
-        )
-        .await?;
-    }
-    Ok(())
+async fn each_defect(world: &mut ChalkWorld, step: &Step, name: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            act_as(scene, &name).await?;
+            let rows = step
+                .table
+                .as_ref()
+                .map(|t| t.rows.clone())
+                .unwrap_or_default();
+            for row in rows.iter().skip(1) {
+                let phrase = row.first().map(String::as_str).unwrap_or_default();
+                let defect: tokens::TokenDefect = phrase.parse().map_err(|e| {
+                    scene.fail(
+                        "a known token defect",
+                        format!("{e} (a mistake in the feature)"),
+                    )
+                })?;
+                let token = forged(scene, &name, defect)?;
+                let origin = scene.run().origin.clone();
+                let what = format!("a token that {defect}");
+                connect(
+                    scene,
+                    &name,
+                    Offer::ChalkThenToken,
+                    Some(token),
+                    origin,
+                    &what,
+                )
+                .await?;
+            }
+            Ok(())
+        })
+        .await
 }
 
 #[when(expr = "{participant} connects with a token that is about to expire")]
-async fn expiring_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let valid = scene.participant(&name)?.credentials.token.clone();
-    let Some(minter) = scene.run().provisioner.minter.clone() else {
-        return Err(scene.fail(
-            "a token that expires during the session (setup)",
-            "the run has no signing key (give --jwt-secret or --jwt-private-key)",
-        ));
-    };
-    let leeway = scene.run().token_leeway.as_secs();
-    let token =
-        tokens::about_to_expire(&valid, leeway, EXPIRY_MARGIN.as_secs(), &minter).map_err(|e| {
-            scene.fail(
-                "a token that expires during the session (setup)",
-                e.to_string(),
+async fn expiring_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            act_as(scene, &name).await?;
+            let valid = scene.participant(&name)?.credentials.token.clone();
+            let Some(minter) = scene.run().provisioner.minter.clone() else {
+                return Err(scene.fail(
+                    "a token that expires during the session (setup)",
+                    "the run has no signing key (give --jwt-secret or --jwt-private-key)",
+                ));
+            };
+            let leeway = scene.run().token_leeway.as_secs();
+            let token = tokens::about_to_expire(&valid, leeway, EXPIRY_MARGIN.as_secs(), &minter)
+                .map_err(|e| {
+                scene.fail(
+                    "a token that expires during the session (setup)",
+                    e.to_string(),
+                )
+            })?;
+            scene
+                .run()
+                .redactor
+                .register_token(&token, &format!("{name}, about to expire"));
+            scene.extend_deadlines(EXPIRY_MARGIN);
+            let origin = scene.run().origin.clone();
+            connect(
+                scene,
+                &name,
+                Offer::ChalkThenToken,
+                Some(token),
+                origin,
+                "a token about to expire",
             )
-        })?;
-    scene
-        .run()
-        .redactor
-        .register_token(&token, &format!("{name}, about to expire"));
-    scene.extend_deadlines(EXPIRY_MARGIN);
-    let origin = scene.run().origin.clone();
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        Some(token),
-        origin,
-        "a token about to expire",
-    )
-    .await
+            .await
+        })
+        .await
 }
 
 #[when(expr = "{participant} connects from a forbidden origin")]
-async fn forbidden_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let origin = scene.run().forbidden_origin.clone();
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        None,
-        Some(origin),
-        "a valid token from a forbidden origin",
-    )
-    .await
+async fn forbidden_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            act_as(scene, &name).await?;
+            let origin = scene.run().forbidden_origin.clone();
+            connect(
+                scene,
+                &name,
+                Offer::ChalkThenToken,
+                None,
+                Some(origin),
+                "a valid token from a forbidden origin",
+            )
+            .await
+        })
+        .await
 }
 
 #[when(expr = "{participant} connects from the null origin")]
-async fn null_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        None,
-        Some("null".to_owned()),
-        "a valid token from Origin: null",
-    )
-    .await
+async fn null_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            act_as(scene, &name).await?;
+            connect(
+                scene,
+                &name,
+                Offer::ChalkThenToken,
+                None,
+                Some("null".to_owned()),
+                "a valid token from Origin: null",
+            )
+            .await
+        })
+        .await
 }
 
 #[when(expr = "{participant} connects from the allowed origin")]
-async fn allowed_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let origin = allowed(scene)?;
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        None,
-        Some(origin),
-        "a valid token from the allowed origin",
-    )
-    .await
+async fn allowed_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            act_as(scene, &name).await?;
+            let origin = allowed(scene)?;
+            connect(
+                scene,
+                &name,
+                Offer::ChalkThenToken,
+                None,
+                Some(origin),
+                "a valid token from the allowed origin",
+            )
+            .await
+        })
+        .await
 }
 
 #[when(expr = "{participant} connects from the allowed origin {lookalike}")]
@@ -388,20 +436,23 @@ async fn lookalike_origin(
     world: &mut ChalkWorld,
     name: Name,
     lookalike: Lookalike,
-) -> Result<(), Failure> {
-    act_as(world, &name).await?;
-    let scene = world.scene();
-    let origin = lookalike.of(&allowed(scene)?);
-    let what = format!("a valid token from the look-alike origin {origin}");
-    connect(
-        scene,
-        &name,
-        Offer::ChalkThenToken,
-        None,
-        Some(origin),
-        &what,
-    )
-    .await
+) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            act_as(scene, &name).await?;
+            let origin = lookalike.of(&allowed(scene)?);
+            let what = format!("a valid token from the look-alike origin {origin}");
+            connect(
+                scene,
+                &name,
+                Offer::ChalkThenToken,
+                None,
+                Some(origin),
+                &what,
+            )
+            .await
+        })
+        .await
 }
 
 /// The run's allowed origin.
@@ -417,13 +468,12 @@ fn allowed(scene: &Scene) -> Result<String, Failure> {
 /// Connects `name` from the run's allowed origin (if any) with the token placed as `offer`;
 /// `attempt` says in failure messages what was offered.
 async fn connect_from_allowed_origin(
-    world: &mut ChalkWorld,
+    scene: &mut Scene,
     name: &Name,
     offer: Offer,
     attempt: &str,
 ) -> Result<(), Failure> {
-    act_as(world, name).await?;
-    let scene = world.scene();
+    act_as(scene, name).await?;
     let origin = scene.run().origin.clone();
     connect(scene, name, offer, None, origin, attempt).await
 }

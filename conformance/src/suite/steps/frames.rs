@@ -8,8 +8,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
-use crate::driver::connection::ReceivedKind;
-use crate::suite::failure::Failure;
+use crate::suite::failure::{Failed, Failure};
+use crate::suite::matchers::frames;
 use crate::suite::steps::parameters::Name;
 use crate::suite::steps::presence::await_about;
 use crate::suite::world::{ChalkWorld, Scene};
@@ -40,49 +40,61 @@ async fn send_raw(
 }
 
 #[when(expr = "{participant} sends:")]
-async fn sends(world: &mut ChalkWorld, step: &Step, from: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    let text = step
-        .docstring
-        .as_deref()
-        .unwrap_or_default()
-        .trim_end_matches('\n');
-    send_text(scene, &from, text).await
+async fn sends(world: &mut ChalkWorld, step: &Step, from: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            let text = step
+                .docstring
+                .as_deref()
+                .unwrap_or_default()
+                .trim_end_matches('\n');
+            send_text(scene, &from, text).await
+        })
+        .await
 }
 
 #[when(expr = "{participant} sends a text frame that is not valid UTF-8")]
-async fn sends_invalid_utf8(world: &mut ChalkWorld, from: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    let frame = Frame::message(NOT_UTF8.to_vec(), OpCode::Data(Data::Text), true);
-    let described = format!(
-        "(text frame that is not UTF-8: {:?})",
-        String::from_utf8_lossy(NOT_UTF8)
-    );
-    send_raw(scene, &from, Message::Frame(frame), &described).await
+async fn sends_invalid_utf8(world: &mut ChalkWorld, from: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            let frame = Frame::message(NOT_UTF8.to_vec(), OpCode::Data(Data::Text), true);
+            let described = format!(
+                "(text frame that is not UTF-8: {:?})",
+                String::from_utf8_lossy(NOT_UTF8)
+            );
+            send_raw(scene, &from, Message::Frame(frame), &described).await
+        })
+        .await
 }
 
 #[when(expr = "{participant} sends a binary frame")]
-async fn sends_binary(world: &mut ChalkWorld, from: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    let bytes = vec![0xde, 0xad, 0xbe, 0xef];
-    send_raw(
-        scene,
-        &from,
-        Message::binary(bytes),
-        "(binary frame de ad be ef)",
-    )
-    .await
+async fn sends_binary(world: &mut ChalkWorld, from: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            let bytes = vec![0xde, 0xad, 0xbe, 0xef];
+            send_raw(
+                scene,
+                &from,
+                Message::binary(bytes),
+                "(binary frame de ad be ef)",
+            )
+            .await
+        })
+        .await
 }
 
 #[when(expr = "{participant} sends a ping frame with the payload {string}")]
-async fn sends_ping(world: &mut ChalkWorld, from: Name, payload: String) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    let ping = Message::Ping(payload.clone().into_bytes().into());
-    send_raw(scene, &from, ping, &format!("(ping frame {payload:?})")).await
+async fn sends_ping(world: &mut ChalkWorld, from: Name, payload: String) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            let ping = Message::Ping(payload.clone().into_bytes().into());
+            send_raw(scene, &from, ping, &format!("(ping frame {payload:?})")).await
+        })
+        .await
 }
 
 #[then(expr = "{participant} receives a pong frame with the payload {string}")]
@@ -90,34 +102,35 @@ async fn receives_pong(
     world: &mut ChalkWorld,
     listener: Name,
     payload: String,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    let expected = payload.as_bytes().to_vec();
-    let found = scene
-        .await_frames(&listener, |frames| {
-            frames
-                .iter()
-                .any(|f| matches!(&f.kind, ReceivedKind::Pong(p) if *p == expected))
-                .then_some(())
+) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene
+                .await_match(&listener, |frames| frames::pong_received(frames, &payload))
+                .await
         })
-        .await?;
-    found.map_err(|actual| scene.fail(format!("a pong frame carrying {payload:?}"), actual))
+        .await
 }
 
 #[given(expr = "{participant} has sent a hand.raise")]
-async fn has_raised(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
-    send_text(world.scene(), &who, r#"{"event":"hand.raise"}"#).await
+async fn has_raised(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| send_text(scene, &who, r#"{"event":"hand.raise"}"#).await)
+        .await
 }
 
 #[given(expr = "{participant}'s raised hand has been announced")]
-async fn raised_and_announced(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    send_text(scene, &who, r#"{"event":"hand.raise"}"#).await?;
-    let room = scene.participant(&who)?.room;
-    let listeners: Vec<String> = scene.connected_in(room);
-    for listener in listeners {
-        await_about(scene, &listener, "hand.raised", &who).await?;
-    }
-    Ok(())
+async fn raised_and_announced(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            send_text(scene, &who, r#"{"event":"hand.raise"}"#).await?;
+            let room = scene.participant(&who)?.room;
+            let listeners: Vec<String> = scene.connected_in(room);
+            for listener in listeners {
+                await_about(scene, &listener, "hand.raised", &who).await?;
+            }
+            Ok(())
+        })
+        .await
 }

@@ -4,6 +4,13 @@
 //! and apply a matcher from [`matchers`](crate::suite::matchers). Waiting is always "until this arrives,
 //! within the event timeout"; the only deliberate wait is the quiet window of "receives no …".
 //!
+//! Steps are the *must* tier and the only code that fails a scenario: each does its work in
+//! [`ChalkWorld::judge`](crate::suite::world::ChalkWorld::judge), which records a failure in the
+//! scenario's failure log for the report and fails the step. What a step still fails
+//! with directly, rather than through a matcher, is a failure of its own action (a frame that
+//! could not be sent, provisioning that failed, a mistake in the feature), not a judgement of the
+//! server.
+//!
 //! | module | concept |
 //! | --- | --- |
 //! | [`connecting`] | opening connections: token placement, defects, origins |

@@ -5,8 +5,9 @@ use cucumber::{given, then, when};
 use serde_json::Value;
 
 use crate::driver::rest::RecordingAction;
-use crate::suite::failure::Failure;
-use crate::suite::matchers;
+use crate::suite::failure::{Failed, Failure};
+use crate::suite::matchers::presence;
+use crate::suite::matchers::recording::{self, recording_id_of};
 use crate::suite::steps::parameters::Name;
 use crate::suite::world::{ChalkWorld, RoomKey, Scene};
 
@@ -40,32 +41,37 @@ async fn await_recording_event(
     listener: &str,
     event: &str,
 ) -> Result<Value, Failure> {
-    let found = scene
-        .await_frames(listener, |frames| {
-            matchers::of_event(frames, event).next().cloned()
+    scene
+        .await_match(listener, |frames| {
+            presence::event_received(frames, listener, event)
         })
-        .await?;
-    found.map_err(|actual| scene.fail(format!("{listener} to receive {event}"), actual))
+        .await
 }
 
-fn recording_id_of(frame: &Value) -> String {
-    frame
-        .pointer("/data/recording_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+/// Starts the main room's recording and waits until everyone connected has heard of it; keeps
+/// the recording id.
+async fn start_recording_for_everyone(scene: &mut Scene) -> Result<(), Failure> {
+    scene.begin_action();
+    recording(scene, RecordingAction::Start).await?;
+    if let Some(id) = await_everyone(scene, "recording.started").await? {
+        scene.recordings.push(id);
+    }
+    Ok(())
 }
 
 #[given(expr = "{participant} has been removed from the room")]
-async fn has_been_removed(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
-    remove(world.scene(), &who).await
+async fn has_been_removed(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
+    world.judge(async |scene| remove(scene, &who).await).await
 }
 
 #[when(expr = "{participant} is removed from the room")]
-async fn is_removed(world: &mut ChalkWorld, who: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    remove(scene, &who).await
+async fn is_removed(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            remove(scene, &who).await
+        })
+        .await
 }
 
 async fn remove(scene: &mut Scene, who: &str) -> Result<(), Failure> {
@@ -77,15 +83,18 @@ async fn remove(scene: &mut Scene, who: &str) -> Result<(), Failure> {
 }
 
 #[given(expr = "the room has been ended")]
-async fn has_been_ended(world: &mut ChalkWorld) -> Result<(), Failure> {
-    end(world.scene()).await
+async fn has_been_ended(world: &mut ChalkWorld) -> Result<(), Failed> {
+    world.judge(async |scene| end(scene).await).await
 }
 
 #[when(expr = "the room is ended")]
-async fn is_ended(world: &mut ChalkWorld) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    end(scene).await
+async fn is_ended(world: &mut ChalkWorld) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            end(scene).await
+        })
+        .await
 }
 
 async fn end(scene: &mut Scene) -> Result<(), Failure> {
@@ -96,67 +105,65 @@ async fn end(scene: &mut Scene) -> Result<(), Failure> {
 }
 
 #[given(expr = "the room is being recorded")]
-async fn being_recorded(world: &mut ChalkWorld) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    recording(scene, RecordingAction::Start).await?;
-    if let Some(id) = await_everyone(scene, "recording.started").await? {
-        scene.recordings.push(id);
-    }
-    Ok(())
+async fn being_recorded(world: &mut ChalkWorld) -> Result<(), Failed> {
+    world
+        .judge(async |scene| start_recording_for_everyone(scene).await)
+        .await
 }
 
 #[given(expr = "the room has been recorded once")]
-async fn recorded_once(world: &mut ChalkWorld) -> Result<(), Failure> {
-    being_recorded(world).await?;
-    let scene = world.scene();
-    scene.begin_action();
-    recording(scene, RecordingAction::Stop).await?;
-    await_everyone(scene, "recording.stopped").await.map(drop)
+async fn recorded_once(world: &mut ChalkWorld) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            start_recording_for_everyone(scene).await?;
+            scene.begin_action();
+            recording(scene, RecordingAction::Stop).await?;
+            await_everyone(scene, "recording.stopped").await.map(drop)
+        })
+        .await
 }
 
 #[when(expr = "the room's recording starts")]
-async fn starts(world: &mut ChalkWorld) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    recording(scene, RecordingAction::Start).await
+async fn starts(world: &mut ChalkWorld) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            recording(scene, RecordingAction::Start).await
+        })
+        .await
 }
 
 #[when(expr = "the room's recording stops")]
-async fn stops(world: &mut ChalkWorld) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene.begin_action();
-    recording(scene, RecordingAction::Stop).await
+async fn stops(world: &mut ChalkWorld) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            recording(scene, RecordingAction::Stop).await
+        })
+        .await
 }
 
 #[then(expr = "the recording.stopped {participant} receives names the recording that was started")]
-async fn stopped_matches(world: &mut ChalkWorld, listener: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    let stopped =
-        recording_id_of(&await_recording_event(scene, &listener, "recording.stopped").await?);
-    let started = scene.recordings.last().cloned().unwrap_or_default();
-    if stopped != started {
-        return Err(scene.fail(
-            format!("recording.stopped naming {started:?}, the recording that started"),
-            format!("recording.stopped naming {stopped:?}"),
-        ));
-    }
-    Ok(())
+async fn stopped_matches(world: &mut ChalkWorld, listener: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            let stopped = recording_id_of(
+                &await_recording_event(scene, &listener, "recording.stopped").await?,
+            );
+            let started = scene.recordings.last().cloned().unwrap_or_default();
+            scene.check(recording::stopped_names_started(&stopped, &started))
+        })
+        .await
 }
 
 #[then(expr = "the recording.started {participant} receives names a new recording")]
-async fn started_is_new(world: &mut ChalkWorld, listener: Name) -> Result<(), Failure> {
-    let scene = world.scene();
-    let started =
-        recording_id_of(&await_recording_event(scene, &listener, "recording.started").await?);
-    if scene.recordings.contains(&started) {
-        return Err(scene.fail(
-            format!(
-                "a recording_id other than the earlier recordings' {:?}",
-                scene.recordings
-            ),
-            format!("recording.started naming {started:?} again"),
-        ));
-    }
-    Ok(())
+async fn started_is_new(world: &mut ChalkWorld, listener: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            let started = recording_id_of(
+                &await_recording_event(scene, &listener, "recording.started").await?,
+            );
+            scene.check(recording::started_is_new(&started, &scene.recordings))
+        })
+        .await
 }

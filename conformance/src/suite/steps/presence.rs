@@ -9,9 +9,8 @@
 use cucumber::then;
 use serde_json::Value;
 
-use crate::driver::connection::ReceivedKind;
-use crate::suite::failure::Failure;
-use crate::suite::matchers::{self, subject_of};
+use crate::suite::failure::{Failed, Failure};
+use crate::suite::matchers::{presence, upgrade};
 use crate::suite::steps::parameters::{EventName, Name};
 use crate::suite::world::{ChalkWorld, RoomKey, Scene};
 
@@ -23,19 +22,11 @@ pub(crate) async fn await_about(
     subject: &str,
 ) -> Result<Value, Failure> {
     let id = scene.participant_id(subject)?;
-    let found = scene
-        .await_frames(listener, |frames| {
-            matchers::about(frames, event, &id)
-                .first()
-                .map(|v| (*v).clone())
+    scene
+        .await_match(listener, |frames| {
+            presence::about_received(frames, listener, event, subject, &id)
         })
-        .await?;
-    found.map_err(|actual| {
-        scene.fail(
-            format!("{listener} to receive {event} about {subject} (id {id:?})"),
-            actual,
-        )
-    })
+        .await
 }
 
 #[then(expr = "{participant} receives {event} about {participant}")]
@@ -44,10 +35,14 @@ async fn receives_about(
     listener: Name,
     event: EventName,
     subject: Name,
-) -> Result<(), Failure> {
-    await_about(world.scene(), &listener, &event, &subject)
+) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            await_about(scene, &listener, &event, &subject)
+                .await
+                .map(drop)
+        })
         .await
-        .map(drop)
 }
 
 #[then(expr = "{participant} receives no {event} about {participant}")]
@@ -56,21 +51,20 @@ async fn receives_none_about(
     listener: Name,
     event: EventName,
     subject: Name,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    let id = scene.participant_id(&subject)?;
-    let frames = scene.quiet_frames(&listener).await?;
-    let found = matchers::about(&frames, &event, &id).len();
-    if found > 0 {
-        return Err(scene.fail(
-            format!("no {event} about {subject} at {listener}"),
-            format!(
-                "{found} arrived: {}",
-                matchers::summarize(&frames, &scene.names_by_id())
-            ),
-        ));
-    }
-    Ok(())
+) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            let id = scene.participant_id(&subject)?;
+            let frames = scene.quiet_frames(&listener).await?;
+            scene.check(presence::none_about(
+                &frames,
+                &listener,
+                &event,
+                (&subject, &id),
+                &scene.names_by_id(),
+            ))
+        })
+        .await
 }
 
 #[then(expr = "{participant} receives exactly one {event} about {participant}")]
@@ -79,33 +73,34 @@ async fn receives_one_about(
     listener: Name,
     event: EventName,
     subject: Name,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    await_about(scene, &listener, &event, &subject).await?;
-    let id = scene.participant_id(&subject)?;
-    let frames = scene.frames_after_a_quiet_window(&listener).await?;
-    let count = matchers::about(&frames, &event, &id).len();
-    if count != 1 {
-        return Err(scene.fail(
-            format!("exactly one {event} about {subject} at {listener}"),
-            format!(
-                "{count}: {}",
-                matchers::summarize(&frames, &scene.names_by_id())
-            ),
-        ));
-    }
-    Ok(())
+) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            await_about(scene, &listener, &event, &subject).await?;
+            let id = scene.participant_id(&subject)?;
+            let frames = scene.frames_after_a_quiet_window(&listener).await?;
+            scene.check(presence::exactly_one_about(
+                &frames,
+                &listener,
+                &event,
+                (&subject, &id),
+                &scene.names_by_id(),
+            ))
+        })
+        .await
 }
 
 #[then(expr = "{participant} receives {event}")]
-async fn receives(world: &mut ChalkWorld, listener: Name, event: EventName) -> Result<(), Failure> {
-    let scene = world.scene();
-    let found = scene
-        .await_frames(&listener, |frames| {
-            matchers::of_event(frames, &event).next().map(drop)
+async fn receives(world: &mut ChalkWorld, listener: Name, event: EventName) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene
+                .await_match(&listener, |frames| {
+                    presence::event_received(frames, &listener, &event).map(drop)
+                })
+                .await
         })
-        .await?;
-    found.map_err(|actual| scene.fail(format!("{listener} to receive {event}"), actual))
+        .await
 }
 
 #[then(expr = "{participant} receives no {event}")]
@@ -113,33 +108,32 @@ async fn receives_none(
     world: &mut ChalkWorld,
     listener: Name,
     event: EventName,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    let frames = scene.quiet_frames(&listener).await?;
-    // Only events about nobody in particular, or about this scenario's participants, count.
-    let found: Vec<&Value> = matchers::of_event(&frames, &event)
-        .filter(|f| subject_of(f).is_none_or(|id| scene.is_ours(id)))
-        .collect();
-    if !found.is_empty() {
-        return Err(scene.fail(
-            format!("no {event} at {listener}"),
-            format!(
-                "{} arrived: {}",
-                found.len(),
-                matchers::summarize(&frames, &scene.names_by_id())
-            ),
-        ));
-    }
-    Ok(())
+) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            let frames = scene.quiet_frames(&listener).await?;
+            scene.check(presence::none_of_event(
+                &frames,
+                &listener,
+                &event,
+                |id| scene.is_ours(id),
+                &scene.names_by_id(),
+            ))
+        })
+        .await
 }
 
 #[then(
     expr = "the id in the participant.joined {participant} receives is {participant}'s participant id"
 )]
-async fn joined_id(world: &mut ChalkWorld, listener: Name, joiner: Name) -> Result<(), Failure> {
-    await_about(world.scene(), &listener, "participant.joined", &joiner)
+async fn joined_id(world: &mut ChalkWorld, listener: Name, joiner: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            await_about(scene, &listener, "participant.joined", &joiner)
+                .await
+                .map(drop)
+        })
         .await
-        .map(drop)
 }
 
 #[then(
@@ -151,21 +145,13 @@ async fn joined_shows(
     joiner: Name,
     display_name: String,
     role: String,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    let frame = await_about(scene, &listener, "participant.joined", &joiner).await?;
-    let shown_name = frame
-        .pointer("/data/display_name")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let shown_role = frame.pointer("/data/role").cloned().unwrap_or(Value::Null);
-    if shown_name != display_name.as_str() || shown_role != role.as_str() {
-        return Err(scene.fail(
-            format!("display_name {display_name:?} and role {role:?}"),
-            format!("display_name {shown_name} and role {shown_role}"),
-        ));
-    }
-    Ok(())
+) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            let frame = await_about(scene, &listener, "participant.joined", &joiner).await?;
+            scene.check(presence::shows_name_and_role(&frame, &display_name, &role))
+        })
+        .await
 }
 
 #[then(
@@ -178,33 +164,23 @@ async fn receives_in_sequence(
     first_subject: Name,
     second: EventName,
     second_subject: Name,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    let first_id = scene.participant_id(&first_subject)?;
-    let second_id = scene.participant_id(&second_subject)?;
-    let found = scene
-        .await_frames(&listener, |frames| {
-            let first_at = frames.iter().position(|f| {
-                f.event() == Some(&*first)
-                    && f.json().and_then(subject_of) == Some(first_id.as_str())
-            })?;
-            frames[first_at + 1..]
-                .iter()
-                .any(|f| {
-                    f.event() == Some(&*second)
-                        && f.json().and_then(subject_of) == Some(second_id.as_str())
+) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            let first_id = scene.participant_id(&first_subject)?;
+            let second_id = scene.participant_id(&second_subject)?;
+            scene
+                .await_match(&listener, |frames| {
+                    presence::in_sequence(
+                        frames,
+                        &listener,
+                        (&first, &first_subject, &first_id),
+                        (&second, &second_subject, &second_id),
+                    )
                 })
-                .then_some(())
+                .await
         })
-        .await?;
-    found.map_err(|actual| {
-        scene.fail(
-            format!(
-                "{first} about {first_subject}, then {second} about {second_subject}, at {listener}"
-            ),
-            actual,
-        )
-    })
+        .await
 }
 
 #[then(
@@ -215,54 +191,25 @@ async fn first_frame_is_roster(
     listener: Name,
     first: Name,
     second: Name,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    let first_data = scene
-        .await_frames(&listener, |frames| {
-            frames
-                .iter()
-                .find(|f| !matches!(f.kind, ReceivedKind::Pong(_)))
-                .cloned()
+) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            let first_frame = scene
+                .await_match(&listener, |frames| presence::first_frame(frames, &listener))
+                .await?;
+            let (first_id, second_id) = (
+                scene.participant_id(&first)?,
+                scene.participant_id(&second)?,
+            );
+            let (first, second): (&str, &str) = (&first, &second);
+            scene.check(presence::roster_lists(
+                &first_frame,
+                [(first, &first_id), (second, &second_id)],
+                |id| scene.is_ours(id),
+                &scene.names_by_id(),
+            ))
         })
-        .await?
-        .map_err(|actual| scene.fail(format!("a room.state frame at {listener}"), actual))?;
-    let names = scene.names_by_id();
-    let Some(frame) = first_data
-        .json()
-        .filter(|_| first_data.event() == Some("room.state"))
-    else {
-        return Err(scene.fail(
-            "room.state as the first frame",
-            matchers::summarize(std::slice::from_ref(&first_data), &names),
-        ));
-    };
-    let listed: Vec<String> = frame
-        .pointer("/data/participants")
-        .and_then(Value::as_array)
-        .map(|ps| {
-            ps.iter()
-                .filter_map(|p| p.get("id")?.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut expected = vec![
-        scene.participant_id(&first)?,
-        scene.participant_id(&second)?,
-    ];
-    let mut ours: Vec<String> = listed
-        .iter()
-        .filter(|id| scene.is_ours(id))
-        .cloned()
-        .collect();
-    expected.sort();
-    ours.sort();
-    if ours != expected {
-        return Err(scene.fail(
-            format!("a roster listing {first} and {second}"),
-            format!("a roster listing {listed:?}"),
-        ));
-    }
-    Ok(())
+        .await
 }
 
 #[then(expr = "{participant} can still join the room and {participant} hears of it")]
@@ -270,21 +217,24 @@ async fn newcomer_joins(
     world: &mut ChalkWorld,
     newcomer: Name,
     listener: Name,
-) -> Result<(), Failure> {
-    let scene = world.scene();
-    scene
-        .provision(&newcomer, RoomKey::Main, None, None)
-        .await?;
-    let request = scene.standard_request(&newcomer)?;
-    let token = scene.participant(&newcomer)?.credentials.token.clone();
-    if !scene
-        .attempt(&newcomer, "a valid token", request, Some(token))
+) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene
+                .provision(&newcomer, RoomKey::Main, None, None)
+                .await?;
+            let request = scene.standard_request(&newcomer)?;
+            let token = scene.participant(&newcomer)?.credentials.token.clone();
+            scene
+                .attempt(&newcomer, "a valid token", request, Some(token))
+                .await;
+            scene.check(upgrade::accepted(
+                &scene.last_attempt()?.handshake,
+                &format!("{newcomer} can still connect"),
+            ))?;
+            await_about(scene, &listener, "participant.joined", &newcomer)
+                .await
+                .map(drop)
+        })
         .await
-    {
-        let summary = scene.last_attempt()?.handshake.summary();
-        return Err(scene.fail(format!("{newcomer} can still connect"), summary));
-    }
-    await_about(scene, &listener, "participant.joined", &newcomer)
-        .await
-        .map(drop)
 }

@@ -1,0 +1,212 @@
+//! Matchers for chat: which `chat.message` arrived, and what its fields say.
+
+use serde_json::Value;
+
+use super::{Match, chat_texts, chat_with_text, of_event};
+use crate::driver::connection::{FrameView, Received};
+use crate::suite::failure::Mismatch;
+
+/// A string member of a frame's `data`, or the empty string.
+pub fn data_text(frame: &Value, field: &str) -> String {
+    FrameView(frame).text(field).unwrap_or_default().to_owned()
+}
+
+/// CHAT-001: `listener` has received the chat message `text`; the frame.
+pub fn chat_received(frames: &[Received], listener: &str, text: &str) -> Match<Value> {
+    chat_with_text(frames, text)
+        .first()
+        .map(|frame| (*frame).clone())
+        .ok_or_else(|| {
+            Mismatch::new(
+                format!("{listener} to receive the chat message {text:?}"),
+                format!("none of {} frame(s) is that chat message", frames.len()),
+            )
+        })
+}
+
+/// Every text of `sent` has reached `listener`; the chat texts received, in arrival order.
+pub fn all_sent_received(
+    frames: &[Received],
+    listener: &str,
+    sent: &[String],
+) -> Match<Vec<String>> {
+    let received = chat_texts(frames);
+    if sent.iter().all(|t| received.contains(t)) {
+        return Ok(received);
+    }
+    Err(Mismatch::new(
+        format!("{listener} to receive all {} messages", sent.len()),
+        format!(
+            "{} of them arrived",
+            sent.iter().filter(|t| received.contains(t)).count()
+        ),
+    ))
+}
+
+/// CHAT-003: the texts of `sent` that did not arrive by the deadline, and what came instead.
+pub fn texts_missing(sent: &[String], received: &[String]) -> Mismatch {
+    let missing: Vec<&String> = sent.iter().filter(|t| !received.contains(t)).collect();
+    let unexpected: Vec<&String> = received.iter().filter(|t| !sent.contains(t)).collect();
+    Mismatch::new(
+        format!("each of the {} texts, byte for byte", sent.len()),
+        format!("missing {missing:?}; received instead {unexpected:?}"),
+    )
+}
+
+/// CHAT-002: the chat message carries `expected`, `sender`'s participant id, as `sender_id`.
+pub fn sender_is(frame: &Value, sender: &str, expected: &str) -> Match {
+    let actual = data_text(frame, "sender_id");
+    if actual == expected {
+        return Ok(());
+    }
+    Err(Mismatch::new(
+        format!("sender_id {expected:?} ({sender}'s participant id)"),
+        format!("sender_id {actual:?}"),
+    ))
+}
+
+/// The ids of the `chat.message` frames whose text is one of `texts`, in arrival order.
+pub fn ids_of_texts(frames: &[Received], texts: &[String]) -> Vec<String> {
+    of_event(frames, "chat.message")
+        .filter(|f| texts.contains(&data_text(f, "text")))
+        .map(|f| data_text(f, "id"))
+        .collect()
+}
+
+/// CHAT-004: two participants see one id for the same message.
+pub fn same_id(first: &str, first_id: &str, second: &str, second_id: &str) -> Match {
+    if first_id == second_id {
+        return Ok(());
+    }
+    Err(Mismatch::new(
+        format!("{first} and {second} to see one id"),
+        format!("{first} sees {first_id:?}, {second} sees {second_id:?}"),
+    ))
+}
+
+/// CHAT-011: the message's `id` and `timestamp` are not the ones the client put in `sent`.
+pub fn server_chose_id_and_timestamp(sent: &Value, frame: &Value) -> Match {
+    for field in ["id", "timestamp"] {
+        let got = data_text(frame, field);
+        if FrameView(sent).text(field) == Some(got.as_str()) {
+            return Err(Mismatch::new(
+                format!("a {field} chosen by the server"),
+                format!("the {field} the client put in chat.send: {got:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// CHAT-012: the echo to `sender` has the id `other` sees.
+pub fn echo_has_id(sender: &str, other: &str, theirs: &str, own: &str) -> Match {
+    if own == theirs {
+        return Ok(());
+    }
+    Err(Mismatch::new(
+        format!("the echo to {sender} with the id {other} sees ({theirs:?})"),
+        format!("the echo has the id {own:?}"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::Duration;
+
+    use crate::driver::connection::ReceivedKind;
+
+    fn chat(id: &str, sender: &str, text: &str) -> Received {
+        Received {
+            at: Duration::ZERO,
+            kind: ReceivedKind::Json(json!({"event":"chat.message","data":{
+                "id": id, "sender_id": sender, "text": text, "timestamp": "2026-01-06T10:45:00Z"
+            }})),
+        }
+    }
+
+    fn texts(list: &[&str]) -> Vec<String> {
+        list.iter().map(|t| (*t).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_chat_message_is_found_by_its_text() {
+        let frames = [chat("m1", "p1", "hello")];
+        assert_eq!(
+            data_text(&chat_received(&frames, "Bob", "hello").unwrap(), "id"),
+            "m1"
+        );
+        let missing = chat_received(&frames, "Bob", "bye").unwrap_err();
+        assert_eq!(missing.expected, "Bob to receive the chat message \"bye\"");
+    }
+
+    #[test]
+    fn all_sent_texts_must_arrive_before_their_order_is_judged() {
+        let frames = [chat("m1", "p1", "1"), chat("m2", "p1", "2")];
+        assert_eq!(
+            all_sent_received(&frames, "Bob", &texts(&["2", "1"])).unwrap(),
+            texts(&["1", "2"])
+        );
+        let missing = all_sent_received(&frames, "Bob", &texts(&["1", "3"])).unwrap_err();
+        assert_eq!(missing.expected, "Bob to receive all 2 messages");
+    }
+
+    #[test]
+    fn missing_texts_are_listed_with_what_came_instead() {
+        let mismatch = texts_missing(&texts(&["é", "a b"]), &texts(&["e", "a b"]));
+        assert_eq!(mismatch.expected, "each of the 2 texts, byte for byte");
+        assert_eq!(mismatch.actual, "missing [\"é\"]; received instead [\"e\"]");
+    }
+
+    #[test]
+    fn the_sender_id_must_be_the_senders_participant_id() {
+        let frame = chat("m1", "p1", "hi");
+        assert!(sender_is(json_of(&frame), "Ann", "p1").is_ok());
+        let wrong = sender_is(json_of(&frame), "Ann", "p2").unwrap_err();
+        assert_eq!(wrong.expected, "sender_id \"p2\" (Ann's participant id)");
+        assert_eq!(wrong.actual, "sender_id \"p1\"");
+    }
+
+    fn json_of(frame: &Received) -> &Value {
+        frame.json().unwrap()
+    }
+
+    #[test]
+    fn only_the_sent_texts_ids_are_collected() {
+        let frames = [chat("m1", "p1", "mine"), chat("m2", "p9", "theirs")];
+        assert_eq!(ids_of_texts(&frames, &texts(&["mine"])), ["m1"]);
+    }
+
+    #[test]
+    fn two_views_of_one_message_share_its_id() {
+        assert!(same_id("Ann", "m1", "Bob", "m1").is_ok());
+        let mismatch = same_id("Ann", "m1", "Bob", "m2").unwrap_err();
+        assert_eq!(mismatch.actual, "Ann sees \"m1\", Bob sees \"m2\"");
+    }
+
+    #[test]
+    fn an_id_or_timestamp_the_client_chose_is_refused() {
+        let frame = json!({"event":"chat.message","data":{"id":"m1","timestamp":"t1"}});
+        let honest = json!({"event":"chat.send","data":{"text":"hi"}});
+        assert!(server_chose_id_and_timestamp(&honest, &frame).is_ok());
+        let claimed = json!({"event":"chat.send","data":{"text":"hi","timestamp":"t1"}});
+        let mismatch = server_chose_id_and_timestamp(&claimed, &frame).unwrap_err();
+        assert_eq!(mismatch.expected, "a timestamp chosen by the server");
+        assert_eq!(
+            mismatch.actual,
+            "the timestamp the client put in chat.send: \"t1\""
+        );
+    }
+
+    #[test]
+    fn the_echo_carries_the_id_the_others_see() {
+        assert!(echo_has_id("Ann", "Bob", "m1", "m1").is_ok());
+        let mismatch = echo_has_id("Ann", "Bob", "m1", "m2").unwrap_err();
+        assert_eq!(
+            mismatch.expected,
+            "the echo to Ann with the id Bob sees (\"m1\")"
+        );
+        assert_eq!(mismatch.actual, "the echo has the id \"m2\"");
+    }
+}

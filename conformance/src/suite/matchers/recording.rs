@@ -1,0 +1,65 @@
+//! Matchers for recordings: which recording a `recording.started` or `recording.stopped` names.
+
+use serde_json::Value;
+
+use super::Match;
+use super::chat::data_text;
+use crate::suite::failure::Mismatch;
+
+/// The `recording_id` of a recording event, or the empty string.
+pub fn recording_id_of(frame: &Value) -> String {
+    data_text(frame, "recording_id")
+}
+
+/// REC-003: the `recording.stopped` names the recording that started.
+pub fn stopped_names_started(stopped: &str, started: &str) -> Match {
+    if stopped == started {
+        return Ok(());
+    }
+    Err(Mismatch::new(
+        format!("recording.stopped naming {started:?}, the recording that started"),
+        format!("recording.stopped naming {stopped:?}"),
+    ))
+}
+
+/// REC-004: a `recording.started` names a recording other than the `earlier` ones.
+pub fn started_is_new(started: &str, earlier: &[String]) -> Match {
+    if !earlier.iter().any(|id| id == started) {
+        return Ok(());
+    }
+    Err(Mismatch::new(
+        format!("a recording_id other than the earlier recordings' {earlier:?}"),
+        format!("recording.started naming {started:?} again"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_recording_event_names_its_recording() {
+        let frame = json!({"event":"recording.started","data":{"recording_id":"rec_1"}});
+        assert_eq!(recording_id_of(&frame), "rec_1");
+        assert_eq!(recording_id_of(&json!({"event":"recording.started"})), "");
+    }
+
+    #[test]
+    fn a_stop_names_the_recording_that_started() {
+        assert!(stopped_names_started("rec_1", "rec_1").is_ok());
+        let mismatch = stopped_names_started("rec_2", "rec_1").unwrap_err();
+        assert_eq!(
+            mismatch.expected,
+            "recording.stopped naming \"rec_1\", the recording that started"
+        );
+    }
+
+    #[test]
+    fn a_new_recording_never_reuses_an_earlier_id() {
+        let earlier = vec!["rec_1".to_owned()];
+        assert!(started_is_new("rec_2", &earlier).is_ok());
+        let mismatch = started_is_new("rec_1", &earlier).unwrap_err();
+        assert_eq!(mismatch.actual, "recording.started naming \"rec_1\" again");
+    }
+}
