@@ -251,9 +251,12 @@ pub mod dev {
     pub const API_KEY: &str = "chalk-dev-api-key";
 }
 
+/// The one origin the default tenant of [`Config::ephemeral`] allows.
+pub const EPHEMERAL_ALLOWED_ORIGIN: &str = "https://app.chalk.test";
+
 impl Config {
     /// Loopback on a free port, a fresh random 32-byte HS256 secret, a random API key, the
-    /// default tenant allowing `https://app.chalk.test`, production limits.
+    /// default tenant allowing [`EPHEMERAL_ALLOWED_ORIGIN`], production limits.
     pub fn ephemeral() -> Config {
         let mut config = Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -262,7 +265,7 @@ impl Config {
         config.jwt.secret = Some(Secret::new(random_token(32)));
         config.default_tenant = TenantConfig {
             api_key: Some(Secret::new(format!("ck_{}", random_token(24)))),
-            allowed_origins: vec!["https://app.chalk.test".to_owned()],
+            allowed_origins: vec![EPHEMERAL_ALLOWED_ORIGIN.to_owned()],
         };
         config
     }

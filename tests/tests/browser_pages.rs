@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use chalk_conformance::commands::exit::ExitStatus;
+use chalk_reference_server::config::EPHEMERAL_ALLOWED_ORIGIN;
 use chalk_reference_server::{Config, serve};
 use chalk_tests::conformance;
 use serde_json::Value;
@@ -57,7 +58,7 @@ fn failing_run() -> &'static FailingRun {
                 "--api-key",
                 &api_key,
                 "--origin",
-                "https://app.chalk.test",
+                EPHEMERAL_ALLOWED_ORIGIN,
                 "--report",
                 report.to_str().unwrap(),
                 "--results-json",

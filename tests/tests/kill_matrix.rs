@@ -34,6 +34,7 @@ use chalk_conformance::contract::catalogue::{Catalogue, KNOWN_EXTENSIONS, Level}
 use chalk_conformance::report::console::Console;
 use chalk_faults::{Fault, Faults, Kind};
 use chalk_reference_server::Config;
+use chalk_reference_server::config::EPHEMERAL_ALLOWED_ORIGIN;
 use serde_json::Value;
 
 /// The one test of this binary.
@@ -48,9 +49,6 @@ const PARALLEL_RUNS: usize = 4;
 
 /// A child that has not finished after this long is killed, and its run counts as broken.
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
-
-/// The origin `Config::ephemeral` allows.
-const ALLOWED_ORIGIN: &str = "https://app.chalk.test";
 
 /// How the suite is pointed at a server, and what it must conclude.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -535,7 +533,7 @@ async fn judge(run: Run, json: PathBuf) -> ExitStatus {
         "--api-key".to_owned(),
         api_key,
         "--origin".to_owned(),
-        ALLOWED_ORIGIN.to_owned(),
+        EPHEMERAL_ALLOWED_ORIGIN.to_owned(),
         "--json".to_owned(),
         json.display().to_string(),
     ];

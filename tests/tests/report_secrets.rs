@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use chalk_conformance::commands::{self, exit::ExitStatus};
 use chalk_conformance::report::console::Console;
+use chalk_reference_server::config::EPHEMERAL_ALLOWED_ORIGIN;
 use chalk_reference_server::{Config, serve};
 use chalk_tests::jwt_shaped;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -164,7 +165,7 @@ async fn no_report_of_a_failing_run_shows_a_token_the_secret_or_the_api_key() {
         "--jwt-secret".into(),
         secret.clone(),
         "--origin".into(),
-        "https://app.chalk.test".into(),
+        EPHEMERAL_ALLOWED_ORIGIN.into(),
         "--report".into(),
         path(0),
         "--summary".into(),

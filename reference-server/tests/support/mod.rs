@@ -24,7 +24,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub const DEADLINE: Duration = Duration::from_secs(5);
 
 /// The origin allowed by [`Config::ephemeral`].
-pub const ALLOWED_ORIGIN: &str = "https://app.chalk.test";
+pub const ALLOWED_ORIGIN: &str = chalk_reference_server::config::EPHEMERAL_ALLOWED_ORIGIN;
 
 /// Seconds since the Unix epoch.
 /// A plain-HTTP client for the REST API.
