@@ -33,6 +33,11 @@ pub struct RoomKey {
 }
 
 /// Who among a room's local members an event is for.
+///
+/// The connection ids are this node's own (they are unique in the process, not in a cluster).
+/// A bus that carries events to other nodes must not send them along: there, an `Everyone` or
+/// `AllBut` event reaches every member ([`crate::rooms::Rooms::deliver`]), and an `Only` event
+/// (the joiner's `room.state`) is not sent at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
     /// Every member.

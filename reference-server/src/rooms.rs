@@ -467,14 +467,16 @@ impl Rooms {
         self.read().get(&key).cloned()
     }
 
-    /// Queues `frame` on the connections of `audience` among the local members of the room of
-    /// `key`, if it exists here: how a room-event bus delivers what it received.
-    pub fn deliver(&self, key: &RoomKey, audience: Audience, frame: &Utf8Bytes) {
+    /// Queues `frame` on every local member of the room of `key`, if it exists here: how a
+    /// room-event bus delivers an event published on another node. It takes no [`Audience`]:
+    /// an audience names connections of the node that published the event (see
+    /// [`Audience`]), and every member of this node is outside the exception it makes.
+    pub fn deliver(&self, key: &RoomKey, frame: &Utf8Bytes) {
         let Some(room) = self.read().get(key).cloned() else {
             return;
         };
         let receivers = room.lock().snapshot.clone();
-        Members::new(&receivers).deliver(audience, frame);
+        Members::new(&receivers).deliver(Audience::Everyone, frame);
     }
 
     /// Whether `participant_id` may (still) join, by the join rule.
@@ -626,5 +628,56 @@ impl Rooms {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<RoomKey, Arc<Room>>> {
         self.map.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(room_id: &str, participant_id: &str) -> Identity {
+        Identity {
+            tenant: "default".into(),
+            room_id: room_id.into(),
+            participant_id: participant_id.into(),
+            display_name: None,
+            role: None,
+            expires_at: u64::MAX,
+        }
+    }
+
+    fn drain(queue: &mut crate::outbound::Receiver) -> Vec<String> {
+        std::iter::from_fn(|| queue.try_recv())
+            .map(|frame| frame.as_str().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn an_event_from_another_node_reaches_every_local_member_of_its_room_only() {
+        let rooms = Rooms::default();
+        let (alice, mut alice_queue) = Connection::new(8);
+        let (bob, mut bob_queue) = Connection::new(8);
+        let (carol, mut carol_queue) = Connection::new(8);
+        rooms.join(&identity("room", "alice"), &alice).unwrap();
+        rooms.join(&identity("room", "bob"), &bob).unwrap();
+        rooms.join(&identity("other", "carol"), &carol).unwrap();
+        for queue in [&mut alice_queue, &mut bob_queue, &mut carol_queue] {
+            drain(queue);
+        }
+        let key = RoomKey {
+            tenant: "default".into(),
+            room_id: "room".into(),
+        };
+        let frame = Utf8Bytes::from_static(r#"{"event":"chat.message","data":{}}"#);
+        rooms.deliver(&key, &frame);
+        assert_eq!(drain(&mut alice_queue), [frame.as_str()]);
+        assert_eq!(drain(&mut bob_queue), [frame.as_str()]);
+        assert!(drain(&mut carol_queue).is_empty());
+        let nowhere = RoomKey {
+            tenant: "default".into(),
+            room_id: "not-here".into(),
+        };
+        rooms.deliver(&nowhere, &frame);
+        assert!(drain(&mut alice_queue).is_empty());
     }
 }
