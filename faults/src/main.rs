@@ -46,5 +46,8 @@ async fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let faults: Faults = args.faults.iter().copied().collect();
-    cli::run(&args.server, |config| chalk_faults::seams(faults, config)).await
+    cli::run("chalk-faults", &args.server, |config| {
+        chalk_faults::seams(faults, config)
+    })
+    .await
 }

@@ -171,9 +171,13 @@ impl ServerArgs {
 }
 
 /// Runs the server the flags describe, with the seams `seams` builds from its configuration,
-/// until Ctrl-C or SIGTERM. Exit code 2 when the configuration is unusable or the server does
-/// not start.
-pub async fn run(args: &ServerArgs, seams: impl FnOnce(&Config) -> Seams) -> ExitCode {
+/// until Ctrl-C or SIGTERM. Exit code 2, with a line that starts with `program`, when the
+/// configuration is unusable or the server does not start.
+pub async fn run(
+    program: &str,
+    args: &ServerArgs,
+    seams: impl FnOnce(&Config) -> Seams,
+) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -183,7 +187,7 @@ pub async fn run(args: &ServerArgs, seams: impl FnOnce(&Config) -> Seams) -> Exi
     let config = match args.config() {
         Ok(config) => config,
         Err(error) => {
-            eprintln!("chalk-reference-server: {error:#}");
+            eprintln!("{program}: {error:#}");
             return ExitCode::from(2);
         }
     };
@@ -191,7 +195,7 @@ pub async fn run(args: &ServerArgs, seams: impl FnOnce(&Config) -> Seams) -> Exi
     let server = match serve_with(config.clone(), seams).await {
         Ok(server) => server,
         Err(error) => {
-            eprintln!("chalk-reference-server: {error}");
+            eprintln!("{program}: {error}");
             return ExitCode::from(2);
         }
     };

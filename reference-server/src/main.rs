@@ -19,5 +19,5 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    cli::run(&args.server, |_| Seams::default()).await
+    cli::run("chalk-reference-server", &args.server, |_| Seams::default()).await
 }
