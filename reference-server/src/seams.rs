@@ -12,8 +12,9 @@
 //! | HTTP layer | a tower `Layer` | around the whole route table |
 //!
 //! Production code calls every seam unconditionally. [`Seams::default`] installs nothing, which
-//! is the production behaviour: each seam then costs a branch on an empty `Option`, and the hot
-//! paths (the socket, the fan-out) stay monomorphic and allocation-free.
+//! is the production behaviour: the admission policy is then the production one, called through
+//! an `Arc<dyn …>` once per handshake; every other seam costs a branch on an empty `Option`; and
+//! the hot paths (the socket, the fan-out) stay monomorphic and allocation-free.
 
 use std::convert::Infallible;
 use std::fmt;
