@@ -1,9 +1,11 @@
 //! The architecture as tests: which module may use which.
 //!
 //! - Neither the reference server, nor the faults crate, nor the runner has an import circle
-//!   among its modules: the graph of `crate::…` and `super::…` paths between modules has no
-//!   cycle (a module using its own ancestor or descendant is its inner structure and does not
-//!   count).
+//!   among its modules: the graph of `crate::…`, `super::…` and `self::…` paths between modules
+//!   has no cycle. A path through a name the crate root re-exports (`crate::Config`) counts as a
+//!   use of the module that defines it. A module and the modules inside it are one unit: a
+//!   parent calling its children (a dispatcher) and children using their parent's items do not
+//!   count, so a circle between unrelated modules is what fails.
 //! - The runner's layers point one way, from `commands` down to `contract`.
 //! - Fault injection lives outside the server: its production sources name no `faults` feature
 //!   and no `Fault::`.
@@ -121,8 +123,8 @@ fn raw_string_start(text: &str) -> Option<usize> {
     (text.as_bytes().get(hashes) == Some(&b'"')).then_some(hashes)
 }
 
-/// Every path the code names from `crate::` or `super::`, resolved against `module`, with the
-/// branches of `use` trees expanded.
+/// Every path the code names from `crate::`, `super::` or `self::`, resolved against `module`,
+/// with the branches of `use` trees expanded.
 fn paths_named(module: &Module, code: &str) -> Vec<Module> {
     let mut paths = Vec::new();
     let bytes = code.as_bytes();
@@ -135,6 +137,8 @@ fn paths_named(module: &Module, code: &str) -> Vec<Module> {
             None
         } else if rest.starts_with("crate::") {
             Some((Vec::new(), "crate::".len()))
+        } else if rest.starts_with("self::") {
+            Some((module.clone(), "self::".len()))
         } else if rest.starts_with("super::") {
             let mut base = module.clone();
             let mut len = 0;
@@ -214,23 +218,61 @@ fn expand(text: &str, prefix: &Module, out: &mut Vec<Module>) -> usize {
     }
 }
 
+/// The module a path names: the longest prefix that is a module, where a name the crate root
+/// re-exports (`crate::Config`) stands for the module it comes from.
+fn module_of(
+    path: &Module,
+    crate_modules: &BTreeMap<Module, String>,
+    reexports: &BTreeMap<String, Module>,
+) -> Option<Module> {
+    let target = (0..=path.len())
+        .rev()
+        .map(|n| path[..n].to_vec())
+        .find(|prefix| crate_modules.contains_key(prefix))?;
+    match path.first() {
+        Some(name) if target.is_empty() => Some(reexports.get(name).cloned().unwrap_or(target)),
+        _ => Some(target),
+    }
+}
+
+/// The names the crate root re-exports (`pub use config::Config;`), with their modules.
+fn root_reexports(crate_modules: &BTreeMap<Module, String>) -> BTreeMap<String, Module> {
+    let root = Vec::new();
+    let Some(text) = crate_modules.get(&root) else {
+        return BTreeMap::new();
+    };
+    let code = code_only(text);
+    let mut paths = Vec::new();
+    for (at, _) in code.match_indices("pub use ") {
+        expand(&code[at + "pub use ".len()..], &root, &mut paths);
+    }
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let name = path.last()?.clone();
+            let module = (0..path.len())
+                .rev()
+                .map(|n| path[..n].to_vec())
+                .find(|prefix| !prefix.is_empty() && crate_modules.contains_key(prefix))?;
+            Some((name, module))
+        })
+        .collect()
+}
+
 /// The module-to-module edges of one crate, without a module's edges to itself, its ancestors
-/// and its descendants.
+/// and its descendants: a module and the modules inside it are one unit, whose parent may call
+/// its children and whose children may use the parent's items.
 fn edges(crate_modules: &BTreeMap<Module, String>) -> BTreeMap<Module, BTreeSet<Module>> {
+    let reexports = root_reexports(crate_modules);
     let mut graph: BTreeMap<Module, BTreeSet<Module>> = BTreeMap::new();
     for (module, text) in crate_modules {
         let targets = graph.entry(module.clone()).or_default();
         for path in paths_named(module, &code_only(text)) {
-            let Some(target) = (0..=path.len())
-                .rev()
-                .map(|n| path[..n].to_vec())
-                .find(|prefix| crate_modules.contains_key(prefix))
-            else {
-                continue;
-            };
-            let related = target.starts_with(module) || module.starts_with(&target);
-            if !related {
-                targets.insert(target);
+            if let Some(target) = module_of(&path, crate_modules, &reexports) {
+                let related = target.starts_with(module) || module.starts_with(&target);
+                if !related {
+                    targets.insert(target);
+                }
             }
         }
     }
@@ -432,6 +474,7 @@ fn the_graph_reader_sees_use_trees_inline_paths_and_super() {
          // use crate::commands;\n\
          let s = \"crate::report\";\n\
          fn f() { crate::report::html::render(); super::world::World::new(); }\n\
+         self::chat::receive();\n\
          use super::super::contract::{catalogue as c, schemas};",
     );
     let named: BTreeSet<String> = paths_named(&module, &code).iter().map(name).collect();
@@ -443,6 +486,7 @@ fn the_graph_reader_sees_use_trees_inline_paths_and_super() {
         "suite::world::World::new",
         "contract::catalogue",
         "contract::schemas",
+        "suite::steps::chat::receive",
     ]
     .into_iter()
     .map(str::to_owned)
