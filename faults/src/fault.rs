@@ -172,7 +172,8 @@ faults! {
     LeftOnlyOnCleanClose = "left-only-on-clean-close", breaks("PRES-005"), RoomEvents;
     /// PRES-006: every departure is announced twice.
     DoubleLeft = "double-left", breaks("PRES-006"), RoomEvents;
-    /// PRES-007: arrivals and departures are also announced in every other room of the tenant.
+    /// PRES-007: arrivals and departures (of every kind, replacements and removals included) are
+    /// also announced in every other room of the tenant.
     PresenceAcrossRooms = "presence-across-rooms", breaks("PRES-007"), RoomEvents;
 
     // Chat.
@@ -195,9 +196,11 @@ faults! {
     /// CHAT-009: each sender's messages are swapped in pairs (one is held back until the next
     /// arrives, or for 50 ms).
     ReorderMessages = "reorder-messages", breaks("CHAT-009"), Frames;
-    /// CHAT-010: a chat message is delivered in every room of the tenant.
+    /// CHAT-010: a chat message is delivered in every room of the tenant (the same frame, so the
+    /// same message id, everywhere).
     ChatAcrossRooms = "chat-across-rooms", breaks("CHAT-010"), RoomEvents;
-    /// CHAT-011: a `sender_id` in `chat.send` replaces the authenticated sender.
+    /// CHAT-011: a `sender_id` in `chat.send` replaces the authenticated sender (such a
+    /// `chat.send` is handled by the fault before the session's rate limit sees it).
     SenderIdFromClient = "sender-id-from-client", breaks("CHAT-011"), Frames;
 
     // Hands and keepalive.
@@ -219,7 +222,9 @@ faults! {
     MismatchedRecordingId = "mismatched-recording-id", breaks("REC-003"), RoomEvents;
     /// REC-004: `recording.started` is also sent to every other room of the tenant.
     RecordingAcrossRooms = "recording-across-rooms", breaks("REC-004"), RoomEvents;
-    /// REC-005 (should): every recording of a room has the same id.
+    /// REC-005 (should): every recording of a room has the same id in its events
+    /// (`recording.started`, `recording.stopped`, `room.state`); the REST answers show the real,
+    /// fresh ids.
     ReuseRecordingId = "reuse-recording-id", breaks("REC-005"), RoomEvents;
 
     // Schema.
@@ -235,7 +240,8 @@ faults! {
     RecordingIdNumber = "recording-id-number", breaks("SCHEMA-005"), RoomEvents;
     /// SCHEMA-006: `recording.stopped` carries `recording_id` as a number.
     StoppedIdNumber = "stopped-id-number", breaks("SCHEMA-006"), RoomEvents;
-    /// SCHEMA-007: `chat.send` without a client-chosen `data.id` is refused with `invalid_data`.
+    /// SCHEMA-007: `chat.send` without a client-chosen `data.id` is refused with `invalid_data`
+    /// (by the fault, before the session's rate limit sees it).
     RequireClientMessageId = "require-client-message-id", breaks("SCHEMA-007"), Frames;
 
     // Robustness.
