@@ -13,6 +13,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::contract::catalogue::{Area, Catalogue, Level, Requirement};
+use crate::contract::frame::FrameView;
 use crate::contract::schemas::{Direction, SchemaSet};
 
 /// The requirement every frame answers to.
@@ -148,10 +149,7 @@ impl FrameJudge {
                 Some(self.violation(&self.envelope, text, detail)),
             );
         }
-        let name = value
-            .get("event")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let name = FrameView(&value).event().unwrap_or_default();
         let Some(event) = self.schemas.event(name) else {
             return (Some(value), None);
         };

@@ -15,6 +15,8 @@ use jsonschema::{Registry, Validator};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::contract::frame::FrameView;
+
 /// The base of every schema's `$id`; the schema's path relative to `schemas/` follows it.
 pub const ID_BASE: &str = "https://chalk.test/schemas/";
 
@@ -301,7 +303,7 @@ impl EventSchema {
         self.schema
             .check(frame)
             .map_err(|violations| FrameViolation {
-                event: frame_event(frame).map(str::to_owned),
+                event: FrameView(frame).event().map(str::to_owned),
                 schema_file: self.schema.file.clone(),
                 violations,
             })
@@ -493,18 +495,16 @@ impl SchemaSet {
         self.envelope
             .check(frame)
             .map_err(|violations| FrameViolation {
-                event: frame_event(frame).map(str::to_owned),
+                event: FrameView(frame).event().map(str::to_owned),
                 schema_file: self.envelope.file.clone(),
                 violations,
             })?;
-        match frame_event(frame).and_then(|name| self.events.get(name)) {
+        match FrameView(frame)
+            .event()
+            .and_then(|name| self.events.get(name))
+        {
             Some(event) => event.check(frame).map(|()| Some(event.name())),
             None => Ok(None),
         }
     }
-}
-
-/// The frame's event name, when it has a string one.
-fn frame_event(frame: &Value) -> Option<&str> {
-    frame.get("event").and_then(Value::as_str)
 }

@@ -14,7 +14,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::driver::connection::{FrameView, Received, ReceivedKind};
+use crate::contract::frame::FrameView;
+use crate::driver::connection::{Received, ReceivedKind};
 use crate::driver::handshake::{Handshake, HttpResponse, accept_key};
 use crate::suite::failure::Mismatch;
 

@@ -30,8 +30,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::case::{Departure, Garbage, TextClass, Unusable};
+use crate::contract::frame::FrameView;
 use crate::contract::judge::{RequirementRef, SchemaViolation};
-use crate::driver::connection::{Ending, FrameView, Received, ReceivedKind};
+use crate::driver::connection::{Ending, Received, ReceivedKind};
 use crate::suite::failure::{Failure, Mismatch};
 
 /// A step that never comes: "still there at the end".

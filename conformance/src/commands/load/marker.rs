@@ -8,7 +8,7 @@
 //! (and comes back in `chat.message`) and, in raw mode, in a frame that a plain broadcast
 //! server relays unchanged.
 
-use crate::driver::connection::FrameView;
+use crate::contract::frame::FrameView;
 
 /// What a load message says about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,8 @@
 use serde_json::Value;
 
 use super::{Match, chat_texts, chat_with_text, of_event};
-use crate::driver::connection::{FrameView, Received};
+use crate::contract::frame::FrameView;
+use crate::driver::connection::Received;
 use crate::suite::failure::Mismatch;
 
 /// A string member of a frame's `data`, or the empty string.

@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{Match, about, of_event, summarize};
-use crate::driver::connection::{FrameView, Received, ReceivedKind};
+use crate::contract::frame::FrameView;
+use crate::driver::connection::{Received, ReceivedKind};
 use crate::suite::failure::Mismatch;
 
 /// `listener` has received `event` about `subject` (participant `id`); the frame.

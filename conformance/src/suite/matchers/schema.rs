@@ -4,9 +4,10 @@
 use serde_json::Value;
 
 use super::{Match, of_event};
+use crate::contract::frame::FrameView;
 use crate::contract::judge::SchemaViolation;
 use crate::contract::schemas::{CompiledSchema, SchemaSet};
-use crate::driver::connection::{FrameView, Received, ReceivedKind};
+use crate::driver::connection::{Received, ReceivedKind};
 use crate::suite::failure::{Failure, Mismatch};
 
 /// SCHEMA-*: `frame` matches the schema of `event`.
