@@ -361,9 +361,20 @@ enum CannotJudge {
         /// Why the connect failed.
         reason: String,
     },
-    /// A room or a participant could not be provisioned, or no way in takes its token.
+    /// A room or a participant could not be provisioned.
     #[error("provisioning failed: {0}")]
     Provisioning(String),
+    /// No way in takes the token of a participant the run just provisioned.
+    #[error(
+        "cannot judge: the deployment refused the valid token of a freshly provisioned \
+         participant ({answer}){hint}"
+    )]
+    ProvisionedRefused {
+        /// The server's answer: status and a short body.
+        answer: String,
+        /// What to check, in parentheses, or nothing.
+        hint: &'static str,
+    },
     /// The key control: a valid token signed with the given key was refused, so every refusal
     /// of a token forged with it would prove nothing.
     #[error(
@@ -489,14 +500,14 @@ async fn preflight(context: &RunContext) -> Result<(), CannotJudge> {
             },
             _ => {
                 let hint = match refusal.status() {
-                    Some(403) if context.origin.is_none() => " (does the server need --origin?)",
-                    Some(401) => " (is the signing key or API key the deployment's?)",
+                    Some(403) if context.origin.is_none() => "; does the server need --origin?",
+                    Some(401) => "; is the signing key or API key the deployment's?",
                     _ => "",
                 };
-                CannotJudge::Provisioning(format!(
-                    "the server refused a freshly provisioned participant: {}{hint}",
-                    refusal.summary()
-                ))
+                CannotJudge::ProvisionedRefused {
+                    answer: answer(&refusal),
+                    hint,
+                }
             }
         });
     };
