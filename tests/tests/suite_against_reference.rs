@@ -354,3 +354,47 @@ async fn a_wrong_origin_cannot_judge_with_the_servers_answer_and_a_hint() {
     }
     reference.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_is_not_credited_when_its_positive_control_is_refused_too() {
+    // The header token is refused whatever it is, so refusing a forged one proves nothing; the
+    // query token still works, so the preflight lets the scenarios judge.
+    let config = Config::ephemeral();
+    let secret = config.jwt_secret().unwrap().to_owned();
+    let api_key = config.api_key().unwrap().to_owned();
+    let origin = config.default_tenant.allowed_origins[0].clone();
+    let faults = chalk_faults::Faults::from(chalk_faults::Fault::RefuseHeaderToken);
+    let server = chalk_faults::serve(config, faults).await.unwrap();
+    let (status, output) = conformance(&[
+        "--url",
+        &server.ws_url(),
+        "--api-url",
+        &server.api_url(),
+        "--api-key",
+        &api_key,
+        "--jwt-secret",
+        &secret,
+        "--origin",
+        &origin,
+        "--tags",
+        "@req.AUTH-007 or @req.ORIGIN-003",
+    ])
+    .await;
+    assert_eq!(status, ExitStatus::NonConformant, "{output}");
+    let (passed, failed, _) = closing_counts(&output);
+    assert_eq!((passed, failed), (0, 3), "{output}");
+    assert!(
+        output.contains("Expected: the positive control of the refusal accepted"),
+        "{output}"
+    );
+    assert!(
+        output.contains("the server refused the control too"),
+        "{output}"
+    );
+    assert!(output.contains("[AUTH-001]"), "{output}");
+    assert!(
+        !output.contains(&secret) && !output.contains(&api_key),
+        "{output}"
+    );
+    server.shutdown().await;
+}
