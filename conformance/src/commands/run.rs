@@ -419,7 +419,7 @@ fn answer(attempt: &Handshake) -> String {
     }
     let mut short: String = body.chars().take(ANSWER_BODY_CHARS).collect();
     if short.len() < body.len() {
-        short.push('…');
+        short.push('\u{2026}');
     }
     format!("{} {short}", response.status)
 }
