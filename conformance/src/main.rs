@@ -2,7 +2,8 @@
 //!
 //! Without arguments it runs every scenario against an embedded reference server; `--help` lists
 //! the ways to point it at another server. The exit code says what happened: 0 conformant,
-//! 1 non-conformant, 2 usage or configuration error, 3 target unreachable or provisioning failed.
+//! 1 non-conformant, 2 usage or configuration error, 3 cannot judge (target unreachable,
+//! provisioning failed, or a positive control of the preflight refused).
 
 use std::process::ExitCode;
 

@@ -80,10 +80,11 @@ impl FaultyAdmission {
     }
 
     /// `refuse-header-token`, `refuse-query-token`, `refuse-query-token-with-chalk`: whether
-    /// the token is refused for where it travels.
+    /// the token is refused for where it travels; `refuse-every-token`: wherever it travels.
     fn refuses_token_source(&self, offer: &ProtocolOffer, in_query: bool) -> bool {
         let from_query = offer.token.is_none() && in_query;
-        (offer.token.is_some() && self.has(Fault::RefuseHeaderToken))
+        ((offer.token.is_some() || in_query) && self.has(Fault::RefuseEveryToken))
+            || (offer.token.is_some() && self.has(Fault::RefuseHeaderToken))
             || (from_query && !offer.any && self.has(Fault::RefuseQueryToken))
             || (from_query && offer.chalk && self.has(Fault::RefuseQueryTokenWithChalk))
     }

@@ -5,7 +5,10 @@
 //! `spec/requirements.toml` (it may also break closely related ones as a side effect; the one it
 //! names is the one it is about). Each of kind [`Kind::Variation`] is a choice the published page
 //! allows, such as not echoing chat to its sender: the suite must still pass such a server when
-//! it declares no extension.
+//! it declares no extension. Each of kind [`Kind::Control`] refuses what the suite's positive
+//! controls need accepted (any valid token, tokens signed with the key the suite was given, the
+//! allowed origin): from outside, such a server cannot be told from a run given the wrong key or
+//! origin, so the suite must say that it cannot judge (exit 3), neither pass nor fail it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,6 +22,13 @@ pub enum Kind {
         /// The requirement ID, e.g. `AUTH-005`.
         requirement: &'static str,
     },
+    /// Refuses what a positive control of the run needs accepted, breaking the named
+    /// requirement: the suite must exit 3 (cannot judge), since a run given the wrong key or
+    /// origin meets the same refusals.
+    Control {
+        /// The requirement ID, e.g. `AUTH-001`.
+        requirement: &'static str,
+    },
     /// A behaviour the page allows: the suite must pass the server when no extension is declared.
     Variation {
         /// The reference extension the variation gives up, if any.
@@ -28,6 +38,10 @@ pub enum Kind {
 
 const fn breaks(requirement: &'static str) -> Kind {
     Kind::Fault { requirement }
+}
+
+const fn defeats_control(requirement: &'static str) -> Kind {
+    Kind::Control { requirement }
 }
 
 const fn allowed(withdraws: Option<&'static str>) -> Kind {
@@ -131,6 +145,14 @@ faults! {
     ReadmitRemoved = "readmit-removed", breaks("AUTH-018"), JoinRule;
     /// AUTH-019 (should): a room ended through REST can still be joined.
     JoinEndedRoom = "join-ended-room", breaks("AUTH-019"), JoinRule;
+    /// AUTH-001: every token, valid ones included, is refused with 401 (a control: the run's
+    /// provisioned participant is refused).
+    RefuseEveryToken = "refuse-every-token", defeats_control("AUTH-001"), Admission;
+    /// AUTH-001: only tokens the REST API issued are admitted; a valid token signed with the
+    /// same key by anyone else is refused with 401, as by a deployment whose key the suite was
+    /// not given (a control: the run's key control is refused, while every forged token would
+    /// be refused for the wrong reason).
+    RefuseForeignTokens = "refuse-foreign-tokens", defeats_control("AUTH-001"), Http;
 
     // Subprotocol.
     /// PROTO-001: the response selects no subprotocol although `chalk` was offered.
@@ -145,8 +167,9 @@ faults! {
     WrongAcceptKey = "wrong-accept-key", breaks("PROTO-005"), Http;
 
     // Origin.
-    /// ORIGIN-001: every `Origin`, the allowed one included, is refused.
-    RefuseEveryOrigin = "refuse-every-origin", breaks("ORIGIN-001"), Admission;
+    /// ORIGIN-001: every `Origin`, the allowed one included, is refused (a control: the run's
+    /// origin control is refused, as with a wrong `--origin`).
+    RefuseEveryOrigin = "refuse-every-origin", defeats_control("ORIGIN-001"), Admission;
     /// ORIGIN-002: well-formed origins outside the allow-list are accepted.
     IgnoreOrigin = "ignore-origin", breaks("ORIGIN-002"), Admission;
     /// ORIGIN-003: the opaque origin `null` is accepted.
@@ -279,10 +302,10 @@ faults! {
 const _: () = assert!(Fault::ALL.len() <= 128);
 
 impl Fault {
-    /// The requirement a fault breaks; `None` for a variation.
+    /// The requirement a fault (or a control fault) breaks; `None` for a variation.
     pub fn requirement(self) -> Option<&'static str> {
         match self.kind() {
-            Kind::Fault { requirement } => Some(requirement),
+            Kind::Fault { requirement } | Kind::Control { requirement } => Some(requirement),
             Kind::Variation { .. } => None,
         }
     }
@@ -408,6 +431,24 @@ mod tests {
             );
         }
         assert!(Fault::ALL.iter().filter(|f| f.is_variation()).count() >= 6);
+    }
+
+    #[test]
+    fn the_control_faults_are_the_ones_a_misconfigured_run_cannot_tell_apart() {
+        let controls: Vec<Fault> = Fault::ALL
+            .iter()
+            .copied()
+            .filter(|f| matches!(f.kind(), Kind::Control { .. }))
+            .collect();
+        assert_eq!(
+            controls,
+            [
+                Fault::RefuseEveryToken,
+                Fault::RefuseForeignTokens,
+                Fault::RefuseEveryOrigin
+            ]
+        );
+        assert!(controls.iter().all(|f| f.requirement().is_some()));
     }
 
     #[test]

@@ -27,6 +27,9 @@ fn list_faults() {
     for fault in Fault::ALL {
         let what = match fault.kind() {
             Kind::Fault { requirement } => format!("fault      breaks {requirement}"),
+            Kind::Control { requirement } => {
+                format!("control    breaks {requirement}; the suite cannot judge")
+            }
             Kind::Variation {
                 withdraws: Some(extension),
             } => {

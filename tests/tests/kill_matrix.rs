@@ -9,6 +9,10 @@
 //! - A variation must *pass*: the run exits 0 under `--strict` with no extension declared.
 //! - A variation must not be a no-op: declaring the extension it gives up, the run exits 1 with a
 //!   requirement of that extension failing.
+//! - A control fault (the server refuses any valid token, tokens signed with the key the suite
+//!   was given, or the allowed origin) must make the run say that it *cannot judge*: exit 3 and
+//!   a `cannot judge:` line, neither a pass nor a failure, since a run given the wrong key or
+//!   origin meets the same refusals.
 //! - Every must- and should-level requirement of the catalogue has at least one fault.
 //!
 //! The test prints the matrix (run → failing requirements) and fails listing every run that was
@@ -40,6 +44,9 @@ use serde_json::Value;
 /// The one test of this binary.
 const TEST_NAME: &str = "every_fault_is_killed_and_every_variation_passes";
 
+/// What the suite's line starts with when it cannot judge.
+const CANNOT_JUDGE: &str = "chalk-conformance: cannot judge: ";
+
 /// The flag that turns this binary into one run of the suite: `--run-one FAULT MODE JSON_FILE`.
 const RUN_ONE: &str = "--run-one";
 
@@ -59,6 +66,8 @@ enum Mode {
     Variation,
     /// Only the extension the variation gives up declared: exit 1, one of its requirements failing.
     Declared,
+    /// Every extension declared, against a control fault: exit 3 with a `cannot judge` line.
+    Control,
 }
 
 impl Mode {
@@ -67,11 +76,12 @@ impl Mode {
             Mode::Fault => "fault",
             Mode::Variation => "variation",
             Mode::Declared => "declared",
+            Mode::Control => "control",
         }
     }
 
     fn parse(text: &str) -> Option<Mode> {
-        [Mode::Fault, Mode::Variation, Mode::Declared]
+        [Mode::Fault, Mode::Variation, Mode::Declared, Mode::Control]
             .into_iter()
             .find(|m| m.name() == text)
     }
@@ -94,6 +104,10 @@ impl Run {
                 Kind::Fault { .. } => runs.push(Run {
                     fault,
                     mode: Mode::Fault,
+                }),
+                Kind::Control { .. } => runs.push(Run {
+                    fault,
+                    mode: Mode::Control,
                 }),
                 Kind::Variation { withdraws } => {
                     runs.push(Run {
@@ -131,6 +145,7 @@ impl Run {
         match (self.mode, self.fault.kind()) {
             (Mode::Fault, Kind::Fault { requirement }) => requirement.to_owned(),
             (Mode::Declared, _) => "extension".to_owned(),
+            (Mode::Control, _) => "cannot judge".to_owned(),
             _ => "conformant".to_owned(),
         }
     }
@@ -202,6 +217,9 @@ impl Outcome {
                         .of_extension(extension)
                         .any(|r| self.failing.contains_key(&r.id))
             }
+            (Mode::Control, _) => {
+                self.exit == Some(3) && self.output.lines().any(|l| l.starts_with(CANNOT_JUDGE))
+            }
             _ => self.exit == Some(0),
         }
     }
@@ -214,6 +232,8 @@ impl Outcome {
             (Mode::Variation, false) => "FAILS",
             (Mode::Declared, true) => "caught",
             (Mode::Declared, false) => "NO-OP",
+            (Mode::Control, true) => "refused",
+            (Mode::Control, false) => "JUDGED",
         }
     }
 
@@ -298,10 +318,12 @@ fn every_fault_is_killed_and_every_variation_passes() -> bool {
             outcome.output
         );
     }
-    let faults = Fault::ALL.iter().filter(|f| !f.is_variation()).count();
+    let count = |wanted: fn(Kind) -> bool| Fault::ALL.iter().filter(|f| wanted(f.kind())).count();
     println!(
-        "\n{faults} faults, {} variations, {} runs in {:.1}s",
-        Fault::ALL.len() - faults,
+        "\n{} faults, {} control faults, {} variations, {} runs in {:.1}s",
+        count(|k| matches!(k, Kind::Fault { .. })),
+        count(|k| matches!(k, Kind::Control { .. })),
+        count(|k| matches!(k, Kind::Variation { .. })),
         outcomes.len(),
         started.elapsed().as_secs_f64()
     );
@@ -538,6 +560,9 @@ async fn judge(run: Run, json: PathBuf) -> ExitStatus {
         json.display().to_string(),
     ];
     match (run.mode, run.fault.kind()) {
+        (Mode::Control, _) => {
+            args.extend(["--declare".to_owned(), KNOWN_EXTENSIONS.join(",")]);
+        }
         (Mode::Fault, Kind::Fault { requirement }) => {
             args.extend(["--declare".to_owned(), KNOWN_EXTENSIONS.join(",")]);
             if is_should(requirement) {

@@ -100,7 +100,11 @@ async fn rest_provisioning_of_a_separate_server_passes_every_scenario() {
     let (status, output) = conformance(&refs(&reference.rest_args())).await;
     assert_eq!(status, ExitStatus::Conformant, "{output}");
     let (passed, failed, skipped) = closing_counts(&output);
-    assert!(passed > 100, "{output}");
+    assert!(passed >= 123, "{output}");
+    assert!(
+        output.contains("defective tokens forged with the deployment's key"),
+        "{output}"
+    );
     assert_eq!((failed, skipped), (0, 0), "{output}");
     assert!(!output.contains(&reference.secret) && !output.contains(&reference.api_key));
     reference.server.shutdown().await;
@@ -261,26 +265,140 @@ async fn configuration_errors_exit_2_and_unreachable_targets_exit_3_in_one_line(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_signing_key_is_a_provisioning_failure() {
+async fn a_wrong_signing_key_for_minted_tokens_cannot_judge_in_one_line() {
     let reference = Reference::start(Config::ephemeral()).await;
     let url = reference.server.ws_url();
+    let wrong = "not-the-deployment-secret-0123456789";
     let (status, output) = conformance(&[
         "--url",
         &url,
         "--jwt-secret",
-        "not-the-deployment-secret-0123456789",
+        wrong,
         "--origin",
         &reference.origin,
     ])
     .await;
     assert_eq!(status, ExitStatus::Unreachable, "{output}");
+    assert_eq!(output.lines().count(), 1, "{output}");
     assert!(
-        output
-            .lines()
-            .last()
-            .unwrap()
-            .contains("provisioning failed"),
+        output.starts_with(
+            "chalk-conformance: cannot judge: the deployment refused a valid token minted with \
+             the given signing key (401"
+        ),
         "{output}"
     );
+    assert!(
+        output.trim_end().ends_with(
+            "the signing key (--jwt-secret / CHALK_JWT_SECRET) is probably not the deployment's"
+        ),
+        "{output}"
+    );
+    assert!(!output.contains(wrong), "{output}");
     reference.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_signing_key_with_rest_provisioning_cannot_judge_instead_of_passing() {
+    let reference = Reference::start(Config::ephemeral()).await;
+    let wrong = "a-wrong-key-that-must-not-show-0123456789";
+    let mut args = reference.rest_args();
+    let at = args.iter().position(|a| a == "--jwt-secret").unwrap() + 1;
+    args[at] = wrong.to_owned();
+    let (status, output) = conformance(&refs(&args)).await;
+    assert_eq!(status, ExitStatus::Unreachable, "{output}");
+    assert_eq!(output.lines().count(), 1, "{output}");
+    assert!(
+        output.starts_with(
+            "chalk-conformance: cannot judge: the deployment refused a valid token minted with \
+             the given signing key (401 "
+        ),
+        "{output}"
+    );
+    assert!(
+        output.contains(
+            "; the signing key (--jwt-secret / CHALK_JWT_SECRET) is probably not the deployment's"
+        ),
+        "{output}"
+    );
+    assert!(
+        !output.contains("forged with the deployment's key"),
+        "{output}"
+    );
+    for secret in [wrong, &reference.secret, &reference.api_key] {
+        assert!(!output.contains(secret), "{output}");
+    }
+    reference.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_origin_cannot_judge_with_the_servers_answer_and_a_hint() {
+    let reference = Reference::start(Config::ephemeral()).await;
+    let mut args = reference.rest_args();
+    let at = args.iter().position(|a| a == "--origin").unwrap() + 1;
+    args[at] = "https://not-the-allowed-origin.example".to_owned();
+    let (status, output) = conformance(&refs(&args)).await;
+    assert_eq!(status, ExitStatus::Unreachable, "{output}");
+    assert_eq!(output.lines().count(), 1, "{output}");
+    assert!(
+        output.starts_with(
+            "chalk-conformance: cannot judge: the deployment refused a valid token from the \
+             given origin https://not-the-allowed-origin.example (403 "
+        ),
+        "{output}"
+    );
+    assert!(output.contains("origin not allowed"), "{output}");
+    assert!(
+        output
+            .trim_end()
+            .ends_with("; check --origin (CHALK_ORIGIN)"),
+        "{output}"
+    );
+    for secret in [&reference.secret, &reference.api_key] {
+        assert!(!output.contains(secret.as_str()), "{output}");
+    }
+    reference.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_is_not_credited_when_its_positive_control_is_refused_too() {
+    // The header token is refused whatever it is, so refusing a forged one proves nothing; the
+    // query token still works, so the preflight lets the scenarios judge.
+    let config = Config::ephemeral();
+    let secret = config.jwt_secret().unwrap().to_owned();
+    let api_key = config.api_key().unwrap().to_owned();
+    let origin = config.default_tenant.allowed_origins[0].clone();
+    let faults = chalk_faults::Faults::from(chalk_faults::Fault::RefuseHeaderToken);
+    let server = chalk_faults::serve(config, faults).await.unwrap();
+    let (status, output) = conformance(&[
+        "--url",
+        &server.ws_url(),
+        "--api-url",
+        &server.api_url(),
+        "--api-key",
+        &api_key,
+        "--jwt-secret",
+        &secret,
+        "--origin",
+        &origin,
+        "--tags",
+        "@req.AUTH-007 or @req.ORIGIN-003",
+    ])
+    .await;
+    assert_eq!(status, ExitStatus::NonConformant, "{output}");
+    let (passed, failed, _) = closing_counts(&output);
+    assert_eq!((passed, failed), (0, 3), "{output}");
+    assert!(
+        output.contains("Expected: the positive control of the refusal accepted"),
+        "{output}"
+    );
+    assert!(
+        output.contains("the server refused the control too"),
+        "{output}"
+    );
+    assert!(output.contains("[AUTH-001]"), "{output}");
+    assert!(
+        !output.contains(&secret) && !output.contains(&api_key),
+        "{output}"
+    );
+    server.shutdown().await;
 }

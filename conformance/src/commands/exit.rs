@@ -12,7 +12,9 @@ pub enum ExitStatus {
     NonConformant,
     /// 2: bad options, unreadable files, unknown extension names, features that do not lint.
     Usage,
-    /// 3: the target cannot be reached, or provisioning failed.
+    /// 3: the run cannot judge: the target cannot be reached, provisioning failed, or a positive
+    /// control of the preflight was refused (a valid token signed with the given key, or from
+    /// the given origin).
     Unreachable,
 }
 

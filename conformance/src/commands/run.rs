@@ -5,7 +5,9 @@
 //!    reference server started in-process with its URL, API key, JWT secret and allowed origin;
 //!    declare all its extensions (unless told otherwise).
 //! 3. Plan: decide every scenario (run, skipped with a reason, extension not declared).
-//! 4. Preflight: one TCP connect and one provisioning round trip (exit 3 when they fail).
+//! 4. Preflight: one TCP connect, one provisioning round trip, and the run's positive controls:
+//!    a valid token from the given origin, and one signed with the given key, are accepted (exit
+//!    3, "cannot judge", in one line naming the likely cause, when one is not).
 //! 5. Run the runnable scenarios with cucumber, concurrently.
 //! 6. Report: verdict on the console; JUnit, Cucumber JSON, HTML, Markdown summary and
 //!    run-result JSON files, all from one results model, each redacted and scanned for secrets
@@ -28,9 +30,10 @@ use crate::driver::deployment::{
     Deployment, DeploymentError, EMBEDDED_LABEL, EmbeddedProvisioning, EmbeddedSetup,
 };
 use crate::driver::embedded::Tuning;
-use crate::driver::handshake::{self, UpgradeRequest};
+use crate::driver::handshake::{self, Handshake, UpgradeRequest};
 use crate::driver::provision::{ParticipantSource, run_id};
 use crate::driver::redact::{Redactor, url_without_credentials};
+use crate::driver::tokens::{self, Identity, Minter};
 use crate::report::console::{Collector, Console, Report};
 use crate::report::export;
 use crate::report::html_report;
@@ -146,11 +149,16 @@ async fn run_against(
         scenario_counter: AtomicUsize::new(0),
     });
 
-    print_header(console, &context, label, config, &declared, &plan);
+    // The header follows the preflight: it says tokens are forged with the deployment's key
+    // only once the key control was accepted, and a run that cannot judge says so in one line.
     if let Err(problem) = preflight(&context).await {
-        console.line(&format!("chalk-conformance: {}", redactor.redact(&problem)));
+        console.line(&format!(
+            "chalk-conformance: {}",
+            redactor.redact(&problem.to_string())
+        ));
         return ExitStatus::Unreachable;
     }
+    print_header(console, &context, label, config, &declared, &plan);
 
     let started = Instant::now();
     let started_at = time::OffsetDateTime::now_utc()
@@ -341,26 +349,130 @@ fn print_header(
     ));
 }
 
-/// One TCP connect and one provisioning round trip, with an upgrade of the provisioned
-/// participant; the problem, in one line, when they fail.
-async fn preflight(context: &RunContext) -> Result<(), String> {
+/// Why the preflight found that the run cannot judge the deployment (exit 3), as one line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+enum CannotJudge {
+    /// No TCP connection to the target.
+    #[error("target unreachable: cannot connect to {authority}: {reason}")]
+    Unreachable {
+        /// `host:port`.
+        authority: String,
+        /// Why the connect failed.
+        reason: String,
+    },
+    /// A room or a participant could not be provisioned.
+    #[error("provisioning failed: {0}")]
+    Provisioning(String),
+    /// No way in takes the token of a participant the run just provisioned.
+    #[error(
+        "cannot judge: the deployment refused the valid token of a freshly provisioned \
+         participant ({answer}){hint}"
+    )]
+    ProvisionedRefused {
+        /// The server's answer: status and a short body.
+        answer: String,
+        /// What to check, in parentheses, or nothing.
+        hint: &'static str,
+    },
+    /// The key control: a valid token signed with the given key was refused, so every refusal
+    /// of a token forged with it would prove nothing.
+    #[error(
+        "cannot judge: the deployment refused a valid token minted with the given signing key \
+         ({answer}); the signing key ({flag}) is probably not the deployment's"
+    )]
+    KeyRefused {
+        /// The server's answer: status and a short body.
+        answer: String,
+        /// The option and variable that gave the key.
+        flag: &'static str,
+    },
+    /// The origin control: a valid token from the given origin was refused (and accepted
+    /// without it), so every scenario's connection would be refused for its origin.
+    #[error(
+        "cannot judge: the deployment refused a valid token from the given origin {origin} \
+         ({answer}); check --origin (CHALK_ORIGIN)"
+    )]
+    OriginRefused {
+        /// The origin of `--origin`.
+        origin: String,
+        /// The server's answer: status and a short body.
+        answer: String,
+    },
+}
+
+/// At most this many characters of a refusal body go into a [`CannotJudge`] line.
+const ANSWER_BODY_CHARS: usize = 60;
+
+/// A refused upgrade's answer for one line: the status and the start of the body.
+fn answer(attempt: &Handshake) -> String {
+    let Some(response) = attempt.response() else {
+        return attempt.summary();
+    };
+    let body: String = response
+        .body_text()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if body.is_empty() {
+        return response.status.to_string();
+    }
+    let mut short: String = body.chars().take(ANSWER_BODY_CHARS).collect();
+    if short.len() < body.len() {
+        short.push('\u{2026}');
+    }
+    format!("{} {short}", response.status)
+}
+
+/// The option and variable that gave `minter`'s key.
+fn key_flag(minter: &Minter) -> &'static str {
+    if minter.is_hmac() {
+        "--jwt-secret / CHALK_JWT_SECRET"
+    } else {
+        "--jwt-private-key / CHALK_JWT_PRIVATE_KEY"
+    }
+}
+
+/// `request` with `token` in place of the token it offers (query or header).
+fn offering(request: &UpgradeRequest, token: &str) -> UpgradeRequest {
+    UpgradeRequest {
+        query_token: request.query_token.as_ref().map(|_| token.to_owned()),
+        protocols: request
+            .protocols
+            .iter()
+            .map(|p| {
+                if p.starts_with("token.") {
+                    format!("token.{token}")
+                } else {
+                    p.clone()
+                }
+            })
+            .collect(),
+        origin: request.origin.clone(),
+    }
+}
+
+/// The run's checks before any scenario, the positive controls of its negative verdicts: one
+/// TCP connect, one provisioning round trip and an upgrade of the provisioned participant from
+/// the given origin (the origin control), then an upgrade with the same token signed again with
+/// the given key (the key control). Refusals count only when these are accepted; when one is
+/// not, the run cannot judge and says why in one line.
+async fn preflight(context: &RunContext) -> Result<(), CannotJudge> {
     let target = &context.target;
     context
         .connector
         .connect(target, PREFLIGHT_TIMEOUT)
         .await
-        .map_err(|e| {
-            format!(
-                "target unreachable: cannot connect to {}: {e}",
-                target.authority()
-            )
+        .map_err(|e| CannotJudge::Unreachable {
+            authority: target.authority(),
+            reason: e.to_string(),
         })?;
     let provisioner = &context.provisioner;
     let room_name = format!("chalk-conformance {} preflight", context.run_id);
     let room = provisioner
         .create_room(&room_name, &format!("{}-preflight", context.run_id))
         .await
-        .map_err(|e| format!("provisioning failed: {e}"))?;
+        .map_err(|e| CannotJudge::Provisioning(e.to_string()))?;
     let participant = provisioner
         .add_participant(
             &room,
@@ -369,7 +481,7 @@ async fn preflight(context: &RunContext) -> Result<(), String> {
             "participant",
         )
         .await
-        .map_err(|e| format!("provisioning failed: {e}"))?;
+        .map_err(|e| CannotJudge::Provisioning(e.to_string()))?;
     context
         .redactor
         .register_token(&participant.token, "preflight");
@@ -378,43 +490,104 @@ async fn preflight(context: &RunContext) -> Result<(), String> {
         protocols: vec!["chalk".to_owned(), format!("token.{}", participant.token)],
         origin: context.origin.clone(),
     };
-    let (attempt, ws) = handshake::open(
-        &context.connector,
-        target,
-        &preferred,
-        context.event_timeout,
-    )
-    .await;
-    if let Some(mut ws) = ws {
-        let _ = ws.close(None).await;
-        return Ok(());
+    let (refusal, way_in) = way_in(context, &preferred, &participant.token).await;
+    let minted = matches!(provisioner.participants, ParticipantSource::Mint(_));
+    let Some(way_in) = way_in else {
+        return Err(match (&provisioner.minter, refusal.status()) {
+            (Some(minter), Some(401)) if minted => CannotJudge::KeyRefused {
+                answer: answer(&refusal),
+                flag: key_flag(minter),
+            },
+            _ => {
+                let hint = match refusal.status() {
+                    Some(403) if context.origin.is_none() => "; does the server need --origin?",
+                    Some(401) => "; is the signing key or API key the deployment's?",
+                    _ => "",
+                };
+                CannotJudge::ProvisionedRefused {
+                    answer: answer(&refusal),
+                    hint,
+                }
+            }
+        });
+    };
+    // A server that refuses the header token (AUTH-001) but takes the same token in the query
+    // has working credentials and is judged by the scenarios; one that takes the token only
+    // without the given Origin would refuse every scenario's connection for its origin.
+    if let Some(origin) = &context.origin
+        && way_in.origin.is_none()
+    {
+        return Err(CannotJudge::OriginRefused {
+            origin: origin.clone(),
+            answer: answer(&refusal),
+        });
     }
-    // The preferred upgrade was refused. That is a provisioning problem only when no other way in
-    // works either: a server that refuses the header token (AUTH-001) or the configured origin
-    // (ORIGIN-001) but takes the same token otherwise has working credentials and is judged by
-    // the scenarios, not dismissed as unreachable.
-    for alternative in preflight_alternatives(&preferred, &participant.token) {
-        let (_, ws) = handshake::open(
+    let Some(minter) = provisioner.minter.as_deref().filter(|_| !minted) else {
+        return Ok(());
+    };
+    let control = tokens::resigned(&participant.token, minter)
+        .or_else(|_| {
+            minter.mint(&Identity {
+                room_id: participant.room_id.clone(),
+                participant_id: participant.participant_id.clone(),
+                display_name: participant.display_name.clone(),
+                role: participant.role.clone(),
+            })
+        })
+        .map_err(|e| CannotJudge::Provisioning(e.to_string()))?;
+    context
+        .redactor
+        .register_token(&control, "preflight, signed with the given key");
+    let request = offering(&way_in, &control);
+    let (attempt, ws) =
+        handshake::open(&context.connector, target, &request, context.event_timeout).await;
+    match ws {
+        Some(mut ws) => {
+            let _ = ws.close(None).await;
+            Ok(())
+        }
+        None => Err(CannotJudge::KeyRefused {
+            answer: answer(&attempt),
+            flag: key_flag(minter),
+        }),
+    }
+}
+
+/// The first upgrade with `token` that the server accepts: `preferred`, else one of
+/// [`preflight_alternatives`]; with the answer to `preferred`.
+async fn way_in(
+    context: &RunContext,
+    preferred: &UpgradeRequest,
+    token: &str,
+) -> (Handshake, Option<UpgradeRequest>) {
+    let open = |request: UpgradeRequest| async move {
+        let (attempt, ws) = handshake::open(
             &context.connector,
-            target,
-            &alternative,
+            &context.target,
+            &request,
             context.event_timeout,
         )
         .await;
-        if let Some(mut ws) = ws {
-            let _ = ws.close(None).await;
-            return Ok(());
+        let accepted = match ws {
+            Some(mut ws) => {
+                let _ = ws.close(None).await;
+                true
+            }
+            None => false,
+        };
+        (attempt, accepted.then_some(request))
+    };
+    let (refusal, accepted) = open(preferred.clone()).await;
+    if accepted.is_some() {
+        return (refusal, accepted);
+    }
+    for alternative in preflight_alternatives(preferred, token) {
+        let (_, accepted) = open(alternative).await;
+        if accepted.is_some() {
+            return (refusal, accepted);
         }
     }
-    let hint = match attempt.status() {
-        Some(403) if context.origin.is_none() => " (does the server need --origin?)",
-        Some(401) => " (is the signing key or API key the deployment's?)",
-        _ => "",
-    };
-    Err(format!(
-        "provisioning failed: the server refused a freshly provisioned participant: {}{hint}",
-        attempt.summary()
-    ))
+    (refusal, None)
 }
 
 /// Other upgrades with the same token that prove the credentials work when the preferred one is
@@ -498,6 +671,32 @@ async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cannot_judge_line_shows_no_secret_the_server_sent_back() {
+        let redactor = Redactor::new();
+        redactor.register("the-given-jwt-secret-0123456789", "jwt-secret");
+        let token = Minter::hs256("the-given-jwt-secret-0123456789")
+            .mint(&Identity {
+                room_id: "r".into(),
+                participant_id: "p".into(),
+                display_name: "preflight".into(),
+                role: "participant".into(),
+            })
+            .unwrap();
+        redactor.register_token(&token, "preflight, signed with the given key");
+        let problem = CannotJudge::KeyRefused {
+            answer: format!("401 invalid token {token} (the-given-jwt-secret-0123456789)"),
+            flag: "--jwt-secret / CHALK_JWT_SECRET",
+        };
+        let line = redactor.redact(&problem.to_string());
+        assert!(!line.contains(&token), "{line}");
+        assert!(!line.contains("the-given-jwt-secret"), "{line}");
+        assert!(
+            line.starts_with("cannot judge: the deployment refused a valid token minted"),
+            "{line}"
+        );
+    }
 
     #[test]
     fn a_report_that_would_show_a_secret_is_not_written() {

@@ -394,6 +394,28 @@ pub fn forge(
     }
 }
 
+/// `valid` signed again with `minter`, claims unchanged: the positive control of a token the
+/// suite forges with that key, the same token with the defect left out. The deployment accepts it
+/// only when `minter` holds the deployment's key.
+pub fn resigned(valid: &str, minter: &Minter) -> Result<String, TokenError> {
+    minter.sign_claims(&claims_of(valid).ok_or(TokenError::Opaque)?)
+}
+
+/// The positive control of `forge(valid, defect, minter)`: the token it starts from, signed the
+/// same way (again with `minter` when the forgery signs with it), without the defect.
+pub fn control_of(
+    valid: &str,
+    defect: TokenDefect,
+    minter: Option<&Minter>,
+) -> Result<String, TokenError> {
+    let signs_with_the_key = defect.needs_key()
+        || (defect == TokenDefect::SignedWithAnotherKey && minter.is_some_and(|m| !m.is_hmac()));
+    match minter {
+        Some(minter) if signs_with_the_key => resigned(valid, minter),
+        _ => Ok(valid.to_owned()),
+    }
+}
+
 /// A token like `valid` that is already past `exp` but still inside the server's `leeway`, so
 /// that the server accepts it and must end the session about `margin_secs` later.
 pub fn about_to_expire(
@@ -558,6 +580,29 @@ mod tests {
         ));
         assert!(forge(&valid, TokenDefect::AlteredAfterSigning, None).is_ok());
         assert!(forge(&valid, TokenDefect::SignedWithAnotherKey, None).is_ok());
+    }
+
+    #[test]
+    fn the_control_of_a_forgery_is_the_same_token_without_the_defect() {
+        let provisioned = Minter::hs256("the-deployments-key")
+            .mint(&identity())
+            .unwrap();
+        let given = Minter::hs256("the-key-the-run-was-given");
+        let control = control_of(&provisioned, TokenDefect::ExpiredTwoHoursAgo, Some(&given));
+        let control = control.unwrap();
+        assert_eq!(claims_of(&control), claims_of(&provisioned));
+        assert!(verifies(&control, "the-key-the-run-was-given"));
+        assert!(!verifies(&control, "the-deployments-key"));
+        for defect in [TokenDefect::AlgNone, TokenDefect::SignedWithAnotherKey] {
+            assert_eq!(
+                control_of(&provisioned, defect, Some(&given)).unwrap(),
+                provisioned
+            );
+        }
+        assert!(matches!(
+            resigned("not-a-jwt", &given),
+            Err(TokenError::Opaque)
+        ));
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //! assertions that only ever look at events about participants the scenario created. A scenario's
 //! failures reach the report through its [`FailureLog`], filed with the report beside its
 //! transcript when the scenario starts.
+//!
+//! A refusal counts only next to its positive control ([`Scene::control`], [`Scene::controlled`]):
+//! before it provokes a refusal, a scenario connects a participant of its own control room with
+//! the same kind of upgrade, the defect left out (a token made the same way, signed with the
+//! same key; the allowed origin). A server that refuses the control too has refused for another
+//! reason than the defect, and the refusal is not credited.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,6 +30,7 @@ use crate::driver::connection::{Connection, Ending, Received};
 use crate::driver::handshake::{self, Handshake, UpgradeRequest};
 use crate::driver::provision::{Credentials, Provisioner};
 use crate::driver::redact::Redactor;
+use crate::driver::tokens::{self, TokenDefect};
 use crate::driver::transcript::{Direction, Transcript};
 use crate::driver::transport::{Connector, Target};
 use crate::suite::failure::{Failed, Failure, FailureLog, Mismatch};
@@ -33,6 +40,8 @@ use crate::suite::matchers;
 const SETUP_CONNECT_REQUIREMENT: &str = "AUTH-001";
 /// The requirement a room that never announces a newcomer breaks.
 const SETUP_PRESENCE_REQUIREMENT: &str = "PRES-001";
+/// The participant, in the control room, that makes a scenario's positive controls.
+const CONTROL_PARTICIPANT: &str = "Control";
 
 /// Everything a scenario needs from its run.
 #[derive(Debug)]
@@ -79,6 +88,8 @@ pub enum RoomKey {
     Main,
     /// "another room".
     Other,
+    /// Where the scenario's positive controls connect, out of its other participants' sight.
+    Control,
 }
 
 impl RoomKey {
@@ -86,8 +97,33 @@ impl RoomKey {
         match self {
             RoomKey::Main => "room",
             RoomKey::Other => "other-room",
+            RoomKey::Control => "control-room",
         }
     }
+}
+
+/// How the token of a positive control is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlToken {
+    /// The control participant's token, as provisioned: the control of an upgrade refused for
+    /// its origin, its offer, or a token that is not a valid one at all.
+    AsProvisioned,
+    /// Made as the forgery with this defect is made (signed again with the run's key where the
+    /// forgery is), without the defect.
+    WithoutDefect(TokenDefect),
+}
+
+/// A positive control the scenario made.
+#[derive(Debug, Clone)]
+pub struct Control {
+    /// What it offered, for messages.
+    pub what: String,
+    /// The token it offered.
+    pub token: String,
+    /// Whether the server accepted it.
+    pub accepted: bool,
+    /// The server's answer, in short.
+    pub answer: String,
 }
 
 /// A participant the scenario created.
@@ -154,6 +190,7 @@ impl ChalkWorld {
             sent_texts: Vec::new(),
             last_sent: None,
             recordings: Vec::new(),
+            controls: Vec::new(),
             probes: 0,
             deadline_extra: Duration::ZERO,
         });
@@ -226,6 +263,7 @@ pub struct Scene {
     pub last_sent: Option<Value>,
     /// The recording ids announced by `recording.started`, oldest first.
     pub recordings: Vec<String>,
+    controls: Vec<Control>,
     probes: usize,
     deadline_extra: Duration,
 }
@@ -503,6 +541,98 @@ impl Scene {
             handshake,
         });
         accepted
+    }
+
+    /// Makes the positive control of a refusal the scenario is about to provoke: the control
+    /// participant, in the control room, connects offering `chalk` and a token made as `token`
+    /// says, from the run's allowed origin (without one when the run has none). A control with
+    /// the same token is made once. Made before the action, it is never one of its attempts.
+    pub async fn control(&mut self, token: ControlToken) -> Result<(), Failure> {
+        self.provision(CONTROL_PARTICIPANT, RoomKey::Control, None, None)
+            .await?;
+        let provisioned = self
+            .participant(CONTROL_PARTICIPANT)?
+            .credentials
+            .token
+            .clone();
+        let (token, what) = match token {
+            ControlToken::AsProvisioned => (provisioned.clone(), "a valid token".to_owned()),
+            ControlToken::WithoutDefect(defect) => {
+                let minter = self.run.provisioner.minter.as_deref();
+                let token = tokens::control_of(&provisioned, defect, minter).map_err(|e| {
+                    self.fail(
+                        format!("the control of a token that {defect} (setup)"),
+                        e.to_string(),
+                    )
+                })?;
+                (
+                    token,
+                    format!("a valid token made as the one that {defect}, without the defect"),
+                )
+            }
+        };
+        if self.controls.iter().any(|c| c.token == token) {
+            return Ok(());
+        }
+        if token != provisioned {
+            self.run
+                .redactor
+                .register_token(&token, "Control, signed again with the run's key");
+        }
+        let request = UpgradeRequest {
+            query_token: None,
+            protocols: vec!["chalk".to_owned(), format!("token.{token}")],
+            origin: self.run.origin.clone(),
+        };
+        let accepted = self
+            .attempt(
+                CONTROL_PARTICIPANT,
+                what.clone(),
+                request,
+                Some(token.clone()),
+            )
+            .await;
+        let answer = self.last_attempt()?.handshake.summary();
+        if accepted
+            && let Some(connection) = self
+                .participants
+                .get_mut(CONTROL_PARTICIPANT)
+                .and_then(|p| p.connections.last_mut())
+        {
+            connection.shut().await;
+        }
+        self.controls.push(Control {
+            what,
+            token,
+            accepted,
+            answer,
+        });
+        Ok(())
+    }
+
+    /// Whether the scenario's refusals can be credited to what was wrong with them: it made a
+    /// positive control, and the server accepted every one. A refused control fails the
+    /// requirement that a valid token opens a connection, never passes the refusal.
+    pub fn controlled(&self) -> Result<(), Failure> {
+        if self.controls.is_empty() {
+            return Err(self.fail(
+                "a positive control before a refusal is judged (the same upgrade without its \
+                 defect, accepted)",
+                "the scenario made none (a mistake in the suite)",
+            ));
+        }
+        match self.controls.iter().find(|c| !c.accepted) {
+            None => Ok(()),
+            Some(control) => Err(Mismatch::new(
+                format!(
+                    "the positive control of the refusal accepted: {} from the run's origin, \
+                     so that the refusal can be credited to the defect alone",
+                    control.what
+                ),
+                format!("{}: the server refused the control too", control.answer),
+            )
+            .against(self.run.requirement(SETUP_CONNECT_REQUIREMENT))),
+        }
     }
 
     /// The latest attempt.

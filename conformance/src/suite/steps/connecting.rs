@@ -9,7 +9,7 @@ use crate::driver::handshake::UpgradeRequest;
 use crate::driver::tokens;
 use crate::suite::failure::{Failed, Failure};
 use crate::suite::steps::parameters::{Defect, Lookalike, Name};
-use crate::suite::world::{ChalkWorld, RoomKey, Scene};
+use crate::suite::world::{ChalkWorld, ControlToken, RoomKey, Scene};
 
 /// How long after the upgrade an about-to-expire token runs out. `exp` is whole seconds, so the
 /// upgrade gets between two and three seconds: room for a slow target and a little clock skew.
@@ -64,12 +64,16 @@ async fn connect(
     Ok(())
 }
 
-/// Makes sure `name` exists in the room, then starts the action.
+/// Makes sure `name` exists in the room, makes the positive `controls` of the refusals the
+/// action provokes, then starts the action.
 ///
 /// Provisioning comes first so that whatever a server does when a participant is merely added
 /// (through REST, say) is not mistaken for a reaction to the connection attempt that follows.
-async fn act_as(scene: &mut Scene, name: &str) -> Result<(), Failure> {
+async fn act_as(scene: &mut Scene, name: &str, controls: &[ControlToken]) -> Result<(), Failure> {
     scene.provision(name, RoomKey::Main, None, None).await?;
+    for control in controls {
+        scene.control(*control).await?;
+    }
     scene.begin_action();
     Ok(())
 }
@@ -283,7 +287,7 @@ async fn no_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
 async fn defective_token(world: &mut ChalkWorld, name: Name, defect: Defect) -> Result<(), Failed> {
     world
         .judge(async |scene| {
-            act_as(scene, &name).await?;
+            act_as(scene, &name, &[ControlToken::WithoutDefect(defect.0)]).await?;
             let token = forged(scene, &name, defect.0)?;
             let origin = scene.run().origin.clone();
             let what = format!("a token that {}", defect.0);
@@ -304,12 +308,12 @@ async fn defective_token(world: &mut ChalkWorld, name: Name, defect: Defect) -> 
 async fn each_defect(world: &mut ChalkWorld, step: &Step, name: Name) -> Result<(), Failed> {
     world
         .judge(async |scene| {
-            act_as(scene, &name).await?;
             let rows = step
                 .table
                 .as_ref()
                 .map(|t| t.rows.clone())
                 .unwrap_or_default();
+            let mut defects = Vec::new();
             for row in rows.iter().skip(1) {
                 let phrase = row.first().map(String::as_str).unwrap_or_default();
                 let defect: tokens::TokenDefect = phrase.parse().map_err(|e| {
@@ -318,6 +322,14 @@ async fn each_defect(world: &mut ChalkWorld, step: &Step, name: Name) -> Result<
                         format!("{e} (a mistake in the feature)"),
                     )
                 })?;
+                defects.push(defect);
+            }
+            let controls: Vec<ControlToken> = defects
+                .iter()
+                .map(|d| ControlToken::WithoutDefect(*d))
+                .collect();
+            act_as(scene, &name, &controls).await?;
+            for defect in defects {
                 let token = forged(scene, &name, defect)?;
                 let origin = scene.run().origin.clone();
                 let what = format!("a token that {defect}");
@@ -340,7 +352,7 @@ async fn each_defect(world: &mut ChalkWorld, step: &Step, name: Name) -> Result<
 async fn expiring_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
     world
         .judge(async |scene| {
-            act_as(scene, &name).await?;
+            act_as(scene, &name, &[]).await?;
             let valid = scene.participant(&name)?.credentials.token.clone();
             let Some(minter) = scene.run().provisioner.minter.clone() else {
                 return Err(scene.fail(
@@ -379,7 +391,7 @@ async fn expiring_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failed
 async fn forbidden_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
     world
         .judge(async |scene| {
-            act_as(scene, &name).await?;
+            act_as(scene, &name, &[ControlToken::AsProvisioned]).await?;
             let origin = scene.run().forbidden_origin.clone();
             connect(
                 scene,
@@ -398,7 +410,7 @@ async fn forbidden_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Fail
 async fn null_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
     world
         .judge(async |scene| {
-            act_as(scene, &name).await?;
+            act_as(scene, &name, &[ControlToken::AsProvisioned]).await?;
             connect(
                 scene,
                 &name,
@@ -416,7 +428,7 @@ async fn null_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
 async fn allowed_origin(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
     world
         .judge(async |scene| {
-            act_as(scene, &name).await?;
+            act_as(scene, &name, &[]).await?;
             let origin = allowed(scene)?;
             connect(
                 scene,
@@ -439,7 +451,7 @@ async fn lookalike_origin(
 ) -> Result<(), Failed> {
     world
         .judge(async |scene| {
-            act_as(scene, &name).await?;
+            act_as(scene, &name, &[ControlToken::AsProvisioned]).await?;
             let origin = lookalike.of(&allowed(scene)?);
             let what = format!("a valid token from the look-alike origin {origin}");
             connect(
@@ -466,14 +478,19 @@ fn allowed(scene: &Scene) -> Result<String, Failure> {
 }
 
 /// Connects `name` from the run's allowed origin (if any) with the token placed as `offer`;
-/// `attempt` says in failure messages what was offered.
+/// `attempt` says in failure messages what was offered. An offer the server must refuse (no
+/// token, no `chalk`) is preceded by its positive control, the standard offer.
 async fn connect_from_allowed_origin(
     scene: &mut Scene,
     name: &Name,
     offer: Offer,
     attempt: &str,
 ) -> Result<(), Failure> {
-    act_as(scene, name).await?;
+    let controls: &[ControlToken] = match offer {
+        Offer::ChalkNoToken | Offer::TokenOnly => &[ControlToken::AsProvisioned],
+        _ => &[],
+    };
+    act_as(scene, name, controls).await?;
     let origin = scene.run().origin.clone();
     connect(scene, name, offer, None, origin, attempt).await
 }

@@ -9,7 +9,7 @@ use crate::suite::failure::{Failed, Failure};
 use crate::suite::matchers::presence;
 use crate::suite::matchers::recording::{self, recording_id_of};
 use crate::suite::steps::parameters::Name;
-use crate::suite::world::{ChalkWorld, RoomKey, Scene};
+use crate::suite::world::{ChalkWorld, ControlToken, RoomKey, Scene};
 
 /// Starts or stops the main room's recording.
 async fn recording(scene: &mut Scene, action: RecordingAction) -> Result<(), Failure> {
@@ -59,9 +59,16 @@ async fn start_recording_for_everyone(scene: &mut Scene) -> Result<(), Failure> 
     Ok(())
 }
 
+/// The removal (or room end) is what the scenario's later refusal is about; its positive
+/// control is a participant who was neither removed nor had its room ended, connecting.
 #[given(expr = "{participant} has been removed from the room")]
 async fn has_been_removed(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
-    world.judge(async |scene| remove(scene, &who).await).await
+    world
+        .judge(async |scene| {
+            scene.control(ControlToken::AsProvisioned).await?;
+            remove(scene, &who).await
+        })
+        .await
 }
 
 #[when(expr = "{participant} is removed from the room")]
@@ -84,7 +91,12 @@ async fn remove(scene: &mut Scene, who: &str) -> Result<(), Failure> {
 
 #[given(expr = "the room has been ended")]
 async fn has_been_ended(world: &mut ChalkWorld) -> Result<(), Failed> {
-    world.judge(async |scene| end(scene).await).await
+    world
+        .judge(async |scene| {
+            scene.control(ControlToken::AsProvisioned).await?;
+            end(scene).await
+        })
+        .await
 }
 
 #[when(expr = "the room is ended")]

@@ -1,5 +1,6 @@
 //! Judging the server's answer to an upgrade: accepted or refused, the selected subprotocol,
-//! the handshake headers, the refusal body, and that the token is never echoed.
+//! the handshake headers, the refusal body, and that the token is never echoed. A refusal is
+//! credited only when the scenario's positive control was accepted (`Scene::controlled`).
 
 use cucumber::then;
 
@@ -28,7 +29,8 @@ async fn refused(world: &mut ChalkWorld) -> Result<(), Failed> {
     world
         .judge(async |scene| {
             let attempt = scene.last_attempt()?;
-            scene.check(upgrade::refused(&attempt.handshake, &attempt.what))
+            scene.check(upgrade::refused(&attempt.handshake, &attempt.what))?;
+            scene.controlled()
         })
         .await
 }
@@ -42,7 +44,8 @@ async fn refused_with(world: &mut ChalkWorld, status: u16) -> Result<(), Failed>
                 &attempt.handshake,
                 &attempt.what,
                 status,
-            ))
+            ))?;
+            scene.controlled()
         })
         .await
 }
@@ -56,7 +59,8 @@ async fn identical_refusals(world: &mut ChalkWorld) -> Result<(), Failed> {
                 .iter()
                 .map(|a| (a.what.clone(), &a.handshake))
                 .collect();
-            scene.check(matchers::identical_refusals(&attempts))
+            scene.check(matchers::identical_refusals(&attempts))?;
+            scene.controlled()
         })
         .await
 }
