@@ -99,13 +99,9 @@ fn code_only(text: &str) -> String {
             }
             out.push_str("\"\"");
             i += (j + 1).min(rest.len());
-        } else if rest.starts_with("'\\")
-            || (rest.len() >= 3 && rest.as_bytes()[2] == b'\'' && rest.starts_with('\''))
-        {
-            // A char literal ('x' or '\n'); a lifetime ('a) has no closing quote there.
-            let end = rest[1..].find('\'').map_or(rest.len(), |e| e + 2);
+        } else if let Some(len) = char_literal_len(rest) {
             out.push_str("' '");
-            i += end;
+            i += len;
         } else {
             let c = rest.chars().next().expect("a character");
             out.push(c);
@@ -113,6 +109,22 @@ fn code_only(text: &str) -> String {
         }
     }
     out
+}
+
+/// The length in bytes of the char literal `text` starts with ('x', '…', '\n', '\'',
+/// '\u{2026}'); `None` for anything else, such as a lifetime ('a).
+fn char_literal_len(text: &str) -> Option<usize> {
+    let mut chars = text.char_indices();
+    if chars.next()?.1 != '\'' {
+        return None;
+    }
+    let (_, first) = chars.next()?;
+    if first == '\\' {
+        chars.next()?;
+        return chars.find(|(_, c)| *c == '\'').map(|(at, _)| at + 1);
+    }
+    let (at, close) = chars.next()?;
+    (close == '\'').then_some(at + 1)
 }
 
 /// `Some(number of #)` when `text` starts a raw string literal (`r"`, `r#"`, `br"`…).
@@ -474,7 +486,7 @@ fn the_graph_reader_sees_use_trees_inline_paths_and_super() {
          // use crate::commands;\n\
          let s = \"crate::report\";\n\
          fn f() { crate::report::html::render(); super::world::World::new(); }\n\
-         self::chat::receive();\n\
+         self::chat::receive(); let q = ['\\'', '…', '\\u{2026}', 'x']; fn l<'a>(_: &'a str) {}\n\
          use super::super::contract::{catalogue as c, schemas};",
     );
     let named: BTreeSet<String> = paths_named(&module, &code).iter().map(name).collect();
@@ -505,4 +517,15 @@ fn a_circle_of_three_modules_is_found_and_a_chain_is_not() {
     assert_eq!(cycles(&graph), vec![vec![m("a"), m("b"), m("c")]]);
     graph.insert(m("c"), BTreeSet::new());
     assert!(cycles(&graph).is_empty());
+}
+
+#[test]
+fn char_literals_are_read_whole_and_lifetimes_are_not_literals() {
+    assert_eq!(char_literal_len("'x')"), Some(3));
+    assert_eq!(char_literal_len("'…')"), Some(5));
+    assert_eq!(char_literal_len("'\\'')"), Some(4));
+    assert_eq!(char_literal_len("'\\u{2026}')"), Some(10));
+    assert_eq!(char_literal_len("'a str"), None);
+    assert_eq!(char_literal_len("'static>"), None);
+    assert_eq!(code_only("let c = '\"'; crate::x"), "let c = ' '; crate::x");
 }
