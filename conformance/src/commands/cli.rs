@@ -23,7 +23,7 @@ use crate::contract::catalogue::KNOWN_EXTENSIONS;
 use crate::driver::deployment::{Access, Api};
 use crate::driver::tokens::{Minter, TokenError};
 use crate::driver::transport::{self, Target, TransportError};
-use crate::suite::plan::{PlanError, Selection};
+use crate::suite::plan::{PlanError, STATABLE_ABSENCES, Selection};
 
 /// The origin refused by default: `.invalid` can never be anybody's site.
 pub const DEFAULT_FORBIDDEN_ORIGIN: &str = "https://forbidden.invalid";
@@ -69,6 +69,28 @@ pub struct Options {
     /// Make should-level failures fail the run.
     #[arg(long, env = "CHALK_STRICT", action = ArgAction::SetTrue)]
     pub strict: bool,
+
+    /// Exit 3 (the run cannot judge) when more than N must scenarios are skipped because the
+    /// run lacks what they need; without N, or with 0: when any is.
+    #[arg(
+        long,
+        env = "CHALK_MAX_SKIPPED_MUST",
+        value_name = "N",
+        num_args = 0..=1,
+        default_missing_value = "0"
+    )]
+    pub max_skipped_must: Option<usize>,
+
+    /// A capability the deployment does not offer (repeatable): its scenarios are skipped with
+    /// that reason, never run.
+    #[arg(
+        long,
+        env = "CHALK_WITHOUT",
+        value_name = "CAPABILITY",
+        value_delimiter = ',',
+        value_parser = clap::builder::PossibleValuesParser::new(STATABLE_ABSENCES)
+    )]
+    pub without: Vec<String>,
 
     /// Only scenarios matching this tag expression, e.g. '@must and not @req.REC-001'.
     #[arg(long, env = "CHALK_TAGS", value_name = "EXPR")]
@@ -667,6 +689,10 @@ pub struct Config {
     pub strict: bool,
     /// `--tags` / `--name`.
     pub selection: Selection,
+    /// `--max-skipped-must`.
+    pub max_skipped_must: Option<usize>,
+    /// `--without`: capabilities the user says the deployment does not offer.
+    pub without: BTreeSet<String>,
     /// `--concurrency`.
     pub concurrency: usize,
     /// `--event-timeout`.
@@ -732,6 +758,8 @@ impl Config {
                 declared,
                 strict: options.strict,
                 selection: Selection::new(options.tags.as_deref(), options.name.as_deref())?,
+                max_skipped_must: options.max_skipped_must,
+                without: options.without.iter().cloned().collect(),
                 concurrency: options.concurrency,
                 event_timeout: options.event_timeout,
                 quiet_window: options.quiet_window,

@@ -10,9 +10,11 @@ pub enum ExitStatus {
     Conformant,
     /// 1: a must-level (or declared extension, or `--strict` should-level) scenario failed.
     NonConformant,
-    /// 2: bad options, unreadable files, unknown extension names, features that do not lint.
+    /// 2: bad options, unreadable files, unknown extension names, features that do not lint, a
+    /// selection that leaves nothing to check.
     Usage,
-    /// 3: the target cannot be reached, or provisioning failed.
+    /// 3: the run cannot judge: the target cannot be reached, provisioning failed, or more
+    /// `must` scenarios were skipped than `--max-skipped-must` allows.
     Unreachable,
 }
 

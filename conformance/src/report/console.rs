@@ -571,8 +571,25 @@ impl Report {
             })
             .collect();
         let _ = writeln!(out);
+        let elapsed = self.elapsed.as_secs_f64();
         if self.conformant() {
-            let _ = writeln!(out, "Conformant ({:.1}s).", self.elapsed.as_secs_f64());
+            match (self.skipped_must_text(), self.max_skipped_must) {
+                (Some(skipped), Some(max)) if self.too_many_skipped_must() => {
+                    let _ = writeln!(
+                        out,
+                        "Cannot judge: {skipped}; --max-skipped-must allows {max} ({elapsed:.1}s)."
+                    );
+                }
+                (Some(skipped), _) => {
+                    let _ = writeln!(
+                        out,
+                        "Conformant for what was checked: {skipped} ({elapsed:.1}s)."
+                    );
+                }
+                (None, _) => {
+                    let _ = writeln!(out, "Conformant ({elapsed:.1}s).");
+                }
+            }
         } else if failed.is_empty() && self.errors.is_empty() {
             let ids: Vec<&str> = self
                 .unexpected_passes
@@ -608,6 +625,32 @@ impl Report {
         out.push_str(&self.closing_line());
         out.push('\n');
         out
+    }
+}
+
+impl Report {
+    /// `18 must scenarios skipped (needs rest-api)`, or with several needs
+    /// `6 must scenarios skipped (needs forge-tokens: 4, recordings: 2)`; `None` when no `must`
+    /// scenario was skipped.
+    fn skipped_must_text(&self) -> Option<String> {
+        let needs = self.skipped_must();
+        let total: usize = needs.values().sum();
+        if total == 0 {
+            return None;
+        }
+        let needs = if needs.len() == 1 {
+            needs.keys().copied().collect::<Vec<_>>().join("")
+        } else {
+            needs
+                .iter()
+                .map(|(need, count)| format!("{need}: {count}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Some(format!(
+            "{total} must scenario{} skipped (needs {needs})",
+            if total == 1 { "" } else { "s" }
+        ))
     }
 }
 

@@ -389,6 +389,9 @@ pub struct Report {
     pub entries: Vec<Entry>,
     /// Whether `should` failures fail the run.
     pub strict: bool,
+    /// How many `must` scenarios may be skipped for a missing capability before the run cannot
+    /// judge (`--max-skipped-must`); `None`: any number.
+    pub max_skipped_must: Option<usize>,
     /// Errors cucumber reported about the features.
     pub errors: Vec<String>,
     /// Scenarios `--tags`/`--name` left out.
@@ -443,8 +446,8 @@ impl Report {
             .iter()
             .map(|planned| {
                 let (verdict, steps, duration, transcript) = match &planned.disposition {
-                    Disposition::Skip(reason) => (
-                        Verdict::Skipped(reason.clone()),
+                    Disposition::Skip(unmet) => (
+                        Verdict::Skipped(unmet.to_string()),
                         Vec::new(),
                         Duration::ZERO,
                         Vec::new(),
@@ -495,6 +498,7 @@ impl Report {
         Self {
             entries,
             strict,
+            max_skipped_must: None,
             errors,
             not_selected: plan.not_selected,
             elapsed,
@@ -543,7 +547,10 @@ impl Report {
                 .any(|e| matches!(e.verdict, Verdict::Failed { counts: true, .. }))
     }
 
-    /// `N passed, N failed, N skipped` (skips include undeclared extensions).
+    /// The counts of the whole run, every status in the words of the verdict table:
+    /// `N passed, N failed, N warned, N failed as expected, N skipped, N not declared`.
+    /// "Skipped" means what it means in the header and the table: could not apply to this run
+    /// (undeclared extensions are counted apart).
     pub fn closing_line(&self) -> String {
         let total = self
             .tallies()
@@ -552,13 +559,40 @@ impl Report {
                 sum.passed += t.passed;
                 sum.failed += t.failed;
                 sum.warned += t.warned;
-                sum.skipped += t.skipped + t.not_declared;
+                sum.expected_failures += t.expected_failures;
+                sum.skipped += t.skipped;
+                sum.not_declared += t.not_declared;
                 sum
             });
         format!(
-            "{} passed, {} failed, {} skipped",
-            total.passed, total.failed, total.skipped
+            "{} passed, {} failed, {} warned, {} failed as expected, {} skipped, {} not declared",
+            total.passed,
+            total.failed,
+            total.warned,
+            total.expected_failures,
+            total.skipped,
+            total.not_declared
         )
+    }
+
+    /// The `must` scenarios skipped because the run lacks what they need, counted per need.
+    pub fn skipped_must(&self) -> BTreeMap<&str, usize> {
+        let mut needs = BTreeMap::new();
+        for entry in &self.entries {
+            if entry.planned.requirement.level == Level::Must
+                && let Disposition::Skip(unmet) = &entry.planned.disposition
+            {
+                *needs.entry(unmet.need.as_str()).or_default() += 1;
+            }
+        }
+        needs
+    }
+
+    /// Whether more `must` scenarios were skipped than `--max-skipped-must` allows: the run
+    /// could not judge what it was asked to.
+    pub fn too_many_skipped_must(&self) -> bool {
+        self.max_skipped_must
+            .is_some_and(|max| self.skipped_must().values().sum::<usize>() > max)
     }
 
     /// Every active requirement of the catalogue, in catalogue order, with its status and the
@@ -966,7 +1000,10 @@ pub(crate) mod sample {
                     "REC-001",
                     "Starting a recording",
                     60,
-                    Disposition::Skip("needs recordings".to_owned()),
+                    Disposition::Skip(crate::suite::plan::Unmet {
+                        need: "recordings".to_owned(),
+                        why: "give --api-url and --api-key".to_owned(),
+                    }),
                 ),
                 Verdict::Skipped("needs recordings: give --api-url and --api-key".to_owned()),
             ),
@@ -983,6 +1020,7 @@ pub(crate) mod sample {
         Report {
             entries,
             strict: false,
+            max_skipped_must: None,
             errors: Vec::new(),
             not_selected: 0,
             elapsed: Duration::from_millis(1234),
@@ -1033,7 +1071,10 @@ mod tests {
         let tallies = report.tallies();
         assert_eq!(tallies[&Level::Must].expected_failures, 1);
         assert_eq!(tallies[&Level::Must].failed, 2);
-        assert_eq!(report.closing_line(), "1 passed, 2 failed, 2 skipped");
+        assert_eq!(
+            report.closing_line(),
+            "1 passed, 2 failed, 1 warned, 1 failed as expected, 1 skipped, 1 not declared"
+        );
     }
 
     #[test]
