@@ -248,7 +248,7 @@ async fn junit_and_cucumber_json_reports_are_written_with_skips() {
         "pong-event",
         "--junit",
         junit.to_str().unwrap(),
-        "--json",
+        "--cucumber-json",
         json.to_str().unwrap(),
     ])
     .await;

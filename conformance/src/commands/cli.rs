@@ -126,6 +126,15 @@ pub struct Options {
     pub junit: Option<PathBuf>,
 
     /// Write a Cucumber JSON report here.
+    #[arg(
+        long,
+        env = "CHALK_CUCUMBER_JSON",
+        value_name = "FILE",
+        conflicts_with = "json"
+    )]
+    pub cucumber_json: Option<PathBuf>,
+
+    /// The old name of --cucumber-json (and CHALK_JSON of CHALK_CUCUMBER_JSON), still accepted.
     #[arg(long, env = "CHALK_JSON", value_name = "FILE")]
     pub json: Option<PathBuf>,
 
@@ -438,7 +447,7 @@ pub struct DocsArgs {
     pub out: PathBuf,
 
     /// A run's results to show: the run-result JSON of `--results-json`, or a Cucumber JSON
-    /// report of `--json`.
+    /// report of `--cucumber-json`.
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
 }
@@ -594,9 +603,9 @@ pub struct LoadArgs {
     /// How long to wait for messages still in flight when sending stops.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub drain: Duration,
-    /// Write the results as JSON here.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
+    /// Write the results as JSON here (old name: --json, still accepted).
+    #[arg(long, visible_alias = "json", value_name = "FILE")]
+    pub results_json: Option<PathBuf>,
     /// No progress lines on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -703,8 +712,8 @@ pub struct Config {
     pub token_leeway: Duration,
     /// `--junit`.
     pub junit: Option<PathBuf>,
-    /// `--json`.
-    pub json: Option<PathBuf>,
+    /// `--cucumber-json` (or its old name `--json`).
+    pub cucumber_json: Option<PathBuf>,
     /// `--report`.
     pub report: Option<PathBuf>,
     /// `--summary`.
@@ -765,7 +774,7 @@ impl Config {
                 quiet_window: options.quiet_window,
                 token_leeway: options.token_leeway,
                 junit: options.junit.clone(),
-                json: options.json.clone(),
+                cucumber_json: options.cucumber_json.clone().or(options.json.clone()),
                 report: options.report.clone(),
                 summary: options.summary.clone(),
                 results_json: options.results_json.clone(),
@@ -901,6 +910,26 @@ mod tests {
         assert_eq!(config.report, Some(PathBuf::from("r.html")));
         assert_eq!(config.summary, Some(PathBuf::from("s.md")));
         assert_eq!(config.results_json, Some(PathBuf::from("r.json")));
+    }
+
+    #[test]
+    fn json_outputs_have_names_of_their_own_and_the_old_json_still_works() {
+        let (_, config) = parse(&["--cucumber-json", "c.json"]).unwrap();
+        assert_eq!(config.cucumber_json, Some(PathBuf::from("c.json")));
+        let (_, config) = parse(&["--json", "old.json"]).unwrap();
+        assert_eq!(config.cucumber_json, Some(PathBuf::from("old.json")));
+        assert!(
+            Options::try_parse_from(["chalk-conformance", "--json", "a", "--cucumber-json", "b"])
+                .is_err()
+        );
+        for flag in ["--results-json", "--json"] {
+            let options =
+                Options::try_parse_from(["chalk-conformance", "load", flag, "load.json"]).unwrap();
+            let Some(Command::Load(load)) = options.command else {
+                panic!("not load");
+            };
+            assert_eq!(load.results_json, Some(PathBuf::from("load.json")));
+        }
     }
 
     #[test]

@@ -254,8 +254,11 @@ async fn run_against(
             config.junit.as_ref().map(|_| export::junit(&report)),
         ),
         (
-            &config.json,
-            config.json.as_ref().map(|_| export::cucumber_json(&report)),
+            &config.cucumber_json,
+            config
+                .cucumber_json
+                .as_ref()
+                .map(|_| export::cucumber_json(&report)),
         ),
         (
             &config.summary,

@@ -18,8 +18,12 @@ use crate::driver::transcript;
 use crate::suite::failure::Failure;
 use crate::suite::plan::{Disposition, Plan, PlannedScenario, ScenarioKey};
 
-/// The `format` of the run-result JSON; bumped only when a field changes meaning or goes away.
-pub const RESULTS_FORMAT: &str = "chalk-conformance-results/1";
+/// The `format` of the run-result JSON; bumped only when a field changes meaning or goes away
+/// (`/2`: statuses are spelt like the keys, `not_declared` and `not_run`).
+pub const RESULTS_FORMAT: &str = "chalk-conformance-results/2";
+
+/// The formats [`RunResults`] still reads: `/1` spelt `not-declared` and `not-run`.
+pub const READABLE_RESULTS_FORMATS: [&str; 2] = ["chalk-conformance-results/1", RESULTS_FORMAT];
 
 /// How one step went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,7 +227,7 @@ impl Verdict {
 
 /// A scenario's or a requirement's status, in the words every output uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     /// A failure that fails the run.
     Fail,
@@ -237,8 +241,10 @@ pub enum Status {
     /// Could not apply to this run; the reason says why.
     Skipped,
     /// An extension the server does not claim.
+    #[serde(alias = "not-declared")]
     NotDeclared,
     /// Not run at all: left out by `--tags`/`--name`, or no scenario.
+    #[serde(alias = "not-run")]
     NotRun,
 }
 
@@ -254,8 +260,9 @@ impl Status {
         Status::NotRun,
     ];
 
-    /// The short machine name: `fail`, `warn`, `xfail`, `pass`, `skipped`, `not-declared`,
-    /// `not-run` (filters, the run-result JSON and CSS classes use it).
+    /// The short machine name: `fail`, `warn`, `xfail`, `pass`, `skipped`, `not_declared`,
+    /// `not_run`, spelt like the run-result JSON's keys (filters, the run-result JSON and CSS
+    /// classes use it).
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Fail => "fail",
@@ -263,8 +270,8 @@ impl Status {
             Status::ExpectedFailure => "xfail",
             Status::Pass => "pass",
             Status::Skipped => "skipped",
-            Status::NotDeclared => "not-declared",
-            Status::NotRun => "not-run",
+            Status::NotDeclared => "not_declared",
+            Status::NotRun => "not_run",
         }
     }
 
@@ -737,7 +744,7 @@ pub struct RequirementResult {
     pub area: String,
     /// The catalogue title.
     pub title: String,
-    /// The worst status of its scenarios (`not-run` when none was selected).
+    /// The worst status of its scenarios (`not_run` when none was selected).
     pub status: Status,
     /// Its scenarios, as `path:line`.
     pub scenarios: Vec<String>,
@@ -1160,6 +1167,22 @@ mod tests {
             failure.one_line(),
             "expected the case finished; got it hung"
         );
+    }
+
+    #[test]
+    fn the_run_result_json_spells_statuses_like_its_keys() {
+        let catalogue = Catalogue::bundled().unwrap();
+        let text = serde_json::to_string(&sample::report().run_results(&catalogue)).unwrap();
+        assert!(text.contains("\"not_declared\":1"), "{text}");
+        assert!(text.contains("\"status\":\"not_declared\""), "{text}");
+        assert!(text.contains("\"status\":\"not_run\""), "{text}");
+        assert!(
+            !text.contains("not-declared") && !text.contains("not-run"),
+            "{text}"
+        );
+        // The first format's spelling is still read.
+        let old: Status = serde_json::from_str("\"not-declared\"").unwrap();
+        assert_eq!(old, Status::NotDeclared);
     }
 
     #[test]
