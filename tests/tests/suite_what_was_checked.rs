@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use chalk_conformance::commands::exit::ExitStatus;
 use chalk_conformance::contract::catalogue::KNOWN_EXTENSIONS;
 use chalk_reference_server::{Config, Seams, serve_with};
-use chalk_tests::conformance;
+use chalk_tests::{conformance, scratch};
 
 /// The scenarios that remove a participant or end a room, and one that needs neither.
 const OPERATOR_SCENARIOS: &str =
@@ -187,12 +187,20 @@ async fn skipped_must_scenarios_are_counted_and_can_fail_a_ci_run() {
         "{output}"
     );
 
+    let dir = scratch("skipped-must");
+    let (summary, results) = (dir.join("summary.md"), dir.join("results.json"));
     for limit in [
         &["--max-skipped-must"][..],
         &["--max-skipped-must", "0"][..],
     ] {
         let mut args = vec!["--without", "recordings", "--tags", tags];
         args.extend(limit);
+        args.extend([
+            "--summary",
+            summary.to_str().unwrap(),
+            "--results-json",
+            results.to_str().unwrap(),
+        ]);
         let (status, output) = conformance(&args).await;
         assert_eq!(status, ExitStatus::Unreachable, "{output}");
         assert!(
@@ -201,7 +209,18 @@ async fn skipped_must_scenarios_are_counted_and_can_fail_a_ci_run() {
             )),
             "{output}"
         );
+        // The files agree with the exit code.
+        let markdown = std::fs::read_to_string(&summary).unwrap();
+        assert!(
+            markdown.starts_with("## ❌ Chalk conformance: cannot judge"),
+            "{markdown}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+        assert_eq!(json["cannot_judge"], true, "{json}");
+        assert_eq!(json["skipped_must"], skipped, "{json}");
     }
+    std::fs::remove_dir_all(dir).unwrap();
 
     let enough = skipped.to_string();
     let (status, output) = conformance(&[

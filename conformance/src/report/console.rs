@@ -628,32 +628,6 @@ impl Report {
     }
 }
 
-impl Report {
-    /// `18 must scenarios skipped (needs rest-api)`, or with several needs
-    /// `6 must scenarios skipped (needs forge-tokens: 4, recordings: 2)`; `None` when no `must`
-    /// scenario was skipped.
-    fn skipped_must_text(&self) -> Option<String> {
-        let needs = self.skipped_must();
-        let total: usize = needs.values().sum();
-        if total == 0 {
-            return None;
-        }
-        let needs = if needs.len() == 1 {
-            needs.keys().copied().collect::<Vec<_>>().join("")
-        } else {
-            needs
-                .iter()
-                .map(|(need, count)| format!("{need}: {count}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        Some(format!(
-            "{total} must scenario{} skipped (needs {needs})",
-            if total == 1 { "" } else { "s" }
-        ))
-    }
-}
-
 fn render_failure(out: &mut String, entry: &Entry, catalogue: &Catalogue) {
     let Verdict::Failed { detail, counts } = &entry.verdict else {
         return;

@@ -595,6 +595,30 @@ impl Report {
         needs
     }
 
+    /// `18 must scenarios skipped (needs rest-api)`, or with several needs
+    /// `6 must scenarios skipped (needs forge-tokens: 4, recordings: 2)`; `None` when no `must`
+    /// scenario was skipped.
+    pub fn skipped_must_text(&self) -> Option<String> {
+        let needs = self.skipped_must();
+        let total: usize = needs.values().sum();
+        if total == 0 {
+            return None;
+        }
+        let needs = if needs.len() == 1 {
+            needs.keys().copied().collect::<Vec<_>>().join("")
+        } else {
+            needs
+                .iter()
+                .map(|(need, count)| format!("{need}: {count}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Some(format!(
+            "{total} must scenario{} skipped (needs {needs})",
+            if total == 1 { "" } else { "s" }
+        ))
+    }
+
     /// Whether more `must` scenarios were skipped than `--max-skipped-must` allows: the run
     /// could not judge what it was asked to.
     pub fn too_many_skipped_must(&self) -> bool {
@@ -686,6 +710,8 @@ impl Report {
             duration_ms: millis(self.elapsed),
             strict: self.strict,
             conformant: self.conformant(),
+            skipped_must: self.skipped_must().values().sum(),
+            cannot_judge: self.conformant() && self.too_many_skipped_must(),
             counts: self
                 .tallies()
                 .into_iter()
@@ -720,8 +746,14 @@ pub struct RunResults {
     pub duration_ms: u64,
     /// Whether `should` failures failed the run.
     pub strict: bool,
-    /// The verdict.
+    /// The verdict: nothing failed that counts (of what was checked).
     pub conformant: bool,
+    /// `must` scenarios skipped because the run lacked what they need.
+    #[serde(default)]
+    pub skipped_must: usize,
+    /// More `must` scenarios were skipped than `--max-skipped-must` allows: the run exits 3.
+    #[serde(default)]
+    pub cannot_judge: bool,
     /// Scenario counts per level (`must`, `should`, `extension`).
     pub counts: BTreeMap<String, Tally>,
     /// Every active requirement of the catalogue, in catalogue order.
