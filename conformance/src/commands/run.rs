@@ -4,12 +4,17 @@
 //! 2. Build the deployment: `--url` and its provisioning options, or, without `--url`, the
 //!    reference server started in-process with its URL, API key, JWT secret and allowed origin;
 //!    declare all its extensions (unless told otherwise).
-//! 3. Plan: decide every scenario (run, skipped with a reason, extension not declared).
+//! 3. Plan: decide every scenario (run, skipped with a reason, extension not declared); a
+//!    selection that leaves nothing to check is a usage error (exit 2).
 //! 4. Preflight: one TCP connect and one provisioning round trip (exit 3 when they fail).
-//! 5. Run the runnable scenarios with cucumber, concurrently.
-//! 6. Report: verdict on the console; JUnit, Cucumber JSON, HTML, Markdown summary and
+//! 5. Capabilities: on a room of its own, try through the REST API what an operator does
+//!    (recordings, participant removal, room end) unless `--without` says it is missing; a route
+//!    that answers 404 or 405 is not offered, and the plan skips the scenarios that need it.
+//! 6. Run the runnable scenarios with cucumber, concurrently.
+//! 7. Report: verdict on the console; JUnit, Cucumber JSON, HTML, Markdown summary and
 //!    run-result JSON files, all from one results model, each redacted and scanned for secrets
-//!    before it is written; exit 0 or 1.
+//!    before it is written; exit 0 or 1, or 3 when more `must` scenarios were skipped than
+//!    `--max-skipped-must` allows.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -1,11 +1,14 @@
-//! Which scenarios a run executes, decided before anything is sent.
+//! Which scenarios a run executes, decided before any scenario starts.
 //!
 //! The features are read (from the copies compiled into the binary, or from `--features DIR`),
 //! their outlines expanded, and every scenario is matched to its catalogue entry through its
 //! `@req.<ID>` tag. A scenario then runs, or is skipped for a stated reason: its requirement is
 //! an extension the server did not declare, or it needs something the run cannot do (forge
-//! tokens, provision through REST, record, connect from an allowed origin). Skips are decided
-//! here from the catalogue, never by a scenario failing halfway.
+//! tokens, provision through REST, record, remove a participant, end a room, connect from an
+//! allowed origin), because the options give no way to, the user said the deployment lacks it
+//! (`--without`), or the deployment's REST API does not offer it (the runner tries it first).
+//! Skips are decided here from the catalogue and those [`Capabilities`], never by a scenario
+//! failing halfway.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
