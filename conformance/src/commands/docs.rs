@@ -1690,6 +1690,20 @@ mod tests {
     }
 
     #[test]
+    fn a_run_result_of_the_first_format_is_still_read() {
+        let catalogue = Catalogue::bundled().unwrap();
+        let current = serde_json::to_string(&sample::report().run_results(&catalogue)).unwrap();
+        let first = current
+            .replace(RESULTS_FORMAT, "chalk-conformance-results/1")
+            .replace("\"status\":\"not_declared\"", "\"status\":\"not-declared\"")
+            .replace("\"status\":\"not_run\"", "\"status\":\"not-run\"");
+        assert!(first.contains("\"status\":\"not-declared\""), "{first}");
+        let latest = LatestResults::parse(&first).unwrap();
+        assert_eq!(latest.requirement("CHAT-012"), Status::NotDeclared);
+        assert_eq!(latest.requirement("AUTH-002"), Status::NotRun);
+    }
+
+    #[test]
     fn a_site_with_results_shows_them_per_requirement_and_in_the_matrix() {
         let latest = LatestResults::parse(
             &serde_json::to_string(&sample::report().run_results(&Catalogue::bundled().unwrap()))
