@@ -153,7 +153,7 @@ run_load() { # server shape
   esac
   # shellcheck disable=SC2046
   timeout 300 env -u CHALK_URL $PIN_LOAD "$LOAD_BIN" load "${target[@]}" $(shape_args "$shape") \
-    --server-pid "$PID" --label "$server" --quiet --json "$OUT/$server-$shape.json" \
+    --server-pid "$PID" --label "$server" --quiet --results-json "$OUT/$server-$shape.json" \
     >"$OUT/$server-$shape.txt" 2>&1 || true
 }
 

@@ -24,7 +24,7 @@ async fn a_short_load_delivers_every_message_exactly_once() {
         "--duration",
         "1s",
         "--quiet",
-        "--json",
+        "--results-json",
         json_arg,
     ])
     .await;

@@ -23,7 +23,7 @@ use crate::contract::catalogue::KNOWN_EXTENSIONS;
 use crate::driver::deployment::{Access, Api};
 use crate::driver::tokens::{Minter, TokenError};
 use crate::driver::transport::{self, Target, TransportError};
-use crate::suite::plan::{PlanError, Selection};
+use crate::suite::plan::{PlanError, STATABLE_ABSENCES, Selection};
 
 /// The origin refused by default: `.invalid` can never be anybody's site.
 pub const DEFAULT_FORBIDDEN_ORIGIN: &str = "https://forbidden.invalid";
@@ -70,6 +70,28 @@ pub struct Options {
     #[arg(long, env = "CHALK_STRICT", action = ArgAction::SetTrue)]
     pub strict: bool,
 
+    /// Exit 3 (the run cannot judge) when more than N must scenarios are skipped because the
+    /// run lacks what they need; without N, or with 0: when any is.
+    #[arg(
+        long,
+        env = "CHALK_MAX_SKIPPED_MUST",
+        value_name = "N",
+        num_args = 0..=1,
+        default_missing_value = "0"
+    )]
+    pub max_skipped_must: Option<usize>,
+
+    /// A capability the deployment does not offer (repeatable): its scenarios are skipped with
+    /// that reason, never run.
+    #[arg(
+        long,
+        env = "CHALK_WITHOUT",
+        value_name = "CAPABILITY",
+        value_delimiter = ',',
+        value_parser = clap::builder::PossibleValuesParser::new(STATABLE_ABSENCES)
+    )]
+    pub without: Vec<String>,
+
     /// Only scenarios matching this tag expression, e.g. '@must and not @req.REC-001'.
     #[arg(long, env = "CHALK_TAGS", value_name = "EXPR")]
     pub tags: Option<String>,
@@ -104,6 +126,15 @@ pub struct Options {
     pub junit: Option<PathBuf>,
 
     /// Write a Cucumber JSON report here.
+    #[arg(
+        long,
+        env = "CHALK_CUCUMBER_JSON",
+        value_name = "FILE",
+        conflicts_with = "json"
+    )]
+    pub cucumber_json: Option<PathBuf>,
+
+    /// The old name of --cucumber-json (and CHALK_JSON of CHALK_CUCUMBER_JSON), still accepted.
     #[arg(long, env = "CHALK_JSON", value_name = "FILE")]
     pub json: Option<PathBuf>,
 
@@ -416,7 +447,7 @@ pub struct DocsArgs {
     pub out: PathBuf,
 
     /// A run's results to show: the run-result JSON of `--results-json`, or a Cucumber JSON
-    /// report of `--json`.
+    /// report of `--cucumber-json`.
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
 }
@@ -572,9 +603,9 @@ pub struct LoadArgs {
     /// How long to wait for messages still in flight when sending stops.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub drain: Duration,
-    /// Write the results as JSON here.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
+    /// Write the results as JSON here (old name: --json, still accepted).
+    #[arg(long, visible_alias = "json", value_name = "FILE")]
+    pub results_json: Option<PathBuf>,
     /// No progress lines on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -667,6 +698,10 @@ pub struct Config {
     pub strict: bool,
     /// `--tags` / `--name`.
     pub selection: Selection,
+    /// `--max-skipped-must`.
+    pub max_skipped_must: Option<usize>,
+    /// `--without`: capabilities the user says the deployment does not offer.
+    pub without: BTreeSet<String>,
     /// `--concurrency`.
     pub concurrency: usize,
     /// `--event-timeout`.
@@ -677,8 +712,8 @@ pub struct Config {
     pub token_leeway: Duration,
     /// `--junit`.
     pub junit: Option<PathBuf>,
-    /// `--json`.
-    pub json: Option<PathBuf>,
+    /// `--cucumber-json` (or its old name `--json`).
+    pub cucumber_json: Option<PathBuf>,
     /// `--report`.
     pub report: Option<PathBuf>,
     /// `--summary`.
@@ -732,12 +767,14 @@ impl Config {
                 declared,
                 strict: options.strict,
                 selection: Selection::new(options.tags.as_deref(), options.name.as_deref())?,
+                max_skipped_must: options.max_skipped_must,
+                without: options.without.iter().cloned().collect(),
                 concurrency: options.concurrency,
                 event_timeout: options.event_timeout,
                 quiet_window: options.quiet_window,
                 token_leeway: options.token_leeway,
                 junit: options.junit.clone(),
-                json: options.json.clone(),
+                cucumber_json: options.cucumber_json.clone().or(options.json.clone()),
                 report: options.report.clone(),
                 summary: options.summary.clone(),
                 results_json: options.results_json.clone(),
@@ -873,6 +910,26 @@ mod tests {
         assert_eq!(config.report, Some(PathBuf::from("r.html")));
         assert_eq!(config.summary, Some(PathBuf::from("s.md")));
         assert_eq!(config.results_json, Some(PathBuf::from("r.json")));
+    }
+
+    #[test]
+    fn json_outputs_have_names_of_their_own_and_the_old_json_still_works() {
+        let (_, config) = parse(&["--cucumber-json", "c.json"]).unwrap();
+        assert_eq!(config.cucumber_json, Some(PathBuf::from("c.json")));
+        let (_, config) = parse(&["--json", "old.json"]).unwrap();
+        assert_eq!(config.cucumber_json, Some(PathBuf::from("old.json")));
+        assert!(
+            Options::try_parse_from(["chalk-conformance", "--json", "a", "--cucumber-json", "b"])
+                .is_err()
+        );
+        for flag in ["--results-json", "--json"] {
+            let options =
+                Options::try_parse_from(["chalk-conformance", "load", flag, "load.json"]).unwrap();
+            let Some(Command::Load(load)) = options.command else {
+                panic!("not load");
+            };
+            assert_eq!(load.results_json, Some(PathBuf::from("load.json")));
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //!
 //! The raw files (`features/`, `schemas/`, `spec/`) are copied next to the pages so that every
 //! page can link to its source. Given `--results` (the run-result JSON of `--results-json`, or a
-//! Cucumber JSON report of `--json`), each requirement and scenario shows its latest result.
+//! Cucumber JSON report of `--cucumber-json`), each requirement and scenario shows its latest result.
 //! Every page is self-contained (see [`crate::report::html`]): no network, no CDN.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -32,7 +32,7 @@ use crate::contract::schemas::{self, Direction, SchemaSet};
 use crate::report::console::Console;
 use crate::report::html::{badge, escape, inline_markup, page, slug};
 use crate::report::html_report::level_chip;
-use crate::report::results::{RESULTS_FORMAT, RunResults, Status};
+use crate::report::results::{READABLE_RESULTS_FORMATS, RESULTS_FORMAT, RunResults, Status};
 use crate::suite::plan::{self, EMBEDDED, REQUIREMENT_TAG};
 
 /// The AsyncAPI document, compiled into the binary with the schemas.
@@ -173,7 +173,7 @@ impl LatestResults {
             Value::Object(object) if object.contains_key("format") => {
                 let results: RunResults =
                     serde_json::from_value(value).map_err(|e| format!("not a run result: {e}"))?;
-                if results.format != RESULTS_FORMAT {
+                if !READABLE_RESULTS_FORMATS.contains(&results.format.as_str()) {
                     return Err(format!(
                         "format {:?} is not {RESULTS_FORMAT:?}",
                         results.format
@@ -183,7 +183,7 @@ impl LatestResults {
             }
             Value::Array(features) => Ok(Self::from_cucumber(features)),
             _ => Err(
-                "neither a run-result JSON (--results-json) nor a Cucumber JSON report (--json)"
+                "neither a run-result JSON (--results-json) nor a Cucumber JSON report (--cucumber-json)"
                     .to_owned(),
             ),
         }
@@ -637,7 +637,7 @@ impl Site<'_> {
         let Some(latest) = self.latest else {
             return "<section class=\"card\"><h2>Latest result</h2><p class=\"muted\">No run given. \
                     <code>chalk-conformance docs --out DIR --results results.json</code> shows each requirement's \
-                    latest result (from <code>--results-json</code> or a Cucumber <code>--json</code> report).</p></section>"
+                    latest result (from <code>--results-json</code> or a Cucumber <code>--cucumber-json</code> report).</p></section>"
                 .to_owned();
         };
         let mut counts: BTreeMap<Status, usize> = BTreeMap::new();
@@ -1687,6 +1687,20 @@ mod tests {
         }
         assert!(LatestResults::parse("{\"format\":\"something-else\"}").is_err());
         assert!(LatestResults::parse("42").is_err());
+    }
+
+    #[test]
+    fn a_run_result_of_the_first_format_is_still_read() {
+        let catalogue = Catalogue::bundled().unwrap();
+        let current = serde_json::to_string(&sample::report().run_results(&catalogue)).unwrap();
+        let first = current
+            .replace(RESULTS_FORMAT, "chalk-conformance-results/1")
+            .replace("\"status\":\"not_declared\"", "\"status\":\"not-declared\"")
+            .replace("\"status\":\"not_run\"", "\"status\":\"not-run\"");
+        assert!(first.contains("\"status\":\"not-declared\""), "{first}");
+        let latest = LatestResults::parse(&first).unwrap();
+        assert_eq!(latest.requirement("CHAT-012"), Status::NotDeclared);
+        assert_eq!(latest.requirement("AUTH-002"), Status::NotRun);
     }
 
     #[test]

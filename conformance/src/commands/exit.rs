@@ -10,11 +10,12 @@ pub enum ExitStatus {
     Conformant,
     /// 1: a must-level (or declared extension, or `--strict` should-level) scenario failed.
     NonConformant,
-    /// 2: bad options, unreadable files, unknown extension names, features that do not lint.
+    /// 2: bad options, unreadable files, unknown extension names, features that do not lint, a
+    /// selection that leaves nothing to check.
     Usage,
-    /// 3: the run cannot judge: the target cannot be reached, provisioning failed, or a positive
+    /// 3: the run cannot judge: the target cannot be reached, provisioning failed, a positive
     /// control of the preflight was refused (a valid token signed with the given key, or from
-    /// the given origin).
+    /// the given origin), or more `must` scenarios were skipped than `--max-skipped-must` allows.
     Unreachable,
 }
 

@@ -109,7 +109,13 @@ where
             {
                 fuzz.overlay(&mut options, given);
             }
-            for ignored in options.drop_remote_settings_from_environment(&matches) {
+            let ignored = options.drop_remote_settings_from_environment(&matches);
+            // Only a command that talks to a server would have used them.
+            let uses_a_server = !matches!(
+                options.command,
+                Some(Command::List | Command::Lint | Command::Docs(_))
+            );
+            for ignored in ignored.into_iter().filter(|_| uses_a_server) {
                 console.line(&format!(
                     "chalk-conformance: note: ignoring {ignored} from the environment (it needs --url)"
                 ));
@@ -124,15 +130,33 @@ where
                     ExitStatus::Conformant
                 }
                 _ => {
-                    let text = error.to_string();
-                    let first = text.lines().next().unwrap_or("invalid arguments");
                     console.line(&format!(
                         "chalk-conformance: {} (see --help)",
-                        first.trim_start_matches("error: ")
+                        one_line(&error)
                     ));
                     ExitStatus::Usage
                 }
             })
         }
     }
+}
+
+/// A command-line error in one line: clap's message up to its usage and tips, its lines joined
+/// (a missing argument is named on the line after "were not provided:").
+fn one_line(error: &clap::Error) -> String {
+    let text = error.to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|line| {
+            !["Usage:", "tip:", "For more information"]
+                .iter()
+                .any(|end| line.starts_with(end))
+        })
+        .filter(|line| !line.is_empty())
+        .collect();
+    if message.is_empty() {
+        return "invalid arguments".to_owned();
+    }
+    message.join(" ").trim_start_matches("error: ").to_owned()
 }

@@ -4,14 +4,19 @@
 //! 2. Build the deployment: `--url` and its provisioning options, or, without `--url`, the
 //!    reference server started in-process with its URL, API key, JWT secret and allowed origin;
 //!    declare all its extensions (unless told otherwise).
-//! 3. Plan: decide every scenario (run, skipped with a reason, extension not declared).
+//! 3. Plan: decide every scenario (run, skipped with a reason, extension not declared); a
+//!    selection that leaves nothing to check is a usage error (exit 2).
 //! 4. Preflight: one TCP connect, one provisioning round trip, and the run's positive controls:
 //!    a valid token from the given origin, and one signed with the given key, are accepted (exit
 //!    3, "cannot judge", in one line naming the likely cause, when one is not).
-//! 5. Run the runnable scenarios with cucumber, concurrently.
-//! 6. Report: verdict on the console; JUnit, Cucumber JSON, HTML, Markdown summary and
+//! 5. Capabilities: on a room of its own, try through the REST API what an operator does
+//!    (recordings, participant removal, room end) unless `--without` says it is missing; a route
+//!    that answers 404 or 405 is not offered, and the plan skips the scenarios that need it.
+//! 6. Run the runnable scenarios with cucumber, concurrently.
+//! 7. Report: verdict on the console; JUnit, Cucumber JSON, HTML, Markdown summary and
 //!    run-result JSON files, all from one results model, each redacted and scanned for secrets
-//!    before it is written; exit 0 or 1.
+//!    before it is written; exit 0 or 1, or 3 when more `must` scenarios were skipped than
+//!    `--max-skipped-must` allows.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -31,7 +36,9 @@ use crate::driver::deployment::{
 };
 use crate::driver::embedded::Tuning;
 use crate::driver::handshake::{self, Handshake, UpgradeRequest};
-use crate::driver::provision::{ParticipantSource, run_id};
+use crate::driver::provision::{
+    NotOffered, Operation, ParticipantSource, ProvisionError, Provisioner, run_id,
+};
 use crate::driver::redact::{Redactor, url_without_credentials};
 use crate::driver::tokens::{self, Identity, Minter};
 use crate::report::console::{Collector, Console, Report};
@@ -106,25 +113,27 @@ async fn run_against(
     let origin = deployment.origin().map(str::to_owned);
     let label = deployment.embedded().then_some(EMBEDDED_LABEL);
     let declared = config.declared.clone().unwrap_or_default();
-    let capabilities = Capabilities {
-        forge_tokens: provisioner.minter.is_some(),
-        allowed_origin: origin.is_some(),
-        rest_api: provisioner.rest.is_some(),
-        recordings: provisioner.rest.is_some() || provisioner.recording_command.is_some(),
+    let mut capabilities = capabilities(&provisioner, origin.is_some(), &config.without);
+    let decide = |capabilities: &Capabilities| {
+        Plan::decide(
+            &features,
+            &catalogue,
+            capabilities,
+            &declared,
+            &config.selection,
+        )
     };
-    let plan = match Plan::decide(
-        &features,
-        &catalogue,
-        capabilities,
-        &declared,
-        &config.selection,
-    ) {
+    let mut plan = match decide(&capabilities) {
         Ok(plan) => Arc::new(plan),
         Err(e) => {
             console.line(&format!("chalk-conformance: {e}"));
             return ExitStatus::Usage;
         }
     };
+    if let Some(nothing) = nothing_to_check(&plan) {
+        console.line(&format!("chalk-conformance: {nothing}"));
+        return ExitStatus::Usage;
+    }
     let schemas = match SchemaSet::bundled() {
         Ok(schemas) => schemas,
         Err(e) => {
@@ -158,7 +167,39 @@ async fn run_against(
         ));
         return ExitStatus::Unreachable;
     }
-    print_header(console, &context, label, config, &declared, &plan);
+    print_header(console, &context, label, config, &declared);
+    let unoffered = match unoffered_operations(&context, &capabilities).await {
+        Ok(unoffered) => unoffered,
+        Err(problem) => {
+            console.line(&format!("chalk-conformance: {}", redactor.redact(&problem)));
+            return ExitStatus::Unreachable;
+        }
+    };
+    if !unoffered.is_empty() {
+        for missing in unoffered {
+            console.line(&format!(
+                "not offered:  {} ({})",
+                missing.operation.name(),
+                missing.answer
+            ));
+            capabilities = capabilities.without(
+                missing.operation.name(),
+                format!("not offered by the deployment ({})", missing.answer),
+            );
+        }
+        plan = match decide(&capabilities) {
+            Ok(plan) => Arc::new(plan),
+            Err(e) => {
+                console.line(&format!("chalk-conformance: {e}"));
+                return ExitStatus::Usage;
+            }
+        };
+        if let Some(nothing) = nothing_to_check(&plan) {
+            console.line(&format!("chalk-conformance: {nothing}"));
+            return ExitStatus::Usage;
+        }
+    }
+    print_scenario_counts(console, &plan);
 
     let started = Instant::now();
     let started_at = time::OffsetDateTime::now_utc()
@@ -192,6 +233,7 @@ async fn run_against(
         config.strict,
         started.elapsed(),
     );
+    report.max_skipped_must = config.max_skipped_must;
     if let Some(expectations) = &config.expectations {
         let applied = expectations.apply(&mut report, &catalogue);
         for (id, status) in applied.unchecked {
@@ -225,8 +267,11 @@ async fn run_against(
             config.junit.as_ref().map(|_| export::junit(&report)),
         ),
         (
-            &config.json,
-            config.json.as_ref().map(|_| export::cucumber_json(&report)),
+            &config.cucumber_json,
+            config
+                .cucumber_json
+                .as_ref()
+                .map(|_| export::cucumber_json(&report)),
         ),
         (
             &config.summary,
@@ -267,11 +312,108 @@ async fn run_against(
         ));
         return ExitStatus::Usage;
     }
-    if report.conformant() {
-        ExitStatus::Conformant
-    } else {
+    if !report.conformant() {
         ExitStatus::NonConformant
+    } else if report.too_many_skipped_must() {
+        ExitStatus::Unreachable
+    } else {
+        ExitStatus::Conformant
     }
+}
+
+/// What the run can do with this provisioner and origin, less what `--without` says the
+/// deployment does not offer; each lack with how to make up for it.
+fn capabilities(
+    provisioner: &Provisioner,
+    allowed_origin: bool,
+    without: &BTreeSet<String>,
+) -> Capabilities {
+    let mut capabilities = Capabilities::default();
+    if provisioner.minter.is_none() {
+        capabilities =
+            capabilities.without("forge-tokens", "give --jwt-secret or --jwt-private-key");
+    }
+    if !allowed_origin {
+        capabilities = capabilities.without("allowed-origin", "give --origin");
+    }
+    if provisioner.rest.is_none() {
+        for need in ["rest-api", "participant-removal", "room-end"] {
+            capabilities = capabilities.without(need, "give --api-url and --api-key");
+        }
+        if provisioner.recording_command.is_none() {
+            capabilities = capabilities.without(
+                "recordings",
+                "give --api-url and --api-key, or --recording-command",
+            );
+        }
+    }
+    for need in without {
+        capabilities = capabilities.without(need, format!("not offered (--without {need})"));
+    }
+    capabilities
+}
+
+/// Why the plan checks nothing (no scenario selected, or none of the selected can run), in
+/// one line; `None` when some scenario runs.
+fn nothing_to_check(plan: &Plan) -> Option<String> {
+    let count = |wanted: fn(&Disposition) -> bool| {
+        plan.scenarios
+            .iter()
+            .filter(|s| wanted(&s.disposition))
+            .count()
+    };
+    if plan.scenarios.is_empty() {
+        return Some(format!(
+            "nothing to check: --tags/--name select none of the {} scenarios",
+            plan.not_selected
+        ));
+    }
+    (count(|d| *d == Disposition::Run) == 0).then(|| {
+        format!(
+            "nothing to check: none of the {} selected scenario(s) can run here ({} skipped, {} not declared)",
+            plan.scenarios.len(),
+            count(|d| matches!(d, Disposition::Skip(_))),
+            count(|d| matches!(d, Disposition::NotDeclared(_)))
+        )
+    })
+}
+
+/// Tries, on a room of the run's own, the operator's operations through the REST API that the
+/// scenarios would need and nobody said are missing; those the deployment does not offer. The
+/// problem, in one line, when the room cannot be provisioned.
+async fn unoffered_operations(
+    context: &RunContext,
+    capabilities: &Capabilities,
+) -> Result<Vec<NotOffered>, String> {
+    let provisioner = &context.provisioner;
+    let operations: Vec<Operation> = Operation::ALL
+        .into_iter()
+        .filter(|o| capabilities.lacks(o.name()).is_none())
+        .collect();
+    if provisioner.rest.is_none() || operations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let room_name = format!("chalk-conformance {} capabilities", context.run_id);
+    let failed = |e: ProvisionError| format!("provisioning failed: {e}");
+    let room = provisioner
+        .create_room(&room_name, &format!("{}-capabilities", context.run_id))
+        .await
+        .map_err(failed)?;
+    let participant = provisioner
+        .add_participant(
+            &room,
+            &format!("{}-capabilities-p", context.run_id),
+            "capabilities",
+            "participant",
+        )
+        .await
+        .map_err(failed)?;
+    context
+        .redactor
+        .register_token(&participant.token, "capabilities");
+    Ok(provisioner
+        .unoffered(&room, &participant.participant_id, &operations)
+        .await)
 }
 
 /// Writes a report file, unless it still shows a secret of the run (then nothing is written).
@@ -292,7 +434,6 @@ fn print_header(
     label: Option<&str>,
     config: &Config,
     declared: &BTreeSet<String>,
-    plan: &Plan,
 ) {
     let provisioning = match &context.provisioner.participants {
         ParticipantSource::Rest(rest) => format!("REST API {}", rest.url()),
@@ -303,12 +444,6 @@ fn print_header(
         "defective tokens forged with the deployment's key"
     } else {
         "no signing key: scenarios that forge tokens are skipped"
-    };
-    let count = |wanted: fn(&Disposition) -> bool| {
-        plan.scenarios
-            .iter()
-            .filter(|s| wanted(&s.disposition))
-            .count()
     };
     console.line(&format!(
         "chalk-conformance {} (run {})",
@@ -341,6 +476,16 @@ fn print_header(
             expectations.expected.len()
         ));
     }
+}
+
+/// The header's last line: how many scenarios run, are skipped, and are not declared.
+fn print_scenario_counts(console: &Console, plan: &Plan) {
+    let count = |wanted: fn(&Disposition) -> bool| {
+        plan.scenarios
+            .iter()
+            .filter(|s| wanted(&s.disposition))
+            .count()
+    };
     console.line(&format!(
         "scenarios:    {} to run, {} skipped, {} not declared\n",
         count(|d| *d == Disposition::Run),

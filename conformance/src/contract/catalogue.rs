@@ -27,7 +27,14 @@ pub const KNOWN_EXTENSIONS: &[&str] = &[
 ];
 
 /// The capabilities a requirement may need from a run (`needs`), as listed in the catalogue's header.
-pub const KNOWN_NEEDS: &[&str] = &["forge-tokens", "allowed-origin", "rest-api", "recordings"];
+pub const KNOWN_NEEDS: &[&str] = &[
+    "forge-tokens",
+    "allowed-origin",
+    "rest-api",
+    "recordings",
+    "participant-removal",
+    "room-end",
+];
 
 /// The catalogue's text, compiled into the binary.
 pub const BUNDLED_TOML: &str = include_str!("../../../spec/requirements.toml");

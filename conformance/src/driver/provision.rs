@@ -202,6 +202,103 @@ impl Provisioner {
     }
 }
 
+/// Something an operator does to a room through the REST API, which a deployment may not offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Operation {
+    /// Start and stop a recording (`POST /rooms/{room_id}/recordings/start`, `/stop`).
+    Recordings,
+    /// Remove a participant (`DELETE /rooms/{room_id}/participants/{participant_id}`).
+    ParticipantRemoval,
+    /// End a room (`POST /rooms/{room_id}/end`).
+    RoomEnd,
+}
+
+impl Operation {
+    /// Every operation, in the order they are tried on one room (the room ends last).
+    pub const ALL: [Operation; 3] = [
+        Operation::Recordings,
+        Operation::ParticipantRemoval,
+        Operation::RoomEnd,
+    ];
+
+    /// The capability's name, as the catalogue's `needs` and `--without` say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Recordings => "recordings",
+            Operation::ParticipantRemoval => "participant-removal",
+            Operation::RoomEnd => "room-end",
+        }
+    }
+
+    /// The route, as the API documents it.
+    fn route(self) -> &'static str {
+        match self {
+            Operation::Recordings => "POST /rooms/{room_id}/recordings/start",
+            Operation::ParticipantRemoval => {
+                "DELETE /rooms/{room_id}/participants/{participant_id}"
+            }
+            Operation::RoomEnd => "POST /rooms/{room_id}/end",
+        }
+    }
+}
+
+/// An operation the REST API does not offer, and what its route answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotOffered {
+    /// Which.
+    pub operation: Operation,
+    /// `POST /rooms/{room_id}/end answered 404`.
+    pub answer: String,
+}
+
+impl Provisioner {
+    /// Tries `operations` through the REST API on `room_id`, a room of the run's own with the
+    /// participant `participant_id` in it (recordings are started and stopped, the participant
+    /// removed, the room ended); the ones the API does not offer (404 or 405 on the route). Any
+    /// other answer counts as offered: the scenarios judge it. Nothing is tried without REST.
+    pub async fn unoffered(
+        &self,
+        room_id: &str,
+        participant_id: &str,
+        operations: &[Operation],
+    ) -> Vec<NotOffered> {
+        let Some(rest) = &self.rest else {
+            return Vec::new();
+        };
+        let mut unoffered = Vec::new();
+        for operation in Operation::ALL
+            .into_iter()
+            .filter(|o| operations.contains(o))
+        {
+            let tried = match operation {
+                Operation::Recordings => {
+                    match rest.recording(room_id, RecordingAction::Start).await {
+                        Ok(()) => rest.recording(room_id, RecordingAction::Stop).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                Operation::ParticipantRemoval => {
+                    rest.remove_participant(room_id, participant_id).await
+                }
+                Operation::RoomEnd => rest.end_room(room_id).await,
+            };
+            if let Err(error) = tried
+                && error.not_offered()
+            {
+                unoffered.push(NotOffered {
+                    operation,
+                    answer: format!(
+                        "{} answered {}",
+                        operation.route(),
+                        error.status().unwrap_or_default()
+                    ),
+                });
+            }
+        }
+        unoffered
+    }
+}
+
 /// Runs `sh -c command` with `env`; its trimmed standard output.
 async fn run_command(
     which: &'static str,

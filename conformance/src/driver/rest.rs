@@ -33,8 +33,9 @@ pub enum RestError {
         /// Why.
         reason: String,
     },
-    /// The API answered with a non-success status.
-    #[error("{method} {path} answered {status}: {body}")]
+    /// The API answered with a non-success status (the body is left out when it only repeats
+    /// the status, so that the code shows once).
+    #[error("{method} {path} answered {status}{}", quoted_body(*status, body))]
     Status {
         /// The HTTP method.
         method: String,
@@ -55,6 +56,48 @@ pub enum RestError {
         /// The missing field, as a JSON pointer.
         field: &'static str,
     },
+}
+
+/// `: body`, or nothing when the body is empty or only repeats the status (`404: Not Found`,
+/// `Not Found`, `404`).
+fn quoted_body(status: u16, body: &str) -> String {
+    let reason = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or_default();
+    let code = status.to_string();
+    let rest = body
+        .trim()
+        .trim_start_matches(&code)
+        .trim_start_matches(':');
+    let rest = rest.trim();
+    if rest.is_empty() || rest.eq_ignore_ascii_case(reason) {
+        String::new()
+    } else {
+        format!(": {}", body.trim())
+    }
+}
+
+impl RestError {
+    /// Whether the API does not offer what was asked: the route answered 404 (no such route) or
+    /// 405 (not with this method).
+    pub fn not_offered(&self) -> bool {
+        matches!(
+            self,
+            RestError::Status {
+                status: 404 | 405,
+                ..
+            }
+        )
+    }
+
+    /// The status the API answered, when it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            RestError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
 }
 
 /// A participant as the REST API created it.
@@ -231,5 +274,38 @@ fn without_url(error: &reqwest::Error) -> String {
         "timed out".to_owned()
     } else {
         deepest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(status: u16, body: &str) -> String {
+        RestError::Status {
+            method: "DELETE".into(),
+            path: "/rooms/r/participants/p".into(),
+            status,
+            body: body.into(),
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn a_status_shows_once_when_the_body_only_repeats_it() {
+        let path = "DELETE /rooms/r/participants/p";
+        assert_eq!(
+            answered(404, "404: Not Found"),
+            format!("{path} answered 404")
+        );
+        assert_eq!(
+            answered(405, "Method Not Allowed"),
+            format!("{path} answered 405")
+        );
+        assert_eq!(answered(404, ""), format!("{path} answered 404"));
+        assert_eq!(
+            answered(409, r#"{"error":"room ended"}"#),
+            format!(r#"{path} answered 409: {{"error":"room ended"}}"#)
+        );
     }
 }

@@ -571,8 +571,25 @@ impl Report {
             })
             .collect();
         let _ = writeln!(out);
+        let elapsed = self.elapsed.as_secs_f64();
         if self.conformant() {
-            let _ = writeln!(out, "Conformant ({:.1}s).", self.elapsed.as_secs_f64());
+            match (self.skipped_must_text(), self.max_skipped_must) {
+                (Some(skipped), Some(max)) if self.too_many_skipped_must() => {
+                    let _ = writeln!(
+                        out,
+                        "Cannot judge: {skipped}; --max-skipped-must allows {max} ({elapsed:.1}s)."
+                    );
+                }
+                (Some(skipped), _) => {
+                    let _ = writeln!(
+                        out,
+                        "Conformant for what was checked: {skipped} ({elapsed:.1}s)."
+                    );
+                }
+                (None, _) => {
+                    let _ = writeln!(out, "Conformant ({elapsed:.1}s).");
+                }
+            }
         } else if failed.is_empty() && self.errors.is_empty() {
             let ids: Vec<&str> = self
                 .unexpected_passes

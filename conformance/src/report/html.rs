@@ -154,8 +154,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .st-pass { color: var(--pass); background: var(--pass-bg); border-color: var(--pass-line); }
 .st-warn { color: var(--warn); background: var(--warn-bg); border-color: var(--warn-line); }
 .st-xfail { color: var(--xfail); background: var(--xfail-bg); border-color: var(--xfail-line); }
-.st-skipped, .st-not-declared, .st-not-run { color: var(--skip); background: var(--skip-bg); border-color: var(--skip-line); }
-.st-not-run { opacity: 0.75; }
+.st-skipped, .st-not_declared, .st-not_run { color: var(--skip); background: var(--skip-bg); border-color: var(--skip-line); }
+.st-not_run { opacity: 0.75; }
 .level { font-size: 0.75rem; font-weight: 600; padding: 0.05em 0.45em; border-radius: 4px; background: #e8ecf6; color: #33416b; white-space: nowrap; }
 .level.must { background: #1d2430; color: #fff; } .level.should { background: #dfe6f7; color: #23356b; }
 .level.extension { background: #f1ecfa; color: #4a2f83; }

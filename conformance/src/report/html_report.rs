@@ -96,8 +96,18 @@ impl View<'_> {
                 .filter(|e| e.verdict.status() == Status::Warn)
                 .map(Entry::charged_requirement),
         );
+        let skipped_must = report.skipped_must_text().map(|text| self.t(&text));
+        let cannot_judge = conformant && report.too_many_skipped_must();
         let mut why = if conformant {
-            "Every must-level and declared-extension scenario passed".to_owned()
+            match &skipped_must {
+                Some(skipped) if cannot_judge => format!(
+                    "Cannot judge: {skipped}, more than --max-skipped-must allows; what ran passed"
+                ),
+                Some(skipped) => format!(
+                    "Every must-level and declared-extension scenario that ran passed; {skipped}"
+                ),
+                None => "Every must-level and declared-extension scenario passed".to_owned(),
+            }
         } else if failed.is_empty() && report.errors.is_empty() {
             format!(
                 "Unexpected pass: the expectations file is stale ({} passed although expected to fail)",
@@ -147,17 +157,26 @@ impl View<'_> {
              <div><dt>Provisioning</dt><dd>{provisioning}</dd></div>\n\
              <div><dt>Origin sent</dt><dd>{origin}</dd></div>\n\
              </dl>\n</div>\n</header>\n",
-            class = if conformant { "ok" } else { "bad" },
-            word = if conformant {
-                "conformant"
+            class = if conformant && !cannot_judge {
+                "ok"
             } else {
-                "not-conformant"
+                "bad"
             },
-            mark = if conformant { "✔" } else { "✘" },
-            title = if conformant {
-                "Conformant"
+            word = match (conformant, cannot_judge) {
+                (true, true) => "cannot-judge",
+                (true, false) => "conformant",
+                (false, _) => "not-conformant",
+            },
+            mark = if conformant && !cannot_judge {
+                "✔"
             } else {
-                "Not conformant"
+                "✘"
+            },
+            title = match (conformant, cannot_judge, &skipped_must) {
+                (true, true, _) => "Cannot judge",
+                (true, false, Some(_)) => "Conformant for what was checked",
+                (true, false, None) => "Conformant",
+                (false, _, _) => "Not conformant",
             },
             date = self.t(&run.started_at.replace('T', " ").replace('Z', " UTC")),
             duration = duration_text(report.elapsed),

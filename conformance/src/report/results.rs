@@ -18,8 +18,12 @@ use crate::driver::transcript;
 use crate::suite::failure::Failure;
 use crate::suite::plan::{Disposition, Plan, PlannedScenario, ScenarioKey};
 
-/// The `format` of the run-result JSON; bumped only when a field changes meaning or goes away.
-pub const RESULTS_FORMAT: &str = "chalk-conformance-results/1";
+/// The `format` of the run-result JSON; bumped only when a field changes meaning or goes away
+/// (`/2`: statuses are spelt like the keys, `not_declared` and `not_run`).
+pub const RESULTS_FORMAT: &str = "chalk-conformance-results/2";
+
+/// The formats [`RunResults`] still reads: `/1` spelt `not-declared` and `not-run`.
+pub const READABLE_RESULTS_FORMATS: [&str; 2] = ["chalk-conformance-results/1", RESULTS_FORMAT];
 
 /// How one step went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,7 +227,7 @@ impl Verdict {
 
 /// A scenario's or a requirement's status, in the words every output uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     /// A failure that fails the run.
     Fail,
@@ -237,8 +241,10 @@ pub enum Status {
     /// Could not apply to this run; the reason says why.
     Skipped,
     /// An extension the server does not claim.
+    #[serde(alias = "not-declared")]
     NotDeclared,
     /// Not run at all: left out by `--tags`/`--name`, or no scenario.
+    #[serde(alias = "not-run")]
     NotRun,
 }
 
@@ -254,8 +260,9 @@ impl Status {
         Status::NotRun,
     ];
 
-    /// The short machine name: `fail`, `warn`, `xfail`, `pass`, `skipped`, `not-declared`,
-    /// `not-run` (filters, the run-result JSON and CSS classes use it).
+    /// The short machine name: `fail`, `warn`, `xfail`, `pass`, `skipped`, `not_declared`,
+    /// `not_run`, spelt like the run-result JSON's keys (filters, the run-result JSON and CSS
+    /// classes use it).
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Fail => "fail",
@@ -263,8 +270,8 @@ impl Status {
             Status::ExpectedFailure => "xfail",
             Status::Pass => "pass",
             Status::Skipped => "skipped",
-            Status::NotDeclared => "not-declared",
-            Status::NotRun => "not-run",
+            Status::NotDeclared => "not_declared",
+            Status::NotRun => "not_run",
         }
     }
 
@@ -389,6 +396,9 @@ pub struct Report {
     pub entries: Vec<Entry>,
     /// Whether `should` failures fail the run.
     pub strict: bool,
+    /// How many `must` scenarios may be skipped for a missing capability before the run cannot
+    /// judge (`--max-skipped-must`); `None`: any number.
+    pub max_skipped_must: Option<usize>,
     /// Errors cucumber reported about the features.
     pub errors: Vec<String>,
     /// Scenarios `--tags`/`--name` left out.
@@ -443,8 +453,8 @@ impl Report {
             .iter()
             .map(|planned| {
                 let (verdict, steps, duration, transcript) = match &planned.disposition {
-                    Disposition::Skip(reason) => (
-                        Verdict::Skipped(reason.clone()),
+                    Disposition::Skip(unmet) => (
+                        Verdict::Skipped(unmet.to_string()),
                         Vec::new(),
                         Duration::ZERO,
                         Vec::new(),
@@ -495,6 +505,7 @@ impl Report {
         Self {
             entries,
             strict,
+            max_skipped_must: None,
             errors,
             not_selected: plan.not_selected,
             elapsed,
@@ -543,7 +554,10 @@ impl Report {
                 .any(|e| matches!(e.verdict, Verdict::Failed { counts: true, .. }))
     }
 
-    /// `N passed, N failed, N skipped` (skips include undeclared extensions).
+    /// The counts of the whole run, every status in the words of the verdict table:
+    /// `N passed, N failed, N warned, N failed as expected, N skipped, N not declared`.
+    /// "Skipped" means what it means in the header and the table: could not apply to this run
+    /// (undeclared extensions are counted apart).
     pub fn closing_line(&self) -> String {
         let total = self
             .tallies()
@@ -552,13 +566,64 @@ impl Report {
                 sum.passed += t.passed;
                 sum.failed += t.failed;
                 sum.warned += t.warned;
-                sum.skipped += t.skipped + t.not_declared;
+                sum.expected_failures += t.expected_failures;
+                sum.skipped += t.skipped;
+                sum.not_declared += t.not_declared;
                 sum
             });
         format!(
-            "{} passed, {} failed, {} skipped",
-            total.passed, total.failed, total.skipped
+            "{} passed, {} failed, {} warned, {} failed as expected, {} skipped, {} not declared",
+            total.passed,
+            total.failed,
+            total.warned,
+            total.expected_failures,
+            total.skipped,
+            total.not_declared
         )
+    }
+
+    /// The `must` scenarios skipped because the run lacks what they need, counted per need.
+    pub fn skipped_must(&self) -> BTreeMap<&str, usize> {
+        let mut needs = BTreeMap::new();
+        for entry in &self.entries {
+            if entry.planned.requirement.level == Level::Must
+                && let Disposition::Skip(unmet) = &entry.planned.disposition
+            {
+                *needs.entry(unmet.need.as_str()).or_default() += 1;
+            }
+        }
+        needs
+    }
+
+    /// `18 must scenarios skipped (needs rest-api)`, or with several needs
+    /// `6 must scenarios skipped (needs forge-tokens: 4, recordings: 2)`; `None` when no `must`
+    /// scenario was skipped.
+    pub fn skipped_must_text(&self) -> Option<String> {
+        let needs = self.skipped_must();
+        let total: usize = needs.values().sum();
+        if total == 0 {
+            return None;
+        }
+        let needs = if needs.len() == 1 {
+            needs.keys().copied().collect::<Vec<_>>().join("")
+        } else {
+            needs
+                .iter()
+                .map(|(need, count)| format!("{need}: {count}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Some(format!(
+            "{total} must scenario{} skipped (needs {needs})",
+            if total == 1 { "" } else { "s" }
+        ))
+    }
+
+    /// Whether more `must` scenarios were skipped than `--max-skipped-must` allows: the run
+    /// could not judge what it was asked to.
+    pub fn too_many_skipped_must(&self) -> bool {
+        self.max_skipped_must
+            .is_some_and(|max| self.skipped_must().values().sum::<usize>() > max)
     }
 
     /// Every active requirement of the catalogue, in catalogue order, with its status and the
@@ -645,6 +710,8 @@ impl Report {
             duration_ms: millis(self.elapsed),
             strict: self.strict,
             conformant: self.conformant(),
+            skipped_must: self.skipped_must().values().sum(),
+            cannot_judge: self.conformant() && self.too_many_skipped_must(),
             counts: self
                 .tallies()
                 .into_iter()
@@ -679,8 +746,14 @@ pub struct RunResults {
     pub duration_ms: u64,
     /// Whether `should` failures failed the run.
     pub strict: bool,
-    /// The verdict.
+    /// The verdict: nothing failed that counts (of what was checked).
     pub conformant: bool,
+    /// `must` scenarios skipped because the run lacked what they need.
+    #[serde(default)]
+    pub skipped_must: usize,
+    /// More `must` scenarios were skipped than `--max-skipped-must` allows: the run exits 3.
+    #[serde(default)]
+    pub cannot_judge: bool,
     /// Scenario counts per level (`must`, `should`, `extension`).
     pub counts: BTreeMap<String, Tally>,
     /// Every active requirement of the catalogue, in catalogue order.
@@ -703,7 +776,7 @@ pub struct RequirementResult {
     pub area: String,
     /// The catalogue title.
     pub title: String,
-    /// The worst status of its scenarios (`not-run` when none was selected).
+    /// The worst status of its scenarios (`not_run` when none was selected).
     pub status: Status,
     /// Its scenarios, as `path:line`.
     pub scenarios: Vec<String>,
@@ -966,7 +1039,10 @@ pub(crate) mod sample {
                     "REC-001",
                     "Starting a recording",
                     60,
-                    Disposition::Skip("needs recordings".to_owned()),
+                    Disposition::Skip(crate::suite::plan::Unmet {
+                        need: "recordings".to_owned(),
+                        why: "give --api-url and --api-key".to_owned(),
+                    }),
                 ),
                 Verdict::Skipped("needs recordings: give --api-url and --api-key".to_owned()),
             ),
@@ -983,6 +1059,7 @@ pub(crate) mod sample {
         Report {
             entries,
             strict: false,
+            max_skipped_must: None,
             errors: Vec::new(),
             not_selected: 0,
             elapsed: Duration::from_millis(1234),
@@ -1033,7 +1110,10 @@ mod tests {
         let tallies = report.tallies();
         assert_eq!(tallies[&Level::Must].expected_failures, 1);
         assert_eq!(tallies[&Level::Must].failed, 2);
-        assert_eq!(report.closing_line(), "1 passed, 2 failed, 2 skipped");
+        assert_eq!(
+            report.closing_line(),
+            "1 passed, 2 failed, 1 warned, 1 failed as expected, 1 skipped, 1 not declared"
+        );
     }
 
     #[test]
@@ -1119,6 +1199,22 @@ mod tests {
             failure.one_line(),
             "expected the case finished; got it hung"
         );
+    }
+
+    #[test]
+    fn the_run_result_json_spells_statuses_like_its_keys() {
+        let catalogue = Catalogue::bundled().unwrap();
+        let text = serde_json::to_string(&sample::report().run_results(&catalogue)).unwrap();
+        assert!(text.contains("\"not_declared\":1"), "{text}");
+        assert!(text.contains("\"status\":\"not_declared\""), "{text}");
+        assert!(text.contains("\"status\":\"not_run\""), "{text}");
+        assert!(
+            !text.contains("not-declared") && !text.contains("not-run"),
+            "{text}"
+        );
+        // The first format's spelling is still read.
+        let old: Status = serde_json::from_str("\"not-declared\"").unwrap();
+        assert_eq!(old, Status::NotDeclared);
     }
 
     #[test]

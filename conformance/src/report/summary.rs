@@ -22,16 +22,30 @@ pub fn render(report: &Report, catalogue: &Catalogue) -> String {
     let mut out = String::new();
     let run = &report.run;
     let conformant = report.conformant();
+    let cannot_judge = conformant && report.too_many_skipped_must();
+    let skipped_must = report.skipped_must_text();
     let _ = writeln!(
         out,
         "## {} Chalk conformance: {}\n",
-        if conformant { "✅" } else { "❌" },
-        if conformant {
-            "conformant"
+        if conformant && !cannot_judge {
+            "✅"
         } else {
-            "not conformant"
+            "❌"
+        },
+        match (conformant, cannot_judge, &skipped_must) {
+            (true, true, _) => "cannot judge",
+            (true, false, Some(_)) => "conformant for what was checked",
+            (true, false, None) => "conformant",
+            (false, _, _) => "not conformant",
         }
     );
+    if let Some(skipped) = &skipped_must {
+        let limit = match report.max_skipped_must {
+            Some(max) if cannot_judge => format!("; `--max-skipped-must` allows {max}"),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "_{skipped}{limit}._\n");
+    }
     let _ = writeln!(
         out,
         "Target `{}` · started {} · {} · chalk-conformance {} · run `{}`{}\n",

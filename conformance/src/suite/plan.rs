@@ -1,13 +1,16 @@
-//! Which scenarios a run executes, decided before anything is sent.
+//! Which scenarios a run executes, decided before any scenario starts.
 //!
 //! The features are read (from the copies compiled into the binary, or from `--features DIR`),
 //! their outlines expanded, and every scenario is matched to its catalogue entry through its
 //! `@req.<ID>` tag. A scenario then runs, or is skipped for a stated reason: its requirement is
 //! an extension the server did not declare, or it needs something the run cannot do (forge
-//! tokens, provision through REST, record, connect from an allowed origin). Skips are decided
-//! here from the catalogue, never by a scenario failing halfway.
+//! tokens, provision through REST, record, remove a participant, end a room, connect from an
+//! allowed origin), because the options give no way to, the user said the deployment lacks it
+//! (`--without`), or the deployment's REST API does not offer it (the runner tries it first).
+//! Skips are decided here from the catalogue and those [`Capabilities`], never by a scenario
+//! failing halfway.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -201,33 +204,47 @@ pub fn display_name(scenario: &gherkin::Scenario) -> String {
     }
 }
 
-/// What a run can do, as the catalogue's `needs` name it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The capabilities a user can say the deployment does not offer (`--without`): what an
+/// operator does through the REST API, which a deployment may leave out.
+pub const STATABLE_ABSENCES: &[&str] = &["participant-removal", "room-end", "recordings"];
+
+/// What a run cannot do, as the catalogue's `needs` name it, each with why; everything else it
+/// can. [`Capabilities::default`] lacks nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capabilities {
-    /// Sign tokens with the deployment's key.
-    pub forge_tokens: bool,
-    /// Connect from an origin the deployment allows (`--origin`).
-    pub allowed_origin: bool,
-    /// Use the REST API.
-    pub rest_api: bool,
-    /// Start and stop recordings.
-    pub recordings: bool,
+    /// Need → why the run cannot meet it.
+    missing: BTreeMap<String, String>,
 }
 
 impl Capabilities {
+    /// The same capabilities without `need`, for the reason `why` (e.g. "give --origin").
+    pub fn without(mut self, need: &str, why: impl Into<String>) -> Self {
+        self.missing.insert(need.to_owned(), why.into());
+        self
+    }
+
     /// Why `need` cannot be met, or `None` when it can.
-    pub fn lacks(&self, need: &str) -> Option<&'static str> {
-        match need {
-            "forge-tokens" if !self.forge_tokens => {
-                Some("needs forge-tokens: give --jwt-secret or --jwt-private-key")
-            }
-            "allowed-origin" if !self.allowed_origin => Some("needs allowed-origin: give --origin"),
-            "rest-api" if !self.rest_api => Some("needs rest-api: give --api-url and --api-key"),
-            "recordings" if !self.recordings => {
-                Some("needs recordings: give --api-url and --api-key, or --recording-command")
-            }
-            _ => None,
-        }
+    pub fn lacks(&self, need: &str) -> Option<Unmet> {
+        self.missing.get(need).map(|why| Unmet {
+            need: need.to_owned(),
+            why: why.clone(),
+        })
+    }
+}
+
+/// A need of a scenario the run cannot meet: which, and why. Shown as `needs rest-api: give
+/// --api-url and --api-key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmet {
+    /// The need, as the catalogue names it (`recordings`).
+    pub need: String,
+    /// Why the run lacks it, or how to give it.
+    pub why: String,
+}
+
+impl fmt::Display for Unmet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "needs {}: {}", self.need, self.why)
     }
 }
 
@@ -282,8 +299,8 @@ fn eval(op: &TagOperation, tags: &[&str]) -> bool {
 pub enum Disposition {
     /// It runs.
     Run,
-    /// It cannot apply to this run.
-    Skip(String),
+    /// It cannot apply to this run: it needs what the run cannot do.
+    Skip(Unmet),
     /// Its extension was not declared.
     NotDeclared(String),
 }
@@ -354,7 +371,7 @@ impl Plan {
     pub fn decide(
         features: &[gherkin::Feature],
         catalogue: &Catalogue,
-        capabilities: Capabilities,
+        capabilities: &Capabilities,
         declared: &BTreeSet<String>,
         selection: &Selection,
     ) -> Result<Self, PlanError> {
@@ -394,7 +411,7 @@ impl Plan {
                     .chain(need_tags(&tags))
                     .find_map(|n| capabilities.lacks(n))
                 {
-                    Some(reason) => Disposition::Skip(reason.to_owned()),
+                    Some(unmet) => Disposition::Skip(unmet),
                     None => Disposition::Run,
                 },
             };
@@ -480,6 +497,15 @@ pub fn all_scenarios(
 mod tests {
     use super::*;
 
+    /// Capabilities of a run that can do none of what the catalogue's `needs` name.
+    fn nothing() -> Capabilities {
+        crate::contract::catalogue::KNOWN_NEEDS
+            .iter()
+            .fold(Capabilities::default(), |c, need| {
+                c.without(need, "not here")
+            })
+    }
+
     fn declared(names: &[&str]) -> BTreeSet<String> {
         names.iter().map(|s| (*s).to_owned()).collect()
     }
@@ -499,7 +525,7 @@ mod tests {
         let plan = Plan::decide(
             &features,
             &catalogue,
-            Capabilities::default(),
+            &nothing(),
             &declared(&[]),
             &Selection::default(),
         )
@@ -517,8 +543,8 @@ mod tests {
             by_req("CHAT-012"),
             Disposition::NotDeclared("chat-echo".into())
         );
-        assert!(matches!(by_req("AUTH-009"), Disposition::Skip(r) if r.contains("forge-tokens")));
-        assert!(matches!(by_req("REC-001"), Disposition::Skip(r) if r.contains("recordings")));
+        assert!(matches!(by_req("AUTH-009"), Disposition::Skip(u) if u.need == "forge-tokens"));
+        assert!(matches!(by_req("REC-001"), Disposition::Skip(u) if u.need == "recordings"));
     }
 
     #[test]
@@ -529,7 +555,7 @@ mod tests {
         let plan = Plan::decide(
             &features,
             &catalogue,
-            Capabilities::default(),
+            &nothing(),
             &declared(&[]),
             &selection,
         )

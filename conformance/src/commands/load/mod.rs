@@ -6,7 +6,7 @@
 //! `--url` with the suite's provisioning options). Then `--senders` per room send chat messages
 //! for `--duration`, either keeping `--window` messages in flight or at `--rate` messages per
 //! second per room, and every receiver checks what arrives (see [`client`]). The result is a
-//! table and, with `--json`, a JSON document ([`report`]); anything lost, duplicated or
+//! table and, with `--results-json`, a JSON document ([`report`]); anything lost, duplicated or
 //! misrouted, or any error, makes the exit code 1.
 //!
 //! `--raw` drops the Chalk handshake and loads a plain broadcast server (one that relays every
@@ -797,10 +797,10 @@ fn summarise(
     summary
 }
 
-/// Prints the table and writes the JSON of `--json`; the exit status of the run.
+/// Prints the table and writes the JSON of `--results-json`; the exit status of the run.
 fn write_report(console: &Console, args: &LoadArgs, summary: &Summary) -> ExitStatus {
     console.write(&summary.table());
-    if let Some(path) = &args.json {
+    if let Some(path) = &args.results_json {
         let json = serde_json::to_string_pretty(summary).unwrap_or_default();
         if let Err(e) = std::fs::write(path, json + "\n") {
             console.line(&format!(
