@@ -79,6 +79,7 @@ async fn wss_targets_pass_with_the_private_ca_and_are_unreachable_without_it() {
             .contains("target unreachable"),
         "{output}"
     );
+    assert!(output.contains("give that CA with --ca-cert"), "{output}");
 
     args.extend(["--ca-cert", ca.to_str().unwrap()]);
     let (status, output) = conformance(&args).await;
@@ -86,6 +87,47 @@ async fn wss_targets_pass_with_the_private_ca_and_are_unreachable_without_it() {
     assert!(
         output.ends_with(
             " passed, 0 failed, 0 warned, 0 failed as expected, 0 skipped, 0 not declared\n"
+        ),
+        "{output}"
+    );
+
+    server.shutdown().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_signed_certificate_without_ca_cert_is_unreachable_with_the_hint_to_give_one() {
+    let dir = std::env::temp_dir().join(format!("chalk-tls-self-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server-key.pem"), key.serialize_pem()).unwrap();
+    let mut config = Config::ephemeral();
+    config.tls = Some(TlsConfig {
+        cert: dir.join("server.pem"),
+        key: dir.join("server-key.pem"),
+    });
+    let secret = config.jwt_secret().unwrap().to_owned();
+    let origin = config.default_tenant.allowed_origins[0].clone();
+    let server = serve(config)
+        .await
+        .expect("the TLS reference server starts");
+    let url = server.ws_url();
+
+    let (status, output) =
+        conformance(&["--url", &url, "--jwt-secret", &secret, "--origin", &origin]).await;
+    assert_eq!(status, ExitStatus::Unreachable, "{output}");
+    let line = output
+        .lines()
+        .find(|l| l.contains("target unreachable"))
+        .unwrap_or_else(|| panic!("no unreachable line: {output}"));
+    assert!(
+        line.contains(
+            "if the server's certificate comes from a private CA, give that CA with --ca-cert (CHALK_CA_CERT)"
         ),
         "{output}"
     );

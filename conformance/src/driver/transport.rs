@@ -226,12 +226,34 @@ impl Connector {
             }
             let name = ServerName::try_from(target.host.clone())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-            let tls = self.tls.connect(name, tcp).await?;
+            let tls = self.tls.connect(name, tcp).await.map_err(hint_ca_cert)?;
             Ok(Transport::Tls(Box::new(tls)))
         };
         tokio::time::timeout(timeout, open)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "timed out"))?
+    }
+}
+
+/// What a TLS failure whose certificate has an issuer nobody trusts adds to its message.
+pub const CA_CERT_HINT: &str = "if the server's certificate comes from a private CA, give that CA with --ca-cert (CHALK_CA_CERT)";
+
+/// A TLS handshake error, with [`CA_CERT_HINT`] added when the server's certificate was issued
+/// by a CA that neither the system roots nor `--ca-cert` hold (a self-signed one included).
+fn hint_ca_cert(error: io::Error) -> io::Error {
+    let unknown_issuer = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|e| {
+            matches!(
+                e,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+            )
+        });
+    if unknown_issuer {
+        io::Error::new(error.kind(), format!("{error}; {CA_CERT_HINT}"))
+    } else {
+        error
     }
 }
 
