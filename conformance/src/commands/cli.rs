@@ -4,8 +4,10 @@
 //! [`FuzzArgs`], [`LoadArgs`] and the [`Provisioning`] options they share); the subcommands read
 //! them and none defines its own.
 //!
-//! Every option can also be given as a `CHALK_*` environment variable, which is the way to pass
-//! secrets in CI (an argument shows up in process listings). A configuration that cannot work —
+//! Every option of every subcommand can also be given as an environment variable, which is the
+//! way to pass secrets in CI (an argument shows up in process listings): `CHALK_<FLAG>` for the
+//! suite's options and those a subcommand shares with it, `CHALK_<SUBCOMMAND>_<FLAG>` for an
+//! option only a subcommand has; switches read `1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`. A configuration that cannot work —
 //! a missing file, an unknown extension name, a key without its algorithm — is refused with one
 //! line and exit code 2 before anything is sent.
 
@@ -15,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser, Subcommand};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -66,8 +69,8 @@ pub struct Options {
     #[arg(long, env = "CHALK_PROFILE", value_name = "FILE")]
     pub profile: Option<PathBuf>,
 
-    /// Make should-level failures fail the run.
-    #[arg(long, env = "CHALK_STRICT", action = ArgAction::SetTrue)]
+    /// Make should-level failures fail the run (CHALK_STRICT: 1/0, true/false, yes/no, on/off).
+    #[arg(long, env = "CHALK_STRICT", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub strict: bool,
 
     /// Exit 3 (the run cannot judge) when more than N must scenarios are skipped because the
@@ -199,7 +202,7 @@ pub struct Provisioning {
     /// Extra claim of minted tokens, e.g. tenant_id=t_acme (repeatable).
     #[arg(
         long = "claim",
-        env = "CHALK_CLAIMS",
+        env = "CHALK_CLAIM",
         value_name = "KEY=VALUE",
         value_delimiter = ','
     )]
@@ -228,7 +231,8 @@ pub struct Provisioning {
     #[arg(long, env = "CHALK_ORIGIN", value_name = "ORIGIN")]
     pub origin: Option<String>,
 
-    /// PEM file of a private CA to trust for wss:// and https:// (besides the system roots).
+    /// PEM file of a private CA to trust for wss:// and https://, added to the system roots (not
+    /// replacing them).
     #[arg(long, env = "CHALK_CA_CERT", value_name = "PEM_FILE")]
     pub ca_cert: Option<PathBuf>,
 }
@@ -443,12 +447,12 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct DocsArgs {
     /// The directory to write the site into (created if missing).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "CHALK_DOCS_OUT", value_name = "DIR")]
     pub out: PathBuf,
 
     /// A run's results to show: the run-result JSON of `--results-json`, or a Cucumber JSON
     /// report of `--cucumber-json`.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "CHALK_DOCS_RESULTS", value_name = "FILE")]
     pub results: Option<PathBuf>,
 }
 
@@ -485,55 +489,75 @@ pub struct FuzzArgs {
     pub provisioning: Provisioning,
 
     /// An extension the server claims (repeatable; see spec/extensions.md).
-    #[arg(long = "declare", value_name = "EXTENSION", value_delimiter = ',')]
+    #[arg(
+        long = "declare",
+        env = "CHALK_DECLARE",
+        value_name = "EXTENSION",
+        value_delimiter = ','
+    )]
     pub declare: Vec<String>,
 
     /// TOML profile of the server: `extensions = ["chat-echo", ...]`.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "CHALK_PROFILE", value_name = "FILE")]
     pub profile: Option<PathBuf>,
 
     /// Seed of the run (default: a random one, printed).
-    #[arg(long, value_name = "N")]
+    #[arg(long, env = "CHALK_FUZZ_SEED", value_name = "N")]
     pub seed: Option<u64>,
 
     /// How many cases to run.
-    #[arg(long, default_value_t = 100, value_name = "M")]
+    #[arg(
+        long,
+        env = "CHALK_FUZZ_CASES",
+        default_value_t = 100,
+        value_name = "M"
+    )]
     pub cases: usize,
 
     /// Play exactly the case of a replay file (written when a case fails), once.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["seed", "cases"])]
+    #[arg(long, env = "CHALK_FUZZ_REPLAY", value_name = "FILE", conflicts_with_all = ["seed", "cases"])]
     pub replay: Option<PathBuf>,
 
     /// Where to write the minimal failing case (default: chalk-fuzz-<seed>.json).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "CHALK_FUZZ_CASE_FILE", value_name = "FILE")]
     pub case_file: Option<PathBuf>,
 
     /// Cases played at once (each in rooms of its own).
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    #[arg(
+        long,
+        env = "CHALK_FUZZ_CONCURRENCY",
+        default_value_t = 8,
+        value_name = "N"
+    )]
     pub concurrency: usize,
 
     /// The most actions in a case.
-    #[arg(long, default_value_t = DEFAULT_MAX_ACTIONS, value_name = "N")]
+    #[arg(long, env = "CHALK_FUZZ_MAX_ACTIONS", default_value_t = DEFAULT_MAX_ACTIONS, value_name = "N")]
     pub max_actions: usize,
 
     /// How long to wait for anything owed (a delivery, a presence event, a close).
-    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "CHALK_FUZZ_EVENT_TIMEOUT", default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
     pub event_timeout: Duration,
 
     /// How long the end of a case waits for frames that must not come (duplicates, strays).
-    #[arg(long, default_value = "200ms", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "CHALK_FUZZ_QUIET_WINDOW", default_value = "200ms", value_parser = parse_duration, value_name = "DURATION")]
     pub quiet_window: Duration,
 
     /// The most one case may take.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "CHALK_FUZZ_CASE_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub case_timeout: Duration,
 
     /// The most the whole run may take, shrinking included; no case starts after it.
-    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "CHALK_FUZZ_TIME_LIMIT", default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     pub time_limit: Duration,
 
     /// The most plays spent shrinking a failure.
-    #[arg(long, default_value_t = 300, value_name = "N")]
+    #[arg(
+        long,
+        env = "CHALK_FUZZ_MAX_SHRINK_RUNS",
+        default_value_t = 300,
+        value_name = "N"
+    )]
     pub max_shrink_runs: usize,
 }
 
@@ -558,68 +582,123 @@ pub struct LoadArgs {
     /// Where the load goes and how to get participants: the suite's options.
     #[command(flatten)]
     pub provisioning: Provisioning,
-    /// Allow a target outside loopback (only a server you operate).
-    #[arg(long)]
+    /// Allow a target outside loopback (only a server you operate) (CHALK_LOAD_ALLOW_REMOTE: 1/0, true/false, yes/no, on/off).
+    #[arg(long, env = "CHALK_LOAD_ALLOW_REMOTE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub allow_remote: bool,
-    /// Plain broadcast server: no token, no subprotocol; the room goes in `?room=`.
-    #[arg(long)]
+    /// Plain broadcast server: no token, no subprotocol; the room goes in `?room=` (CHALK_LOAD_RAW: 1/0, true/false, yes/no, on/off).
+    #[arg(long, env = "CHALK_LOAD_RAW", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub raw: bool,
     /// Rooms with traffic.
-    #[arg(long, default_value_t = 1, value_name = "R")]
+    #[arg(long, env = "CHALK_LOAD_ROOMS", default_value_t = 1, value_name = "R")]
     pub rooms: u32,
     /// Participants per room.
-    #[arg(long, default_value_t = 10, value_name = "M")]
+    #[arg(
+        long,
+        env = "CHALK_LOAD_PARTICIPANTS",
+        default_value_t = 10,
+        value_name = "M"
+    )]
     pub participants: u32,
     /// Participants per room that send.
-    #[arg(long, default_value_t = 1, value_name = "S")]
+    #[arg(
+        long,
+        env = "CHALK_LOAD_SENDERS",
+        default_value_t = 1,
+        value_name = "S"
+    )]
     pub senders: u32,
     /// Chat messages per second per room, on a fixed schedule.
-    #[arg(long, value_name = "N", conflicts_with = "window")]
+    #[arg(
+        long,
+        env = "CHALK_LOAD_RATE",
+        value_name = "N",
+        conflicts_with = "window"
+    )]
     pub rate: Option<u32>,
     /// Messages each sender keeps in flight (default 8 when --rate is not given).
-    #[arg(long, value_name = "W")]
+    #[arg(long, env = "CHALK_LOAD_WINDOW", value_name = "W")]
     pub window: Option<u32>,
     /// How long the senders send, e.g. 5s, 1m.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "CHALK_LOAD_DURATION", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub duration: Duration,
     /// Length of each chat text.
-    #[arg(long, default_value_t = 100, value_name = "BYTES")]
+    #[arg(
+        long,
+        env = "CHALK_LOAD_PAYLOAD_BYTES",
+        default_value_t = 100,
+        value_name = "BYTES"
+    )]
     pub payload_bytes: usize,
     /// Extra authenticated connections that only stay connected.
-    #[arg(long, default_value_t = 0, value_name = "K")]
+    #[arg(
+        long,
+        env = "CHALK_LOAD_IDLE_CONNECTIONS",
+        default_value_t = 0,
+        value_name = "K"
+    )]
     pub idle_connections: u32,
     /// Idle connections per room.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(
+        long,
+        env = "CHALK_LOAD_IDLE_ROOM_SIZE",
+        default_value_t = 10,
+        value_name = "N"
+    )]
     pub idle_room_size: u32,
     /// Refuse shapes with more connections than this.
-    #[arg(long, default_value_t = 20_000, value_name = "N")]
+    #[arg(
+        long,
+        env = "CHALK_LOAD_MAX_CONNECTIONS",
+        default_value_t = 20_000,
+        value_name = "N"
+    )]
     pub max_connections: u32,
     /// Connection attempts at once.
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(
+        long,
+        env = "CHALK_LOAD_CONNECT_CONCURRENCY",
+        default_value_t = 64,
+        value_name = "N"
+    )]
     pub connect_concurrency: usize,
     /// Bound on one connection attempt.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "CHALK_LOAD_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub connect_timeout: Duration,
     /// How long to wait for messages still in flight when sending stops.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "CHALK_LOAD_DRAIN", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub drain: Duration,
     /// Write the results as JSON here (old name: --json, still accepted).
-    #[arg(long, visible_alias = "json", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "CHALK_LOAD_RESULTS_JSON",
+        visible_alias = "json",
+        value_name = "FILE"
+    )]
     pub results_json: Option<PathBuf>,
-    /// No progress lines on stderr.
-    #[arg(long)]
+    /// No progress lines on stderr (CHALK_LOAD_QUIET: 1/0, true/false, yes/no, on/off).
+    #[arg(long, env = "CHALK_LOAD_QUIET", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub quiet: bool,
     /// Process id of the server, to read its memory and CPU from /proc.
-    #[arg(long, value_name = "PID")]
+    #[arg(long, env = "CHALK_LOAD_SERVER_PID", value_name = "PID")]
     pub server_pid: Option<u32>,
     /// Worker threads of the load generator.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(
+        long,
+        env = "CHALK_LOAD_THREADS",
+        default_value_t = 1,
+        value_name = "N"
+    )]
     pub threads: usize,
     /// Worker threads of the embedded server.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(
+        long,
+        env = "CHALK_LOAD_SERVER_THREADS",
+        default_value_t = 1,
+        value_name = "N"
+    )]
     pub server_threads: usize,
     /// Name of the target in the table and the JSON.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, env = "CHALK_LOAD_LABEL", value_name = "NAME")]
     pub label: Option<String>,
 }
 
@@ -1016,6 +1095,102 @@ mod tests {
                     flag.get_help().map(ToString::to_string)
                 );
             }
+        }
+    }
+
+    /// Every option of `command` and its subcommands, with the path of subcommand names to it.
+    fn every_option(command: &clap::Command, path: &str, found: &mut Vec<(String, clap::Arg)>) {
+        for arg in command.get_arguments() {
+            if !matches!(arg.get_id().as_str(), "help" | "version") {
+                found.push((path.to_owned(), arg.clone()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            every_option(sub, &format!("{path} {}", sub.get_name()), found);
+        }
+    }
+
+    #[test]
+    fn every_option_of_every_subcommand_has_a_variable_named_like_it() {
+        use clap::CommandFactory as _;
+        let suite = Options::command().bin_name("chalk-conformance");
+        let mut options = Vec::new();
+        every_option(&suite, "chalk-conformance", &mut options);
+        // The suite's options, and those a subcommand takes over from it (the provisioning
+        // options; --declare and --profile of `fuzz`), are CHALK_<FLAG>; an option only a
+        // subcommand has is CHALK_<SUBCOMMAND>_<FLAG>, even where the suite has a flag of the
+        // same name meaning something else (`fuzz --concurrency`).
+        use clap::Args as _;
+        let mut shared: Vec<String> = Provisioning::augment_args(clap::Command::new("shared"))
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .collect();
+        shared.extend(["declare".to_owned(), "profile".to_owned()]);
+        let mut names = Vec::new();
+        for (path, arg) in &options {
+            let long = arg.get_long().expect("every option is a --flag");
+            let env = arg
+                .get_env()
+                .unwrap_or_else(|| panic!("{path} --{long} has no environment variable"))
+                .to_string_lossy()
+                .into_owned();
+            let flag = long.to_uppercase().replace('-', "_");
+            let subcommand = path.split(' ').nth(1);
+            let expected = match subcommand {
+                Some(sub) if !shared.iter().any(|s| s == long) => {
+                    format!("CHALK_{}_{flag}", sub.to_uppercase())
+                }
+                _ => format!("CHALK_{flag}"),
+            };
+            assert_eq!(env, expected, "{path} --{long}");
+            names.push(env);
+        }
+        for sub in ["fuzz", "load", "docs"] {
+            assert!(
+                names
+                    .iter()
+                    .any(|n| n.starts_with(&format!("CHALK_{}_", sub.to_uppercase())))
+            );
+        }
+    }
+
+    #[test]
+    fn boolean_options_read_1_0_true_and_false() {
+        use clap::CommandFactory as _;
+        let suite = Options::command();
+        let mut options = Vec::new();
+        every_option(&suite, "chalk-conformance", &mut options);
+        let booleans: Vec<_> = options
+            .iter()
+            .filter(|(_, arg)| matches!(arg.get_action(), ArgAction::SetTrue))
+            .collect();
+        assert!(booleans.len() >= 4, "{booleans:?}");
+        for (path, arg) in booleans {
+            // The value a variable gives goes through the option's value parser; here it is
+            // handed one as an argument value.
+            let probe = clap::Command::new("probe").arg(
+                clap::Arg::new("value")
+                    .long("value")
+                    .value_parser(arg.get_value_parser().clone()),
+            );
+            let read = |text: &str| {
+                let matches = probe
+                    .clone()
+                    .try_get_matches_from(["probe", "--value", text])
+                    .unwrap_or_else(|e| panic!("{path} {}: {text}: {e}", arg.get_id()));
+                *matches.get_one::<bool>("value").expect("a bool")
+            };
+            for (text, meaning) in [("1", true), ("0", false), ("true", true), ("false", false)] {
+                assert_eq!(read(text), meaning, "{path} {} {text}", arg.get_id());
+            }
+        }
+    }
+
+    #[test]
+    fn boolean_variables_say_what_they_accept_in_the_help() {
+        for args in [&["--help"][..], &["load", "--help"][..]] {
+            let text = help(args);
+            assert!(text.contains("1/0, true/false"), "{text}");
         }
     }
 
