@@ -7,7 +7,8 @@
 //! WebSocket; a [`connection`] sends and receives its frames, each written to the scenario's
 //! wire [`transcript`]. Participants, rooms and recordings come from [`provision`] (through the
 //! [`rest`] API, a command, or [`tokens`] minted with the deployment's key), and [`redact`] keeps
-//! every secret of the run out of what is shown.
+//! every secret of the run out of what is shown; [`visible`] names the invisible and
+//! combining characters of what is shown.
 
 pub mod connection;
 pub mod deployment;
@@ -19,3 +20,4 @@ pub mod rest;
 pub mod tokens;
 pub mod transcript;
 pub mod transport;
+pub mod visible;

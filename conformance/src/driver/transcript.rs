@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::driver::redact::Redactor;
+use crate::driver::visible::mark_invisible;
 
 /// The longest text of one transcript line; longer frames are cut, with their size noted.
 const MAX_LINE_CHARS: usize = 400;
@@ -100,24 +101,29 @@ impl Transcript {
             .clone()
     }
 
-    /// Every entry so far in time order, its text redacted and cut to a size a report can show.
+    /// Every entry so far in time order, its text redacted, its invisible characters named, and
+    /// cut to a size a report can show.
     pub fn redacted(&self, redactor: &Redactor) -> Vec<Entry> {
         let mut entries = self.entries();
         // Readers of several connections append concurrently; a stable sort keeps each one's order.
         entries.sort_by_key(|e| e.at);
         for entry in &mut entries {
             // Redact before shortening: a token cut in half no longer matches its registered value.
-            entry.text = shorten_to(&redactor.redact(&entry.text), MAX_KEPT_CHARS);
+            entry.text = shorten_to(
+                &mark_invisible(&redactor.redact(&entry.text)),
+                MAX_KEPT_CHARS,
+            );
         }
         entries
     }
 
-    /// The transcript as text, one entry per line (continuation lines indented), secrets masked.
+    /// The transcript as text, one entry per line (continuation lines indented), secrets masked
+    /// and invisible characters named (`<U+200B ZERO WIDTH SPACE>`).
     pub fn render(&self, redactor: &Redactor) -> String {
         let mut out = String::new();
         for entry in self.entries() {
             // Redact before shortening: a token cut in half no longer matches its registered value.
-            let text = shorten(&redactor.redact(&entry.text));
+            let text = shorten(&mark_invisible(&redactor.redact(&entry.text)));
             let mut lines = text.lines();
             let first = lines.next().unwrap_or("");
             let _ = writeln!(
@@ -194,6 +200,29 @@ mod tests {
         let text = transcript.render(&redactor);
         assert!(text.contains("token.[token:Alice]"), "{text}");
         assert!(!text.contains("eyJ"), "{text}");
+    }
+
+    #[test]
+    fn marks_invisible_characters_in_rendered_and_kept_entries() {
+        let transcript = Transcript::new();
+        let redactor = Redactor::new();
+        transcript.record(
+            "Alice#1",
+            Direction::In,
+            "{\"text\":\"caf\u{65}\u{301}\u{200B}\"}",
+        );
+        let text = transcript.render(&redactor);
+        assert!(
+            text.contains(
+                "{\"text\":\"cafe<U+0301 COMBINING ACUTE ACCENT><U+200B ZERO WIDTH SPACE>\"}"
+            ),
+            "{text}"
+        );
+        let kept = transcript.redacted(&redactor);
+        assert!(
+            kept[0].text.contains("<U+200B ZERO WIDTH SPACE>"),
+            "{kept:?}"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::contract::frame::FrameView;
 use crate::driver::connection::{Received, ReceivedKind};
 use crate::driver::handshake::{Handshake, HttpResponse, accept_key};
+use crate::driver::visible::{quoted, quoted_list};
 use crate::suite::failure::Mismatch;
 
 pub mod chat;
@@ -73,10 +74,10 @@ pub fn summarize(frames: &[Received], names: &BTreeMap<String, String>) -> Strin
         .iter()
         .map(|f| match &f.kind {
             ReceivedKind::Json(value) => summarize_event(FrameView(value), names),
-            ReceivedKind::NotJson(text) => format!("non-JSON text {:?}", shorten(text, 40)),
+            ReceivedKind::NotJson(text) => format!("non-JSON text {}", quoted(&shorten(text, 40))),
             ReceivedKind::Binary(n) => format!("a binary frame of {n} bytes"),
             ReceivedKind::Pong(payload) => {
-                format!("a pong frame {:?}", String::from_utf8_lossy(payload))
+                format!("a pong frame {}", quoted(&String::from_utf8_lossy(payload)))
             }
         })
         .collect();
@@ -87,16 +88,16 @@ fn summarize_event(frame: FrameView<'_>, names: &BTreeMap<String, String>) -> St
     let event = frame.event().unwrap_or("(no event)");
     let subject = frame.subject().map(|id| match names.get(id) {
         Some(name) => format!("{name} ({id})"),
-        None => format!("{id:?}"),
+        None => quoted(id),
     });
     match (event, subject) {
         ("chat.message", Some(sender)) => {
             let text = frame.text("text").unwrap_or("");
-            format!("chat.message from {sender} {:?}", shorten(text, 40))
+            format!("chat.message from {sender} {}", quoted(&shorten(text, 40)))
         }
         ("error", _) => {
             let code = frame.text("code").unwrap_or("?");
-            format!("error {code:?}")
+            format!("error {}", quoted(code))
         }
         (event, Some(subject)) => format!("{event} about {subject}"),
         (event, None) => event.to_owned(),
@@ -207,17 +208,25 @@ pub fn valid_opening_handshake(response: &HttpResponse, key: &str) -> Match {
         .iter()
         .any(|v| v.trim().eq_ignore_ascii_case("websocket"))
     {
-        problems.push(format!("Upgrade is {upgrade:?}, not websocket"));
+        problems.push(format!(
+            "Upgrade is {}, not websocket",
+            quoted_list(&upgrade)
+        ));
     }
     let connection = response.header_list("connection");
     if !connection.iter().any(|v| v.eq_ignore_ascii_case("upgrade")) {
-        problems.push(format!("Connection is {connection:?}, without Upgrade"));
+        problems.push(format!(
+            "Connection is {}, without Upgrade",
+            quoted_list(&connection)
+        ));
     }
     let expected_accept = accept_key(key);
     let accept = response.header_values("sec-websocket-accept");
     if accept != [expected_accept.as_str()] {
         problems.push(format!(
-            "Sec-WebSocket-Accept is {accept:?}, not {expected_accept:?}"
+            "Sec-WebSocket-Accept is {}, not {}",
+            quoted_list(&accept),
+            quoted(&expected_accept)
         ));
     }
     if problems.is_empty() {
@@ -279,7 +288,7 @@ pub fn json_error_body(response: &HttpResponse, member: &str) -> Match {
             if body.is_empty() {
                 "an empty body".to_owned()
             } else {
-                format!("the body {:?}", shorten(&body, 200))
+                format!("the body {}", quoted(&shorten(&body, 200)))
             },
         )),
     }
@@ -288,7 +297,7 @@ pub fn json_error_body(response: &HttpResponse, member: &str) -> Match {
 /// AUTH-015: every attempt was refused with the same status and body.
 pub fn identical_refusals(attempts: &[(String, &Handshake)]) -> Match {
     let describe = |h: &Handshake| match h.response() {
-        Some(r) => format!("{} {:?}", r.status, shorten(&r.body_text(), 120)),
+        Some(r) => format!("{} {}", r.status, quoted(&shorten(&r.body_text(), 120))),
         None => h.summary(),
     };
     let accepted: Vec<&str> = attempts
@@ -329,7 +338,7 @@ pub fn rfc3339_timestamp(timestamp: &str) -> Match<OffsetDateTime> {
     OffsetDateTime::parse(timestamp, &Rfc3339).map_err(|e| {
         Mismatch::new(
             "an RFC 3339 date-time with a time zone, like 2026-01-06T10:45:00Z",
-            format!("{timestamp:?} ({e})"),
+            format!("{} ({e})", quoted(timestamp)),
         )
     })
 }
@@ -348,7 +357,8 @@ pub fn utc_near(timestamp: &str, now: OffsetDateTime, tolerance: time::Duration)
             tolerance.whole_minutes()
         ),
         format!(
-            "{timestamp:?} ({} seconds off{})",
+            "{} ({} seconds off{})",
+            quoted(timestamp),
             skew.whole_seconds(),
             if utc { "" } else { ", not UTC" }
         ),
@@ -361,7 +371,7 @@ pub fn each_exactly_once(sent: &[String], received: &[String]) -> Match {
     for text in sent {
         let count = received.iter().filter(|r| *r == text).count();
         if count != 1 {
-            problems.push(format!("{text:?} {count} times"));
+            problems.push(format!("{} {count} times", quoted(text)));
         }
     }
     if problems.is_empty() {
@@ -390,16 +400,14 @@ pub fn in_sent_order(sent: &[String], received: &[String]) -> Match {
     Err(Mismatch::new(
         format!("the {} messages in the order they were sent", sent.len()),
         format!(
-            "{} of them arrived; the order first differs at position {}: got {:?}, sent {:?}",
+            "{} of them arrived; the order first differs at position {}: got {}, sent {}",
             seen.len(),
             first_difference + 1,
             seen.get(first_difference)
-                .map(|s| s.as_str())
-                .unwrap_or("nothing"),
+                .map_or_else(|| "nothing".to_owned(), |s| quoted(s)),
             expected
                 .get(first_difference)
-                .map(|s| s.as_str())
-                .unwrap_or("nothing"),
+                .map_or_else(|| "nothing".to_owned(), |s| quoted(s)),
         ),
     ))
 }
@@ -413,7 +421,11 @@ pub fn all_distinct(ids: &[String]) -> Match {
     } else {
         Err(Mismatch::new(
             "a different id on every message",
-            format!("repeated ids: {repeated:?} among {ids:?}"),
+            format!(
+                "repeated ids: {} among {}",
+                quoted_list(repeated),
+                quoted_list(ids)
+            ),
         ))
     }
 }

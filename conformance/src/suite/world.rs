@@ -678,7 +678,10 @@ impl Scene {
         };
         let ping = Message::Ping(payload.clone().into_bytes().into());
         if connection
-            .send_raw(ping, &format!("(ping frame {payload:?})"))
+            .send_raw(
+                ping,
+                &format!("(ping frame {})", crate::driver::visible::quoted(&payload)),
+            )
             .await
             .is_err()
         {

@@ -5,6 +5,7 @@ use serde_json::Value;
 use super::{Match, chat_texts, chat_with_text, of_event};
 use crate::contract::frame::FrameView;
 use crate::driver::connection::Received;
+use crate::driver::visible::{quoted, quoted_list};
 use crate::suite::failure::Mismatch;
 
 /// A string member of a frame's `data`, or the empty string.
@@ -19,7 +20,7 @@ pub fn chat_received(frames: &[Received], listener: &str, text: &str) -> Match<V
         .map(|frame| (*frame).clone())
         .ok_or_else(|| {
             Mismatch::new(
-                format!("{listener} to receive the chat message {text:?}"),
+                format!("{listener} to receive the chat message {}", quoted(text)),
                 format!("none of {} frame(s) is that chat message", frames.len()),
             )
         })
@@ -50,7 +51,11 @@ pub fn texts_missing(sent: &[String], received: &[String]) -> Mismatch {
     let unexpected: Vec<&String> = received.iter().filter(|t| !sent.contains(t)).collect();
     Mismatch::new(
         format!("each of the {} texts, byte for byte", sent.len()),
-        format!("missing {missing:?}; received instead {unexpected:?}"),
+        format!(
+            "missing {}; received instead {}",
+            quoted_list(missing),
+            quoted_list(unexpected)
+        ),
     )
 }
 
@@ -61,8 +66,8 @@ pub fn sender_is(frame: &Value, sender: &str, expected: &str) -> Match {
         return Ok(());
     }
     Err(Mismatch::new(
-        format!("sender_id {expected:?} ({sender}'s participant id)"),
-        format!("sender_id {actual:?}"),
+        format!("sender_id {} ({sender}'s participant id)", quoted(expected)),
+        format!("sender_id {}", quoted(&actual)),
     ))
 }
 
@@ -81,7 +86,11 @@ pub fn same_id(first: &str, first_id: &str, second: &str, second_id: &str) -> Ma
     }
     Err(Mismatch::new(
         format!("{first} and {second} to see one id"),
-        format!("{first} sees {first_id:?}, {second} sees {second_id:?}"),
+        format!(
+            "{first} sees {}, {second} sees {}",
+            quoted(first_id),
+            quoted(second_id)
+        ),
     ))
 }
 
@@ -92,7 +101,7 @@ pub fn server_chose_id_and_timestamp(sent: &Value, frame: &Value) -> Match {
         if FrameView(sent).text(field) == Some(got.as_str()) {
             return Err(Mismatch::new(
                 format!("a {field} chosen by the server"),
-                format!("the {field} the client put in chat.send: {got:?}"),
+                format!("the {field} the client put in chat.send: {}", quoted(&got)),
             ));
         }
     }
@@ -105,8 +114,11 @@ pub fn echo_has_id(sender: &str, other: &str, theirs: &str, own: &str) -> Match 
         return Ok(());
     }
     Err(Mismatch::new(
-        format!("the echo to {sender} with the id {other} sees ({theirs:?})"),
-        format!("the echo has the id {own:?}"),
+        format!(
+            "the echo to {sender} with the id {other} sees ({})",
+            quoted(theirs)
+        ),
+        format!("the echo has the id {}", quoted(own)),
     ))
 }
 
@@ -117,6 +129,23 @@ mod tests {
     use std::time::Duration;
 
     use crate::driver::connection::ReceivedKind;
+
+    #[test]
+    fn a_text_that_lost_its_combining_accent_names_the_accent_by_code_point() {
+        let sent = vec!["cafe\u{301}".to_owned()];
+        let received = vec!["cafe".to_owned()];
+        let mismatch = texts_missing(&sent, &received);
+        assert_eq!(
+            mismatch.actual,
+            "missing [\"cafe<U+0301 COMBINING ACUTE ACCENT>\"]; received instead [\"cafe\"]"
+        );
+        let mismatch = chat_received(&[], "Bob", "a\u{200B}b").unwrap_err();
+        assert_eq!(
+            mismatch.expected,
+            "Bob to receive the chat message \"a<U+200B ZERO WIDTH SPACE>b\""
+        );
+        assert!(!mismatch.expected.contains("\\u{"), "{mismatch}");
+    }
 
     fn chat(id: &str, sender: &str, text: &str) -> Received {
         Received {

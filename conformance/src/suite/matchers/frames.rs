@@ -2,6 +2,7 @@
 
 use super::Match;
 use crate::driver::connection::{Received, ReceivedKind};
+use crate::driver::visible::quoted;
 use crate::suite::failure::Mismatch;
 
 /// PING-001: a Pong frame carrying `payload` arrived.
@@ -14,7 +15,7 @@ pub fn pong_received(frames: &[Received], payload: &str) -> Match {
         return Ok(());
     }
     Err(Mismatch::new(
-        format!("a pong frame carrying {payload:?}"),
+        format!("a pong frame carrying {}", quoted(payload)),
         "no such pong frame",
     ))
 }

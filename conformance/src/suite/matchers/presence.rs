@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::{Match, about, of_event, summarize};
 use crate::contract::frame::FrameView;
 use crate::driver::connection::{Received, ReceivedKind};
+use crate::driver::visible::{quoted, quoted_list, quoted_value};
 use crate::suite::failure::Mismatch;
 
 /// `listener` has received `event` about `subject` (participant `id`); the frame.
@@ -24,7 +25,10 @@ pub fn about_received(
         .map(|frame| (*frame).clone())
         .ok_or_else(|| {
             Mismatch::new(
-                format!("{listener} to receive {event} about {subject} (id {id:?})"),
+                format!(
+                    "{listener} to receive {event} about {subject} (id {})",
+                    quoted(id)
+                ),
                 format!("none of {} frame(s) is that event", frames.len()),
             )
         })
@@ -125,8 +129,16 @@ pub fn shows_name_and_role(frame: &Value, display_name: &str, role: &str) -> Mat
         return Ok(());
     }
     Err(Mismatch::new(
-        format!("display_name {display_name:?} and role {role:?}"),
-        format!("display_name {shown_name} and role {shown_role}"),
+        format!(
+            "display_name {} and role {}",
+            quoted(display_name),
+            quoted(role)
+        ),
+        format!(
+            "display_name {} and role {}",
+            quoted_value(&shown_name),
+            quoted_value(&shown_role)
+        ),
     ))
 }
 
@@ -197,7 +209,7 @@ pub fn roster_lists(
     }
     Err(Mismatch::new(
         format!("a roster listing {} and {}", expected[0].0, expected[1].0),
-        format!("a roster listing {listed:?}"),
+        format!("a roster listing {}", quoted_list(listed)),
     ))
 }
 

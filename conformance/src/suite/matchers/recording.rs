@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::Match;
 use super::chat::data_text;
+use crate::driver::visible::{quoted, quoted_list};
 use crate::suite::failure::Mismatch;
 
 /// The `recording_id` of a recording event, or the empty string.
@@ -17,8 +18,11 @@ pub fn stopped_names_started(stopped: &str, started: &str) -> Match {
         return Ok(());
     }
     Err(Mismatch::new(
-        format!("recording.stopped naming {started:?}, the recording that started"),
-        format!("recording.stopped naming {stopped:?}"),
+        format!(
+            "recording.stopped naming {}, the recording that started",
+            quoted(started)
+        ),
+        format!("recording.stopped naming {}", quoted(stopped)),
     ))
 }
 
@@ -28,8 +32,11 @@ pub fn started_is_new(started: &str, earlier: &[String]) -> Match {
         return Ok(());
     }
     Err(Mismatch::new(
-        format!("a recording_id other than the earlier recordings' {earlier:?}"),
-        format!("recording.started naming {started:?} again"),
+        format!(
+            "a recording_id other than the earlier recordings' {}",
+            quoted_list(earlier)
+        ),
+        format!("recording.started naming {} again", quoted(started)),
     ))
 }
 

@@ -8,6 +8,7 @@ use crate::contract::frame::FrameView;
 use crate::contract::judge::SchemaViolation;
 use crate::contract::schemas::{CompiledSchema, SchemaSet};
 use crate::driver::connection::{Received, ReceivedKind};
+use crate::driver::visible::quoted;
 use crate::suite::failure::{Failure, Mismatch};
 
 /// SCHEMA-*: `frame` matches the schema of `event`.
@@ -34,7 +35,9 @@ pub fn every_frame_an_envelope(envelope: &CompiledSchema, frames: &[Received]) -
                 let listed: Vec<String> = violations.iter().map(ToString::to_string).collect();
                 format!("{value}\n{}", listed.join("\n"))
             }),
-            ReceivedKind::NotJson(text) => Some(format!("a text frame that is not JSON: {text:?}")),
+            ReceivedKind::NotJson(text) => {
+                Some(format!("a text frame that is not JSON: {}", quoted(text)))
+            }
             ReceivedKind::Binary(n) => Some(format!("a binary frame of {n} bytes")),
             ReceivedKind::Pong(_) => None,
         };
@@ -58,8 +61,8 @@ pub fn error_received(frames: &[Received], code: &str, event: Option<&str>) -> M
         return Ok(());
     }
     let expected = match event {
-        Some(event) => format!("error {code:?} naming the event {event:?}"),
-        None => format!("error {code:?}"),
+        Some(event) => format!("error {} naming the event {}", quoted(code), quoted(event)),
+        None => format!("error {}", quoted(code)),
     };
     Err(Mismatch::new(expected, "no such error"))
 }

@@ -8,6 +8,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
+use crate::driver::visible::quoted;
 use crate::suite::failure::{Failed, Failure};
 use crate::suite::matchers::frames;
 use crate::suite::steps::parameters::Name;
@@ -20,7 +21,7 @@ const NOT_UTF8: &[u8] = b"{\"event\":\"chat.send\",\"data\":{\"text\":\"\x80\xc0
 /// Sends `text` as one text frame from `from`.
 async fn send_text(scene: &mut Scene, from: &str, text: &str) -> Result<(), Failure> {
     let sent = scene.connection_mut(from)?.send_text(text).await;
-    sent.map_err(|e| scene.fail(format!("{from} to send {text:?}"), e.to_string()))?;
+    sent.map_err(|e| scene.fail(format!("{from} to send {}", quoted(text)), e.to_string()))?;
     scene.last_sent = serde_json::from_str::<Value>(text).ok();
     Ok(())
 }
@@ -61,8 +62,8 @@ async fn sends_invalid_utf8(world: &mut ChalkWorld, from: Name) -> Result<(), Fa
             scene.begin_action();
             let frame = Frame::message(NOT_UTF8.to_vec(), OpCode::Data(Data::Text), true);
             let described = format!(
-                "(text frame that is not UTF-8: {:?})",
-                String::from_utf8_lossy(NOT_UTF8)
+                "(text frame that is not UTF-8: {})",
+                quoted(&String::from_utf8_lossy(NOT_UTF8))
             );
             send_raw(scene, &from, Message::Frame(frame), &described).await
         })
@@ -92,7 +93,13 @@ async fn sends_ping(world: &mut ChalkWorld, from: Name, payload: String) -> Resu
         .judge(async |scene| {
             scene.begin_action();
             let ping = Message::Ping(payload.clone().into_bytes().into());
-            send_raw(scene, &from, ping, &format!("(ping frame {payload:?})")).await
+            send_raw(
+                scene,
+                &from,
+                ping,
+                &format!("(ping frame {})", quoted(&payload)),
+            )
+            .await
         })
         .await
 }
