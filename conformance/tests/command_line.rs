@@ -70,3 +70,47 @@ fn the_suite_without_url_still_notes_the_signing_key_it_ignores() {
         "{shown}"
     );
 }
+
+/// Runs the binary with `args` and the one variable `name=value`, the rest of `CHALK_*` cleared.
+fn run_with(args: &[&str], name: &str, value: &str) -> Output {
+    let mut command = Command::new(BIN);
+    for (variable, _) in std::env::vars_os() {
+        if variable.to_string_lossy().starts_with("CHALK_") {
+            command.env_remove(variable);
+        }
+    }
+    command
+        .args(args)
+        .env(name, value)
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn switches_read_1_0_true_and_false_from_their_variables_and_refuse_anything_else() {
+    for value in ["1", "0", "true", "false"] {
+        let output = run_with(&["list"], "CHALK_STRICT", value);
+        assert_eq!(output.status.code(), Some(0), "CHALK_STRICT={value}");
+    }
+    let output = run_with(&["list"], "CHALK_STRICT", "maybe");
+    assert_eq!(output.status.code(), Some(2));
+    let shown = text(&output.stdout) + &text(&output.stderr);
+    assert!(shown.contains("maybe"), "{shown}");
+}
+
+#[test]
+fn help_names_each_variable_and_what_switches_accept() {
+    let output = run_with(&["load", "--help"], "CHALK_UNUSED", "");
+    let shown = text(&output.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for expected in [
+        "[env: CHALK_LOAD_ROOMS=]",
+        "[env: CHALK_LOAD_QUIET=]",
+        "CHALK_LOAD_QUIET: 1/0, true/false",
+        "[env: CHALK_CLAIM=]",
+    ] {
+        assert!(shown.contains(expected), "{expected}: {shown}");
+    }
+}
