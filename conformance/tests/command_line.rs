@@ -99,6 +99,17 @@ fn switches_read_1_0_true_and_false_from_their_variables_and_refuse_anything_els
 }
 
 #[test]
+fn a_renamed_variable_still_set_is_a_one_line_usage_error_naming_the_new_name() {
+    let output = run_with(&["list"], "CHALK_CLAIMS", "tenant_id=t_acme");
+    assert_eq!(output.status.code(), Some(2));
+    let shown = text(&output.stdout) + &text(&output.stderr);
+    assert_eq!(shown.trim().lines().count(), 1, "{shown}");
+    assert!(shown.contains("CHALK_CLAIMS is now CHALK_CLAIM"), "{shown}");
+    let output = run_with(&["list"], "CHALK_CLAIM", "tenant_id=t_acme");
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
 fn help_names_each_variable_and_what_switches_accept() {
     let output = run_with(&["load", "--help"], "CHALK_UNUSED", "");
     let shown = text(&output.stdout)

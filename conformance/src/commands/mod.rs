@@ -88,6 +88,18 @@ where
     }
 }
 
+/// Environment variables that were renamed, with their new names: a CI job that still sets an
+/// old one is told so, rather than losing the setting without a word.
+const RENAMED_VARIABLES: &[(&str, &str)] = &[("CHALK_CLAIMS", "CHALK_CLAIM")];
+
+/// The first renamed environment variable that is still set, with its new name.
+fn renamed_variable_in_use() -> Option<(&'static str, &'static str)> {
+    RENAMED_VARIABLES
+        .iter()
+        .copied()
+        .find(|(old, _)| std::env::var_os(old).is_some())
+}
+
 /// The options of the command line, with those given after `fuzz` laid over the suite's and
 /// the remote-only settings of the environment dropped (each noted on the console); the exit
 /// status when there is nothing to run (`--help`, `--version`, a usage error).
@@ -102,6 +114,12 @@ where
             <Options as clap::FromArgMatches>::from_arg_matches(&matches).map(|o| (o, matches))
         });
     match parsed {
+        Ok(_) if let Some((old, new)) = renamed_variable_in_use() => {
+            console.line(&format!(
+                "chalk-conformance: the environment variable {old} is now {new}; rename it"
+            ));
+            Err(ExitStatus::Usage)
+        }
         Ok((mut options, matches)) => {
             // `fuzz --url …` names its target after the subcommand; the checks below see it.
             if let (Some(Command::Fuzz(fuzz)), Some(("fuzz", given))) =
