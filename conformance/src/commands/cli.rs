@@ -169,7 +169,7 @@ pub struct Options {
 #[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
 pub struct Provisioning {
     /// The WebSocket endpoint, e.g. wss://staging.example.com/api/v1/ws (default: an embedded
-    /// reference server).
+    /// reference server, in builds with the default feature embedded-server).
     #[arg(long, env = "CHALK_URL", value_name = "URL")]
     pub url: Option<String>,
 

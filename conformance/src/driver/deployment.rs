@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio_rustls::rustls::ClientConfig;
 
 use crate::contract::catalogue::KNOWN_EXTENSIONS;
-use crate::driver::embedded::{EmbeddedServer, Tuning};
+use crate::driver::embedded::{EmbeddedServer, StartError, Tuning};
 use crate::driver::provision::{ParticipantSource, Provisioner};
 use crate::driver::redact::Redactor;
 use crate::driver::rest::RestClient;
@@ -145,6 +145,10 @@ pub enum DeploymentError {
     /// The embedded reference server could not start (the target is unreachable).
     #[error("{0}")]
     Start(String),
+    /// The options name no target and this binary was built without the embedded reference
+    /// server (a usage error: pass `--url`).
+    #[error("{}", StartError::NotBuilt)]
+    NoEmbeddedServer,
     /// The options give no usable way to get participants (a usage error); the message is
     /// already redacted.
     #[error("{0}")]
@@ -187,7 +191,10 @@ impl Deployment {
             None => {
                 let server = EmbeddedServer::start(embedded.tuning)
                     .await
-                    .map_err(DeploymentError::Start)?;
+                    .map_err(|e| match e {
+                        StartError::NotBuilt => DeploymentError::NoEmbeddedServer,
+                        StartError::Failed(e) => DeploymentError::Start(e),
+                    })?;
                 let target = match Target::parse(&server.ws_url) {
                     Ok(target) => target,
                     Err(e) => {
@@ -309,7 +316,7 @@ impl Deployment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::transport;
+    use crate::driver::{embedded, transport};
 
     fn access(target: Option<&str>) -> Access {
         Access {
@@ -363,7 +370,10 @@ mod tests {
                 provisioning,
                 tuning: Tuning::AsShipped,
             };
-            let deployment = Deployment::start(access, None, setup).await.unwrap();
+            let deployment = match Deployment::start(access, None, setup).await {
+                Err(DeploymentError::NoEmbeddedServer) if !embedded::AVAILABLE => return,
+                started => started.unwrap(),
+            };
             assert!(deployment.embedded());
             assert!(deployment.origin().is_some());
             let provisioner = deployment.provisioner().unwrap();

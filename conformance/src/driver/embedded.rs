@@ -14,10 +14,7 @@
 //! the generator's, and the load report says so. Everything else (token verification, origin
 //! check, parsing, validation, ids, timestamps, fan-out) is as it ships.
 
-use std::thread;
 use std::time::Duration;
-
-use tokio::sync::oneshot;
 
 /// Prefix of the embedded server's thread names when it has threads of its own.
 pub const SERVER_THREADS: &str = "chalk-srv";
@@ -50,50 +47,96 @@ pub struct EmbeddedServer {
     pub allowed_origin: Option<String>,
     /// Its clock leeway for `exp`/`nbf`.
     pub token_leeway: Duration,
-    running: Running,
+    running: server::Running,
 }
 
-/// Where the server runs, and how it is stopped.
-#[derive(Debug)]
-enum Running {
-    /// On the caller's runtime.
-    Here(chalk_reference_server::Server),
-    /// On a runtime of its own, in a thread of its own.
-    OwnThreads(OwnThreads),
-}
-
-/// The thread a server with threads of its own runs in; a message on `stop` shuts it down, and
-/// dropping it sends that message.
-#[derive(Debug)]
-struct OwnThreads {
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl OwnThreads {
-    /// Shuts the server down and waits for its thread.
-    async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
-    }
-}
-
-impl Drop for OwnThreads {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+/// Why the embedded server did not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// This binary was built without the cargo feature `embedded-server`: only `--url` targets.
+    #[error(
+        "no --url (CHALK_URL) given, and this binary was built without the embedded reference \
+         server (cargo feature `embedded-server`): pass --url with the server to judge"
+    )]
+    NotBuilt,
+    /// The server, its runtime or its thread could not start (the problem, as one line).
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl EmbeddedServer {
     /// Starts the reference server with its ephemeral configuration (a free loopback port and
-    /// fresh secrets), tuned as `tuning` says; the problem, as one line, when it cannot start.
-    pub async fn start(tuning: Tuning) -> Result<EmbeddedServer, String> {
+    /// fresh secrets), tuned as `tuning` says; [`StartError::NotBuilt`] in a binary built
+    /// without it.
+    pub async fn start(tuning: Tuning) -> Result<EmbeddedServer, StartError> {
+        server::start(tuning).await
+    }
+
+    /// Shuts the server down and waits until it has stopped.
+    pub async fn stop(self) {
+        self.running.stop().await;
+    }
+}
+
+/// Starting and stopping the reference server: the only code that names its crate.
+#[cfg(feature = "embedded-server")]
+mod server {
+    use std::thread;
+
+    use tokio::sync::oneshot;
+
+    use super::{EmbeddedServer, SERVER_THREADS, StartError, Tuning};
+
+    /// Where the server runs, and how it is stopped.
+    #[derive(Debug)]
+    pub(super) enum Running {
+        /// On the caller's runtime.
+        Here(chalk_reference_server::Server),
+        /// On a runtime of its own, in a thread of its own.
+        OwnThreads(OwnThreads),
+    }
+
+    impl Running {
+        /// Shuts the server down and waits until it has stopped.
+        pub(super) async fn stop(self) {
+            match self {
+                Running::Here(server) => server.shutdown().await,
+                Running::OwnThreads(mut own) => own.stop().await,
+            }
+        }
+    }
+
+    /// The thread a server with threads of its own runs in; a message on `stop` shuts it down,
+    /// and dropping it sends that message.
+    #[derive(Debug)]
+    pub(super) struct OwnThreads {
+        stop: Option<oneshot::Sender<()>>,
+        thread: Option<thread::JoinHandle<()>>,
+    }
+
+    impl OwnThreads {
+        /// Shuts the server down and waits for its thread.
+        async fn stop(&mut self) {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+            if let Some(thread) = self.thread.take() {
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
+        }
+    }
+
+    impl Drop for OwnThreads {
+        fn drop(&mut self) {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+        }
+    }
+
+    /// Starts the reference server with its ephemeral configuration, tuned as `tuning` says.
+    pub(super) async fn start(tuning: Tuning) -> Result<EmbeddedServer, StartError> {
         let mut config = chalk_reference_server::Config::ephemeral();
         if let Tuning::Load { .. } = tuning {
             config.limits.rate_per_second = 1e12;
@@ -107,12 +150,14 @@ impl EmbeddedServer {
         let token_leeway = config.jwt.leeway;
         let (urls, running) = match tuning {
             Tuning::AsShipped => {
-                let server = chalk_reference_server::serve(config)
-                    .await
-                    .map_err(|e| format!("cannot start the embedded reference server: {e}"))?;
+                let server = chalk_reference_server::serve(config).await.map_err(|e| {
+                    StartError::Failed(format!("cannot start the embedded reference server: {e}"))
+                })?;
                 ((server.ws_url(), server.api_url()), Running::Here(server))
             }
-            Tuning::Load { threads } => start_on_own_threads(config, threads).await?,
+            Tuning::Load { threads } => start_on_own_threads(config, threads)
+                .await
+                .map_err(StartError::Failed)?,
         };
         let (ws_url, api_url) = urls;
         Ok(EmbeddedServer {
@@ -126,56 +171,105 @@ impl EmbeddedServer {
         })
     }
 
-    /// Shuts the server down and waits until it has stopped.
-    pub async fn stop(self) {
-        match self.running {
-            Running::Here(server) => server.shutdown().await,
-            Running::OwnThreads(mut own) => own.stop().await,
-        }
+    /// Serves `config` on a runtime of `threads` workers in a thread of its own; its WebSocket
+    /// and REST URLs once it listens.
+    async fn start_on_own_threads(
+        config: chalk_reference_server::Config,
+        threads: usize,
+    ) -> Result<((String, String), Running), String> {
+        let (ready_tx, ready_rx) = oneshot::channel::<Result<(String, String), String>>();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name(SERVER_THREADS)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the embedded server's runtime: {e}"))?;
+        let thread = thread::Builder::new()
+            .name(format!("{SERVER_THREADS}-main"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match chalk_reference_server::serve(config).await {
+                        Ok(server) => {
+                            let _ = ready_tx.send(Ok((server.ws_url(), server.api_url())));
+                            let _ = stop_rx.await;
+                            server.shutdown().await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(format!(
+                                "cannot start the embedded reference server: {e}"
+                            )));
+                        }
+                    }
+                });
+            })
+            .map_err(|e| format!("cannot start the embedded server's thread: {e}"))?;
+        let urls = ready_rx
+            .await
+            .map_err(|_| "the embedded reference server stopped while starting".to_owned())??;
+        Ok((
+            urls,
+            Running::OwnThreads(OwnThreads {
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            }),
+        ))
     }
 }
 
-/// Serves `config` on a runtime of `threads` workers in a thread of its own; its WebSocket and
-/// REST URLs once it listens.
-async fn start_on_own_threads(
-    config: chalk_reference_server::Config,
-    threads: usize,
-) -> Result<((String, String), Running), String> {
-    let (ready_tx, ready_rx) = oneshot::channel::<Result<(String, String), String>>();
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .thread_name(SERVER_THREADS)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the embedded server's runtime: {e}"))?;
-    let thread = thread::Builder::new()
-        .name(format!("{SERVER_THREADS}-main"))
-        .spawn(move || {
-            runtime.block_on(async move {
-                match chalk_reference_server::serve(config).await {
-                    Ok(server) => {
-                        let _ = ready_tx.send(Ok((server.ws_url(), server.api_url())));
-                        let _ = stop_rx.await;
-                        server.shutdown().await;
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(format!(
-                            "cannot start the embedded reference server: {e}"
-                        )));
-                    }
-                }
-            });
-        })
-        .map_err(|e| format!("cannot start the embedded server's thread: {e}"))?;
-    let urls = ready_rx
-        .await
-        .map_err(|_| "the embedded reference server stopped while starting".to_owned())??;
-    Ok((
-        urls,
-        Running::OwnThreads(OwnThreads {
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }),
-    ))
+/// A binary built without the reference server: nothing runs, nothing starts.
+#[cfg(not(feature = "embedded-server"))]
+mod server {
+    use super::{EmbeddedServer, StartError, Tuning};
+
+    /// No server is ever running: this type has no values.
+    #[derive(Debug)]
+    pub(super) enum Running {}
+
+    impl Running {
+        /// Unreachable: there is no running server to stop.
+        pub(super) async fn stop(self) {
+            match self {}
+        }
+    }
+
+    /// Always [`StartError::NotBuilt`].
+    pub(super) async fn start(_tuning: Tuning) -> Result<EmbeddedServer, StartError> {
+        Err(StartError::NotBuilt)
+    }
+}
+
+/// Whether this binary can start the embedded reference server (the cargo feature
+/// `embedded-server`, on by default).
+pub const AVAILABLE: bool = cfg!(feature = "embedded-server");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_binary_without_the_server_says_so_and_asks_for_url_in_one_line() {
+        let message = StartError::NotBuilt.to_string();
+        assert!(!message.contains('\n'), "{message}");
+        assert!(
+            message.contains("built without the embedded reference server"),
+            "{message}"
+        );
+        assert!(message.contains("pass --url"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn the_server_starts_exactly_when_the_binary_was_built_with_it() {
+        let started = EmbeddedServer::start(Tuning::AsShipped).await;
+        let refused = (!AVAILABLE).then_some(&StartError::NotBuilt);
+        assert_eq!(started.as_ref().err(), refused);
+        if let Ok(server) = started {
+            assert!(
+                server.ws_url.starts_with("ws://127.0.0.1:"),
+                "{}",
+                server.ws_url
+            );
+            server.stop().await;
+        }
+    }
 }
