@@ -307,7 +307,7 @@ fn a_valid_envelope_of_an_unknown_event_is_accepted_without_a_name() {
 }
 
 #[test]
-fn a_payload_at_top_level_is_reported_at_the_event_schema_with_its_path() {
+fn a_payload_only_at_top_level_is_reported_at_the_event_schema_with_its_path() {
     let schemas = schemas();
     let frame = json!({"event": "participant.left", "id": "p_abc123"});
     let violation = schemas.validate_frame(&frame).expect_err("invalid frame");
@@ -321,7 +321,18 @@ fn a_payload_at_top_level_is_reported_at_the_event_schema_with_its_path() {
         report.contains("schemas/events/server/participant.left.schema.json"),
         "{report}"
     );
-    assert!(report.contains("'id'"), "{report}");
+    assert!(
+        report.contains(r#""data" is a required property"#),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_known_event_with_extra_top_level_members_passes_its_schema() {
+    let schemas = schemas();
+    let frame = json!({"event": "participant.left", "data": {"id": "p_abc123", "reason": "left"},
+        "seq": 7, "server_time": "2026-01-06T10:45:00.120+00:00"});
+    assert_eq!(schemas.validate_frame(&frame), Ok(Some("participant.left")));
 }
 
 #[test]

@@ -343,10 +343,11 @@ pub fn rfc3339_timestamp(timestamp: &str) -> Match<OffsetDateTime> {
     })
 }
 
-/// CHAT-007: in UTC (`Z`) and within `tolerance` of `now`.
+/// CHAT-007: in UTC (an offset of zero, however written: `Z`, `z` or `+00:00`; at any
+/// precision) and within `tolerance` of `now`.
 pub fn utc_near(timestamp: &str, now: OffsetDateTime, tolerance: time::Duration) -> Match {
     let parsed = rfc3339_timestamp(timestamp)?;
-    let utc = timestamp.ends_with('Z') || timestamp.ends_with("+00:00");
+    let utc = parsed.offset().is_utc();
     let skew = (parsed - now).abs();
     if utc && skew <= tolerance {
         return Ok(());
@@ -521,6 +522,8 @@ mod tests {
         let now = OffsetDateTime::parse("2026-01-06T10:46:00Z", &Rfc3339).unwrap();
         let five = time::Duration::minutes(5);
         assert!(utc_near("2026-01-06T10:45:00Z", now, five).is_ok());
+        assert!(utc_near("2026-01-06T10:45:00.123456+00:00", now, five).is_ok());
+        assert!(utc_near("2026-01-06t10:45:00.5z", now, five).is_ok());
         assert!(utc_near("2026-01-06T11:45:00+01:00", now, five).is_err());
         assert!(utc_near("2026-01-06T09:00:00Z", now, five).is_err());
     }
