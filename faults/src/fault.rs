@@ -255,7 +255,9 @@ faults! {
     BinaryEvents = "binary-events", breaks("SCHEMA-001"), Frames;
     /// SCHEMA-002: `participant.joined` is sent as `participant.join`.
     MisspelledEvent = "misspelled-event", breaks("SCHEMA-002"), RoomEvents;
-    /// SCHEMA-003: `participant.left` repeats `id` at the top level, outside `data`.
+    /// SCHEMA-003: `participant.left` carries `id` at the top level instead of inside `data`
+    /// (`data` is left empty). An extra top-level member alone is allowed; a missing `data.id` is
+    /// not.
     FieldsOutsideData = "fields-outside-data", breaks("SCHEMA-003"), RoomEvents;
     /// SCHEMA-004: `chat.message` has no `timestamp`.
     NoTimestamp = "no-timestamp", breaks("SCHEMA-004"), RoomEvents;
@@ -296,6 +298,25 @@ faults! {
     NoRoomState = "no-room-state", allowed(Some("room-state")), RoomEvents;
     /// Variation: hands change silently, without `hand.raised` / `hand.lowered` (no `hand-events`).
     NoHandEvents = "no-hand-events", allowed(Some("hand-events")), RoomEvents;
+    /// Variation: every text frame carries top-level fields besides `event` and `data` (`seq`,
+    /// `server_time`) and a member of `data` the page does not show (`x_node`).
+    ExtraEnvelopeFields = "extra-envelope-fields", allowed(None), Frames;
+    /// Variation: the server sends a WebSocket Ping frame on every connection every 80 ms.
+    ServerPings = "server-pings", allowed(None), Io;
+    /// Variation: every text message goes out fragmented: a text frame without FIN, then
+    /// continuation frames (RFC 6455 §5.4).
+    FragmentedFrames = "fragmented-frames", allowed(None), Io;
+    /// Variation: every room event reaches its audience 200 ms late, in order.
+    DeliveryLatency = "delivery-latency", allowed(None), RoomEvents;
+    /// Variation: message and recording ids are bare UUIDs (no `msg_`/`rec_` prefix) and chat
+    /// timestamps carry microseconds and a `+00:00` offset.
+    OtherIdStyles = "other-id-styles", allowed(None), RoomEvents;
+    /// Variation: the server also sends events the page does not name (`room.notice` to each
+    /// joiner, `server.time` after each chat message).
+    UnknownServerEvents = "unknown-server-events", allowed(None), RoomEvents;
+    /// Variation: right after `room.state`, the newcomer receives `participant.joined` for every
+    /// member already present.
+    InitialRoster = "initial-roster", allowed(None), RoomEvents;
 }
 
 // The set is a bitmask over `Fault as u32`.

@@ -31,7 +31,7 @@ use tungstenite::error::{Error as WsError, ProtocolError};
 
 use crate::directory::{Directory, Listing};
 use crate::fault::{Fault, Faults};
-use crate::rewrite::{event_name, string_at};
+use crate::rewrite::{data_of, event_name, rewrite, string_at};
 
 /// How long `reorder-messages` holds a message back when no next one arrives.
 const HOLD: Duration = Duration::from_millis(50);
@@ -87,6 +87,7 @@ impl FrameAdapter for FaultyFrames {
             inner: frames.outgoing,
             faults: self.faults,
             client_closed: client_closed.clone(),
+            sent: 0,
         };
         let incoming = Incoming {
             inner: frames.incoming,
@@ -116,6 +117,8 @@ struct Outgoing {
     faults: Faults,
     /// The client sent a close frame (seen by [`Incoming`]).
     client_closed: Arc<AtomicBool>,
+    /// Text frames sent so far (`extra-envelope-fields` numbers them).
+    sent: u64,
 }
 
 impl Outgoing {
@@ -138,6 +141,24 @@ impl Outgoing {
         Some(Message::Text(text))
     }
 
+    /// `extra-envelope-fields`: the frame with a sequence number and the server's time beside
+    /// `event` and `data`, and a member of `data` the page does not show.
+    fn decorate(&mut self, message: Message) -> Message {
+        let Message::Text(text) = message else {
+            return message;
+        };
+        self.sent += 1;
+        let seq = self.sent;
+        let now = chalk_reference_server::protocol::timestamp_now();
+        Message::Text(rewrite(&text, |event| {
+            event.insert("seq".into(), seq.into());
+            event.insert("server_time".into(), now.into());
+            if let Some(data) = data_of(event) {
+                data.insert("x_node".into(), "node-1".into());
+            }
+        }))
+    }
+
     /// `no-close-reply`: once the client closed, nothing more is written (tungstenite would
     /// write the echo of its close frame on the next flush).
     fn silenced(&self) -> bool {
@@ -154,6 +175,11 @@ impl Sink<Message> for Outgoing {
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
         let this = self.get_mut();
+        let item = if this.faults.has(Fault::ExtraEnvelopeFields) {
+            this.decorate(item)
+        } else {
+            item
+        };
         match this.edit(item) {
             Some(message) => this.inner.as_mut().start_send(message),
             None => Ok(()),

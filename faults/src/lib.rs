@@ -76,7 +76,7 @@ pub fn seams(faults: Faults, config: &Config) -> Seams {
         seams = seams.room_events(Arc::new(rooms::FaultyEvents::new(faults, directory)));
     }
     if faults.use_seam(Seam::Io) {
-        seams = seams.io(Arc::new(io::PongDropping));
+        seams = seams.io(io::adapter(faults));
     }
     tracing::warn!(?faults, "faults injected on purpose: this server is broken");
     seams

@@ -1,17 +1,23 @@
 //! Faults of rooms: [`FaultyJoinRule`] lets the ended and the removed back in, and
 //! [`FaultyEvents`], on the room-event seam, decides what of a room's events reaches whom:
-//! events dropped, rewritten, duplicated, sent to the wrong members or to other rooms.
+//! events dropped, rewritten, duplicated, sent to the wrong members or to other rooms. It also
+//! plays the allowed variations of that seam: late delivery ([`Latency`]), other id and
+//! timestamp styles, events the page does not name, and an initial roster for the newcomer.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use chalk_reference_server::close::CloseReason;
-use chalk_reference_server::connection::ConnId;
+use chalk_reference_server::connection::{ConnId, Connection};
 use chalk_reference_server::events::{
     Audience, Departure, EventKind, Members, RoomEvent, RoomEvents,
 };
 use chalk_reference_server::rooms::{JoinFacts, JoinRule, RoomRefusal};
-use serde_json::Value;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::directory::Directory;
 use crate::fault::{Fault, Faults};
@@ -46,12 +52,21 @@ pub struct FaultyEvents {
     faults: Faults,
     /// Live sessions, for the faults that reach other rooms.
     directory: Arc<Directory>,
+    /// `delivery-latency`: the queue of late deliveries.
+    latency: Latency,
+    /// `other-id-styles`: the UUID each recording id of the server is shown as.
+    recording_ids: Mutex<HashMap<String, String>>,
 }
 
 impl FaultyEvents {
     /// The seam of `faults`.
     pub fn new(faults: Faults, directory: Arc<Directory>) -> Self {
-        Self { faults, directory }
+        Self {
+            faults,
+            directory,
+            latency: Latency::default(),
+            recording_ids: Mutex::default(),
+        }
     }
 
     fn has(&self, fault: Fault) -> bool {
@@ -215,8 +230,139 @@ impl FaultyEvents {
     }
 }
 
+/// The allowed variations of the room-event seam.
+impl FaultyEvents {
+    /// `other-id-styles`: a chat message's id as a bare UUID and its timestamp with
+    /// microseconds and `+00:00`; recording ids as bare UUIDs (the same UUID for the same
+    /// recording in every event).
+    fn restyled<'a>(&self, event: RoomEvent<'a>) -> RoomEvent<'a> {
+        if !self.has(Fault::OtherIdStyles) {
+            return event;
+        }
+        let frame = match event.kind {
+            EventKind::Chat { .. } => rewrite(&event.frame, |object| {
+                let Some(data) = data_of(object) else { return };
+                data.insert("id".into(), uuid::Uuid::new_v4().to_string().into());
+                let now = time::OffsetDateTime::now_utc();
+                data.insert("timestamp".into(), offset_time(now).into());
+            }),
+            EventKind::RoomState
+            | EventKind::RecordingStarted { .. }
+            | EventKind::RecordingStopped { .. } => rewrite(&event.frame, |object| {
+                let Some(data) = data_of(object) else { return };
+                if let Some(Value::String(id)) = data.get("recording_id") {
+                    let shown = self.recording_uuid(id);
+                    data.insert("recording_id".into(), shown.into());
+                }
+            }),
+            _ => event.frame,
+        };
+        RoomEvent { frame, ..event }
+    }
+
+    /// The UUID `other-id-styles` shows the server's recording `id` as.
+    fn recording_uuid(&self, id: &str) -> String {
+        let mut ids = self.recording_ids.lock().unwrap_or_else(|e| e.into_inner());
+        ids.entry(id.to_owned())
+            .or_insert_with(|| uuid::Uuid::new_v4().to_string())
+            .clone()
+    }
+
+    /// `initial-roster` and `unknown-server-events`: what the joiner receives after its
+    /// `room.state` (whose roster lists the members already present, then the joiner).
+    fn after_room_state(&self, room_state: &Utf8Bytes, audience: Audience, members: &Members<'_>) {
+        if self.has(Fault::InitialRoster) {
+            let state: Value = serde_json::from_str(room_state.as_str()).unwrap_or_default();
+            let roster = state
+                .pointer("/data/participants")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let present = &roster[..roster.len().saturating_sub(1)];
+            for member in present {
+                let joined = json!({"event": "participant.joined", "data": {
+                    "id": member.get("id"),
+                    "display_name": member.get("display_name"),
+                    "role": member.get("role"),
+                }});
+                members.deliver(audience, &Utf8Bytes::from(joined.to_string()));
+            }
+        }
+        if self.has(Fault::UnknownServerEvents) {
+            let notice = json!({"event": "room.notice", "data": {"text": "Welcome!"}});
+            members.deliver(audience, &Utf8Bytes::from(notice.to_string()));
+        }
+    }
+}
+
+/// An RFC 3339 UTC time with milliseconds and `Z`, as the reference server writes them.
+fn protocol_time(at: time::OffsetDateTime) -> String {
+    chalk_reference_server::protocol::format_timestamp(at)
+}
+
+/// An RFC 3339 UTC time with microseconds and the offset written `+00:00`.
+fn offset_time(at: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.microsecond()
+    )
+}
+
+/// How late `delivery-latency` delivers every room event.
+pub const LATENCY: Duration = Duration::from_millis(200);
+
+/// One delivery `delivery-latency` holds back.
+struct LateDelivery {
+    due: Instant,
+    audience: Audience,
+    frame: Utf8Bytes,
+    members: Vec<Arc<Connection>>,
+}
+
+/// `delivery-latency`: every room event is queued, with the members it is for at the time of
+/// the event, and delivered [`LATENCY`] later by one task, in the order of the queue. Events are
+/// queued under their room's lock, so each room's order (and so each member's) is kept.
+#[derive(Debug, Default)]
+pub struct Latency {
+    queue: OnceLock<mpsc::UnboundedSender<LateDelivery>>,
+}
+
+impl Latency {
+    /// Queues `frame` for `audience` among `members`, to be delivered [`LATENCY`] from now.
+    fn deliver_later(&self, audience: Audience, frame: Utf8Bytes, members: &Members<'_>) {
+        let queue = self.queue.get_or_init(|| {
+            let (sender, mut receiver) = mpsc::unbounded_channel::<LateDelivery>();
+            tokio::spawn(async move {
+                while let Some(late) = receiver.recv().await {
+                    tokio::time::sleep_until(late.due).await;
+                    Members::new(&late.members).deliver(late.audience, &late.frame);
+                }
+            });
+            sender
+        });
+        let _ = queue.send(LateDelivery {
+            due: Instant::now() + LATENCY,
+            audience,
+            frame,
+            members: members.connections().to_vec(),
+        });
+    }
+}
+
 impl RoomEvents for FaultyEvents {
     fn publish(&self, event: RoomEvent<'_>, members: &Members<'_>) {
+        if self.has(Fault::DeliveryLatency) {
+            self.latency
+                .deliver_later(event.audience, event.frame, members);
+            return;
+        }
+        let event = self.restyled(event);
         let RoomEvent {
             room,
             kind,
@@ -227,6 +373,7 @@ impl RoomEvents for FaultyEvents {
             EventKind::RoomState => {
                 if let Some(frame) = self.room_state(frame, &room.room_id) {
                     members.deliver(audience, &frame);
+                    self.after_room_state(&frame, audience, members);
                 }
             }
             EventKind::Joined { conn, .. } => {
@@ -249,7 +396,7 @@ impl RoomEvents for FaultyEvents {
                 }
                 let frame = if self.has(Fault::FieldsOutsideData) {
                     rewrite(&frame, |event| {
-                        let id = data_of(event).and_then(|data| data.get("id").cloned());
+                        let id = data_of(event).and_then(|data| data.remove("id"));
                         event.insert("id".into(), id.unwrap_or(Value::Null));
                     })
                 } else {
@@ -289,6 +436,11 @@ impl RoomEvents for FaultyEvents {
                 }
                 if self.has(Fault::ChatAcrossRooms) {
                     self.directory.send_elsewhere(room, &frame);
+                }
+                if self.has(Fault::UnknownServerEvents) {
+                    let now = protocol_time(time::OffsetDateTime::now_utc());
+                    let tick = json!({"event": "server.time", "data": {"now": now}});
+                    members.deliver(audience, &Utf8Bytes::from(tick.to_string()));
                 }
             }
             EventKind::Hand { .. } => {
