@@ -1357,6 +1357,41 @@ mod tests {
     }
 
     #[test]
+    fn open_choices_of_the_page_are_not_findings() {
+        let mut record = Record {
+            seats: vec![seat("A", 0, 0), seat("B", 0, 1)],
+            chats: vec![chat(2, 0, "one")],
+            ..Record::default()
+        };
+        record.seats[0].frames = vec![frame(
+            "participant.joined",
+            serde_json::json!({"id": "p_B", "display_name": "B", "role": "participant"}),
+        )];
+        let extra = Received {
+            at: std::time::Duration::ZERO,
+            kind: ReceivedKind::Json(serde_json::json!({
+                "event": "chat.message", "seq": 4, "server_time": "2026-01-06T10:45:00+00:00",
+                "data": {"id": "5b0c3e9e-2f4e-4f0e-9d3a-0c1b2a3d4e5f", "sender_id": "p_A",
+                    "text": "one", "timestamp": "2026-01-06T10:45:00.123456+00:00", "x_node": "n1"},
+            })),
+        };
+        record.seats[1].frames = vec![
+            // An initial roster: B hears of A, who was there before it.
+            frame(
+                "participant.joined",
+                serde_json::json!({"id": "p_A", "display_name": "A", "role": "participant"}),
+            ),
+            frame("room.notice", serde_json::json!({"text": "Welcome!"})),
+            extra,
+        ];
+        let findings: Vec<String> = check(&record, &|_| false, &named)
+            .into_iter()
+            .map(|f| format!("{f:?}"))
+            .collect();
+        assert!(findings.is_empty(), "{findings:?}");
+    }
+
+    #[test]
     fn a_message_id_or_timestamp_chosen_by_the_client_breaks_chat_011() {
         let mut record = Record {
             seats: vec![seat("A", 0, 0), seat("B", 0, 1)],

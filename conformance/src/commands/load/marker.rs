@@ -112,6 +112,10 @@ mod tests {
         assert_eq!(marker_of(&MARKER.frame(64)), Some(MARKER));
         let spaced = format!(r#"{{ "event": "chat.message", "data": {{ "text": "{text}" }} }}"#);
         assert_eq!(marker_of(&spaced), Some(MARKER));
+        let extra = format!(
+            r#"{{"seq": 9, "data": {{"x_node": "n1", "text": "{text}"}}, "event": "chat.message", "server_time": "2026-01-01T00:00:00+00:00"}}"#
+        );
+        assert_eq!(marker_of(&extra), Some(MARKER));
     }
 
     #[test]
