@@ -1,8 +1,10 @@
 Feature: The shape of every frame
   Every frame the server sends is a text frame holding one JSON object: an `event` name and, for
   most events, a `data` object. The page shows each event's fields; the suite holds each event to a
-  JSON Schema written from the page (`schemas/`). Every frame received in every scenario of this
-  suite is checked this way; the scenarios here make the check visible, one event at a time.
+  JSON Schema written from the page (`schemas/`): the fields the page shows, under `data`, with their
+  types. Members the page does not show, beside `event` and `data` or inside `data`, are allowed
+  (the page does not forbid them). Every frame received in every scenario of this suite is checked
+  this way; the scenarios here make the check visible, one event at a time.
 
   Rule: SCHEMA-001 Every frame is a JSON event envelope
 
