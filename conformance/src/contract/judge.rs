@@ -169,6 +169,36 @@ impl FrameJudge {
         }
     }
 
+    /// The members of a frame of an event with a schema that the schema does not list: top-level
+    /// ones by name (`seq`), ones inside `data` as `data.NAME`. They are allowed (the page does
+    /// not forbid them); a run only notes them.
+    pub fn unlisted_members(&self, frame: &Value) -> Vec<String> {
+        let Some(event) = FrameView(frame)
+            .event()
+            .and_then(|name| self.schemas.event(name))
+        else {
+            return Vec::new();
+        };
+        let schema = event.schema().document();
+        let unlisted = |value: Option<&Value>, listed: &Value, prefix: &str| -> Vec<String> {
+            let Some(members) = value.and_then(Value::as_object) else {
+                return Vec::new();
+            };
+            members
+                .keys()
+                .filter(|name| listed.get(name.as_str()).is_none())
+                .map(|name| format!("{prefix}{name}"))
+                .collect()
+        };
+        let mut found = unlisted(Some(frame), &schema["properties"], "");
+        found.extend(unlisted(
+            frame.get("data"),
+            &schema["properties"]["data"]["properties"],
+            "data.",
+        ));
+        found
+    }
+
     /// Judges a binary frame: always a violation, the API speaks JSON text.
     pub fn judge_binary(&self, len: usize) -> SchemaViolation {
         self.violation(
@@ -254,6 +284,23 @@ mod tests {
                 .id,
             "SCHEMA-008"
         );
+    }
+
+    #[test]
+    fn names_the_members_a_schema_does_not_list_without_judging_them() {
+        let judge = judge(&[]);
+        let frame = r#"{"event":"participant.left","seq":3,"data":{"id":"p1","x_node":"n"}}"#;
+        let (value, violation) = judge.judge_text(frame);
+        assert_eq!(violation, None);
+        assert_eq!(
+            judge.unlisted_members(&value.unwrap()),
+            ["seq", "data.x_node"]
+        );
+        let plain: Value =
+            serde_json::from_str(r#"{"event":"participant.left","data":{"id":"p1"}}"#).unwrap();
+        assert!(judge.unlisted_members(&plain).is_empty());
+        let unknown: Value = serde_json::from_str(r#"{"event":"poll.created","seq":1}"#).unwrap();
+        assert!(judge.unlisted_members(&unknown).is_empty());
     }
 
     #[test]

@@ -215,12 +215,29 @@ impl Connection {
             let transcript = Arc::clone(&transcript);
             let label = label.clone();
             tokio::spawn(async move {
+                // Members the page does not show, each noted once per connection.
+                let mut unlisted_noted = std::collections::BTreeSet::new();
                 while let Some(message) = stream.next().await {
                     let at = transcript.elapsed();
                     match message {
                         Ok(Message::Text(text)) => {
                             transcript.record(&label, Direction::In, text.as_str());
                             let (value, violation) = judge.judge_text(text.as_str());
+                            let unlisted: Vec<String> = value
+                                .iter()
+                                .flat_map(|v| judge.unlisted_members(v))
+                                .filter(|member| unlisted_noted.insert(member.clone()))
+                                .collect();
+                            if !unlisted.is_empty() {
+                                transcript.record(
+                                    &label,
+                                    Direction::Note,
+                                    format!(
+                                        "members the page does not show (allowed): {}",
+                                        unlisted.join(", ")
+                                    ),
+                                );
+                            }
                             let kind = match value {
                                 Some(value) => ReceivedKind::Json(value),
                                 None => ReceivedKind::NotJson(text.as_str().to_owned()),
