@@ -306,7 +306,7 @@ faults! {
     /// Variation: every text message goes out fragmented: a text frame without FIN, then
     /// continuation frames (RFC 6455 §5.4).
     FragmentedFrames = "fragmented-frames", allowed(None), Io;
-    /// Variation: every room event reaches its audience 200 ms late, in order.
+    /// Variation: every room event reaches its audience 500 ms late, in order.
     DeliveryLatency = "delivery-latency", allowed(None), RoomEvents;
     /// Variation: message and recording ids are bare UUIDs (no `msg_`/`rec_` prefix) and chat
     /// timestamps carry microseconds and a `+00:00` offset.

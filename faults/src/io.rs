@@ -354,22 +354,33 @@ impl Reframer {
         }
         // A frame boundary may cut a UTF-8 character in two: only the whole message must be
         // valid UTF-8 (RFC 6455 §5.6), so the cut falls in the middle whatever is there.
+        // The RSV bits (an extension's, such as permessage-deflate's RSV1) belong to the first
+        // fragment (RFC 6455 §5.2, §7.2 of RFC 7692).
+        let rsv = frame[0] & 0x70;
         let (first, rest) = payload.split_at(payload.len() / 2);
         let (second, third) = rest.split_at(rest.len() / 2);
-        let pieces = [(0x01, first), (0x00, second), (0x80, third)];
-        for (head, piece) in pieces {
+        let pieces = [(0x01 | rsv, first), (0x00, second), (0x80, third)];
+        for (at, (head, piece)) in pieces.into_iter().enumerate() {
+            if at == 1 {
+                // A control frame in the middle of a fragmented message (RFC 6455 §5.4).
+                self.push_ping();
+            }
             self.pending.push(head);
             push_length(&mut self.pending, piece.len());
             self.pending.extend_from_slice(piece);
         }
     }
 
+    fn push_ping(&mut self) {
+        self.pending.push(0x89);
+        push_length(&mut self.pending, SERVER_PING_PAYLOAD.len());
+        self.pending.extend_from_slice(SERVER_PING_PAYLOAD);
+    }
+
     /// Slips a Ping frame in, if frames are being written and the server has not closed.
     fn ping(&mut self) {
         if self.upgraded == Some(true) && !self.closed {
-            self.pending.push(0x89);
-            push_length(&mut self.pending, SERVER_PING_PAYLOAD.len());
-            self.pending.extend_from_slice(SERVER_PING_PAYLOAD);
+            self.push_ping();
         }
     }
 }
@@ -416,6 +427,10 @@ struct VariedWire {
 impl VariedWire {
     /// Queues a ping for each tick that is due.
     fn poll_pings(&mut self, cx: &mut Context<'_>) {
+        if self.frames.upgraded == Some(false) {
+            // An HTTP answer (a refusal, a REST call): no frames will ever be written.
+            self.pings = None;
+        }
         if let Some(pings) = self.pings.as_mut() {
             while pings.poll_tick(cx).is_ready() {
                 self.frames.ping();
@@ -475,6 +490,8 @@ impl AsyncWrite for VariedWire {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        // The connection ends, with or without a Close frame: no ping may follow.
+        this.frames.closed = true;
         ready!(this.poll_drain(cx))?;
         Pin::new(&mut this.inner).poll_shutdown(cx)
     }
@@ -497,7 +514,8 @@ mod wire_tests {
         while let Some(length) = complete_frame(bytes) {
             let (header_len, _) = frame_layout(bytes);
             let (opcode, payload) = (bytes[0] & 0x0F, &bytes[header_len..length]);
-            match out.last_mut() {
+            // A continuation belongs to the last data message: control frames may come between.
+            match out.iter_mut().rev().find(|m| m.0 < 0x8) {
                 Some(last) if opcode == 0 => {
                     last.1.extend_from_slice(payload);
                     last.2 += 1;
@@ -536,6 +554,7 @@ mod wire_tests {
             assert_eq!((data[1].1.as_slice(), data[1].2), (long.as_bytes(), 3));
             assert_eq!(data[2].0, 0x8);
             assert!(got.iter().any(|m| m.0 == 0x9), "pinged");
+
             assert_eq!(got.last().unwrap().0, 0x8, "nothing after the close frame");
         }
         let mut refused = Reframer::new(true);
@@ -545,5 +564,23 @@ mod wire_tests {
             refused.pending,
             b"HTTP/1.1 401 Unauthorized\r\n\r\n\x81\x02hi"
         );
+    }
+
+    #[test]
+    fn a_ping_comes_between_the_first_and_second_fragment() {
+        let mut wire = Reframer::new(true);
+        wire.take(b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+        wire.pending.clear();
+        let mut frame = text_frame(b"abcdef");
+        frame[0] |= 0x40; // RSV1, as permessage-deflate sets it.
+        wire.take(&frame);
+        let mut bytes = wire.pending.as_slice();
+        let mut heads = Vec::new();
+        while let Some(length) = complete_frame(bytes) {
+            heads.push(bytes[0]);
+            bytes = &bytes[length..];
+        }
+        // Text without FIN (RSV1 kept), the ping, a continuation, the final continuation.
+        assert_eq!(heads, [0x41, 0x89, 0x00, 0x80]);
     }
 }

@@ -314,8 +314,9 @@ fn offset_time(at: time::OffsetDateTime) -> String {
     )
 }
 
-/// How late `delivery-latency` delivers every room event.
-pub const LATENCY: Duration = Duration::from_millis(200);
+/// How late `delivery-latency` delivers every room event: longer than the suite's default quiet
+/// window (300 ms), well within its default event deadline (2 s).
+pub const LATENCY: Duration = Duration::from_millis(500);
 
 /// One delivery `delivery-latency` holds back.
 struct LateDelivery {

@@ -343,7 +343,7 @@ pub fn rfc3339_timestamp(timestamp: &str) -> Match<OffsetDateTime> {
     })
 }
 
-/// CHAT-007: in UTC (an offset of zero, however written: `Z`, `z` or `+00:00`; at any
+/// CHAT-007: in UTC (an offset of zero, however written: `Z`, `z`, `+00:00` or `-00:00`; at any
 /// precision) and within `tolerance` of `now`.
 pub fn utc_near(timestamp: &str, now: OffsetDateTime, tolerance: time::Duration) -> Match {
     let parsed = rfc3339_timestamp(timestamp)?;
@@ -524,6 +524,8 @@ mod tests {
         assert!(utc_near("2026-01-06T10:45:00Z", now, five).is_ok());
         assert!(utc_near("2026-01-06T10:45:00.123456+00:00", now, five).is_ok());
         assert!(utc_near("2026-01-06t10:45:00.5z", now, five).is_ok());
+        // RFC 3339 §4.3: -00:00 is a time in UTC whose local offset is unknown.
+        assert!(utc_near("2026-01-06T10:45:00-00:00", now, five).is_ok());
         assert!(utc_near("2026-01-06T11:45:00+01:00", now, five).is_err());
         assert!(utc_near("2026-01-06T09:00:00Z", now, five).is_err());
     }

@@ -64,10 +64,18 @@ impl Marker {
 /// The marker of a received frame: `data.text` of a `chat.message` (Chalk) or of the relayed
 /// `chat.send` (raw). `None` for every other frame (presence, `room.state`, ...).
 pub fn marker_of(frame: &str) -> Option<Marker> {
-    // Fast path: the text field as compact JSON, which is how every server measured here
-    // writes it; a load text never needs escaping.
+    // Fast path: a `chat.message` or `chat.send` written as compact JSON with `event` first,
+    // which is how every server measured here writes it; a load text never needs escaping.
+    // Frames are open (other members and other events are allowed), so the event is checked
+    // before the text is trusted.
     const KEY: &str = r#""text":"ld"#;
-    if let Some(start) = frame.find(KEY) {
+    const RELAYED: [&str; 2] = [
+        r#"{"event":"chat.message","data":{"#,
+        r#"{"event":"chat.send","data":{"#,
+    ];
+    if RELAYED.iter().any(|prefix| frame.starts_with(prefix))
+        && let Some(start) = frame.find(KEY)
+    {
         let rest = &frame[start + KEY.len() - 2..];
         if let Some(end) = rest.find('"')
             && let Some(marker) = Marker::parse(&rest[..end])
@@ -78,9 +86,13 @@ pub fn marker_of(frame: &str) -> Option<Marker> {
     if !frame.contains("ld") {
         return None;
     }
-    // Slow path: any other JSON layout (spaces, field order, escapes).
+    // Slow path: any other JSON layout (spaces, member order, escapes, extra members).
     let value: serde_json::Value = serde_json::from_str(frame).ok()?;
-    Marker::parse(FrameView(&value).text("text")?)
+    let view = FrameView(&value);
+    if !(view.is("chat.message") || view.is("chat.send")) {
+        return None;
+    }
+    Marker::parse(view.text("text")?)
 }
 
 #[cfg(test)]
@@ -116,6 +128,17 @@ mod tests {
             r#"{{"seq": 9, "data": {{"x_node": "n1", "text": "{text}"}}, "event": "chat.message", "server_time": "2026-01-01T00:00:00+00:00"}}"#
         );
         assert_eq!(marker_of(&extra), Some(MARKER));
+    }
+
+    #[test]
+    fn only_relayed_chat_carries_a_marker() {
+        let text = MARKER.text(64);
+        // An event the page does not name, with a text of the same form: not a delivery.
+        let unknown = format!(r#"{{"event":"chat.ack","data":{{"text":"{text}"}}}}"#);
+        assert_eq!(marker_of(&unknown), None);
+        // A text outside `data`, on a chat.message that carries none inside it.
+        let outside = format!(r#"{{"event":"chat.message","text":"{text}","data":{{"id":"m"}}}}"#);
+        assert_eq!(marker_of(&outside), None);
     }
 
     #[test]
