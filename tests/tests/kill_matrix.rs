@@ -8,7 +8,8 @@
 //!   extension scenarios run too.
 //! - A variation must *pass*: the run exits 0 under `--strict` with no extension declared.
 //! - A variation must not be a no-op: declaring the extension it gives up, the run exits 1 with a
-//!   requirement of that extension failing.
+//!   requirement of that extension failing; a variation that gives up no extension must leave its
+//!   witness (see [`witness`]) in the run's HTML report, whose transcripts show what the server sent.
 //! - A control fault (the server refuses any valid token, tokens signed with the key the suite
 //!   was given, or the allowed origin) must make the run say that it *cannot judge*: exit 3 and
 //!   a `cannot judge:` line, neither a pass nor a failure, since a run given the wrong key or
@@ -196,6 +197,8 @@ struct Outcome {
     failing: BTreeMap<String, bool>,
     /// The run's console output, shown when the outcome is not the expected one.
     output: String,
+    /// For a variation with a [`witness`]: whether the run's report shows it.
+    witnessed: Option<bool>,
     elapsed: Duration,
 }
 
@@ -220,7 +223,7 @@ impl Outcome {
             (Mode::Control, _) => {
                 self.exit == Some(3) && self.output.lines().any(|l| l.starts_with(CANNOT_JUDGE))
             }
-            _ => self.exit == Some(0),
+            _ => self.exit == Some(0) && self.witnessed != Some(false),
         }
     }
 
@@ -229,6 +232,7 @@ impl Outcome {
             (Mode::Fault, true) => "killed",
             (Mode::Fault, false) => "SURVIVED",
             (Mode::Variation, true) => "passes",
+            (Mode::Variation, false) if self.exit == Some(0) => "UNSEEN",
             (Mode::Variation, false) => "FAILS",
             (Mode::Declared, true) => "caught",
             (Mode::Declared, false) => "NO-OP",
@@ -272,6 +276,12 @@ fn every_fault_is_killed_and_every_variation_passes() -> bool {
         }
     };
     let uncovered = requirements_without_a_fault(&catalogue);
+    for (name, _) in WITNESSES {
+        if !name.parse::<Fault>().is_ok_and(Fault::is_variation) {
+            println!("the witness of {name:?} names no variation of chalk_faults");
+            return false;
+        }
+    }
     let dir = std::env::temp_dir().join(format!("chalk-kill-matrix-{}", std::process::id()));
     if let Err(e) = std::fs::create_dir_all(&dir) {
         println!("cannot create {}: {e}", dir.display());
@@ -376,11 +386,17 @@ fn next(queue: &Mutex<VecDeque<Run>>) -> Option<Run> {
 fn run_child(run: Run, dir: &Path) -> Outcome {
     let started = Instant::now();
     let json = dir.join(format!("{}-{}.json", run.fault, run.mode.name()));
+    let witnessed = || {
+        let wanted = witness(run.fault).filter(|_| run.mode == Mode::Variation)?;
+        let report = std::fs::read_to_string(json.with_extension("html")).unwrap_or_default();
+        Some(report.contains(wanted))
+    };
     let outcome = |exit, failing, output| Outcome {
         run,
         exit,
         failing,
         output,
+        witnessed: witnessed(),
         elapsed: started.elapsed(),
     };
     let child = std::env::current_exe().and_then(|exe| {
@@ -559,6 +575,12 @@ async fn judge(run: Run, json: PathBuf) -> ExitStatus {
         "--json".to_owned(),
         json.display().to_string(),
     ];
+    if witness(run.fault).is_some() && run.mode == Mode::Variation {
+        args.extend([
+            "--report".to_owned(),
+            json.with_extension("html").display().to_string(),
+        ]);
+    }
     match (run.mode, run.fault.kind()) {
         (Mode::Control, _) => {
             args.extend(["--declare".to_owned(), KNOWN_EXTENSIONS.join(",")]);
@@ -593,3 +615,27 @@ fn is_should(id: &str) -> bool {
         .and_then(|catalogue| catalogue.requirement(id).map(|r| r.level == Level::Should))
         .unwrap_or(false)
 }
+
+/// What the wire transcripts of a variation's run must show, for a variation that gives up no
+/// extension (one that does is shown not to be a no-op by [`Mode::Declared`]): proof that the
+/// variation acted, so that one which silently did nothing cannot pass for "allowed". Variations
+/// that leave no trace in a transcript (fragments are reassembled, latency is only timing) are
+/// checked on the wire by the unit tests of `chalk-faults`.
+fn witness(fault: Fault) -> Option<&'static str> {
+    WITNESSES
+        .iter()
+        .find(|(name, _)| *name == fault.name())
+        .map(|(_, shown)| *shown)
+}
+
+/// Each variation with a witness, and the text its run's report must contain (as the HTML
+/// report writes it; none of them appears in a report on the reference server as it ships).
+const WITNESSES: &[(&str, &str)] = &[
+    ("extra-envelope-fields", "server_time"),
+    // A ping the server sent: the variation's payload is the 9 bytes "variation".
+    ("server-pings", "(ping frame, 9 bytes; answered)"),
+    // A timestamp in a received frame, written with +00:00 (the catalogue's text has it too,
+    // but never followed by a closing quote).
+    ("other-id-styles", "+00:00&quot;"),
+    ("unknown-server-events", "room.notice"),
+];
