@@ -25,6 +25,9 @@ use crate::directory::Directory;
 use crate::fault::{Fault, Faults};
 use crate::frames::BadInput;
 
+/// The leeway on `exp` of `expiry-leeway-15-minutes`.
+const LAX_EXPIRY_LEEWAY_SECS: u64 = 15 * 60;
+
 /// The production admission policy with the admission faults of a set.
 pub struct FaultyAdmission {
     standard: StandardAdmission,
@@ -91,8 +94,8 @@ impl FaultyAdmission {
 
     /// The identity of a token as the faults verify it, or the refusal every token problem
     /// gets (after `announce-refused` has told the room the token names).
-    fn verify(&self, token: &str) -> Result<Identity, ApiError> {
-        self.verdict(token).map_err(|reason| {
+    fn verify(&self, token: &str, from_query: bool) -> Result<Identity, ApiError> {
+        self.verdict(token, from_query).map_err(|reason| {
             tracing::debug!(%reason, "upgrade refused: token");
             if self.has(Fault::AnnounceRefused) {
                 self.announce_refused(token);
@@ -101,8 +104,9 @@ impl FaultyAdmission {
         })
     }
 
-    /// The production verification with the token faults' steps bent.
-    fn verdict(&self, token: &str) -> Result<Identity, TokenRejection> {
+    /// The production verification with the token faults' steps bent; `from_query` says the
+    /// token came in `?token=` (for `query-token-skips-expiry`).
+    fn verdict(&self, token: &str, from_query: bool) -> Result<Identity, TokenRejection> {
         let verifier = self.standard.verifier();
         if token.len() > verifier.max_token_bytes() {
             return Err(TokenRejection::TooLarge);
@@ -112,7 +116,24 @@ impl FaultyAdmission {
         }
         let resigned = self.resigned(token);
         let token = resigned.as_deref().unwrap_or(token);
-        let mut claims = verifier.decode_with(token, &self.validation)?;
+        let lax_expiry = (from_query && self.has(Fault::QueryTokenSkipsExpiry))
+            || self.has(Fault::ExpiryLeeway15Minutes);
+        let mut claims = if lax_expiry {
+            let mut validation = self.validation.clone();
+            validation.validate_exp = false;
+            let claims = verifier.decode_with(token, &validation)?;
+            let leeway = if self.has(Fault::ExpiryLeeway15Minutes) {
+                LAX_EXPIRY_LEEWAY_SECS
+            } else {
+                u64::MAX / 2
+            };
+            if claims.exp.saturating_add(leeway) < unix_now() {
+                return Err(TokenRejection::Invalid("expired".to_owned()));
+            }
+            claims
+        } else {
+            verifier.decode_with(token, &self.validation)?
+        };
         if self.has(Fault::DefaultRoomId) {
             claims.room_id.get_or_insert_with(|| "lobby".to_owned());
         }
@@ -240,19 +261,35 @@ impl FaultyAdmission {
         })
     }
 
-    /// `ignore-origin` and `substring-origin-match`: whether a well-formed origin that is not
-    /// allowed passes anyway.
+    /// `ignore-origin`, `substring-origin-match` and `subdomain-origin-match`: whether a
+    /// well-formed origin that is not allowed passes anyway.
     fn tolerates(&self, origins: &OriginPolicy, tenant: &str, origin: Option<&str>) -> bool {
         if self.has(Fault::IgnoreOrigin) {
             return true;
         }
-        let Some(origin) = origin.and_then(Origin::parse) else {
+        let Some(raw) = origin.map(str::to_ascii_lowercase) else {
             return false;
         };
-        self.has(Fault::SubstringOriginMatch)
-            && origins
-                .allowed_origins(tenant)
-                .is_some_and(|list| list.iter().any(|a| origin.host().contains(a.host())))
+        let Some(origin) = Origin::parse(&raw) else {
+            return false;
+        };
+        let Some(list) = origins.allowed_origins(tenant) else {
+            return false;
+        };
+        let substring = |a: &Origin| origin.host().contains(a.host());
+        // A subdomain: the allowed origin once the leading labels are taken off the host.
+        let subdomain = |a: &Origin| {
+            origin
+                .host()
+                .strip_suffix(a.host())
+                .filter(|labels| labels.len() > 1 && labels.ends_with('.'))
+                .and_then(|labels| Origin::parse(&raw.replacen(labels, "", 1)))
+                .is_some_and(|parent| &parent == a)
+        };
+        list.iter().any(|a| {
+            (self.has(Fault::SubstringOriginMatch) && substring(a))
+                || (self.has(Fault::SubdomainOriginMatch) && subdomain(a))
+        })
     }
 }
 
@@ -269,12 +306,20 @@ impl AdmissionPolicy for FaultyAdmission {
         if self.refuses_token_source(&offer, from_query.is_some()) {
             return Err(ApiError::InvalidToken);
         }
-        let identity = match offer.token.as_deref().or(from_query) {
-            Some(token) => self.verify(token)?,
+        let query_only = offer.token.is_none() && from_query.is_some();
+        let mut identity = match offer.token.as_deref().or(from_query) {
+            Some(token) => self.verify(token, query_only)?,
             None if self.has(Fault::AcceptMissingToken) => anonymous(),
             None => return Err(self.standard.missing_token()),
         };
-        self.check_origin(&identity, handshake.headers)?;
+        if !(query_only && self.has(Fault::QueryTokenSkipsOrigin)) {
+            self.check_origin(&identity, handshake.headers)?;
+        }
+        if self.has(Fault::RoomFromQuery)
+            && let Some((_, room)) = handshake.query.iter().find(|(k, _)| k == "room_id")
+        {
+            identity.room_id.clone_from(room);
+        }
         let subprotocol = match &offer.token {
             _ if self.has(Fault::NoProtocolHeader) => None,
             Some(token) if self.has(Fault::EchoTokenProtocol) => {

@@ -153,6 +153,18 @@ faults! {
     /// not given (a control: the run's key control is refused, while every forged token would
     /// be refused for the wrong reason).
     RefuseForeignTokens = "refuse-foreign-tokens", defeats_control("AUTH-001"), Http;
+    /// AUTH-009: a token in the `?token=` query parameter is admitted whatever its `exp`; the
+    /// header token is checked as it should be.
+    QueryTokenSkipsExpiry = "query-token-skips-expiry", breaks("AUTH-009"), Admission;
+    /// AUTH-009: `exp` is checked with a leeway of 15 minutes, three times what RFC 7519's "a few
+    /// minutes" allows (the bound the catalogue sets is 5 minutes).
+    ExpiryLeeway15Minutes = "expiry-leeway-15-minutes", breaks("AUTH-009"), Admission;
+    /// AUTH-025: a `room_id` query parameter puts the connection in that room instead of the
+    /// one its token names.
+    RoomFromQuery = "room-from-query", breaks("AUTH-025"), Admission;
+    /// AUTH-025: a `chat.send` whose data names a `room_id` is delivered in that room (of the
+    /// same tenant) instead of the sender's.
+    ChatRoomFromData = "chat-room-from-data", breaks("AUTH-025"), Frames;
 
     // Subprotocol.
     /// PROTO-001: the response selects no subprotocol although `chalk` was offered.
@@ -179,6 +191,12 @@ faults! {
     /// ORIGIN-005 (should): an origin whose host contains an allowed host is accepted
     /// (`https://app.chalk.test.evil.com`).
     SubstringOriginMatch = "substring-origin-match", breaks("ORIGIN-005"), Admission;
+    /// ORIGIN-002: the origin is not checked when the token came in the `?token=` query
+    /// parameter (the header path checks it).
+    QueryTokenSkipsOrigin = "query-token-skips-origin", breaks("ORIGIN-002"), Admission;
+    /// ORIGIN-006: a subdomain of an allowed origin's host (same scheme and port) is accepted,
+    /// although the tenant's list is explicit (`https://x.app.chalk.test`).
+    SubdomainOriginMatch = "subdomain-origin-match", breaks("ORIGIN-006"), Admission;
 
     // Presence.
     /// PRES-001: nobody is told about a newcomer.

@@ -22,8 +22,10 @@ use chalk_reference_server::connection::Connection;
 use chalk_reference_server::frames::{
     FrameAdapter, IncomingFrames, OutgoingFrames, SessionFrames, SessionInfo,
 };
-use chalk_reference_server::protocol::{ClientEvent, ErrorCode, EventError, parse_client_event};
-use chalk_reference_server::rooms::Room;
+use chalk_reference_server::protocol::{
+    ClientEvent, ErrorCode, EventError, ServerEvent, parse_client_event, timestamp_now,
+};
+use chalk_reference_server::rooms::{Room, RoomKey};
 use chalk_reference_server::session::TransportError;
 use futures_util::{Sink, Stream};
 use tokio::time::Sleep;
@@ -94,6 +96,7 @@ impl FrameAdapter for FaultyFrames {
             faults: self.faults,
             conn: session.conn.clone(),
             room: session.room.clone(),
+            participant_id: session.participant_id.to_owned(),
             directory: self.directory.clone(),
             bad_input: self.bad_input.clone(),
             max_text_chars: self.max_text_chars,
@@ -212,6 +215,8 @@ struct Incoming {
     faults: Faults,
     conn: Arc<Connection>,
     room: Arc<Room>,
+    /// The session's participant, for `chat-room-from-data`.
+    participant_id: String,
     directory: Arc<Directory>,
     bad_input: Arc<BadInput>,
     max_text_chars: usize,
@@ -275,7 +280,8 @@ impl Incoming {
         None
     }
 
-    /// `require-client-message-id`, `sender-id-from-client` and `reorder-messages`.
+    /// `require-client-message-id`, `sender-id-from-client`, `chat-room-from-data` and
+    /// `reorder-messages`.
     fn chat(&mut self, item: Item, frame: &str, text: &str) -> Option<Item> {
         if self.faults.has(Fault::RequireClientMessageId) && string_at(frame, "/data/id").is_none()
         {
@@ -291,6 +297,22 @@ impl Incoming {
             && let Some(claimed) = string_at(frame, "/data/sender_id")
         {
             self.room.chat(self.conn.id(), &claimed, text);
+            return None;
+        }
+        if self.faults.has(Fault::ChatRoomFromData)
+            && let Some(named) = string_at(frame, "/data/room_id")
+        {
+            let room = RoomKey {
+                tenant: self.room.key().tenant.clone(),
+                room_id: named,
+            };
+            let message = ServerEvent::ChatMessage {
+                id: &format!("msg_{}", uuid::Uuid::new_v4().simple()),
+                sender_id: &self.participant_id,
+                text,
+                timestamp: &timestamp_now(),
+            };
+            self.directory.send_to(&room, &message.encode());
             return None;
         }
         if !self.faults.has(Fault::ReorderMessages) {

@@ -143,7 +143,7 @@ impl ServerArgs {
             config.jwt.audience = Some(audience.clone());
         }
         if let Some(leeway) = &self.jwt_leeway {
-            config.jwt.leeway = config::parse_duration(leeway)?;
+            config.jwt.leeway = config::checked_leeway(config::parse_duration(leeway)?)?;
         }
         if let Some(lifetime) = &self.jwt_max_token_lifetime {
             config.jwt.max_token_lifetime = config::parse_duration(lifetime)?;

@@ -27,6 +27,12 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// two tenants share) stops the server from starting.
 pub const MIN_API_KEY_BYTES: usize = 16;
 
+/// Most clock leeway on `exp`, `nbf` and `iat` an operator may configure ([`JwtConfig::leeway`]):
+/// RFC 7519 allows "a few minutes", and the conformance suite requires a token expired ten
+/// minutes ago to be refused (AUTH-009). A longer leeway in the file or on the command line
+/// stops the server from starting.
+pub const MAX_JWT_LEEWAY: Duration = Duration::from_secs(5 * 60);
+
 /// Name of the tenant that owns tokens without a `tenant_id` claim.
 pub const DEFAULT_TENANT: &str = "default";
 
@@ -351,6 +357,20 @@ pub enum ConfigError {
     /// An algorithm name that jsonwebtoken does not know.
     #[error("unknown JWT algorithm {0:?}")]
     Algorithm(String),
+    /// A JWT leeway above [`MAX_JWT_LEEWAY`].
+    #[error(
+        "jwt leeway of {0} s is more than the {max} s allowed (RFC 7519: a few minutes)",
+        max = MAX_JWT_LEEWAY.as_secs()
+    )]
+    Leeway(u64),
+}
+
+/// `leeway`, unless it is above [`MAX_JWT_LEEWAY`].
+pub fn checked_leeway(leeway: Duration) -> Result<Duration, ConfigError> {
+    if leeway > MAX_JWT_LEEWAY {
+        return Err(ConfigError::Leeway(leeway.as_secs()));
+    }
+    Ok(leeway)
 }
 
 /// Parses `"250ms"`, `"30s"`, `"5m"`, `"24h"` or a bare number of seconds.
@@ -515,6 +535,7 @@ impl FileConfig {
             jwt.private_key_pem = Some(Secret::new(read_key(base, &path)?));
         }
         set_duration(&mut jwt.leeway, self.jwt.leeway)?;
+        checked_leeway(jwt.leeway)?;
         if self.jwt.issuer.is_some() {
             jwt.issuer = self.jwt.issuer;
         }
@@ -600,6 +621,20 @@ mod tests {
         assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
         assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn a_leeway_of_more_than_a_few_minutes_is_refused() {
+        assert!(Config::default().jwt.leeway <= MAX_JWT_LEEWAY);
+        let file = |leeway: &str| {
+            let text = format!(
+                "[jwt]\nsecret = \"0123456789abcdef0123456789abcdef\"\nleeway = \"{leeway}\"\n"
+            );
+            Config::from_toml_str(&text, Path::new("."))
+        };
+        assert_eq!(file("5m").unwrap().jwt.leeway, MAX_JWT_LEEWAY);
+        assert!(matches!(file("15m"), Err(ConfigError::Leeway(900))));
+        assert!(checked_leeway(Duration::from_secs(301)).is_err());
     }
 
     #[test]

@@ -262,13 +262,14 @@ fn filtered_items(dom: &str, tag_start: &str) -> Vec<(String, bool)> {
 
 /// The failing scenario of `requirement`: its `<details>` element from after the class to its
 /// end (so its attributes, such as `open`, come first).
-fn failing_scenario<'a>(dom: &'a str, requirement: &str) -> &'a str {
+fn failing_scenario<'a>(dom: &'a str, requirement: &str, name: &str) -> &'a str {
     let link = format!("href=\"#r-{requirement}\">{requirement}</a>");
+    let name = format!("<span class=\"name\">{name}</span>");
     dom.split("<details class=\"scenario sc-fail\"")
         .skip(1)
         .map(|rest| rest.split("</details>").next().unwrap_or_default())
-        .find(|block| block.contains(&link))
-        .unwrap_or_else(|| panic!("no failing scenario of {requirement} in the report"))
+        .find(|block| block.contains(&link) && block.contains(&name))
+        .unwrap_or_else(|| panic!("no failing scenario of {requirement} in the report: {name}"))
 }
 
 #[test]
@@ -287,7 +288,7 @@ fn the_report_shows_the_verdict_and_a_failure_with_its_expected_actual_and_trans
         dom.contains("<a href=\"#r-AUTH-009\">AUTH-009</a>"),
         "the banner names AUTH-009"
     );
-    let failure = failing_scenario(dom, "AUTH-009");
+    let failure = failing_scenario(dom, "AUTH-009", "A token that expired two hours ago");
     assert!(
         failure[..failure.find('>').unwrap()].contains(" open"),
         "the failing scenario is not expanded"

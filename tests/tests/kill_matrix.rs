@@ -574,6 +574,14 @@ async fn judge(run: Run, json: PathBuf) -> ExitStatus {
         EPHEMERAL_ALLOWED_ORIGIN.to_owned(),
         "--json".to_owned(),
         json.display().to_string(),
+        // The faulty servers' tenant has an explicit origin list; a fault of ORIGIN-005, the
+        // look-alikes under patterns, is judged as a deployment without one.
+        "--allowed-origins".to_owned(),
+        match run.fault.requirement() {
+            Some("ORIGIN-005") => "patterns",
+            _ => "exact",
+        }
+        .to_owned(),
     ];
     if witness(run.fault).is_some() && run.mode == Mode::Variation {
         args.extend([

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::contract::catalogue::KNOWN_EXTENSIONS;
-use crate::driver::deployment::{Access, Api};
+use crate::driver::deployment::{Access, Api, OriginMode};
 use crate::driver::tokens::{Minter, TokenError};
 use crate::driver::transport::{self, Target, TransportError};
 use crate::suite::plan::{PlanError, STATABLE_ABSENCES, Selection};
@@ -55,6 +55,13 @@ pub struct Options {
     /// An origin the server must refuse.
     #[arg(long, env = "CHALK_FORBIDDEN_ORIGIN", value_name = "ORIGIN", default_value = DEFAULT_FORBIDDEN_ORIGIN)]
     pub forbidden_origin: String,
+
+    /// How the deployment's tenant validates origins: `exact` (an explicit allowed_origins list:
+    /// accepting a look-alike of the allowed origin is a must-level failure) or `patterns` (no
+    /// list, the server's own patterns: a look-alike is a should-level warning). Default: exact
+    /// for the embedded reference server, patterns for --url.
+    #[arg(long, env = "CHALK_ALLOWED_ORIGINS", value_name = "MODE", value_enum)]
+    pub allowed_origins: Option<OriginMode>,
 
     /// An extension the server claims (repeatable; see spec/extensions.md).
     #[arg(
@@ -771,6 +778,8 @@ pub struct Config {
     pub recording_command: Option<String>,
     /// The origin that must be refused.
     pub forbidden_origin: String,
+    /// `--allowed-origins` (`None`: not given, the deployment's own or `patterns`).
+    pub origin_mode: Option<OriginMode>,
     /// Declared extensions (`None`: not given).
     pub declared: Option<BTreeSet<String>>,
     /// `--strict`.
@@ -843,6 +852,7 @@ impl Config {
             Self {
                 recording_command: options.recording_command.clone(),
                 forbidden_origin: options.forbidden_origin.clone(),
+                origin_mode: options.allowed_origins,
                 declared,
                 strict: options.strict,
                 selection: Selection::new(options.tags.as_deref(), options.name.as_deref())?,
@@ -920,6 +930,17 @@ mod tests {
         let (access, config) = parse(&[]).unwrap();
         assert!(access.target.is_none());
         assert!(config.declared.is_none());
+    }
+
+    #[test]
+    fn the_origin_mode_is_exact_or_patterns_and_unset_by_default() {
+        assert_eq!(parse(&[]).unwrap().1.origin_mode, None);
+        let (_, config) = parse(&["--allowed-origins", "exact"]).unwrap();
+        assert_eq!(config.origin_mode, Some(OriginMode::Exact));
+        let (_, config) = parse(&["--allowed-origins", "patterns"]).unwrap();
+        assert_eq!(config.origin_mode, Some(OriginMode::Patterns));
+        let unknown = ["chalk-conformance", "--allowed-origins", "some"];
+        assert!(Options::try_parse_from(unknown).is_err());
     }
 
     #[test]

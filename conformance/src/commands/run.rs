@@ -91,6 +91,9 @@ pub async fn suite(
     if let Some(leeway) = deployment.known().token_leeway {
         config.token_leeway = leeway;
     }
+    if config.origin_mode.is_none() {
+        config.origin_mode = deployment.known().origin_mode;
+    }
     let status = run_against(&config, &deployment, features, catalogue, console).await;
     deployment.shutdown().await;
     status
@@ -113,7 +116,9 @@ async fn run_against(
     let origin = deployment.origin().map(str::to_owned);
     let label = deployment.embedded().then_some(EMBEDDED_LABEL);
     let declared = config.declared.clone().unwrap_or_default();
-    let mut capabilities = capabilities(&provisioner, origin.is_some(), &config.without);
+    let origin_mode = config.origin_mode.unwrap_or_default();
+    let mut capabilities =
+        capabilities(&provisioner, origin.is_some(), &config.without).in_origin_mode(origin_mode);
     let decide = |capabilities: &Capabilities| {
         Plan::decide(
             &features,
@@ -151,6 +156,7 @@ async fn run_against(
         redactor: Arc::clone(&redactor),
         origin: origin.clone(),
         forbidden_origin: config.forbidden_origin.clone(),
+        origin_mode,
         event_timeout: config.event_timeout,
         quiet_window: config.quiet_window,
         token_leeway: config.token_leeway,
@@ -252,6 +258,7 @@ async fn run_against(
         started_at,
         declared: declared.iter().cloned().collect(),
         origin,
+        origin_mode: origin_mode.name().to_owned(),
         provisioning: match &context.provisioner.participants {
             ParticipantSource::Rest(_) => "REST API",
             ParticipantSource::Command(_) => "--token-command",
@@ -457,9 +464,10 @@ fn print_header(
     ));
     console.line(&format!("provisioning: {provisioning}; {forging}"));
     console.line(&format!(
-        "origin:       {} (forbidden: {})",
+        "origin:       {} (forbidden: {}; allowed origins: {})",
         context.origin.as_deref().unwrap_or("none sent"),
-        context.forbidden_origin
+        context.forbidden_origin,
+        context.origin_mode
     ));
     console.line(&format!(
         "declared:     {}",

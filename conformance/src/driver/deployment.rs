@@ -128,6 +128,35 @@ pub enum EmbeddedProvisioning {
     Minted,
 }
 
+/// What the deployment's tenant has to validate origins with, as the API page's Origin
+/// Validation tells the two apart: an explicit `allowed_origins` list, or no list and the
+/// server's own patterns. It decides how a look-alike of the allowed origin is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OriginMode {
+    /// The tenant has an explicit allow-list: an origin not on it must be refused (ORIGIN-006).
+    Exact,
+    /// No tenant list; the server's patterns apply, and may admit what a list would not, such as
+    /// a subdomain: look-alikes are refused at `should` level (ORIGIN-005).
+    #[default]
+    Patterns,
+}
+
+impl OriginMode {
+    /// The name used by `--allowed-origins`, tags (`@origins.exact`) and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            OriginMode::Exact => "exact",
+            OriginMode::Patterns => "patterns",
+        }
+    }
+}
+
+impl std::fmt::Display for OriginMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// What is known of a deployment beyond what the options say (of the embedded reference
 /// server: everything).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -136,6 +165,8 @@ pub struct Known {
     pub extensions: Option<BTreeSet<String>>,
     /// Its clock leeway for `exp`/`nbf`, when known.
     pub token_leeway: Option<Duration>,
+    /// How its tenant's origins are validated, when known.
+    pub origin_mode: Option<OriginMode>,
 }
 
 /// Why a deployment cannot be used.
@@ -208,6 +239,8 @@ impl Deployment {
                 known = Known {
                     extensions: Some(KNOWN_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect()),
                     token_leeway: Some(server.token_leeway),
+                    // Its default tenant has an explicit list (the allowed origin comes from it).
+                    origin_mode: Some(OriginMode::Exact),
                 };
                 (target, Some(server))
             }

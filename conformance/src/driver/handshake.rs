@@ -41,6 +41,77 @@ pub struct UpgradeRequest {
     pub origin: Option<String>,
 }
 
+/// What an upgrade request carries besides its token, subprotocols and origin: query parameters
+/// and headers a client adds, such as a `room_id` parameter that tries to steer the connection
+/// to another room than its token names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// Query parameters appended after `token=` (names and values percent-encoded).
+    pub query: Vec<(String, String)>,
+    /// Headers appended after the standard ones.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Where a client puts its token: the documented ways of presenting one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenChannel {
+    /// `Sec-WebSocket-Protocol: chalk, token.{jwt}` (the preferred way).
+    Header,
+    /// `?token={jwt}` and no subprotocol (the deprecated way).
+    QueryNoProtocol,
+    /// `?token={jwt}` and `Sec-WebSocket-Protocol: chalk`.
+    QueryWithChalk,
+}
+
+impl TokenChannel {
+    /// Every channel, the preferred one first.
+    pub const ALL: [TokenChannel; 3] = [
+        TokenChannel::Header,
+        TokenChannel::QueryNoProtocol,
+        TokenChannel::QueryWithChalk,
+    ];
+
+    /// The phrase the feature files use for it.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            TokenChannel::Header => "in the subprotocol header",
+            TokenChannel::QueryNoProtocol => "in the query string, offering no subprotocol",
+            TokenChannel::QueryWithChalk => "in the query string, offering chalk",
+        }
+    }
+
+    /// The upgrade request presenting `token` this way, from `origin`.
+    pub fn request(self, token: &str, origin: Option<String>) -> UpgradeRequest {
+        let (query_token, protocols) = match self {
+            TokenChannel::Header => (None, vec!["chalk".to_owned(), format!("token.{token}")]),
+            TokenChannel::QueryNoProtocol => (Some(token.to_owned()), Vec::new()),
+            TokenChannel::QueryWithChalk => (Some(token.to_owned()), vec!["chalk".to_owned()]),
+        };
+        UpgradeRequest {
+            query_token,
+            protocols,
+            origin,
+        }
+    }
+}
+
+impl std::fmt::Display for TokenChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.phrase())
+    }
+}
+
+impl std::str::FromStr for TokenChannel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.phrase() == s.trim())
+            .ok_or_else(|| format!("unknown token channel {s:?}"))
+    }
+}
+
 /// An HTTP answer to an upgrade request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
@@ -186,17 +257,24 @@ fn percent_encode(value: &str) -> String {
 fn build_request(
     target: &Target,
     request: &UpgradeRequest,
+    extras: &Extras,
     key: &str,
 ) -> (String, Vec<(String, String)>) {
     let mut request_target = target.path_and_query.clone();
-    if let Some(token) = &request.query_token {
+    let query = request
+        .query_token
+        .iter()
+        .map(|token| ("token", token.as_str()))
+        .chain(extras.query.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    for (name, value) in query {
         request_target.push(if request_target.contains('?') {
             '&'
         } else {
             '?'
         });
-        request_target.push_str("token=");
-        request_target.push_str(&percent_encode(token));
+        request_target.push_str(&percent_encode(name));
+        request_target.push('=');
+        request_target.push_str(&percent_encode(value));
     }
     let mut headers = vec![
         ("Host".to_owned(), target.host_header.clone()),
@@ -218,6 +296,7 @@ fn build_request(
         "User-Agent".to_owned(),
         concat!("chalk-conformance/", env!("CARGO_PKG_VERSION")).to_owned(),
     ));
+    headers.extend(extras.headers.iter().cloned());
     (request_target, headers)
 }
 
@@ -231,6 +310,17 @@ pub async fn open(
     open_with_config(connector, target, request, timeout, None).await
 }
 
+/// [`open`], with query parameters and headers added to the request.
+pub async fn open_with_extras(
+    connector: &Connector,
+    target: &Target,
+    request: &UpgradeRequest,
+    extras: &Extras,
+    timeout: Duration,
+) -> (Handshake, Option<WebSocketStream<Transport>>) {
+    open_with(connector, target, request, extras, timeout, None).await
+}
+
 /// [`open`], with the WebSocket's buffer sizes and limits set by `config` (tungstenite's
 /// defaults otherwise; the load generator holds thousands of sockets and sets 4 KiB buffers).
 pub async fn open_with_config(
@@ -240,8 +330,27 @@ pub async fn open_with_config(
     timeout: Duration,
     config: Option<WebSocketConfig>,
 ) -> (Handshake, Option<WebSocketStream<Transport>>) {
+    open_with(
+        connector,
+        target,
+        request,
+        &Extras::default(),
+        timeout,
+        config,
+    )
+    .await
+}
+
+async fn open_with(
+    connector: &Connector,
+    target: &Target,
+    request: &UpgradeRequest,
+    extras: &Extras,
+    timeout: Duration,
+    config: Option<WebSocketConfig>,
+) -> (Handshake, Option<WebSocketStream<Transport>>) {
     let key = STANDARD.encode(uuid::Uuid::new_v4().as_bytes());
-    let (request_target, request_headers) = build_request(target, request, &key);
+    let (request_target, request_headers) = build_request(target, request, extras, &key);
     let mut handshake = Handshake {
         request_target,
         request_headers,
@@ -434,10 +543,27 @@ mod tests {
             protocols: vec!["chalk".into(), "token.x".into()],
             origin: Some("https://app.test".into()),
         };
-        let (path, headers) = build_request(&target, &request, "k");
+        let (path, headers) = build_request(&target, &request, &Extras::default(), "k");
         assert_eq!(path, "/api/v1/ws?token=a.b%20c");
         assert!(headers.contains(&("Sec-WebSocket-Protocol".into(), "chalk, token.x".into())));
         assert!(headers.contains(&("Origin".into(), "https://app.test".into())));
+        let extras = Extras {
+            query: vec![("room_id".into(), "r 2".into())],
+            headers: vec![("X-Room-Id".into(), "r2".into())],
+        };
+        let (path, headers) = build_request(&target, &request, &extras, "k");
+        assert_eq!(path, "/api/v1/ws?token=a.b%20c&room_id=r%202");
+        assert_eq!(headers.last(), Some(&("X-Room-Id".into(), "r2".into())));
+        let channels = TokenChannel::ALL.map(|c| c.request("t", None));
+        assert_eq!(channels[0].protocols, vec!["chalk", "token.t"]);
+        assert_eq!(
+            (
+                channels[1].query_token.as_deref(),
+                channels[1].protocols.len()
+            ),
+            (Some("t"), 0)
+        );
+        assert_eq!(channels[2].protocols, vec!["chalk"]);
     }
 
     #[test]

@@ -18,8 +18,16 @@ use serde_json::{Map, Value, json};
 /// How long a minted token is valid.
 const TOKEN_LIFETIME_SECS: i64 = 3600;
 
-/// Two hours: far beyond any reasonable clock leeway (the catalogue allows one hour).
+/// Two hours: far beyond any clock leeway.
 const FAR_SECS: i64 = 2 * 3600;
+
+/// The most clock leeway on `exp` and `nbf` a server may allow: RFC 7519 §4.1.4 speaks of "a
+/// few minutes" (AUTH-009, AUTH-010).
+pub const MAX_CLOCK_LEEWAY_SECS: i64 = 5 * 60;
+
+/// How far past `exp` (or before `nbf`) the boundary tokens are: twice the allowed leeway, so
+/// that a server within the bound refuses them whatever its clock's skew of a few seconds.
+pub const BOUNDARY_SECS: i64 = 2 * MAX_CLOCK_LEEWAY_SECS;
 
 /// Why a token could not be minted or forged.
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +195,10 @@ pub enum TokenDefect {
     ExpiredTwoHoursAgo,
     /// `nbf` two hours in the future.
     ValidOnlyInTwoHours,
+    /// `exp` [`BOUNDARY_SECS`] (ten minutes) in the past.
+    ExpiredTenMinutesAgo,
+    /// `nbf` [`BOUNDARY_SECS`] (ten minutes) in the future.
+    ValidOnlyInTenMinutes,
     /// Signed with a key that is not the deployment's.
     SignedWithAnotherKey,
     /// A claim changed after signing, signature kept.
@@ -215,9 +227,11 @@ pub enum TokenDefect {
 
 impl TokenDefect {
     /// Every defect, in the order the phrases are listed.
-    pub const ALL: [TokenDefect; 14] = [
+    pub const ALL: [TokenDefect; 16] = [
         TokenDefect::ExpiredTwoHoursAgo,
         TokenDefect::ValidOnlyInTwoHours,
+        TokenDefect::ExpiredTenMinutesAgo,
+        TokenDefect::ValidOnlyInTenMinutes,
         TokenDefect::SignedWithAnotherKey,
         TokenDefect::AlteredAfterSigning,
         TokenDefect::AlgNone,
@@ -237,6 +251,8 @@ impl TokenDefect {
         match self {
             TokenDefect::ExpiredTwoHoursAgo => "expired two hours ago",
             TokenDefect::ValidOnlyInTwoHours => "becomes valid only in two hours",
+            TokenDefect::ExpiredTenMinutesAgo => "expired ten minutes ago",
+            TokenDefect::ValidOnlyInTenMinutes => "becomes valid only in ten minutes",
             TokenDefect::SignedWithAnotherKey => "is signed with another key",
             TokenDefect::AlteredAfterSigning => "was altered after signing",
             TokenDefect::AlgNone => "declares the algorithm none",
@@ -258,6 +274,8 @@ impl TokenDefect {
             self,
             TokenDefect::ExpiredTwoHoursAgo
                 | TokenDefect::ValidOnlyInTwoHours
+                | TokenDefect::ExpiredTenMinutesAgo
+                | TokenDefect::ValidOnlyInTenMinutes
                 | TokenDefect::NoRoomId
                 | TokenDefect::NoParticipantId
                 | TokenDefect::EmptyRoomId
@@ -313,23 +331,27 @@ pub fn forge(
     };
     let claims = || claims_of(valid).ok_or(TokenError::Opaque);
     let now = unix_now();
+    let expired = |ago: i64| {
+        let mut c = claims()?;
+        c.insert("iat".into(), json!(now - ago - 3600));
+        c.insert("exp".into(), json!(now - ago));
+        if c.contains_key("nbf") {
+            c.insert("nbf".into(), json!(now - ago - 3600));
+        }
+        resign(&c)
+    };
+    let not_yet_valid = |ahead: i64| {
+        let mut c = claims()?;
+        c.insert("iat".into(), json!(now));
+        c.insert("nbf".into(), json!(now + ahead));
+        c.insert("exp".into(), json!(now + ahead + TOKEN_LIFETIME_SECS));
+        resign(&c)
+    };
     match defect {
-        TokenDefect::ExpiredTwoHoursAgo => {
-            let mut c = claims()?;
-            c.insert("iat".into(), json!(now - FAR_SECS - 3600));
-            c.insert("exp".into(), json!(now - FAR_SECS));
-            if c.contains_key("nbf") {
-                c.insert("nbf".into(), json!(now - FAR_SECS - 3600));
-            }
-            resign(&c)
-        }
-        TokenDefect::ValidOnlyInTwoHours => {
-            let mut c = claims()?;
-            c.insert("iat".into(), json!(now));
-            c.insert("nbf".into(), json!(now + FAR_SECS));
-            c.insert("exp".into(), json!(now + FAR_SECS + TOKEN_LIFETIME_SECS));
-            resign(&c)
-        }
+        TokenDefect::ExpiredTwoHoursAgo => expired(FAR_SECS),
+        TokenDefect::ValidOnlyInTwoHours => not_yet_valid(FAR_SECS),
+        TokenDefect::ExpiredTenMinutesAgo => expired(BOUNDARY_SECS),
+        TokenDefect::ValidOnlyInTenMinutes => not_yet_valid(BOUNDARY_SECS),
         TokenDefect::SignedWithAnotherKey => {
             let stranger = EncodingKey::from_secret(random_secret().as_bytes());
             match minter {
@@ -545,6 +567,14 @@ mod tests {
 
         let early = claims_of(&forge(TokenDefect::ValidOnlyInTwoHours)).unwrap();
         assert!(early["nbf"].as_i64().unwrap() > unix_now() + 3600);
+
+        // The boundary tokens lie past the allowed leeway, but not far past it.
+        let just = claims_of(&forge(TokenDefect::ExpiredTenMinutesAgo)).unwrap();
+        let exp = just["exp"].as_i64().unwrap();
+        assert!(exp < unix_now() - MAX_CLOCK_LEEWAY_SECS && exp > unix_now() - 3600);
+        let soon = claims_of(&forge(TokenDefect::ValidOnlyInTenMinutes)).unwrap();
+        let nbf = soon["nbf"].as_i64().unwrap();
+        assert!(nbf > unix_now() + MAX_CLOCK_LEEWAY_SECS && nbf < unix_now() + 3600);
 
         assert!(!verifies(
             &forge(TokenDefect::SignedWithAnotherKey),

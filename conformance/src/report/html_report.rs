@@ -156,6 +156,7 @@ impl View<'_> {
              <div><dt>Declared extensions</dt><dd>{declared}</dd></div>\n\
              <div><dt>Provisioning</dt><dd>{provisioning}</dd></div>\n\
              <div><dt>Origin sent</dt><dd>{origin}</dd></div>\n\
+             <div><dt>Allowed origins</dt><dd>{origin_mode}</dd></div>\n\
              </dl>\n</div>\n</header>\n",
             class = if conformant && !cannot_judge {
                 "ok"
@@ -188,6 +189,7 @@ impl View<'_> {
                 .origin
                 .as_deref()
                 .map_or_else(|| "none".to_owned(), |o| self.t(o)),
+            origin_mode = self.t(&run.origin_mode),
         );
     }
 

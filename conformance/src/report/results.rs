@@ -385,6 +385,8 @@ pub struct RunInfo {
     pub declared: Vec<String>,
     /// The Origin header of connections meant to succeed.
     pub origin: Option<String>,
+    /// How the deployment validates origins (`exact` or `patterns`, `--allowed-origins`).
+    pub origin_mode: String,
     /// How participants were provisioned, in words.
     pub provisioning: String,
 }
@@ -706,6 +708,7 @@ impl Report {
             suite_version: self.run.suite_version.clone(),
             run_id: self.run.run_id.clone(),
             target: self.run.target.clone(),
+            origin_mode: self.run.origin_mode.clone(),
             started_at: self.run.started_at.clone(),
             duration_ms: millis(self.elapsed),
             strict: self.strict,
@@ -740,6 +743,9 @@ pub struct RunResults {
     pub run_id: String,
     /// The WebSocket URL judged, without credentials.
     pub target: String,
+    /// How the deployment validates origins, as the run was told (`exact` or `patterns`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub origin_mode: String,
     /// When the scenarios started, RFC 3339 in UTC.
     pub started_at: String,
     /// Wall time of the scenarios.
@@ -1071,6 +1077,7 @@ pub(crate) mod sample {
                 started_at: "2026-01-02T03:04:05Z".to_owned(),
                 declared: vec!["pong-event".to_owned()],
                 origin: Some("https://app.example.com".to_owned()),
+                origin_mode: "patterns".to_owned(),
                 provisioning: "REST API".to_owned(),
             },
             unexpected_passes: Vec::new(),

@@ -48,8 +48,13 @@ pub fn render(report: &Report, catalogue: &Catalogue) -> String {
     }
     let _ = writeln!(
         out,
-        "Target `{}` · started {} · {} · chalk-conformance {} · run `{}`{}\n",
+        "Target `{}`{} · started {} · {} · chalk-conformance {} · run `{}`{}\n",
         code(&run.target),
+        if run.origin_mode.is_empty() {
+            String::new()
+        } else {
+            format!(" · allowed origins: {}", run.origin_mode)
+        },
         run.started_at,
         duration_text(report.elapsed),
         run.suite_version,

@@ -3,7 +3,8 @@
 //! - every scenario carries exactly one `@req.<ID>` tag naming an active catalogue entry, and
 //!   exactly one level tag (`@must`, `@should`, `@extension`) equal to that entry's level;
 //! - every `Rule:` starts with the ID its scenarios cite;
-//! - `@needs.<capability>` tags name capabilities the catalogue knows;
+//! - `@needs.<capability>` tags name capabilities the catalogue knows, and `@origins.<mode>`
+//!   tags an origin mode (`exact`, `patterns`);
 //! - every scenario has exactly one `When`, and no host, port, sleep or retry in its steps;
 //! - every `must` and `should` requirement has at least one scenario.
 
@@ -14,7 +15,8 @@ use cucumber::gherkin::{self, StepType};
 
 use crate::contract::catalogue::{Catalogue, KNOWN_NEEDS, Level};
 use crate::suite::plan::{
-    ScenarioKey, all_scenarios, effective_tags, level_tags, need_tags, requirement_tags,
+    ScenarioKey, all_scenarios, effective_tags, level_tags, need_tags, origin_mode_tag,
+    requirement_tags,
 };
 
 /// Words that betray mechanics in a declarative feature.
@@ -97,6 +99,9 @@ pub fn lint(features: &[gherkin::Feature], catalogue: &Catalogue) -> Vec<LintPro
                 ));
             }
         }
+        if let Some(Err(unknown)) = origin_mode_tag(&tags) {
+            report(unknown);
+        }
         let whens = scenario
             .steps
             .iter()
@@ -175,6 +180,18 @@ mod tests {
             found
                 .iter()
                 .any(|p| p.contains("tagged @should but AUTH-001 is must")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn finds_unknown_origin_modes() {
+        let text = "Feature: F\n  Rule: ORIGIN-005 Look-alikes\n    @req.ORIGIN-005 @should @origins.loose\n    Scenario: S\n      When Mallory connects from the null origin\n";
+        let found = problems(text);
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("@origins.loose names no origin mode")),
             "{found:?}"
         );
     }

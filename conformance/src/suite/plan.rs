@@ -21,6 +21,7 @@ use regex::Regex;
 
 use crate::contract::catalogue::{Catalogue, Level};
 use crate::contract::judge::RequirementRef;
+use crate::driver::deployment::OriginMode;
 
 include!(concat!(env!("OUT_DIR"), "/features.rs"));
 
@@ -30,6 +31,12 @@ pub const REQUIREMENT_TAG: &str = "req.";
 /// The prefix of a need a scenario has beyond its requirement's: `@needs.recordings` on a
 /// scenario that checks the shape of `recording.started` (it must make a recording to see one).
 pub const NEEDS_TAG: &str = "needs.";
+
+/// The prefix of the origin mode a scenario is written for: `@origins.exact` on the look-alikes a
+/// tenant's explicit allow-list must refuse (ORIGIN-006), `@origins.patterns` on those the
+/// server's patterns should refuse (ORIGIN-005). A scenario of the other mode is not part of the
+/// run: it asks something the deployment, as the run was told, does not promise.
+pub const ORIGIN_MODE_TAG: &str = "origins.";
 
 /// Why the features or the selection are unusable.
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +186,19 @@ pub fn need_tags<'a>(tags: &[&'a str]) -> Vec<&'a str> {
         .collect()
 }
 
+/// The origin mode among tags (`@origins.exact`), if any; an unknown mode names none.
+pub fn origin_mode_tag(tags: &[&str]) -> Option<Result<OriginMode, String>> {
+    tags.iter()
+        .find_map(|t| t.strip_prefix(ORIGIN_MODE_TAG))
+        .map(|mode| match mode {
+            "exact" => Ok(OriginMode::Exact),
+            "patterns" => Ok(OriginMode::Patterns),
+            other => Err(format!(
+                "@{ORIGIN_MODE_TAG}{other} names no origin mode (exact or patterns)"
+            )),
+        })
+}
+
 /// The level tags among tags.
 pub fn level_tags(tags: &[&str]) -> Vec<Level> {
     tags.iter()
@@ -209,14 +229,23 @@ pub fn display_name(scenario: &gherkin::Scenario) -> String {
 pub const STATABLE_ABSENCES: &[&str] = &["participant-removal", "room-end", "recordings"];
 
 /// What a run cannot do, as the catalogue's `needs` name it, each with why; everything else it
-/// can. [`Capabilities::default`] lacks nothing.
+/// can. [`Capabilities::default`] lacks nothing. It also says how the deployment validates
+/// origins, which decides the origin scenarios that apply ([`ORIGIN_MODE_TAG`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capabilities {
     /// Need → why the run cannot meet it.
     missing: BTreeMap<String, String>,
+    /// How the deployment validates origins.
+    origin_mode: OriginMode,
 }
 
 impl Capabilities {
+    /// The same capabilities, for a deployment that validates origins as `mode` says.
+    pub fn in_origin_mode(mut self, mode: OriginMode) -> Self {
+        self.origin_mode = mode;
+        self
+    }
+
     /// The same capabilities without `need`, for the reason `why` (e.g. "give --origin").
     pub fn without(mut self, need: &str, why: impl Into<String>) -> Self {
         self.missing.insert(need.to_owned(), why.into());
@@ -364,6 +393,8 @@ pub struct Plan {
     pub scenarios: Vec<PlannedScenario>,
     /// How many scenarios `--tags`/`--name` left out.
     pub not_selected: usize,
+    /// How many scenarios were left out as written for the other origin mode.
+    pub other_origin_mode: usize,
 }
 
 impl Plan {
@@ -390,6 +421,14 @@ impl Plan {
                 scenario: scenario.name.clone(),
                 problem,
             };
+            match origin_mode_tag(&tags) {
+                Some(Err(unknown)) => return Err(problem(unknown)),
+                Some(Ok(mode)) if mode != capabilities.origin_mode => {
+                    plan.other_origin_mode += 1;
+                    continue;
+                }
+                _ => {}
+            }
             let ids = requirement_tags(&tags);
             let [id] = ids.as_slice() else {
                 return Err(problem(format!(
@@ -563,6 +602,33 @@ mod tests {
         assert_eq!(plan.scenarios.len(), 2);
         assert!(plan.not_selected > 80);
         assert!(Selection::new(Some("@a and"), None).is_err());
+    }
+
+    #[test]
+    fn look_alike_origins_are_judged_as_the_origin_mode_says() {
+        let features = embedded_features().unwrap();
+        let catalogue = Catalogue::bundled().unwrap();
+        let ids_in = |mode: OriginMode| {
+            let plan = Plan::decide(
+                &features,
+                &catalogue,
+                &Capabilities::default().in_origin_mode(mode),
+                &declared(&[]),
+                &Selection::default(),
+            )
+            .unwrap();
+            let ids: BTreeSet<String> = plan
+                .scenarios
+                .iter()
+                .map(|s| s.requirement.id.clone())
+                .collect();
+            (ids, plan.other_origin_mode)
+        };
+        let (exact, left_out_exact) = ids_in(OriginMode::Exact);
+        let (patterns, left_out_patterns) = ids_in(OriginMode::Patterns);
+        assert!(exact.contains("ORIGIN-006") && !exact.contains("ORIGIN-005"));
+        assert!(patterns.contains("ORIGIN-005") && !patterns.contains("ORIGIN-006"));
+        assert!(left_out_exact > 0 && left_out_patterns > 0);
         assert!(Selection::new(None, Some("(")).is_err());
     }
 }

@@ -27,7 +27,8 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::contract::catalogue::Catalogue;
 use crate::contract::judge::{FrameJudge, RequirementRef};
 use crate::driver::connection::{Connection, Ending, Received};
-use crate::driver::handshake::{self, Handshake, UpgradeRequest};
+use crate::driver::deployment::OriginMode;
+use crate::driver::handshake::{self, Extras, Handshake, TokenChannel, UpgradeRequest};
 use crate::driver::provision::{Credentials, Provisioner};
 use crate::driver::redact::Redactor;
 use crate::driver::tokens::{self, TokenDefect};
@@ -62,6 +63,8 @@ pub struct RunContext {
     pub origin: Option<String>,
     /// An origin the deployment must refuse.
     pub forbidden_origin: String,
+    /// How the deployment validates origins (`--allowed-origins`).
+    pub origin_mode: OriginMode,
     /// How long to wait for an expected event.
     pub event_timeout: Duration,
     /// How long "receives nothing" waits.
@@ -120,6 +123,8 @@ pub struct Control {
     pub what: String,
     /// The token it offered.
     pub token: String,
+    /// Where it presented the token.
+    pub channel: TokenChannel,
     /// Whether the server accepted it.
     pub accepted: bool,
     /// The server's answer, in short.
@@ -509,12 +514,26 @@ impl Scene {
         request: UpgradeRequest,
         token: Option<String>,
     ) -> bool {
+        self.attempt_with(who, what, request, &Extras::default(), token)
+            .await
+    }
+
+    /// [`Self::attempt`], with query parameters and headers added to the request.
+    pub async fn attempt_with(
+        &mut self,
+        who: &str,
+        what: impl Into<String>,
+        request: UpgradeRequest,
+        extras: &Extras,
+        token: Option<String>,
+    ) -> bool {
         let tries = self.attempts.iter().filter(|a| a.who == who).count();
         let label = format!("{who}#{}", tries + 1);
-        let (handshake, ws) = handshake::open(
+        let (handshake, ws) = handshake::open_with_extras(
             &self.run.connector,
             &self.run.target,
             &request,
+            extras,
             self.run.event_timeout,
         )
         .await;
@@ -548,6 +567,17 @@ impl Scene {
     /// says, from the run's allowed origin (without one when the run has none). A control with
     /// the same token is made once. Made before the action, it is never one of its attempts.
     pub async fn control(&mut self, token: ControlToken) -> Result<(), Failure> {
+        self.control_on(token, TokenChannel::Header).await
+    }
+
+    /// [`Self::control`], presenting the token on `channel`: the control of a refusal provoked
+    /// on that channel, so that a server refusing the channel itself is not credited with the
+    /// refusal. A control with the same token on the same channel is made once.
+    pub async fn control_on(
+        &mut self,
+        token: ControlToken,
+        channel: TokenChannel,
+    ) -> Result<(), Failure> {
         self.provision(CONTROL_PARTICIPANT, RoomKey::Control, None, None)
             .await?;
         let provisioned = self
@@ -571,7 +601,11 @@ impl Scene {
                 )
             }
         };
-        if self.controls.iter().any(|c| c.token == token) {
+        if self
+            .controls
+            .iter()
+            .any(|c| c.token == token && c.channel == channel)
+        {
             return Ok(());
         }
         if token != provisioned {
@@ -579,11 +613,11 @@ impl Scene {
                 .redactor
                 .register_token(&token, "Control, signed again with the run's key");
         }
-        let request = UpgradeRequest {
-            query_token: None,
-            protocols: vec!["chalk".to_owned(), format!("token.{token}")],
-            origin: self.run.origin.clone(),
+        let what = match channel {
+            TokenChannel::Header => what,
+            other => format!("{what} {other}"),
         };
+        let request = channel.request(&token, self.run.origin.clone());
         let accepted = self
             .attempt(
                 CONTROL_PARTICIPANT,
@@ -604,6 +638,7 @@ impl Scene {
         self.controls.push(Control {
             what,
             token,
+            channel,
             accepted,
             answer,
         });

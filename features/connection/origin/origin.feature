@@ -41,7 +41,7 @@ Feature: Which web origins may connect
 
   Rule: ORIGIN-005 Look-alikes of an allowed origin are refused
 
-    @req.ORIGIN-005 @should
+    @req.ORIGIN-005 @should @origins.patterns
     Scenario Outline: An origin that merely resembles the allowed one
       When Mallory connects from the allowed origin <changed>
       Then the upgrade is refused
@@ -51,3 +51,24 @@ Feature: Which web origins may connect
         | with another site's domain appended    |
         | with another scheme                    |
         | with another port                      |
+
+  Rule: ORIGIN-006 An explicit origin list is matched exactly (origin mode exact)
+    A tenant with an explicit `allowed_origins` list admits the origins on it and nothing else.
+    Only a tenant without one falls back to the server's patterns, which may admit a subdomain;
+    these scenarios run when the run says the deployment has a list (`--allowed-origins exact`,
+    as the embedded reference server has), and ORIGIN-005's otherwise.
+
+    @req.ORIGIN-006 @must @origins.exact
+    Scenario Outline: An origin that resembles a listed one but is not on the list
+      Given Alice is connected
+      When Mallory connects from the allowed origin <changed>
+      Then the upgrade is refused
+      And Alice receives no participant.joined about Mallory
+
+      Examples:
+        | changed                             |
+        | with another scheme                 |
+        | with another port                   |
+        | with its host lengthened            |
+        | with another site's domain appended |
+        | with a subdomain added              |

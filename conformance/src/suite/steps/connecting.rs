@@ -69,7 +69,11 @@ async fn connect(
 ///
 /// Provisioning comes first so that whatever a server does when a participant is merely added
 /// (through REST, say) is not mistaken for a reaction to the connection attempt that follows.
-async fn act_as(scene: &mut Scene, name: &str, controls: &[ControlToken]) -> Result<(), Failure> {
+pub(super) async fn act_as(
+    scene: &mut Scene,
+    name: &str,
+    controls: &[ControlToken],
+) -> Result<(), Failure> {
     scene.provision(name, RoomKey::Main, None, None).await?;
     for control in controls {
         scene.control(*control).await?;
@@ -79,7 +83,11 @@ async fn act_as(scene: &mut Scene, name: &str, controls: &[ControlToken]) -> Res
 }
 
 /// A token of `name` with `defect`, registered with the redactor.
-fn forged(scene: &Scene, name: &str, defect: tokens::TokenDefect) -> Result<String, Failure> {
+pub(super) fn forged(
+    scene: &Scene,
+    name: &str,
+    defect: tokens::TokenDefect,
+) -> Result<String, Failure> {
     let valid = &scene.participant(name)?.credentials.token;
     let minter = scene.run().provisioner.minter.as_deref();
     let token = tokens::forge(valid, defect, minter)
@@ -468,7 +476,7 @@ async fn lookalike_origin(
 }
 
 /// The run's allowed origin.
-fn allowed(scene: &Scene) -> Result<String, Failure> {
+pub(super) fn allowed(scene: &Scene) -> Result<String, Failure> {
     scene.run().origin.clone().ok_or_else(|| {
         scene.fail(
             "an allowed origin to connect from (setup)",

@@ -21,7 +21,11 @@
 //! | [`closing`] | closing, dropping, and how connections end |
 //! | [`operator`] | what an operator does through the REST API: recordings, removal, room end |
 //! | [`schema`] | frame shapes and `error` events |
+//! | [`channels`] | every refusal on every way of presenting a token |
+//! | [`binding`] | tries to steer a connection away from its token's room and participant |
 
+pub mod binding;
+pub mod channels;
 pub mod chat;
 pub mod closing;
 pub mod connecting;

@@ -1,11 +1,12 @@
 //! The typed parameters of the step vocabulary: `{participant}`, `{event}`, `{defect}`,
-//! `{lookalike}`.
+//! `{lookalike}`, `{channel}`, `{steer}`.
 
 use std::fmt;
 use std::str::FromStr;
 
 use cucumber::Parameter;
 
+use crate::driver::handshake::TokenChannel;
 use crate::driver::tokens::TokenDefect;
 
 /// A participant, by the name the feature gives it (`Alice`, `Bob`, `Mallory`).
@@ -66,7 +67,7 @@ impl std::ops::Deref for EventName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Parameter)]
 #[param(
     name = "defect",
-    regex = "expired two hours ago|becomes valid only in two hours|is signed with another key|was altered after signing|declares the algorithm none|has no room_id claim|has no participant_id claim|has an empty room_id|has an empty participant_id|has a numeric participant_id|has only two segments|has segments that are not base64url|has a payload that is not JSON|is not a JWT at all"
+    regex = "expired two hours ago|becomes valid only in two hours|expired ten minutes ago|becomes valid only in ten minutes|is signed with another key|was altered after signing|declares the algorithm none|has no room_id claim|has no participant_id claim|has an empty room_id|has an empty participant_id|has a numeric participant_id|has only two segments|has segments that are not base64url|has a payload that is not JSON|is not a JWT at all"
 )]
 pub struct Defect(pub TokenDefect);
 
@@ -82,7 +83,7 @@ impl FromStr for Defect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Parameter)]
 #[param(
     name = "lookalike",
-    regex = "with another site's domain appended|with another scheme|with another port"
+    regex = "with another site's domain appended|with another scheme|with another port|with its host lengthened|with a subdomain added"
 )]
 pub enum Lookalike {
     /// `https://app.example` → `https://app.example.attacker.invalid`.
@@ -91,6 +92,10 @@ pub enum Lookalike {
     OtherScheme,
     /// Another port.
     OtherPort,
+    /// A longer host that starts with the allowed one: `https://app.example-attacker.invalid`.
+    HostLengthened,
+    /// A subdomain of the allowed host: `https://attacker.app.example`.
+    Subdomain,
 }
 
 impl FromStr for Lookalike {
@@ -101,6 +106,8 @@ impl FromStr for Lookalike {
             "with another site's domain appended" => Ok(Self::DomainAppended),
             "with another scheme" => Ok(Self::OtherScheme),
             "with another port" => Ok(Self::OtherPort),
+            "with its host lengthened" => Ok(Self::HostLengthened),
+            "with a subdomain added" => Ok(Self::Subdomain),
             other => Err(format!("unknown look-alike {other:?}")),
         }
     }
@@ -120,6 +127,8 @@ impl Lookalike {
         let port_text = port.map(|p| format!(":{p}")).unwrap_or_default();
         match self {
             Lookalike::DomainAppended => format!("{scheme}://{host}.attacker.invalid{port_text}"),
+            Lookalike::HostLengthened => format!("{scheme}://{host}-attacker.invalid{port_text}"),
+            Lookalike::Subdomain => format!("{scheme}://attacker.{host}{port_text}"),
             Lookalike::OtherScheme => {
                 let other = if scheme == "https" { "http" } else { "https" };
                 format!("{other}://{host}{port_text}")
@@ -169,5 +178,51 @@ mod tests {
             Lookalike::OtherPort.of("http://localhost:3000"),
             "http://localhost:3001"
         );
+        assert_eq!(
+            Lookalike::HostLengthened.of(allowed),
+            "https://app.chalk.test-attacker.invalid"
+        );
+        assert_eq!(
+            Lookalike::Subdomain.of("http://localhost:3000"),
+            "http://attacker.localhost:3000"
+        );
+    }
+}
+
+/// Where a token is presented: the phrase of a [`TokenChannel`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Parameter)]
+#[param(
+    name = "channel",
+    regex = "in the subprotocol header|in the query string, offering no subprotocol|in the query string, offering chalk"
+)]
+pub struct Channel(pub TokenChannel);
+
+impl FromStr for Channel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(Self)
+    }
+}
+
+/// What a client names when it tries to steer its connection: `the other room` (the scenario's
+/// other room) or a participant of the scenario (`Carol`, by its participant id).
+#[derive(Debug, Clone, PartialEq, Eq, Parameter)]
+#[param(name = "steer", regex = "the other room|[A-Z][a-z]+")]
+pub enum Steer {
+    /// The scenario's other room.
+    OtherRoom,
+    /// A participant of the scenario.
+    Participant(String),
+}
+
+impl FromStr for Steer {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "the other room" => Self::OtherRoom,
+            name => Self::Participant(name.to_owned()),
+        })
     }
 }
