@@ -35,6 +35,8 @@ use crate::rewrite::{event_name, string_at};
 
 /// How long `reorder-messages` holds a message back when no next one arrives.
 const HOLD: Duration = Duration::from_millis(50);
+/// The longest chat text, in characters, that `short-text-limit` lets through.
+const SHORT_TEXT_LIMIT: usize = 500;
 
 /// Whether some client sent bad input (for `stop-accepting-after-garbage`).
 #[derive(Debug, Default)]
@@ -93,6 +95,7 @@ impl FrameAdapter for FaultyFrames {
             faults: self.faults,
             conn: session.conn.clone(),
             room: session.room.clone(),
+            participant_id: session.participant_id.to_owned(),
             directory: self.directory.clone(),
             bad_input: self.bad_input.clone(),
             max_text_chars: self.max_text_chars,
@@ -186,6 +189,7 @@ struct Incoming {
     faults: Faults,
     conn: Arc<Connection>,
     room: Arc<Room>,
+    participant_id: String,
     directory: Arc<Directory>,
     bad_input: Arc<BadInput>,
     max_text_chars: usize,
@@ -213,7 +217,12 @@ impl Incoming {
                 self.bad_input(self.faults.has(Fault::GarbageClosesRoom));
                 return Some(Ok(message));
             }
-            Message::Close(_) => {
+            Message::Close(frame) => {
+                let code = frame.as_ref().map(|f| f.code);
+                if self.faults.has(Fault::LeftOnlyFor1000) && code != Some(1000) {
+                    self.directory
+                        .keep_departure_quiet(self.room.key(), &self.participant_id);
+                }
                 self.client_closed.store(true, Ordering::Relaxed);
                 self.ended = self.faults.has(Fault::NoCloseReply);
                 return Some(Ok(message));
@@ -249,8 +258,13 @@ impl Incoming {
         None
     }
 
-    /// `require-client-message-id`, `sender-id-from-client` and `reorder-messages`.
+    /// `short-text-limit`, `require-client-message-id`, `sender-id-from-client` and
+    /// `reorder-messages`.
     fn chat(&mut self, item: Item, frame: &str, text: &str) -> Option<Item> {
+        if self.faults.has(Fault::ShortTextLimit) && text.chars().count() > SHORT_TEXT_LIMIT {
+            self.conn.close(CloseReason::MessageTooBig);
+            return None;
+        }
         if self.faults.has(Fault::RequireClientMessageId) && string_at(frame, "/data/id").is_none()
         {
             let error = EventError {
