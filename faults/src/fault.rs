@@ -204,8 +204,8 @@ faults! {
     /// PRES-010: every `participant.joined` is delivered twice, the second copy about 100 ms
     /// after the first.
     DuplicateJoined = "duplicate-joined", breaks("PRES-010"), RoomEvents;
-    /// PRES-001: a participant id that has joined a room once is never announced again in that
-    /// room (a re-join after a departure is silent).
+    /// PRES-001: a participant that has left a room is never announced again in that room (a
+    /// re-join after a departure is silent; a replaced connection is no departure).
     NoRejoinAnnounce = "no-rejoin-announce", breaks("PRES-001"), RoomEvents;
     /// PRES-004: a clean close whose close frame carries any status other than 1000 (1001 on
     /// navigation, an application code, no code at all) leaves unannounced; drops are still

@@ -56,8 +56,9 @@ pub struct FaultyEvents {
     faults: Faults,
     /// Live sessions, for the faults that reach other rooms.
     directory: Arc<Directory>,
-    /// `no-rejoin-announce`: the participants each room has announced once.
-    announced: Mutex<HashSet<(RoomKey, String)>>,
+    /// `no-rejoin-announce`: the participants that have left each room (a replaced connection
+    /// does not count: its participant is still there).
+    departed: Mutex<HashSet<(RoomKey, String)>>,
     /// `second-recording-silent`: the rooms that have had a recording, and the recordings kept
     /// silent.
     recorded: Mutex<(HashSet<RoomKey>, HashSet<String>)>,
@@ -69,7 +70,7 @@ impl FaultyEvents {
         Self {
             faults,
             directory,
-            announced: Mutex::default(),
+            departed: Mutex::default(),
             recorded: Mutex::default(),
         }
     }
@@ -93,14 +94,24 @@ impl FaultyEvents {
         }
     }
 
-    /// `no-rejoin-announce`: whether `participant_id` was announced in `room` before.
-    fn announced_before(&self, room: &RoomKey, participant_id: &str) -> bool {
+    /// `no-rejoin-announce`: whether `participant_id` has left `room` before.
+    fn left_before(&self, room: &RoomKey, participant_id: &str) -> bool {
         self.has(Fault::NoRejoinAnnounce)
-            && !self
-                .announced
+            && self
+                .departed
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .insert((room.clone(), participant_id.to_owned()))
+                .contains(&(room.clone(), participant_id.to_owned()))
+    }
+
+    /// `no-rejoin-announce`: notes a departure (a replacement is none).
+    fn note_departure(&self, room: &RoomKey, participant_id: &str, departure: Departure) {
+        if self.has(Fault::NoRejoinAnnounce) && departure != Departure::Replaced {
+            self.departed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert((room.clone(), participant_id.to_owned()));
+        }
     }
 
     /// `second-recording-silent`: whether the recording event is kept from the room.
@@ -328,7 +339,7 @@ impl RoomEvents for FaultyEvents {
                 conn,
                 participant_id,
             } => {
-                if self.announced_before(room, participant_id) {
+                if self.left_before(room, participant_id) {
                     return;
                 }
                 let Some(frame) = self.joined(frame, conn) else {
@@ -352,6 +363,7 @@ impl RoomEvents for FaultyEvents {
                 departure,
                 participant_id,
             } => {
+                self.note_departure(room, participant_id, departure);
                 // Asked first, so that a departure noted as quiet is forgotten in any case.
                 let kept_quiet = departure == Departure::Closed(CloseReason::ClientClosed)
                     && self.directory.departure_kept_quiet(room, participant_id);
