@@ -21,13 +21,19 @@
 //! | [`closing`] | closing, dropping, and how connections end |
 //! | [`operator`] | what an operator does through the REST API: recordings, removal, room end |
 //! | [`schema`] | frame shapes and `error` events |
+//! | [`rooms`] | rooms of tens of members, and rooms whose ids look alike |
+//! | [`cycles`] | operations done again (re-joins, recordings, hands, chat) and the exact events they produce |
+//! | [`sizes`] | chat texts of several lengths, up to the server's limit |
 
 pub mod chat;
 pub mod closing;
 pub mod connecting;
+pub mod cycles;
 pub mod frames;
 pub mod operator;
 pub mod parameters;
 pub mod presence;
+pub mod rooms;
 pub mod schema;
+pub mod sizes;
 pub mod upgrade;
