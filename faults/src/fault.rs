@@ -185,7 +185,7 @@ faults! {
     NoJoined = "no-joined", breaks("PRES-001"), RoomEvents;
     /// PRES-002: `participant.joined` carries a connection id instead of the participant id.
     WrongJoinedId = "wrong-joined-id", breaks("PRES-002"), RoomEvents;
-    /// PRES-003 (should): `display_name` is the participant id and `role` is `participant`,
+    /// PRES-003: `display_name` is the participant id and `role` is `participant`,
     /// whatever the REST record or the token say.
     JoinedFieldsFromNowhere = "joined-fields-from-nowhere", breaks("PRES-003"), RoomEvents;
     /// PRES-004: a participant that closes with a close handshake leaves unannounced.

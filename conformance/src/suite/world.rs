@@ -953,11 +953,15 @@ impl Scene {
         if elapsed < last + QUIET_PERIOD {
             tokio::time::sleep(last + QUIET_PERIOD - elapsed).await;
         }
+        let names = self.names_by_id();
         for (found, connection) in located {
             let state = connection.inbox().lock();
-            if let Err((requirement, mismatch)) =
-                matchers::once::no_second_copy(&state.frames, found.position, &found.listener)
-            {
+            if let Err((requirement, mismatch)) = matchers::once::no_second_copy(
+                &state.frames,
+                found.position,
+                &found.listener,
+                &names,
+            ) {
                 return Err(mismatch.against(self.run.requirement(requirement)));
             }
         }

@@ -8,6 +8,8 @@
 //! Events the scenario did not expect (a roster, a joiner told about itself, unknown events)
 //! are never counted, whatever they are.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use super::{Match, summarize};
@@ -50,11 +52,13 @@ fn rule(event: &str) -> Option<Rule> {
 }
 
 /// The frame at `position` of `frames` (received by `listener`) was expected once: no second
-/// copy of it follows. On a copy, the requirement it breaks and the mismatch.
+/// copy of it follows. On a copy, the requirement it breaks and the mismatch; `names` names ids
+/// in it.
 pub fn no_second_copy(
     frames: &[Received],
     position: usize,
     listener: &str,
+    names: &BTreeMap<String, String>,
 ) -> Result<(), (&'static str, Mismatch)> {
     let Some(expected) = frames.get(position).and_then(Received::view) else {
         return Ok(());
@@ -65,13 +69,18 @@ pub fn no_second_copy(
     let Some(rule) = rule(event) else {
         return Ok(());
     };
-    let subject = expected.text(rule.key);
+    // The subject compared as JSON, so that ids of any style (strings, numbers) count; an event
+    // without one cannot be told from another and is not judged here.
+    let key_of = |frame: FrameView<'_>| frame.data().and_then(|d| d.get(rule.key)).cloned();
+    let Some(subject) = key_of(expected) else {
+        return Ok(());
+    };
     for later in frames[position + 1..].iter().filter_map(Received::view) {
-        let same_subject = later.text(rule.key) == subject;
+        let same_subject = key_of(later).as_ref() == Some(&subject);
         if later.is(event) && same_subject {
             return Err((
                 rule.requirement,
-                copy(expected.0, frames, position, listener),
+                copy(expected.0, &frames[position..], listener, names),
             ));
         }
         if let Some(reset) = rule.reset
@@ -84,19 +93,24 @@ pub fn no_second_copy(
     Ok(())
 }
 
-fn copy(expected: &Value, frames: &[Received], position: usize, listener: &str) -> Mismatch {
+fn copy(
+    expected: &Value,
+    since: &[Received],
+    listener: &str,
+    names: &BTreeMap<String, String>,
+) -> Mismatch {
     let view = FrameView(expected);
     let event = view.event().unwrap_or_default();
     let about = rule(event)
         .and_then(|r| view.text(r.key))
-        .map(|s| format!(" ({})", quoted(s)))
+        .map(|s| match names.get(s) {
+            Some(name) => format!(" about {name}"),
+            None => format!(" ({})", quoted(s)),
+        })
         .unwrap_or_default();
     Mismatch::new(
         format!("{event}{about} exactly once at {listener}, nothing more of it after it"),
-        format!(
-            "it came again: {}",
-            summarize(&frames[position..], &Default::default())
-        ),
+        format!("it came again: {}", summarize(since, names)),
     )
 }
 
@@ -183,14 +197,15 @@ mod tests {
             presence("participant.joined", "p2"),
             presence("participant.joined", "p1"),
         ];
-        let (requirement, mismatch) = no_second_copy(&frames, 0, "Ann").unwrap_err();
+        let (requirement, mismatch) =
+            no_second_copy(&frames, 0, "Ann", &BTreeMap::new()).unwrap_err();
         assert_eq!(requirement, "PRES-010");
         assert!(
             mismatch.actual.starts_with("it came again"),
             "{}",
             mismatch.actual
         );
-        assert!(no_second_copy(&frames, 1, "Ann").is_ok());
+        assert!(no_second_copy(&frames, 1, "Ann", &BTreeMap::new()).is_ok());
     }
 
     #[test]
@@ -200,19 +215,38 @@ mod tests {
             presence("participant.left", "p1"),
             presence("participant.joined", "p1"),
         ];
-        assert!(no_second_copy(&rejoin, 0, "Ann").is_ok());
+        assert!(no_second_copy(&rejoin, 0, "Ann", &BTreeMap::new()).is_ok());
         let cycle = [
             recording("recording.started", "r1"),
             recording("recording.stopped", "r1"),
             recording("recording.started", "r1"),
         ];
-        assert!(no_second_copy(&cycle, 0, "Ann").is_ok());
+        assert!(no_second_copy(&cycle, 0, "Ann", &BTreeMap::new()).is_ok());
         let twice = [
             recording("recording.started", "r1"),
             presence("participant.joined", "p1"),
             recording("recording.started", "r1"),
         ];
-        assert_eq!(no_second_copy(&twice, 0, "Ann").unwrap_err().0, "REC-006");
+        assert_eq!(
+            no_second_copy(&twice, 0, "Ann", &BTreeMap::new())
+                .unwrap_err()
+                .0,
+            "REC-006"
+        );
+    }
+
+    #[test]
+    fn ids_of_any_style_are_compared_and_events_without_one_are_not_judged() {
+        let numbered = [
+            frame(json!({"event": "chat.message", "data": {"id": 7}})),
+            frame(json!({"event": "chat.message", "data": {"id": 8}})),
+        ];
+        assert!(no_second_copy(&numbered, 0, "Ann", &BTreeMap::new()).is_ok());
+        let anonymous = [
+            frame(json!({"event": "chat.message", "data": {}})),
+            frame(json!({"event": "chat.message", "data": {}})),
+        ];
+        assert!(no_second_copy(&anonymous, 0, "Ann", &BTreeMap::new()).is_ok());
     }
 
     #[test]
@@ -221,7 +255,7 @@ mod tests {
             frame(json!({"event": "room.state", "data": {}})),
             frame(json!({"event": "room.state", "data": {}})),
         ];
-        assert!(no_second_copy(&frames, 0, "Ann").is_ok());
+        assert!(no_second_copy(&frames, 0, "Ann", &BTreeMap::new()).is_ok());
     }
 
     #[test]
