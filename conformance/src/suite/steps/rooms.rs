@@ -96,7 +96,7 @@ async fn crowd_is_connected(world: &mut ChalkWorld, count: usize) -> Result<(), 
         .judge(async |scene| {
             for n in 1..=count {
                 let name = format!("{MEMBER}{n:02}");
-                scene.connect_for_setup(&name, RoomKey::Main).await?;
+                scene.join_for_setup(&name, RoomKey::Main).await?;
             }
             Ok(())
         })
