@@ -5,7 +5,7 @@
 //! Delivery goes straight to each connection's outbound queue ([`Connection::send`]); no room
 //! lock is ever taken, so the directory may be used while the server holds one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::extract::ws::Utf8Bytes;
@@ -17,6 +17,8 @@ use chalk_reference_server::rooms::RoomKey;
 #[derive(Debug, Default)]
 pub struct Directory {
     rooms: Mutex<HashMap<RoomKey, Vec<Arc<Connection>>>>,
+    /// Departures to leave unannounced (`left-only-for-1000`), by room and participant id.
+    quiet_departures: Mutex<HashSet<(RoomKey, String)>>,
 }
 
 /// A session's entry in the [`Directory`]; removed when dropped.
@@ -79,6 +81,41 @@ impl Directory {
         for conn in self.connections(elsewhere) {
             conn.send(frame.clone());
         }
+    }
+
+    /// Queues `frame` on every connection of every other room of `room`'s tenant whose id
+    /// `resembles` (called with this room's id and the other's) says looks like this one's.
+    pub fn send_to_lookalikes(
+        &self,
+        room: &RoomKey,
+        resembles: impl Fn(&str, &str) -> bool,
+        frame: &Utf8Bytes,
+    ) {
+        let lookalike = |key: &RoomKey| {
+            key.tenant == room.tenant
+                && key.room_id != room.room_id
+                && resembles(&room.room_id, &key.room_id)
+        };
+        for conn in self.connections(lookalike) {
+            conn.send(frame.clone());
+        }
+    }
+
+    /// Notes that the next departure of `participant_id` from `room` is to go unannounced.
+    pub fn keep_departure_quiet(&self, room: &RoomKey, participant_id: &str) {
+        self.quiet_departures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((room.clone(), participant_id.to_owned()));
+    }
+
+    /// Whether the departure of `participant_id` from `room` was to go unannounced (forgotten
+    /// once asked).
+    pub fn departure_kept_quiet(&self, room: &RoomKey, participant_id: &str) -> bool {
+        self.quiet_departures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(room.clone(), participant_id.to_owned()))
     }
 
     /// Asks every connection of `room` to close with `reason`.

@@ -203,7 +203,7 @@ faults! {
     NoJoined = "no-joined", breaks("PRES-001"), RoomEvents;
     /// PRES-002: `participant.joined` carries a connection id instead of the participant id.
     WrongJoinedId = "wrong-joined-id", breaks("PRES-002"), RoomEvents;
-    /// PRES-003 (should): `display_name` is the participant id and `role` is `participant`,
+    /// PRES-003: `display_name` is the participant id and `role` is `participant`,
     /// whatever the REST record or the token say.
     JoinedFieldsFromNowhere = "joined-fields-from-nowhere", breaks("PRES-003"), RoomEvents;
     /// PRES-004: a participant that closes with a close handshake leaves unannounced.
@@ -216,6 +216,22 @@ faults! {
     /// PRES-007: arrivals and departures (of every kind, replacements and removals included) are
     /// also announced in every other room of the tenant.
     PresenceAcrossRooms = "presence-across-rooms", breaks("PRES-007"), RoomEvents;
+    /// PRES-003: `role` in `participant.joined` (and in `room.state`) is always `participant`,
+    /// whatever role the participant was provisioned with; the display name is kept.
+    RoleAlwaysParticipant = "role-always-participant", breaks("PRES-003"), RoomEvents;
+    /// PRES-010: every `participant.joined` is delivered twice, the second copy about 100 ms
+    /// after the first.
+    DuplicateJoined = "duplicate-joined", breaks("PRES-010"), RoomEvents;
+    /// PRES-001: a participant that has left a room is never announced again in that room (a
+    /// re-join after a departure is silent; a replaced connection is no departure).
+    NoRejoinAnnounce = "no-rejoin-announce", breaks("PRES-001"), RoomEvents;
+    /// PRES-004: a clean close whose close frame carries any status other than 1000 (1001 on
+    /// navigation, an application code, no code at all) leaves unannounced; drops are still
+    /// announced.
+    LeftOnlyFor1000 = "left-only-for-1000", breaks("PRES-004"), RoomEvents;
+    /// PRES-007: presence, chat and recording events also reach rooms of the tenant whose id
+    /// equals this room's id when letters are compared without case.
+    RoomIdCaseInsensitive = "room-id-case-insensitive", breaks("PRES-007"), RoomEvents;
 
     // Chat.
     /// CHAT-001: a chat message is delivered to its sender only.
@@ -243,6 +259,14 @@ faults! {
     /// CHAT-011: a `sender_id` in `chat.send` replaces the authenticated sender (such a
     /// `chat.send` is handled by the fault before the session's rate limit sees it).
     SenderIdFromClient = "sender-id-from-client", breaks("CHAT-011"), Frames;
+    /// CHAT-001: room events (chat, presence, recordings) reach only the first 16 members of
+    /// a room, in joining order.
+    FanoutCap = "fanout-cap", breaks("CHAT-001"), RoomEvents;
+    /// CHAT-003: chat texts longer than 1024 characters are cut to their first 1024.
+    TruncateLongText = "truncate-long-text", breaks("CHAT-003"), RoomEvents;
+    /// CHAT-010: chat, presence and recording events also reach rooms of the tenant whose id
+    /// starts with this room's id, or that this room's id starts with.
+    RoomPrefixMatch = "room-prefix-match", breaks("CHAT-010"), RoomEvents;
 
     // Hands and keepalive.
     /// HAND-001: `hand.raise` closes the sender's connection with 1011.
@@ -267,6 +291,10 @@ faults! {
     /// (`recording.started`, `recording.stopped`, `room.state`); the REST answers show the real,
     /// fresh ids.
     ReuseRecordingId = "reuse-recording-id", breaks("REC-005"), RoomEvents;
+    /// REC-006: every `recording.started` is sent again about 100 ms after the first.
+    LateDuplicateRecordingStarted = "late-duplicate-recording-started", breaks("REC-006"), RoomEvents;
+    /// REC-001: only a room's first recording is announced; later ones start and stop silently.
+    SecondRecordingSilent = "second-recording-silent", breaks("REC-001"), RoomEvents;
 
     // Schema.
     /// SCHEMA-001: every event is sent in a binary frame.
@@ -335,6 +363,9 @@ faults! {
     /// Variation: right after `room.state`, the newcomer receives `participant.joined` for every
     /// member already present.
     InitialRoster = "initial-roster", allowed(None), RoomEvents;
+    /// Variation: chat texts longer than 500 characters are refused by closing the sender's
+    /// connection with 1009 (the page sets no limit; the refusal is visible).
+    ShortTextLimit = "short-text-limit", allowed(None), Frames;
 }
 
 // The set is a bitmask over `Fault as u32`.

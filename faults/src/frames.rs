@@ -37,6 +37,8 @@ use crate::rewrite::{data_of, event_name, rewrite, string_at};
 
 /// How long `reorder-messages` holds a message back when no next one arrives.
 const HOLD: Duration = Duration::from_millis(50);
+/// The longest chat text, in characters, that `short-text-limit` lets through.
+const SHORT_TEXT_LIMIT: usize = 500;
 
 /// Whether some client sent bad input (for `stop-accepting-after-garbage`).
 #[derive(Debug, Default)]
@@ -244,7 +246,12 @@ impl Incoming {
                 self.bad_input(self.faults.has(Fault::GarbageClosesRoom));
                 return Some(Ok(message));
             }
-            Message::Close(_) => {
+            Message::Close(frame) => {
+                let code = frame.as_ref().map(|f| f.code);
+                if self.faults.has(Fault::LeftOnlyFor1000) && code != Some(1000) {
+                    self.directory
+                        .keep_departure_quiet(self.room.key(), &self.participant_id);
+                }
                 self.client_closed.store(true, Ordering::Relaxed);
                 self.ended = self.faults.has(Fault::NoCloseReply);
                 return Some(Ok(message));
@@ -280,9 +287,14 @@ impl Incoming {
         None
     }
 
-    /// `require-client-message-id`, `sender-id-from-client`, `chat-room-from-data` and
+    /// `short-text-limit`, `require-client-message-id`, `sender-id-from-client`,
+    /// `chat-room-from-data` and
     /// `reorder-messages`.
     fn chat(&mut self, item: Item, frame: &str, text: &str) -> Option<Item> {
+        if self.faults.has(Fault::ShortTextLimit) && text.chars().count() > SHORT_TEXT_LIMIT {
+            self.conn.close(CloseReason::MessageTooBig);
+            return None;
+        }
         if self.faults.has(Fault::RequireClientMessageId) && string_at(frame, "/data/id").is_none()
         {
             let error = EventError {

@@ -4,8 +4,8 @@
 //! plays the allowed variations of that seam: late delivery ([`Latency`]), other id and
 //! timestamp styles, events the page does not name, and an initial roster for the newcomer.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
@@ -14,7 +14,7 @@ use chalk_reference_server::connection::{ConnId, Connection};
 use chalk_reference_server::events::{
     Audience, Departure, EventKind, Members, RoomEvent, RoomEvents,
 };
-use chalk_reference_server::rooms::{JoinFacts, JoinRule, RoomRefusal};
+use chalk_reference_server::rooms::{JoinFacts, JoinRule, RoomKey, RoomRefusal};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -46,6 +46,14 @@ impl JoinRule for FaultyJoinRule {
     }
 }
 
+/// How many members `fanout-cap` lets a room's events reach.
+const FANOUT_CAP: usize = 16;
+/// How many characters of a chat text `truncate-long-text` keeps.
+const TRUNCATED_TEXT_CHARS: usize = 1024;
+/// How long after the original the late duplicates (`duplicate-joined`,
+/// `late-duplicate-recording-started`) come.
+const LATE_DUPLICATE: Duration = Duration::from_millis(100);
+
 /// The room-event seam with the event faults of a set.
 #[derive(Debug)]
 pub struct FaultyEvents {
@@ -56,6 +64,12 @@ pub struct FaultyEvents {
     latency: Latency,
     /// `other-id-styles`: the UUID each recording id of the server is shown as.
     recording_ids: Mutex<HashMap<String, String>>,
+    /// `no-rejoin-announce`: the participants that have left each room (a replaced connection
+    /// does not count: its participant is still there).
+    departed: Mutex<HashSet<(RoomKey, String)>>,
+    /// `second-recording-silent`: the rooms that have had a recording, and the recordings kept
+    /// silent.
+    recorded: Mutex<(HashSet<RoomKey>, HashSet<String>)>,
 }
 
 impl FaultyEvents {
@@ -66,7 +80,61 @@ impl FaultyEvents {
             directory,
             latency: Latency::default(),
             recording_ids: Mutex::default(),
+            departed: Mutex::default(),
+            recorded: Mutex::default(),
         }
+    }
+
+    /// `room-id-case-insensitive` and `room-prefix-match`: `frame` also goes to the rooms whose
+    /// id looks like `room`'s.
+    fn misroute(&self, room: &RoomKey, frame: &Utf8Bytes) {
+        if self.has(Fault::RoomIdCaseInsensitive) {
+            self.directory.send_to_lookalikes(
+                room,
+                |ours, theirs| ours.eq_ignore_ascii_case(theirs),
+                frame,
+            );
+        }
+        if self.has(Fault::RoomPrefixMatch) {
+            self.directory.send_to_lookalikes(
+                room,
+                |ours, theirs| theirs.starts_with(ours) || ours.starts_with(theirs),
+                frame,
+            );
+        }
+    }
+
+    /// `no-rejoin-announce`: whether `participant_id` has left `room` before.
+    fn left_before(&self, room: &RoomKey, participant_id: &str) -> bool {
+        self.has(Fault::NoRejoinAnnounce)
+            && self
+                .departed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&(room.clone(), participant_id.to_owned()))
+    }
+
+    /// `no-rejoin-announce`: notes a departure (a replacement is none).
+    fn note_departure(&self, room: &RoomKey, participant_id: &str, departure: Departure) {
+        if self.has(Fault::NoRejoinAnnounce) && departure != Departure::Replaced {
+            self.departed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert((room.clone(), participant_id.to_owned()));
+        }
+    }
+
+    /// `second-recording-silent`: whether the recording event is kept from the room.
+    fn recording_silenced(&self, room: &RoomKey, recording_id: &str, started: bool) -> bool {
+        if !self.has(Fault::SecondRecordingSilent) {
+            return false;
+        }
+        let mut recorded = self.recorded.lock().unwrap_or_else(PoisonError::into_inner);
+        let (rooms, silenced) = &mut *recorded;
+        if started && !rooms.insert(room.clone()) {
+            silenced.insert(recording_id.to_owned());
+        }
+        silenced.contains(recording_id)
     }
 
     fn has(&self, fault: Fault) -> bool {
@@ -91,6 +159,20 @@ impl FaultyEvents {
                 {
                     let id = entry.get("id").cloned().unwrap_or(Value::Null);
                     entry.insert("display_name".into(), id);
+                    entry.insert("role".into(), "participant".into());
+                }
+            });
+        }
+        if self.has(Fault::RoleAlwaysParticipant) {
+            frame = rewrite(&frame, |event| {
+                let roster = data_of(event)
+                    .and_then(|data| data.get_mut("participants"))
+                    .and_then(Value::as_array_mut);
+                for entry in roster
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_object_mut)
+                {
                     entry.insert("role".into(), "participant".into());
                 }
             });
@@ -133,6 +215,11 @@ impl FaultyEvents {
                 }
             });
         }
+        if self.has(Fault::RoleAlwaysParticipant) {
+            frame = rewrite(&frame, |event| {
+                data_of(event).map(|data| data.insert("role".into(), "participant".into()));
+            });
+        }
         Some(frame)
     }
 
@@ -153,6 +240,7 @@ impl FaultyEvents {
             Fault::TimestampNotRfc3339,
             Fault::LocalTimeTimestamp,
             Fault::NoTimestamp,
+            Fault::TruncateLongText,
         ];
         if !rewrites.into_iter().any(|fault| self.has(fault)) {
             return frame;
@@ -175,6 +263,12 @@ impl FaultyEvents {
             }
             if self.has(Fault::NoTimestamp) {
                 data.remove("timestamp");
+            }
+            if self.has(Fault::TruncateLongText)
+                && let Some(Value::String(text)) = data.get_mut("text")
+                && let Some((cut, _)) = text.char_indices().nth(TRUNCATED_TEXT_CHARS)
+            {
+                text.truncate(cut);
             }
         })
     }
@@ -370,6 +464,13 @@ impl RoomEvents for FaultyEvents {
             frame,
             audience,
         } = event;
+        let all = members.connections();
+        let capped = Members::new(&all[..all.len().min(FANOUT_CAP)]);
+        let members = if self.has(Fault::FanoutCap) {
+            &capped
+        } else {
+            members
+        };
         match kind {
             EventKind::RoomState => {
                 if let Some(frame) = self.room_state(frame, &room.room_id) {
@@ -377,7 +478,13 @@ impl RoomEvents for FaultyEvents {
                     self.after_room_state(&frame, audience, members);
                 }
             }
-            EventKind::Joined { conn, .. } => {
+            EventKind::Joined {
+                conn,
+                participant_id,
+            } => {
+                if self.left_before(room, participant_id) {
+                    return;
+                }
                 let Some(frame) = self.joined(frame, conn) else {
                     return;
                 };
@@ -387,12 +494,23 @@ impl RoomEvents for FaultyEvents {
                     audience
                 };
                 members.deliver(audience, &frame);
+                if self.has(Fault::DuplicateJoined) {
+                    deliver_later(members, audience, &frame);
+                }
                 if self.has(Fault::PresenceAcrossRooms) {
                     self.directory.send_elsewhere(room, &frame);
                 }
+                self.misroute(room, &frame);
             }
-            EventKind::Left { departure, .. } => {
-                if self.quiet(departure) {
+            EventKind::Left {
+                departure,
+                participant_id,
+            } => {
+                self.note_departure(room, participant_id, departure);
+                // Asked first, so that a departure noted as quiet is forgotten in any case.
+                let kept_quiet = departure == Departure::Closed(CloseReason::ClientClosed)
+                    && self.directory.departure_kept_quiet(room, participant_id);
+                if self.quiet(departure) || kept_quiet {
                     return;
                 }
                 let frame = if self.has(Fault::FieldsOutsideData) {
@@ -410,6 +528,7 @@ impl RoomEvents for FaultyEvents {
                 if self.has(Fault::PresenceAcrossRooms) {
                     self.directory.send_elsewhere(room, &frame);
                 }
+                self.misroute(room, &frame);
             }
             EventKind::Chat { from, .. } => {
                 let frame = self.chat(frame);
@@ -443,26 +562,36 @@ impl RoomEvents for FaultyEvents {
                     let tick = json!({"event": "server.time", "data": {"now": now}});
                     members.deliver(audience, &Utf8Bytes::from(tick.to_string()));
                 }
+                self.misroute(room, &frame);
             }
             EventKind::Hand { .. } => {
                 if !self.has(Fault::NoHandEvents) {
                     members.deliver(audience, &frame);
                 }
             }
-            EventKind::RecordingStarted { .. } => {
-                if self.has(Fault::NoRecordingStarted) {
+            EventKind::RecordingStarted { recording_id } => {
+                if self.has(Fault::NoRecordingStarted)
+                    || self.recording_silenced(room, recording_id, true)
+                {
                     return;
                 }
                 let frame = self.recording(frame, &room.room_id, true);
                 members.deliver(audience, &frame);
+                if self.has(Fault::LateDuplicateRecordingStarted) {
+                    deliver_later(members, audience, &frame);
+                }
                 if self.has(Fault::RecordingAcrossRooms) {
                     self.directory.send_elsewhere(room, &frame);
                 }
+                self.misroute(room, &frame);
             }
-            EventKind::RecordingStopped { .. } => {
-                if !self.has(Fault::NoRecordingStopped) {
+            EventKind::RecordingStopped { recording_id } => {
+                if !self.has(Fault::NoRecordingStopped)
+                    && !self.recording_silenced(room, recording_id, false)
+                {
                     let frame = self.recording(frame, &room.room_id, false);
                     members.deliver(audience, &frame);
+                    self.misroute(room, &frame);
                 }
             }
             _ => members.deliver(audience, &frame),
@@ -470,10 +599,30 @@ impl RoomEvents for FaultyEvents {
     }
 }
 
+/// Queues `frame` again on every member of `audience`, [`LATE_DUPLICATE`] from now (on the
+/// server's runtime; without one, nothing is sent).
+fn deliver_later(members: &Members<'_>, audience: Audience, frame: &Utf8Bytes) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let receivers: Vec<_> = members
+        .connections()
+        .iter()
+        .filter(|conn| audience.includes(conn.id()))
+        .cloned()
+        .collect();
+    let frame = frame.clone();
+    runtime.spawn(async move {
+        tokio::time::sleep(LATE_DUPLICATE).await;
+        for conn in receivers {
+            conn.send(frame.clone());
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use chalk_reference_server::connection::Connection;
-    use chalk_reference_server::rooms::RoomKey;
 
     use super::*;
 

@@ -112,3 +112,11 @@ Feature: Chat messages reach the room
         """
       Then the chat message "Trust me" that Bob receives has Alice's participant id as sender_id
       And the chat message "Trust me" that Bob receives has an id and a timestamp of the server's own
+
+  Rule: CHAT-003 Texts of every length arrive whole
+
+    @req.CHAT-003 @must
+    Scenario: Texts from one character up to the limit
+      Given Alice and Bob are connected
+      When Alice sends chat messages of 1, 100, 1000, 2000 and 4000 characters
+      Then Bob receives each of those texts unaltered, unless Alice was told it was refused

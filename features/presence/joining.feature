@@ -22,7 +22,7 @@ Feature: Knowing who is in the room
 
   Rule: PRES-003 The display name and role are the newcomer's own
 
-    @req.PRES-003 @should
+    @req.PRES-003 @must
     Scenario: A newcomer with a chosen name and role
       Given Alice is connected
       When Bob connects as "Bob the Builder" with the role "participant"

@@ -397,6 +397,14 @@ impl Connection {
         .await
     }
 
+    /// Starts the closing handshake with a close frame that carries no status code.
+    pub async fn close_without_code(&mut self) -> Result<(), SendError> {
+        self.closed_by_client = true;
+        self.transcript
+            .record(&self.label, Direction::Out, "(close frame, no status code)");
+        self.send(Message::Close(None)).await
+    }
+
     async fn send(&mut self, message: Message) -> Result<(), SendError> {
         let sink = self.sink.as_mut().ok_or(SendError::Dropped)?;
         let result = tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await;

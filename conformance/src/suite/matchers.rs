@@ -6,7 +6,7 @@
 //!
 //! This module holds the frame accessors and the judgements of the handshake and of chat order;
 //! the submodules, one per step domain, hold the rest: [`chat`], [`presence`], [`closing`],
-//! [`upgrade`], [`schema`], [`frames`], [`recording`].
+//! [`upgrade`], [`schema`], [`frames`], [`recording`], [`once`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,6 +23,7 @@ use crate::suite::failure::Mismatch;
 pub mod chat;
 pub mod closing;
 pub mod frames;
+pub mod once;
 pub mod presence;
 pub mod recording;
 pub mod schema;

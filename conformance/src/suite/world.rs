@@ -43,6 +43,9 @@ const SETUP_CONNECT_REQUIREMENT: &str = "AUTH-001";
 const SETUP_PRESENCE_REQUIREMENT: &str = "PRES-001";
 /// The participant, in the control room, that makes a scenario's positive controls.
 const CONTROL_PARTICIPANT: &str = "Control";
+/// How long after the last expected event a scenario keeps listening for late duplicates of
+/// the events it expected (see [`Scene::expect_once`]).
+pub const QUIET_PERIOD: Duration = Duration::from_millis(200);
 
 /// Everything a scenario needs from its run.
 #[derive(Debug)]
@@ -93,6 +96,9 @@ pub enum RoomKey {
     Other,
     /// Where the scenario's positive controls connect, out of its other participants' sight.
     Control,
+    /// One of the rooms whose id the scenario made resemble the room's ("a room whose id is the
+    /// room's id in upper case"), numbered in order of use.
+    Lookalike(u8),
 }
 
 impl RoomKey {
@@ -101,8 +107,20 @@ impl RoomKey {
             RoomKey::Main => "room",
             RoomKey::Other => "other-room",
             RoomKey::Control => "control-room",
+            RoomKey::Lookalike(_) => "lookalike-room",
         }
     }
+}
+
+/// An expected event a step found, for the exactly-once check at the scenario's end.
+#[derive(Debug, Clone)]
+struct Found {
+    /// Who received it.
+    listener: String,
+    /// Which of its connections (index in [`Participant::connections`]).
+    connection: usize,
+    /// Where in that connection's frames.
+    position: usize,
 }
 
 /// How the token of a positive control is made.
@@ -198,6 +216,8 @@ impl ChalkWorld {
             controls: Vec::new(),
             probes: 0,
             deadline_extra: Duration::ZERO,
+            found: std::sync::Mutex::default(),
+            minted_rooms: false,
         });
     }
 
@@ -240,6 +260,8 @@ impl ChalkWorld {
         };
         if let Err(failure) = scene.frame_violations() {
             scene.failures.record_at_end(failure);
+        } else if let Err(failure) = scene.expected_events_once().await {
+            scene.failures.record_at_end(failure);
         }
         for participant in scene.participants.values_mut() {
             for connection in &mut participant.connections {
@@ -271,6 +293,10 @@ pub struct Scene {
     controls: Vec<Control>,
     probes: usize,
     deadline_extra: Duration,
+    /// The expected events the scenario's steps found, for [`Scene::expected_events_once`].
+    found: std::sync::Mutex<Vec<Found>>,
+    /// Whether the scenario chooses its room ids and mints every token itself.
+    minted_rooms: bool,
 }
 
 impl Scene {
@@ -360,6 +386,11 @@ impl Scene {
             key.slug()
         );
         let local_id = format!("{}-{:03}-{}", self.run.run_id, self.number, key.slug());
+        if self.minted_rooms {
+            self.note("setup", format!("room {:?} is {local_id}", key.slug()));
+            self.rooms.insert(key, local_id.clone());
+            return Ok(local_id);
+        }
         let id = self
             .run
             .provisioner
@@ -392,12 +423,15 @@ impl Scene {
         let default_name = format!("{name} [{}]", self.run.run_id);
         let display_name = display_name.unwrap_or(&default_name);
         let role = role.unwrap_or("participant");
-        let credentials = self
-            .run
-            .provisioner
-            .add_participant(&room_id, &local_id, display_name, role)
-            .await
-            .map_err(|e| self.fail(format!("{name} to be provisioned (setup)"), e.to_string()))?;
+        let credentials = if self.minted_rooms {
+            self.mint_participant(&room_id, &local_id, display_name, role)?
+        } else {
+            self.run
+                .provisioner
+                .add_participant(&room_id, &local_id, display_name, role)
+                .await
+                .map_err(|e| self.refused_provisioning(name, role, e.to_string()))?
+        };
         self.run.redactor.register_token(&credentials.token, name);
         self.note(
             "setup",
@@ -413,6 +447,86 @@ impl Scene {
             },
         );
         Ok(())
+    }
+
+    /// The failure of provisioning `name`; a participant with a role other than the default
+    /// one says that the deployment may not offer the role, which the scenario needs.
+    fn refused_provisioning(&self, name: &str, role: &str, error: String) -> Failure {
+        if role == "participant" {
+            return self.fail(format!("{name} to be provisioned (setup)"), error);
+        }
+        self.fail(
+            format!(
+                "{name} to be provisioned with the role {role:?} (setup, not a WebSocket check)"
+            ),
+            format!(
+                "provisioning refused it: {error}. If the deployment has no role {role:?}, this \
+                 scenario cannot be run against it: leave it out with --tags"
+            ),
+        )
+    }
+
+    /// From now on the scenario chooses its rooms' ids (the room's is made of the run id and
+    /// the scenario's number) and mints every token of its participants with the run's key,
+    /// instead of provisioning them. Rooms whose ids resemble each other need this.
+    pub fn choose_room_ids(&mut self) -> Result<(), Failure> {
+        if self.run.provisioner.minter.is_none() {
+            return Err(self.fail(
+                "a signing key to mint tokens for rooms the scenario names (setup)",
+                "the run has none (give --jwt-secret or --jwt-private-key)",
+            ));
+        }
+        self.minted_rooms = true;
+        Ok(())
+    }
+
+    /// The key of the next look-alike room of the scenario.
+    pub fn next_lookalike_room(&self) -> RoomKey {
+        let used = self
+            .rooms
+            .keys()
+            .filter(|k| matches!(k, RoomKey::Lookalike(_)))
+            .count();
+        RoomKey::Lookalike(u8::try_from(used).unwrap_or(u8::MAX))
+    }
+
+    /// Names a room of the scenario `id` (its participants' tokens are minted for it).
+    pub fn name_room(&mut self, key: RoomKey, id: String) {
+        self.note("setup", format!("room {:?} is {id}", key.slug()));
+        self.rooms.insert(key, id);
+    }
+
+    fn mint_participant(
+        &self,
+        room_id: &str,
+        participant_id: &str,
+        display_name: &str,
+        role: &str,
+    ) -> Result<Credentials, Failure> {
+        let identity = tokens::Identity {
+            room_id: room_id.to_owned(),
+            participant_id: participant_id.to_owned(),
+            display_name: display_name.to_owned(),
+            role: role.to_owned(),
+        };
+        let minter = self.run.provisioner.minter.as_deref();
+        let token = minter
+            .map(|m| m.mint(&identity))
+            .transpose()
+            .map_err(|e| self.fail("a token minted with the run's key (setup)", e.to_string()))?
+            .ok_or_else(|| {
+                self.fail(
+                    "a token minted with the run's key (setup)",
+                    "the run has no signing key",
+                )
+            })?;
+        Ok(Credentials {
+            token,
+            participant_id: participant_id.to_owned(),
+            room_id: room_id.to_owned(),
+            display_name: display_name.to_owned(),
+            role: role.to_owned(),
+        })
     }
 
     /// A participant the scenario created.
@@ -702,6 +816,28 @@ impl Scene {
         self.await_announcement(name).await
     }
 
+    /// Connects `name` for a scenario's setup as [`Self::connect_for_setup`] does, but skips
+    /// the Ping round trip when someone is already connected to the room: its hearing `name`
+    /// join proves as much, and a room of tens is set up without tens of round trips (or, from
+    /// a server that answers no Ping, tens of timeouts).
+    pub async fn join_for_setup(&mut self, name: &str, room: RoomKey) -> Result<(), Failure> {
+        if self.connected_in(room).is_empty() {
+            return self.connect_for_setup(name, room).await;
+        }
+        self.provision(name, room, None, None).await?;
+        let request = self.standard_request(name)?;
+        let token = self.participant(name)?.credentials.token.clone();
+        self.attempt(name, "setup", request, Some(token)).await;
+        self.check_other(
+            SETUP_CONNECT_REQUIREMENT,
+            matchers::upgrade::accepted(
+                &self.last_attempt()?.handshake,
+                &format!("{name} connects with a valid token (scenario setup)"),
+            ),
+        )?;
+        self.await_announcement(name).await
+    }
+
     /// Round-trips a Ping frame, so that the server has certainly started serving the
     /// connection before the scenario goes on. A server that never answers is noted, not failed
     /// here: PING-002 judges that.
@@ -805,6 +941,90 @@ impl Scene {
         found.map_err(|actual| self.fail(expected, actual))
     }
 
+    /// Waits until `matcher` finds an expected event among what `name` received since the
+    /// action (as [`Self::await_match`]), and notes the frame it found as one that must come
+    /// exactly once ([`Self::expect_once`]).
+    pub async fn await_expected(
+        &self,
+        name: &str,
+        matcher: impl FnMut(&[Received]) -> matchers::Match<Value>,
+    ) -> Result<Value, Failure> {
+        let frame = self.await_match(name, matcher).await?;
+        self.expect_once(name, &frame)?;
+        Ok(frame)
+    }
+
+    /// Notes that `frame`, which `name` received since the action, is an event the scenario
+    /// expects exactly once: when the scenario ends, after [`QUIET_PERIOD`] without it, no
+    /// second copy of it (the same event about the same subject) may have followed
+    /// ([`matchers::once`]).
+    pub fn expect_once(&self, name: &str, frame: &Value) -> Result<(), Failure> {
+        let participant = self.participant(name)?;
+        let Some(index) = participant.connections.len().checked_sub(1) else {
+            return Ok(());
+        };
+        let connection = &participant.connections[index];
+        let state = connection.inbox().lock();
+        let position = state
+            .frames
+            .iter()
+            .enumerate()
+            .skip(connection.mark())
+            .find(|(_, f)| f.json() == Some(frame))
+            .map(|(i, _)| i);
+        if let Some(position) = position {
+            let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
+            found.push(Found {
+                listener: name.to_owned(),
+                connection: index,
+                position,
+            });
+        }
+        Ok(())
+    }
+
+    /// The end-of-scenario check of every event the scenario expected: each came exactly once.
+    /// Waits until [`QUIET_PERIOD`] has passed since the last of them arrived, then looks for a
+    /// second copy of each on the connection that received it.
+    pub async fn expected_events_once(&self) -> Result<(), Failure> {
+        let found = self.found.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let located: Vec<(&Found, &Connection)> = found
+            .iter()
+            .filter_map(|f| {
+                let connection = self
+                    .participants
+                    .get(&f.listener)?
+                    .connections
+                    .get(f.connection)?;
+                Some((f, connection))
+            })
+            .collect();
+        let last = located
+            .iter()
+            .filter_map(|(f, c)| c.inbox().lock().frames.get(f.position).map(|r| r.at))
+            .max();
+        let Some(last) = last else {
+            return Ok(());
+        };
+        let elapsed = self.transcript.elapsed();
+        if elapsed < last + QUIET_PERIOD {
+            tokio::time::sleep(last + QUIET_PERIOD - elapsed).await;
+        }
+        let names = self.names_by_id();
+        for (found, connection) in located {
+            let state = connection.inbox().lock();
+            if let Err((requirement, mismatch)) = matchers::once::no_second_copy(
+                &state.frames,
+                found.position,
+                &found.listener,
+                &names,
+            ) {
+                return Err(mismatch.against(self.run.requirement(requirement)));
+            }
+        }
+        Ok(())
+    }
+
     /// What a connection received since the action, after the quiet window.
     pub async fn quiet_frames(&self, name: &str) -> Result<Vec<Received>, Failure> {
         self.quiet().await;
@@ -815,6 +1035,11 @@ impl Scene {
     /// for "exactly once" checks, which must give a duplicate time to arrive after the original.
     pub async fn frames_after_a_quiet_window(&self, name: &str) -> Result<Vec<Received>, Failure> {
         tokio::time::sleep(self.run.quiet_window).await;
+        self.frames_since_action(name)
+    }
+
+    /// What a connection received since the action, now.
+    pub fn frames_since(&self, name: &str) -> Result<Vec<Received>, Failure> {
         self.frames_since_action(name)
     }
 

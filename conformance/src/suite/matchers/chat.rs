@@ -59,6 +59,72 @@ pub fn texts_missing(sent: &[String], received: &[String]) -> Mismatch {
     )
 }
 
+/// The texts of the `chat.message` frames from `sender_id`, in arrival order.
+pub fn texts_from(frames: &[Received], sender_id: &str) -> Vec<String> {
+    of_event(frames, "chat.message")
+        .filter(|f| FrameView(f).text("sender_id") == Some(sender_id))
+        .map(|f| data_text(f, "text"))
+        .collect()
+}
+
+/// How many `error` events arrived: a sender's visible refusals.
+pub fn refusals(frames: &[Received]) -> usize {
+    of_event(frames, "error").count()
+}
+
+/// CHAT-003 at every length: each text of `sent` was delivered unaltered (it is among
+/// `received`) or visibly refused: `refusals` `error` events to the sender, or its connection
+/// `ended` (as described). Every text received must be one that was sent, unaltered.
+pub fn delivered_unaltered_or_refused(
+    sent: &[String],
+    received: &[String],
+    refusals: usize,
+    ended: Option<&str>,
+) -> Match {
+    let length = |t: &String| t.chars().count();
+    let altered: Vec<String> = received
+        .iter()
+        .filter(|t| !sent.contains(t))
+        .map(|t| match sent.iter().find(|s| s.starts_with(t.as_str())) {
+            Some(original) => format!(
+                "the text of {} characters arrived cut to {} characters",
+                length(original),
+                length(t)
+            ),
+            None => format!("a text of {} characters that was never sent", length(t)),
+        })
+        .collect();
+    // A text that arrived altered is judged as altered, not also as missing.
+    let arrived_altered = |t: &String| {
+        received
+            .iter()
+            .any(|r| r != t && !sent.contains(r) && t.starts_with(r.as_str()))
+    };
+    let missing: Vec<usize> = sent
+        .iter()
+        .filter(|t| !received.contains(t) && !arrived_altered(t))
+        .map(length)
+        .collect();
+    let refused = ended.is_some() || refusals >= missing.len();
+    if altered.is_empty() && (missing.is_empty() || refused) {
+        return Ok(());
+    }
+    let lengths: Vec<String> = sent.iter().map(|t| length(t).to_string()).collect();
+    let expected = format!(
+        "each of the texts of {} characters delivered unaltered, or refused visibly (an error event, or the sender's connection closed)",
+        lengths.join(", ")
+    );
+    let mut actual = altered;
+    if !missing.is_empty() && !refused {
+        let missing: Vec<String> = missing.iter().map(usize::to_string).collect();
+        actual.push(format!(
+            "the texts of {} characters neither arrived nor were refused ({refusals} error event(s), the sender's connection still open)",
+            missing.join(", ")
+        ));
+    }
+    Err(Mismatch::new(expected, actual.join("; ")))
+}
+
 /// CHAT-002: the chat message carries `expected`, `sender`'s participant id, as `sender_id`.
 pub fn sender_is(frame: &Value, sender: &str, expected: &str) -> Match {
     let actual = data_text(frame, "sender_id");
@@ -120,6 +186,38 @@ pub fn echo_has_id(sender: &str, other: &str, theirs: &str, own: &str) -> Match 
         ),
         format!("the echo has the id {}", quoted(own)),
     ))
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    fn texts(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_text_is_delivered_whole_or_refused_visibly() {
+        let sent = texts(&["a", "bbbb", "cccccccc"]);
+        assert!(delivered_unaltered_or_refused(&sent, &sent, 0, None).is_ok());
+        let short = texts(&["a", "bbbb"]);
+        assert!(delivered_unaltered_or_refused(&sent, &short, 1, None).is_ok());
+        assert!(
+            delivered_unaltered_or_refused(&sent, &texts(&["a"]), 0, Some("closed 1009")).is_ok()
+        );
+        let silent = delivered_unaltered_or_refused(&sent, &short, 0, None).unwrap_err();
+        assert!(
+            silent.actual.contains("neither arrived nor were refused"),
+            "{}",
+            silent.actual
+        );
+        let cut = texts(&["a", "bbbb", "cccc"]);
+        let mismatch = delivered_unaltered_or_refused(&sent, &cut, 1, None).unwrap_err();
+        assert_eq!(
+            mismatch.actual,
+            "the text of 8 characters arrived cut to 4 characters"
+        );
+    }
 }
 
 #[cfg(test)]

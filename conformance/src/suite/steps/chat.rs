@@ -24,9 +24,13 @@ pub(crate) async fn send_chat(scene: &mut Scene, from: &str, text: &str) -> Resu
 }
 
 /// Waits until `listener` receives a `chat.message` with `text`; the frame.
-async fn await_chat(scene: &Scene, listener: &str, text: &str) -> Result<Value, Failure> {
+pub(crate) async fn await_chat(
+    scene: &Scene,
+    listener: &str,
+    text: &str,
+) -> Result<Value, Failure> {
     scene
-        .await_match(listener, |frames| {
+        .await_expected(listener, |frames| {
             chat::chat_received(frames, listener, text)
         })
         .await

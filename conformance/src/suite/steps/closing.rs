@@ -35,6 +35,28 @@ async fn closes(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
         .await
 }
 
+#[when(expr = "{participant} closes the connection with code {int}")]
+async fn closes_with(world: &mut ChalkWorld, who: Name, code: u16) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            let result = scene.connection_mut(&who)?.close(code).await;
+            result.map_err(|e| scene.fail(format!("{who} to send a Close frame"), e.to_string()))
+        })
+        .await
+}
+
+#[when(expr = "{participant} closes the connection without a status code")]
+async fn closes_without_code(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            let result = scene.connection_mut(&who)?.close_without_code().await;
+            result.map_err(|e| scene.fail(format!("{who} to send a Close frame"), e.to_string()))
+        })
+        .await
+}
+
 #[when(expr = "{participant}'s connection drops without a close handshake")]
 async fn drops(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
     world

@@ -23,15 +23,21 @@
 //! | [`schema`] | frame shapes and `error` events |
 //! | [`channels`] | every refusal on every way of presenting a token |
 //! | [`binding`] | tries to steer a connection away from its token's room and participant |
+//! | [`rooms`] | rooms of tens of members, and rooms whose ids look alike |
+//! | [`cycles`] | operations done again (re-joins, recordings, hands, chat) and the exact events they produce |
+//! | [`sizes`] | chat texts of several lengths, up to the server's limit |
 
 pub mod binding;
 pub mod channels;
 pub mod chat;
 pub mod closing;
 pub mod connecting;
+pub mod cycles;
 pub mod frames;
 pub mod operator;
 pub mod parameters;
 pub mod presence;
+pub mod rooms;
 pub mod schema;
+pub mod sizes;
 pub mod upgrade;

@@ -12,7 +12,7 @@ use crate::suite::steps::parameters::Name;
 use crate::suite::world::{ChalkWorld, ControlToken, RoomKey, Scene};
 
 /// Starts or stops the main room's recording.
-async fn recording(scene: &mut Scene, action: RecordingAction) -> Result<(), Failure> {
+pub(crate) async fn recording(scene: &mut Scene, action: RecordingAction) -> Result<(), Failure> {
     let room = scene.room_id(RoomKey::Main).await?;
     scene.note("operator", format!("recording {}", action.as_str()));
     let done = scene.run().provisioner.recording(&room, action).await;
@@ -42,7 +42,7 @@ async fn await_recording_event(
     event: &str,
 ) -> Result<Value, Failure> {
     scene
-        .await_match(listener, |frames| {
+        .await_expected(listener, |frames| {
             presence::event_received(frames, listener, event)
         })
         .await

@@ -23,7 +23,7 @@ pub(crate) async fn await_about(
 ) -> Result<Value, Failure> {
     let id = scene.participant_id(subject)?;
     scene
-        .await_match(listener, |frames| {
+        .await_expected(listener, |frames| {
             presence::about_received(frames, listener, event, subject, &id)
         })
         .await
@@ -95,10 +95,11 @@ async fn receives(world: &mut ChalkWorld, listener: Name, event: EventName) -> R
     world
         .judge(async |scene| {
             scene
-                .await_match(&listener, |frames| {
-                    presence::event_received(frames, &listener, &event).map(drop)
+                .await_expected(&listener, |frames| {
+                    presence::event_received(frames, &listener, &event)
                 })
                 .await
+                .map(drop)
         })
         .await
 }
