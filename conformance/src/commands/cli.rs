@@ -124,6 +124,16 @@ pub struct Options {
     #[arg(long, env = "CHALK_TOKEN_LEEWAY", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub token_leeway: Duration,
 
+    /// The server's idle timeout: the keepalive scenario pings for longer than this (default:
+    /// what the embedded server says, else 75s when close-codes is declared, else 30s).
+    #[arg(long, env = "CHALK_IDLE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+
+    /// Leave out the scenarios that last longer than the idle timeout, for a quick run; they
+    /// are reported as skipped (CHALK_SKIP_LONG: 1/0, true/false, yes/no, on/off).
+    #[arg(long, env = "CHALK_SKIP_LONG", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub skip_long: bool,
+
     /// Write a JUnit XML report here.
     #[arg(long, env = "CHALK_JUNIT", value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -789,6 +799,10 @@ pub struct Config {
     pub quiet_window: Duration,
     /// `--token-leeway`.
     pub token_leeway: Duration,
+    /// `--idle-timeout` (`None`: not stated).
+    pub idle_timeout: Option<Duration>,
+    /// `--skip-long`.
+    pub skip_long: bool,
     /// `--junit`.
     pub junit: Option<PathBuf>,
     /// `--cucumber-json` (or its old name `--json`).
@@ -828,6 +842,9 @@ impl Config {
         if options.event_timeout.is_zero() {
             return bad("--event-timeout must be more than zero");
         }
+        if options.idle_timeout.is_some_and(|idle| idle.is_zero()) {
+            return bad("--idle-timeout must be more than zero");
+        }
         let expectations = match &options.expectations {
             Some(path) => {
                 let catalogue = crate::contract::catalogue::Catalogue::bundled()
@@ -852,6 +869,8 @@ impl Config {
                 event_timeout: options.event_timeout,
                 quiet_window: options.quiet_window,
                 token_leeway: options.token_leeway,
+                idle_timeout: options.idle_timeout,
+                skip_long: options.skip_long,
                 junit: options.junit.clone(),
                 cucumber_json: options.cucumber_json.clone().or(options.json.clone()),
                 report: options.report.clone(),

@@ -136,6 +136,8 @@ pub struct Known {
     pub extensions: Option<BTreeSet<String>>,
     /// Its clock leeway for `exp`/`nbf`, when known.
     pub token_leeway: Option<Duration>,
+    /// How long it keeps a connection it hears nothing from, when known.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Why a deployment cannot be used.
@@ -208,6 +210,7 @@ impl Deployment {
                 known = Known {
                     extensions: Some(KNOWN_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect()),
                     token_leeway: Some(server.token_leeway),
+                    idle_timeout: Some(server.idle_timeout),
                 };
                 (target, Some(server))
             }
@@ -332,7 +335,7 @@ mod tests {
 
     const SUITE: EmbeddedSetup = EmbeddedSetup {
         provisioning: EmbeddedProvisioning::Rest,
-        tuning: Tuning::AsShipped,
+        tuning: Tuning::Suite,
     };
 
     #[tokio::test]
@@ -385,6 +388,7 @@ mod tests {
                 Some(KNOWN_EXTENSIONS.len())
             );
             assert!(known.token_leeway.is_some());
+            assert!(known.idle_timeout.is_some());
             deployment.shutdown().await;
         }
     }
