@@ -467,11 +467,13 @@ pub struct DocsArgs {
 }
 
 /// The long help of `chalk-conformance fuzz`.
-pub const FUZZ_LONG_ABOUT: &str = "Seeded protocol fuzzing: random sequences of joins, leaves, valid \
-events with hard Unicode and invalid frames, for several participants in two rooms, checked \
-against the protocol's invariants (schemas, exactly-once in-order delivery within the room, \
-presence, the server keeps accepting). A failing case shrinks to a minimal one, which is printed \
-with the commands that replay it.\n\n\
+pub const FUZZ_LONG_ABOUT: &str = "Seeded protocol fuzzing: random sequences of joins, leaves (Close \
+frames with 1000, 1001, 4000 or no code, dropped connections), valid events with hard Unicode \
+and invalid frames, for participants in several rooms (--scale for rooms of tens of members and \
+hundreds of actions), checked against the protocol's invariants (schemas, exactly-once in-order \
+delivery within the room, presence, the server keeps accepting). A failing case is printed at \
+once with the commands that replay it, then shrinks (within --shrink-budget) to a minimal one, \
+printed the same way. --time-budget runs cases for a fixed time instead of --cases.\n\n\
 Without --url, the reference server runs embedded in this process. With --url, provision \
 participants as for the suite (--api-url/--api-key, --token-command, or \
 --jwt-secret/--jwt-private-key) and say what the server claims with --declare/--profile. These \
@@ -524,8 +526,18 @@ pub struct FuzzArgs {
     )]
     pub cases: usize,
 
+    /// Run cases until this much time is spent instead of a number of cases (e.g. 10m, for a
+    /// staging job after the suite); stops cleanly, exit 0 when no case failed.
+    #[arg(long, env = "CHALK_FUZZ_TIME_BUDGET", value_name = "DURATION", value_parser = parse_duration, conflicts_with = "cases")]
+    pub time_budget: Option<Duration>,
+
+    /// How big the cases are: 1 is six participants in two rooms and up to --max-actions
+    /// actions; N is N times the participants and actions in more rooms (most join first).
+    #[arg(long, env = "CHALK_FUZZ_SCALE", default_value_t = 1, value_name = "N")]
+    pub scale: usize,
+
     /// Play exactly the case of a replay file (written when a case fails), once.
-    #[arg(long, env = "CHALK_FUZZ_REPLAY", value_name = "FILE", conflicts_with_all = ["seed", "cases"])]
+    #[arg(long, env = "CHALK_FUZZ_REPLAY", value_name = "FILE", conflicts_with_all = ["seed", "cases", "time_budget"])]
     pub replay: Option<PathBuf>,
 
     /// Where to write the minimal failing case (default: chalk-fuzz-<seed>.json).
@@ -560,6 +572,10 @@ pub struct FuzzArgs {
     /// The most the whole run may take, shrinking included; no case starts after it.
     #[arg(long, env = "CHALK_FUZZ_TIME_LIMIT", default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     pub time_limit: Duration,
+
+    /// The most time spent shrinking a failure (the failure itself is printed before).
+    #[arg(long, env = "CHALK_FUZZ_SHRINK_BUDGET", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub shrink_budget: Duration,
 
     /// The most plays spent shrinking a failure.
     #[arg(
@@ -1065,7 +1081,7 @@ mod tests {
     fn subcommands_show_their_long_description_with_long_help() {
         let fuzz = help(&["fuzz", "--help"]);
         assert!(
-            fuzz.contains("A failing case shrinks to a minimal one"),
+            fuzz.contains("A failing case is printed at once with the commands that replay it"),
             "{fuzz}"
         );
         assert!(fuzz.contains("Exit code: 0 every case passed"), "{fuzz}");
