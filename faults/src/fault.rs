@@ -277,6 +277,10 @@ faults! {
     CloseOnPingEvent = "close-on-ping-event", breaks("PING-001"), Frames;
     /// PING-002: WebSocket Ping frames get no Pong frame (pongs are dropped on their way out).
     IgnorePingFrames = "ignore-ping-frames", breaks("PING-002"), Io;
+    /// PING-005: the server sends no heartbeat pings, and its idle timer counts every client
+    /// frame but the `ping` event: a client that only sends `ping` is closed with 4011 once the
+    /// idle timeout has passed.
+    IdleIgnoresPingEvent = "idle-ignores-ping-event", breaks("PING-005"), Frames;
 
     // Recording.
     /// REC-001: `recording.started` is not sent.

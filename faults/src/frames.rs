@@ -6,6 +6,11 @@
 //! The outgoing adapter sits between the connection's outbound queue and the socket. The
 //! incoming adapter sits between the socket and the session loop: what it swallows, the session
 //! never sees (nor counts against its rate limit).
+//!
+//! `idle-ignores-ping-event` keeps an idle timer of its own in the incoming adapter (the
+//! session's own timer hears every frame, the `ping` event included, and so never fires while a
+//! client pings), and drops the session's heartbeat pings on their way out, so that nothing else
+//! keeps a client that only pings alive.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -28,7 +33,7 @@ use chalk_reference_server::protocol::{
 use chalk_reference_server::rooms::{Room, RoomKey};
 use chalk_reference_server::session::TransportError;
 use futures_util::{Sink, Stream};
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tungstenite::error::{Error as WsError, ProtocolError};
 
 use crate::directory::{Directory, Listing};
@@ -65,6 +70,8 @@ pub struct FaultyFrames {
     bad_input: Arc<BadInput>,
     /// The server's `max_text_chars`, to tell usable `chat.send` events as the server does.
     max_text_chars: usize,
+    /// The server's `idle_timeout`, for `idle-ignores-ping-event`'s own idle timer.
+    idle_timeout: Duration,
 }
 
 impl FaultyFrames {
@@ -80,7 +87,16 @@ impl FaultyFrames {
             directory,
             bad_input,
             max_text_chars,
+            idle_timeout: Duration::MAX,
         }
+    }
+
+    /// The same adapter for a server whose `idle_timeout` is `timeout` (what
+    /// `idle-ignores-ping-event` closes a connection after; unbounded until set).
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
     }
 }
 
@@ -107,6 +123,10 @@ impl FrameAdapter for FaultyFrames {
             held: None,
             hold: None,
             queue: VecDeque::new(),
+            idle: self
+                .faults
+                .has(Fault::IdleIgnoresPingEvent)
+                .then(|| IdleTimer::new(self.idle_timeout)),
             _listing: self.directory.list(session.room.key(), session.conn),
         };
         SessionFrames {
@@ -127,9 +147,13 @@ struct Outgoing {
 }
 
 impl Outgoing {
-    /// `no-pong` and `silent-unknown-events` drop their events; `binary-events` sends every
+    /// `no-pong` and `silent-unknown-events` drop their events; `idle-ignores-ping-event` drops
+    /// the heartbeat pings; `binary-events` sends every
     /// text frame as a binary one.
     fn edit(&self, message: Message) -> Option<Message> {
+        if self.faults.has(Fault::IdleIgnoresPingEvent) && matches!(message, Message::Ping(_)) {
+            return None;
+        }
         let Message::Text(text) = message else {
             return Some(message);
         };
@@ -230,13 +254,63 @@ struct Incoming {
     hold: Option<Pin<Box<Sleep>>>,
     /// Items to hand out before reading again.
     queue: VecDeque<Item>,
+    /// `idle-ignores-ping-event`'s idle timer; `None` without that fault, or once it fired.
+    idle: Option<IdleTimer>,
     /// The session's entry in the directory, for as long as it reads.
     _listing: Listing,
 }
 
+/// An idle timer that every client frame but the `ping` event restarts.
+struct IdleTimer {
+    timeout: Duration,
+    fires: Pin<Box<Sleep>>,
+}
+
+impl IdleTimer {
+    fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            fires: Box::pin(tokio::time::sleep_until(Self::after(timeout))),
+        }
+    }
+
+    /// `timeout` from now (far in the future for an unbounded one).
+    fn after(timeout: Duration) -> Instant {
+        let now = Instant::now();
+        now.checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
+    }
+
+    /// Something other than the `ping` event was heard.
+    fn heard(&mut self) {
+        self.fires.as_mut().reset(Self::after(self.timeout));
+    }
+}
+
 impl Incoming {
+    /// `idle-ignores-ping-event`: restarts the idle timer unless `item` is the `ping` event.
+    fn restart_idle_timer(&mut self, item: &Item) {
+        let Some(idle) = &mut self.idle else { return };
+        let ping_event = matches!(item, Ok(Message::Text(text))
+            if matches!(parse_client_event(text, self.max_text_chars), Ok(ClientEvent::Ping)));
+        if !ping_event {
+            idle.heard();
+        }
+    }
+
+    /// `idle-ignores-ping-event`: once the idle timer fires, the connection closes with 4011.
+    fn poll_idle_timer(&mut self, cx: &mut Context<'_>) {
+        if let Some(idle) = &mut self.idle
+            && idle.fires.as_mut().poll(cx).is_ready()
+        {
+            self.idle = None;
+            self.conn.close(CloseReason::Idle);
+        }
+    }
+
     /// What becomes of an item from the socket: handed on (possibly changed), or swallowed.
     fn inspect(&mut self, item: Item) -> Option<Item> {
+        self.restart_idle_timer(&item);
         let message = match item {
             Err(error) => return Some(self.broken_frame(error)),
             Ok(message) => message,
@@ -401,6 +475,8 @@ impl Stream for Incoming {
                     }
                 }
                 Poll::Pending => {
+                    // Closing is asked of the session; the socket stays pending until it acts.
+                    this.poll_idle_timer(cx);
                     if let Some(hold) = &mut this.hold
                         && hold.as_mut().poll(cx).is_ready()
                     {
@@ -431,6 +507,7 @@ mod tests {
     /// A session's adapted frames, the ends that feed and drain them, and the session's queue.
     struct Harness {
         frames: SessionFrames,
+        conn: Arc<Connection>,
         to_session: mpsc::UnboundedSender<Item>,
         from_session: mpsc::UnboundedReceiver<Message>,
         _queue: outbound::Receiver,
@@ -464,7 +541,8 @@ mod tests {
             Arc::new(Directory::default()),
             Arc::new(BadInput::default()),
             4000,
-        );
+        )
+        .idle_timeout(IDLE_TIMEOUT);
         let info = SessionInfo {
             conn: &conn,
             room: &room,
@@ -472,11 +550,15 @@ mod tests {
         };
         Harness {
             frames: adapter.adapt(&info, frames),
+            conn: conn.clone(),
             to_session,
             from_session,
             _queue: queue,
         }
     }
+
+    /// The idle timeout of the adapted sessions.
+    const IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 
     fn chat(text: &str) -> Item {
         Ok(Message::text(format!(
@@ -516,6 +598,57 @@ mod tests {
             Some(Message::Binary(Bytes::from_static(chat.as_bytes())))
         );
         assert!(h.from_session.try_recv().is_err());
+    }
+
+    /// Keeps reading the session's incoming frames for `how_long`, as the session loop does
+    /// (the adapter's own timers run while it waits for a frame); nothing is expected.
+    async fn listen(h: &mut Harness, how_long: Duration) {
+        let heard = tokio::time::timeout(how_long, h.frames.incoming.next()).await;
+        assert!(heard.is_err(), "unexpected frame: {heard:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_ignores_ping_event_closes_a_client_that_only_pings_and_sends_no_heartbeat() {
+        let mut h = adapted(Faults::from(Fault::IdleIgnoresPingEvent));
+        h.frames
+            .outgoing
+            .send(Message::Ping(Bytes::new()))
+            .await
+            .unwrap();
+        assert!(h.from_session.try_recv().is_err(), "heartbeat sent");
+        let started = tokio::time::Instant::now();
+        let conn = h.conn.clone();
+        let pinging = async {
+            loop {
+                let ping = Message::text(r#"{"event":"ping"}"#);
+                h.to_session.send(Ok(ping)).unwrap();
+                assert!(next_text(&mut h).await.contains("ping"));
+                listen(&mut h, IDLE_TIMEOUT / 4).await;
+            }
+        };
+        let reason = tokio::select! {
+            reason = conn.close_requested() => reason,
+            () = pinging => unreachable!(),
+        };
+        assert_eq!(reason, CloseReason::Idle);
+        assert!(started.elapsed() >= IDLE_TIMEOUT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_ignores_ping_event_still_hears_chat() {
+        let mut h = adapted(Faults::from(Fault::IdleIgnoresPingEvent));
+        let conn = h.conn.clone();
+        let chatting = async {
+            for _ in 0..8 {
+                listen(&mut h, IDLE_TIMEOUT / 2).await;
+                h.to_session.send(chat("still here")).unwrap();
+                assert!(next_text(&mut h).await.contains("still here"));
+            }
+        };
+        tokio::select! {
+            reason = conn.close_requested() => panic!("closed a client that chats: {reason:?}"),
+            () = chatting => {}
+        }
     }
 
     #[tokio::test]

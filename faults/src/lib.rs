@@ -45,12 +45,15 @@ pub fn seams(faults: Faults, config: &Config) -> Seams {
     }
     let directory = Arc::new(directory::Directory::default());
     let bad_input = Arc::new(frames::BadInput::default());
-    seams = seams.frames(Arc::new(frames::FaultyFrames::new(
-        faults,
-        directory.clone(),
-        bad_input.clone(),
-        config.limits.max_text_chars,
-    )));
+    seams = seams.frames(Arc::new(
+        frames::FaultyFrames::new(
+            faults,
+            directory.clone(),
+            bad_input.clone(),
+            config.limits.max_text_chars,
+        )
+        .idle_timeout(config.limits.idle_timeout),
+    ));
     if faults.use_seam(Seam::Admission) {
         let config = config.clone();
         let (directory, bad_input) = (directory.clone(), bad_input);

@@ -661,4 +661,37 @@ mod tests {
         assert!(to_bob.try_recv().is_some() && to_bob.try_recv().is_some());
         assert_eq!(to_bob.try_recv(), None);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn delivery_latency_delivers_late_and_in_order() {
+        let (bob, mut to_bob) = Connection::new(8);
+        let members = [bob];
+        let events = FaultyEvents::new(
+            Faults::from(Fault::DeliveryLatency),
+            Arc::new(Directory::default()),
+        );
+        let room = RoomKey {
+            tenant: "default".to_owned(),
+            room_id: "room".to_owned(),
+        };
+        for text in ["first", "second"] {
+            let frame = format!(r#"{{"event":"chat.message","data":{{"text":"{text}"}}}}"#);
+            let chat = RoomEvent {
+                room: &room,
+                kind: EventKind::Chat {
+                    sender_id: "alice",
+                    from: members[0].id(),
+                },
+                frame: Utf8Bytes::from(frame),
+                audience: Audience::Everyone,
+            };
+            events.publish(chat, &Members::new(&members));
+        }
+        tokio::time::sleep(LATENCY - Duration::from_millis(10)).await;
+        assert_eq!(to_bob.try_recv(), None, "nothing before the latency");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let first = to_bob.try_recv().expect("the first event, late");
+        let second = to_bob.try_recv().expect("the second event, late");
+        assert!(format!("{first:?}").contains("first") && format!("{second:?}").contains("second"));
+    }
 }

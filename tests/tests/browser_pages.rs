@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use chalk_conformance::commands::exit::ExitStatus;
+use chalk_conformance::driver::embedded::{SUITE_HEARTBEAT, SUITE_IDLE_TIMEOUT};
 use chalk_reference_server::config::EPHEMERAL_ALLOWED_ORIGIN;
 use chalk_reference_server::{Config, serve};
 use chalk_tests::conformance;
@@ -45,6 +46,9 @@ fn failing_run() -> &'static FailingRun {
         runtime.block_on(async {
             let mut config = Config::ephemeral();
             config.jwt.leeway = Duration::from_secs(30_000);
+            config.limits.idle_timeout = SUITE_IDLE_TIMEOUT;
+            config.limits.heartbeat_interval = SUITE_HEARTBEAT;
+            let idle = format!("{}ms", SUITE_IDLE_TIMEOUT.as_millis());
             let secret = config.jwt_secret().unwrap().to_owned();
             let api_key = config.api_key().unwrap().to_owned();
             let server = serve(config).await.expect("the reference server starts");
@@ -59,6 +63,8 @@ fn failing_run() -> &'static FailingRun {
                 &api_key,
                 "--origin",
                 EPHEMERAL_ALLOWED_ORIGIN,
+                "--idle-timeout",
+                &idle,
                 "--report",
                 report.to_str().unwrap(),
                 "--results-json",

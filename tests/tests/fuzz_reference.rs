@@ -5,6 +5,7 @@
 //! does; replays run the very command line the failing run printed.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use chalk_conformance::commands::exit::ExitStatus;
 use chalk_conformance::contract::catalogue::KNOWN_EXTENSIONS;
@@ -335,4 +336,89 @@ async fn fuzz_options_that_cannot_work_are_usage_errors() {
     assert_eq!(status, ExitStatus::Usage, "{output}");
     assert_eq!(output.lines().count(), 1, "{output}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realistic_shapes_pass_against_the_reference_server_until_the_time_budget_is_spent() {
+    let started = std::time::Instant::now();
+    let (status, output) = conformance(&[
+        "fuzz",
+        "--scale",
+        "8",
+        "--time-budget",
+        "4s",
+        "--seed",
+        "20261206",
+    ])
+    .await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    assert!(
+        output.contains("48 participants in 4 rooms, up to 192 actions after most join"),
+        "{output}"
+    );
+    assert!(output.contains("(time budget 4s spent)"), "{output}");
+    let passed: usize = output
+        .lines()
+        .last()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no closing count:\n{output}"));
+    assert!(passed >= 1, "{output}");
+    // Cases already started finish (each bounded by the case timeout); none starts after 4 s.
+    assert!(started.elapsed() < Duration::from_secs(40), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_are_found_at_realistic_shapes_printed_at_once_and_shrunk_within_the_budget() {
+    for (fault, requirement) in [
+        (Fault::DuplicateDelivery, "[CHAT-008]"),
+        (Fault::NoLeft, "[PRES-004]"),
+    ] {
+        let target = Target::start(&[fault]).await;
+        let dir = scratch(&format!("fuzz-scaled-{fault}"));
+        let case_file = dir.join("case.json");
+        let args = target.fuzz(
+            KNOWN_EXTENSIONS,
+            &[
+                "--scale",
+                "6",
+                "--cases",
+                "8",
+                "--seed",
+                "11",
+                "--shrink-budget",
+                "3s",
+                "--case-file",
+                case_file.to_str().expect("a UTF-8 path"),
+            ],
+        );
+        let (status, output) = conformance(&refs(&args)).await;
+        assert_eq!(status, ExitStatus::NonConformant, "{output}");
+        assert!(output.contains(requirement), "{fault}: {output}");
+        // The case as found comes first, with its replay, before any shrinking.
+        let found = output.find("As found (unshrunk)").expect("printed at once");
+        let replay = output
+            .find("the case as found, exactly")
+            .expect("its replay");
+        let shrinking = output
+            .find("shrinking while it still breaks")
+            .expect("shrinks");
+        assert!(found < replay && replay < shrinking, "{output}");
+        let shrunk = output
+            .lines()
+            .find(|l| l.contains("shrunk from"))
+            .unwrap_or_else(|| panic!("no shrink summary:\n{output}"));
+        let seconds: f64 = shrunk
+            .split(" plays, ")
+            .nth(1)
+            .and_then(|rest| rest.split('s').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no shrink time in {shrunk:?}"));
+        // A play still running when the budget runs out is abandoned.
+        assert!(seconds < 3.0 + 1.0, "{shrunk}");
+        let replay = printed_command(&output, "the minimal case, exactly", &target.secret);
+        let (status, replayed) = conformance(&refs(&replay)).await;
+        assert_eq!(status, ExitStatus::NonConformant, "{replayed}");
+        assert!(replayed.contains(requirement), "{replayed}");
+        target.server.shutdown().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use chalk_conformance::commands::{self, exit::ExitStatus};
 use chalk_conformance::contract::catalogue::{Catalogue, KNOWN_EXTENSIONS, Level};
+use chalk_conformance::driver::embedded::{SUITE_HEARTBEAT, SUITE_IDLE_TIMEOUT};
 use chalk_conformance::report::console::Console;
 use chalk_faults::{Fault, Faults, Kind};
 use chalk_reference_server::Config;
@@ -551,6 +552,10 @@ fn run_one(run: Run, json: &Path) -> ExitCode {
 async fn judge(run: Run, json: PathBuf) -> ExitStatus {
     let mut config = Config::ephemeral();
     config.shutdown_drain = Duration::from_millis(500);
+    // The embedded run's short idle timeout and heartbeat, stated to the suite as a user would:
+    // the keepalive scenario then lasts seconds, well inside RUN_DEADLINE.
+    config.limits.idle_timeout = SUITE_IDLE_TIMEOUT;
+    config.limits.heartbeat_interval = SUITE_HEARTBEAT;
     let secret = config.jwt_secret().unwrap_or_default().to_owned();
     let api_key = config.api_key().unwrap_or_default().to_owned();
     let server = match chalk_faults::serve(config, Faults::from(run.fault)).await {
@@ -582,6 +587,8 @@ async fn judge(run: Run, json: PathBuf) -> ExitStatus {
             _ => "exact",
         }
         .to_owned(),
+        "--idle-timeout".to_owned(),
+        format!("{}ms", SUITE_IDLE_TIMEOUT.as_millis()),
     ];
     if witness(run.fault).is_some() && run.mode == Mode::Variation {
         args.extend([

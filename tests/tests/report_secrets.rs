@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chalk_conformance::commands::{self, exit::ExitStatus};
+use chalk_conformance::driver::embedded::{SUITE_HEARTBEAT, SUITE_IDLE_TIMEOUT};
 use chalk_conformance::report::console::Console;
 use chalk_reference_server::config::EPHEMERAL_ALLOWED_ORIGIN;
 use chalk_reference_server::{Config, serve};
@@ -140,6 +141,8 @@ fn output_dir() -> PathBuf {
 async fn no_report_of_a_failing_run_shows_a_token_the_secret_or_the_api_key() {
     let mut config = Config::ephemeral();
     config.jwt.leeway = Duration::from_secs(30_000);
+    config.limits.idle_timeout = SUITE_IDLE_TIMEOUT;
+    config.limits.heartbeat_interval = SUITE_HEARTBEAT;
     let secret = config.jwt_secret().unwrap().to_owned();
     let api_key = config.api_key().unwrap().to_owned();
     let server = serve(config).await.expect("the reference server starts");
@@ -166,6 +169,8 @@ async fn no_report_of_a_failing_run_shows_a_token_the_secret_or_the_api_key() {
         secret.clone(),
         "--origin".into(),
         EPHEMERAL_ALLOWED_ORIGIN.into(),
+        "--idle-timeout".into(),
+        format!("{}ms", SUITE_IDLE_TIMEOUT.as_millis()),
         "--report".into(),
         path(0),
         "--summary".into(),

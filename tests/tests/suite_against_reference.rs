@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chalk_conformance::commands::exit::ExitStatus;
 use chalk_conformance::contract::catalogue::KNOWN_EXTENSIONS;
+use chalk_conformance::driver::embedded::{SUITE_HEARTBEAT, SUITE_IDLE_TIMEOUT};
 use chalk_reference_server::{Config, Server, serve};
 use chalk_tests::conformance;
 use chalk_tests::jwt_shaped;
@@ -63,7 +64,12 @@ struct Reference {
 }
 
 impl Reference {
-    async fn start(config: Config) -> Self {
+    /// Serves `config` with the embedded run's short idle timeout and heartbeat (which
+    /// [`Self::jwt_args`] states with `--idle-timeout`), so that the keepalive scenario lasts
+    /// seconds.
+    async fn start(mut config: Config) -> Self {
+        config.limits.idle_timeout = SUITE_IDLE_TIMEOUT;
+        config.limits.heartbeat_interval = SUITE_HEARTBEAT;
         let secret = config
             .jwt_secret()
             .expect("ephemeral has a secret")
@@ -105,6 +111,8 @@ impl Reference {
             self.origin.clone(),
             "--declare".into(),
             KNOWN_EXTENSIONS.join(","),
+            "--idle-timeout".into(),
+            format!("{}ms", SUITE_IDLE_TIMEOUT.as_millis()),
         ]
     }
 }

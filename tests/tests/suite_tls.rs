@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use chalk_conformance::commands::exit::ExitStatus;
 use chalk_conformance::contract::catalogue::KNOWN_EXTENSIONS;
+use chalk_conformance::driver::embedded::{SUITE_HEARTBEAT, SUITE_IDLE_TIMEOUT};
 use chalk_reference_server::{Config, TlsConfig, serve};
 use chalk_tests::conformance;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
@@ -44,6 +45,8 @@ async fn wss_targets_pass_with_the_private_ca_and_are_unreachable_without_it() {
         cert: dir.join("server.pem"),
         key: dir.join("server-key.pem"),
     });
+    config.limits.idle_timeout = SUITE_IDLE_TIMEOUT;
+    config.limits.heartbeat_interval = SUITE_HEARTBEAT;
     let secret = config.jwt_secret().unwrap().to_owned();
     let api_key = config.api_key().unwrap().to_owned();
     let origin = config.default_tenant.allowed_origins[0].clone();
@@ -54,7 +57,10 @@ async fn wss_targets_pass_with_the_private_ca_and_are_unreachable_without_it() {
     assert!(url.starts_with("wss://") && api_url.starts_with("https://"));
     let ca = dir.join("ca.pem");
     let declared = KNOWN_EXTENSIONS.join(",");
+    let idle = format!("{}ms", SUITE_IDLE_TIMEOUT.as_millis());
     let mut args = vec![
+        "--idle-timeout",
+        &idle,
         "--url",
         &url,
         "--api-url",

@@ -131,6 +131,16 @@ pub struct Options {
     #[arg(long, env = "CHALK_TOKEN_LEEWAY", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub token_leeway: Duration,
 
+    /// The server's idle timeout: the keepalive scenario pings for longer than this (default:
+    /// what the embedded server says, else 75s when close-codes is declared, else 30s).
+    #[arg(long, env = "CHALK_IDLE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+
+    /// Leave out the scenarios that last longer than the idle timeout, for a quick run; they
+    /// are reported as skipped (CHALK_SKIP_LONG: 1/0, true/false, yes/no, on/off).
+    #[arg(long, env = "CHALK_SKIP_LONG", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub skip_long: bool,
+
     /// Write a JUnit XML report here.
     #[arg(long, env = "CHALK_JUNIT", value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -464,11 +474,13 @@ pub struct DocsArgs {
 }
 
 /// The long help of `chalk-conformance fuzz`.
-pub const FUZZ_LONG_ABOUT: &str = "Seeded protocol fuzzing: random sequences of joins, leaves, valid \
-events with hard Unicode and invalid frames, for several participants in two rooms, checked \
-against the protocol's invariants (schemas, exactly-once in-order delivery within the room, \
-presence, the server keeps accepting). A failing case shrinks to a minimal one, which is printed \
-with the commands that replay it.\n\n\
+pub const FUZZ_LONG_ABOUT: &str = "Seeded protocol fuzzing: random sequences of joins, leaves (Close \
+frames with 1000, 1001, 4000 or no code, dropped connections), valid events with hard Unicode \
+and invalid frames, for participants in several rooms (--scale for rooms of tens of members and \
+hundreds of actions), checked against the protocol's invariants (schemas, exactly-once in-order \
+delivery within the room, presence, the server keeps accepting). A failing case is printed at \
+once with the commands that replay it, then shrinks (within --shrink-budget) to a minimal one, \
+printed the same way. --time-budget runs cases for a fixed time instead of --cases.\n\n\
 Without --url, the reference server runs embedded in this process. With --url, provision \
 participants as for the suite (--api-url/--api-key, --token-command, or \
 --jwt-secret/--jwt-private-key) and say what the server claims with --declare/--profile. These \
@@ -521,8 +533,18 @@ pub struct FuzzArgs {
     )]
     pub cases: usize,
 
+    /// Run cases until this much time is spent instead of a number of cases (e.g. 10m, for a
+    /// staging job after the suite); stops cleanly, exit 0 when no case failed.
+    #[arg(long, env = "CHALK_FUZZ_TIME_BUDGET", value_name = "DURATION", value_parser = parse_duration, conflicts_with = "cases")]
+    pub time_budget: Option<Duration>,
+
+    /// How big the cases are: 1 is six participants in two rooms and up to --max-actions
+    /// actions; N is N times the participants and actions in more rooms (most join first).
+    #[arg(long, env = "CHALK_FUZZ_SCALE", default_value_t = 1, value_name = "N")]
+    pub scale: usize,
+
     /// Play exactly the case of a replay file (written when a case fails), once.
-    #[arg(long, env = "CHALK_FUZZ_REPLAY", value_name = "FILE", conflicts_with_all = ["seed", "cases"])]
+    #[arg(long, env = "CHALK_FUZZ_REPLAY", value_name = "FILE", conflicts_with_all = ["seed", "cases", "time_budget"])]
     pub replay: Option<PathBuf>,
 
     /// Where to write the minimal failing case (default: chalk-fuzz-<seed>.json).
@@ -557,6 +579,10 @@ pub struct FuzzArgs {
     /// The most the whole run may take, shrinking included; no case starts after it.
     #[arg(long, env = "CHALK_FUZZ_TIME_LIMIT", default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     pub time_limit: Duration,
+
+    /// The most time spent shrinking a failure (the failure itself is printed before).
+    #[arg(long, env = "CHALK_FUZZ_SHRINK_BUDGET", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub shrink_budget: Duration,
 
     /// The most plays spent shrinking a failure.
     #[arg(
@@ -798,6 +824,10 @@ pub struct Config {
     pub quiet_window: Duration,
     /// `--token-leeway`.
     pub token_leeway: Duration,
+    /// `--idle-timeout` (`None`: not stated).
+    pub idle_timeout: Option<Duration>,
+    /// `--skip-long`.
+    pub skip_long: bool,
     /// `--junit`.
     pub junit: Option<PathBuf>,
     /// `--cucumber-json` (or its old name `--json`).
@@ -837,6 +867,9 @@ impl Config {
         if options.event_timeout.is_zero() {
             return bad("--event-timeout must be more than zero");
         }
+        if options.idle_timeout.is_some_and(|idle| idle.is_zero()) {
+            return bad("--idle-timeout must be more than zero");
+        }
         let expectations = match &options.expectations {
             Some(path) => {
                 let catalogue = crate::contract::catalogue::Catalogue::bundled()
@@ -862,6 +895,8 @@ impl Config {
                 event_timeout: options.event_timeout,
                 quiet_window: options.quiet_window,
                 token_leeway: options.token_leeway,
+                idle_timeout: options.idle_timeout,
+                skip_long: options.skip_long,
                 junit: options.junit.clone(),
                 cucumber_json: options.cucumber_json.clone().or(options.json.clone()),
                 report: options.report.clone(),
@@ -1067,7 +1102,7 @@ mod tests {
     fn subcommands_show_their_long_description_with_long_help() {
         let fuzz = help(&["fuzz", "--help"]);
         assert!(
-            fuzz.contains("A failing case shrinks to a minimal one"),
+            fuzz.contains("A failing case is printed at once with the commands that replay it"),
             "{fuzz}"
         );
         assert!(fuzz.contains("Exit code: 0 every case passed"), "{fuzz}");

@@ -46,6 +46,7 @@ use crate::report::export;
 use crate::report::html_report;
 use crate::report::results::RunInfo;
 use crate::report::summary;
+use crate::suite::keepalive::{IdleTimeout, seconds};
 use crate::suite::plan::{Capabilities, Disposition, Plan, REQUIREMENT_TAG, ScenarioKey};
 use crate::suite::world::{ChalkWorld, RunContext};
 
@@ -71,7 +72,7 @@ pub async fn suite(
     };
     let embedded = EmbeddedSetup {
         provisioning: EmbeddedProvisioning::Rest,
-        tuning: Tuning::AsShipped,
+        tuning: Tuning::Suite,
     };
     let deployment =
         match Deployment::start(access, config.recording_command.clone(), embedded).await {
@@ -119,6 +120,9 @@ async fn run_against(
     let origin_mode = config.origin_mode.unwrap_or_default();
     let mut capabilities =
         capabilities(&provisioner, origin.is_some(), &config.without).in_origin_mode(origin_mode);
+    if config.skip_long {
+        capabilities = capabilities.without(LONG_SESSION, "left out for a quick run (--skip-long)");
+    }
     let decide = |capabilities: &Capabilities| {
         Plan::decide(
             &features,
@@ -160,6 +164,11 @@ async fn run_against(
         event_timeout: config.event_timeout,
         quiet_window: config.quiet_window,
         token_leeway: config.token_leeway,
+        idle_timeout: IdleTimeout::resolve(
+            config.idle_timeout,
+            deployment.known().idle_timeout,
+            &declared,
+        ),
         run_id: run_id.clone(),
         scenario_counter: AtomicUsize::new(0),
     });
@@ -218,7 +227,7 @@ async fn run_against(
         .unwrap_or_default();
     let collector = execute(
         Arc::clone(&context),
-        plan.runnable(&features),
+        long_sessions_first(plan.runnable(&features), &plan, &catalogue),
         Collector::new(
             console.clone(),
             Arc::clone(&redactor),
@@ -477,6 +486,18 @@ fn print_header(
             declared.iter().cloned().collect::<Vec<_>>().join(", ")
         }
     ));
+    let idle = &context.idle_timeout;
+    console.line(&format!(
+        "idle timeout: {idle}; {}",
+        if config.skip_long {
+            "scenarios longer than it are skipped (--skip-long)".to_owned()
+        } else {
+            format!(
+                "the keepalive scenario pings for {}",
+                seconds(idle.session_length())
+            )
+        }
+    ));
     if let Some(expectations) = &config.expectations {
         console.line(&format!(
             "expectations: {} ({} requirement(s) expected to fail)",
@@ -484,6 +505,35 @@ fn print_header(
             expectations.expected.len()
         ));
     }
+}
+
+/// The need of the scenarios that outlast the server's idle timeout (`--skip-long`).
+const LONG_SESSION: &str = "long-session";
+
+/// `features` with those that hold a long-lived session (a scenario whose requirement needs
+/// [`LONG_SESSION`]) first, so that the long scenarios start at once and the rest runs beside
+/// them: the run then lasts about as long as the longest of them, not that plus the rest.
+fn long_sessions_first(
+    mut features: Vec<gherkin::Feature>,
+    plan: &Plan,
+    catalogue: &Catalogue,
+) -> Vec<gherkin::Feature> {
+    let long: BTreeSet<&ScenarioKey> = plan
+        .scenarios
+        .iter()
+        .filter(|s| {
+            catalogue
+                .requirement(&s.requirement.id)
+                .is_some_and(|r| r.needs.iter().any(|n| n == LONG_SESSION))
+        })
+        .map(|s| &s.key)
+        .collect();
+    let holds_long = |feature: &gherkin::Feature| {
+        crate::suite::plan::all_scenarios(std::slice::from_ref(feature))
+            .any(|(f, _, s)| long.contains(&ScenarioKey::of(f, s)))
+    };
+    features.sort_by_key(|feature| !holds_long(feature));
+    features
 }
 
 /// The header's last line: how many scenarios run, are skipped, and are not declared.

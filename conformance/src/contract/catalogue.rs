@@ -34,6 +34,7 @@ pub const KNOWN_NEEDS: &[&str] = &[
     "recordings",
     "participant-removal",
     "room-end",
+    "long-session",
 ];
 
 /// The catalogue's text, compiled into the binary.

@@ -167,6 +167,8 @@ pub struct Known {
     pub token_leeway: Option<Duration>,
     /// How its tenant's origins are validated, when known.
     pub origin_mode: Option<OriginMode>,
+    /// How long it keeps a connection it hears nothing from, when known.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Why a deployment cannot be used.
@@ -241,6 +243,7 @@ impl Deployment {
                     token_leeway: Some(server.token_leeway),
                     // Its default tenant has an explicit list (the allowed origin comes from it).
                     origin_mode: Some(OriginMode::Exact),
+                    idle_timeout: Some(server.idle_timeout),
                 };
                 (target, Some(server))
             }
@@ -365,7 +368,7 @@ mod tests {
 
     const SUITE: EmbeddedSetup = EmbeddedSetup {
         provisioning: EmbeddedProvisioning::Rest,
-        tuning: Tuning::AsShipped,
+        tuning: Tuning::Suite,
     };
 
     #[tokio::test]
@@ -418,6 +421,7 @@ mod tests {
                 Some(KNOWN_EXTENSIONS.len())
             );
             assert!(known.token_leeway.is_some());
+            assert!(known.idle_timeout.is_some());
             deployment.shutdown().await;
         }
     }

@@ -13,17 +13,32 @@
 //! shares the process. Its memory cannot: the resident size of the process is the server's plus
 //! the generator's, and the load report says so. Everything else (token verification, origin
 //! check, parsing, validation, ids, timestamps, fan-out) is as it ships.
+//!
+//! For the suite ([`Tuning::Suite`]) its idle timeout and heartbeat are short
+//! ([`SUITE_IDLE_TIMEOUT`], [`SUITE_HEARTBEAT`]) and it tells the suite its idle timeout, so that
+//! the keepalive scenario, which has to outlast the idle timeout, takes seconds and not minutes.
 
 use std::time::Duration;
 
 /// Prefix of the embedded server's thread names when it has threads of its own.
 pub const SERVER_THREADS: &str = "chalk-srv";
 
+/// The idle timeout of the embedded server the suite runs against (as shipped: 75 s).
+pub const SUITE_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The heartbeat interval of the embedded server the suite runs against (as shipped: 30 s): a
+/// quarter of [`SUITE_IDLE_TIMEOUT`], so that a client that answers its pings has four chances
+/// per idle timeout even on a loaded machine.
+pub const SUITE_HEARTBEAT: Duration = Duration::from_millis(500);
+
 /// How the embedded server runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tuning {
     /// As it ships, on the caller's runtime.
     AsShipped,
+    /// For the suite: as it ships, on the caller's runtime, but with the short idle timeout and
+    /// heartbeat [`SUITE_IDLE_TIMEOUT`] and [`SUITE_HEARTBEAT`].
+    Suite,
     /// For a load run: limits lifted, on a runtime of its own with this many worker threads.
     Load {
         /// Worker threads of the server's runtime.
@@ -47,6 +62,8 @@ pub struct EmbeddedServer {
     pub allowed_origin: Option<String>,
     /// Its clock leeway for `exp`/`nbf`.
     pub token_leeway: Duration,
+    /// How long it keeps a connection it hears nothing from.
+    pub idle_timeout: Duration,
     running: server::Running,
 }
 
@@ -86,7 +103,9 @@ mod server {
 
     use tokio::sync::oneshot;
 
-    use super::{EmbeddedServer, SERVER_THREADS, StartError, Tuning};
+    use super::{
+        EmbeddedServer, SERVER_THREADS, SUITE_HEARTBEAT, SUITE_IDLE_TIMEOUT, StartError, Tuning,
+    };
 
     /// Where the server runs, and how it is stopped.
     #[derive(Debug)]
@@ -144,12 +163,17 @@ mod server {
             config.limits.rate_close_after = u32::MAX;
             config.limits.max_connections = usize::MAX;
         }
+        if let Tuning::Suite = tuning {
+            config.limits.idle_timeout = SUITE_IDLE_TIMEOUT;
+            config.limits.heartbeat_interval = SUITE_HEARTBEAT;
+        }
         let api_key = config.api_key().map(str::to_owned);
         let jwt_secret = config.jwt_secret().map(str::to_owned);
         let allowed_origin = config.default_tenant.allowed_origins.first().cloned();
         let token_leeway = config.jwt.leeway;
+        let idle_timeout = config.limits.idle_timeout;
         let (urls, running) = match tuning {
-            Tuning::AsShipped => {
+            Tuning::AsShipped | Tuning::Suite => {
                 let server = chalk_reference_server::serve(config).await.map_err(|e| {
                     StartError::Failed(format!("cannot start the embedded reference server: {e}"))
                 })?;
@@ -167,6 +191,7 @@ mod server {
             jwt_secret,
             allowed_origin,
             token_leeway,
+            idle_timeout,
             running,
         })
     }

@@ -35,6 +35,7 @@ use crate::driver::tokens::{self, TokenDefect};
 use crate::driver::transcript::{Direction, Transcript};
 use crate::driver::transport::{Connector, Target};
 use crate::suite::failure::{Failed, Failure, FailureLog, Mismatch};
+use crate::suite::keepalive::IdleTimeout;
 use crate::suite::matchers;
 
 /// The requirement a refused valid token breaks (used when a scenario's setup cannot connect).
@@ -74,6 +75,8 @@ pub struct RunContext {
     pub quiet_window: Duration,
     /// The server's clock leeway for `exp`/`nbf` (token-expiry extension).
     pub token_leeway: Duration,
+    /// The server's idle timeout, which the keepalive scenario outlasts.
+    pub idle_timeout: IdleTimeout,
     /// A short id that prefixes everything the run creates.
     pub run_id: String,
     /// Numbers scenarios within the run.

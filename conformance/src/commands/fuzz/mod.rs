@@ -1,8 +1,10 @@
 //! `chalk-conformance fuzz`: seeded protocol fuzzing of a Chalk server.
 //!
-//! Each case is a random sequence of client actions for six participants in two rooms: joins,
-//! clean and abrupt leaves, `chat.send` with the hard Unicode cases, `hand.raise`, `hand.lower`,
-//! `ping`, and every kind of invalid frame ([`case`]). The case is played against the server
+//! Each case is a random sequence of client actions for participants in several rooms (six in
+//! two at `--scale 1`; N times the participants and actions, most joining first, at `--scale
+//! N`): joins, leaves of every kind (Close frames with 1000, 1001, 4000 or no code, dropped
+//! connections), `chat.send` with the hard Unicode cases, `hand.raise`, `hand.lower`, `ping`,
+//! and every kind of invalid frame ([`case`]). The case is played against the server
 //! ([`play`]) and judged by the protocol's invariants ([`oracle`]): every frame valid against the
 //! schemas, every accepted chat message delivered exactly once to every other participant of its
 //! room in the sender's order and nowhere else, presence consistent, the connections of
@@ -13,10 +15,13 @@
 //! Cases come from proptest strategies driven by a seeded [`TestRunner`]: case *i* of seed *N* is
 //! generated from a seed of its own, printed when it fails, so `--seed <that> --cases 1` makes
 //! the same case again. Cases run several at a time against one server, each in rooms of its
-//! own. When one fails, its value tree is shrunk (proptest's `simplify`/`complicate`) as long as
-//! the smaller case still breaks the same requirement; the minimal case is printed, written to a
-//! replay file, and replayed once more. `--replay FILE` plays exactly that case again, against
-//! this server or another.
+//! own. When one fails, it is printed at once as it was found, written to the replay file, with
+//! the commands that replay it; then its value tree is shrunk (proptest's
+//! `simplify`/`complicate`) as long as the smaller case still breaks the same requirement and
+//! the shrink budget (`--shrink-budget`, time, and `--max-shrink-runs`, plays) lasts; the
+//! smallest case found is printed, written over the replay file, and replayed once more.
+//! `--replay FILE` plays exactly that case again, against this server or another. With
+//! `--time-budget` cases run until that much time is spent, instead of `--cases` of them.
 //!
 //! Every wait has a deadline: the event timeout for anything owed, the quiet window at the end of
 //! a case, the case timeout for a whole case, and the time limit for the whole run (shrinking
@@ -38,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use self::case::Case;
+use self::case::{Case, Shape};
 use self::oracle::Declared;
 use self::play::{Arena, Play};
 use super::cli::{Config, DEFAULT_MAX_ACTIONS, FuzzArgs, Options};
@@ -103,7 +108,7 @@ fn splitmix(mut x: u64) -> u64 {
 
 /// The value tree of the case a seed makes: its current value is the case; shrinking it
 /// simplifies the case.
-pub fn case_tree(seed: u64, max_actions: usize) -> Box<dyn ValueTree<Value = Case>> {
+pub fn case_tree(seed: u64, shape: Shape) -> Box<dyn ValueTree<Value = Case>> {
     let mut bytes = [0u8; 32];
     let mut state = seed;
     for chunk in bytes.chunks_mut(8) {
@@ -112,7 +117,7 @@ pub fn case_tree(seed: u64, max_actions: usize) -> Box<dyn ValueTree<Value = Cas
     }
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
     let mut runner = TestRunner::new_with_rng(ProptestConfig::default(), rng);
-    case::cases(max_actions)
+    case::cases(shape)
         .boxed()
         .new_tree(&mut runner)
         .expect("case strategies reject nothing")
@@ -134,9 +139,18 @@ pub async fn run(args: &FuzzArgs, options: &Options, console: &Console) -> ExitS
     if !(1..=MAX_MAX_ACTIONS).contains(&args.max_actions) {
         return usage(format!("--max-actions must be 1 to {MAX_MAX_ACTIONS}"));
     }
-    if args.event_timeout.is_zero() || args.case_timeout.is_zero() || args.time_limit.is_zero() {
+    if !(1..=case::MAX_SCALE).contains(&args.scale) {
+        return usage(format!("--scale must be 1 to {}", case::MAX_SCALE));
+    }
+    let zero_budget = args.time_budget.is_some_and(|b| b.is_zero());
+    if args.event_timeout.is_zero()
+        || args.case_timeout.is_zero()
+        || args.time_limit.is_zero()
+        || zero_budget
+    {
         return usage(
-            "--event-timeout, --case-timeout and --time-limit must be more than zero".to_owned(),
+            "--event-timeout, --case-timeout, --time-limit and --time-budget must be more than zero"
+                .to_owned(),
         );
     }
     let (access, mut config) = match Config::from_options(options) {
@@ -214,6 +228,14 @@ fn read_case_file(path: &Path) -> Result<CaseFile, String> {
         return Err(format!(
             "{} asks for a frame of {bytes} bytes; at most {MAX_OVERSIZED_BYTES}",
             path.display()
+        ));
+    }
+    if !(1..=case::MAX_SEATS).contains(&file.case.rooms.len()) {
+        return Err(format!(
+            "{} has {} seats; 1 to {} are allowed",
+            path.display(),
+            file.case.rooms.len(),
+            case::MAX_SEATS
         ));
     }
     Ok(file)
@@ -329,30 +351,56 @@ impl Fuzz<'_> {
             }
         ));
         if !replaying {
+            let shape = self.shape();
+            let how_many = match self.args.time_budget {
+                Some(budget) => format!("as many as {} allows", budget_words(budget)),
+                None => self.args.cases.to_string(),
+            };
             console.line(&format!(
-                "cases:        {} of up to {} actions, {} at a time; seed {}\n",
-                self.args.cases, self.args.max_actions, self.args.concurrency, self.seed
+                "cases:        {how_many}, {} participants in {} rooms, up to {} actions{}, {} at \
+                 a time; seed {}\n",
+                shape.seats,
+                shape.rooms,
+                shape.max_actions,
+                if shape.crowd { " after most join" } else { "" },
+                self.args.concurrency,
+                self.seed
             ));
         }
+    }
+
+    /// The shape of the run's cases.
+    fn shape(&self) -> Shape {
+        Shape::scaled(self.args.scale, self.args.max_actions)
     }
 
     async fn campaign(&self) -> ExitStatus {
         let args = self.args;
         let seed = self.seed;
         let started = Instant::now();
-        let deadline = started + args.time_limit;
+        let deadline = started
+            + args
+                .time_budget
+                .unwrap_or(args.time_limit)
+                .min(args.time_limit);
+        let cases = if args.time_budget.is_some() {
+            usize::MAX
+        } else {
+            args.cases
+        };
+        let shape = self.shape();
         let mut running = JoinSet::new();
         let mut next = 0;
         let mut passed = 0;
         let mut failed: Vec<Failed> = Vec::new();
         loop {
             while running.len() < args.concurrency
-                && next < args.cases
+                && next < cases
                 && failed.is_empty()
                 && Instant::now() < deadline
             {
                 let seed = case_seed(seed, next);
-                let case = case_tree(seed, args.max_actions).current();
+                let case = case_tree(seed, shape).current();
                 let arena = Arc::clone(&self.arena);
                 let index = next;
                 running.spawn(async move {
@@ -388,10 +436,12 @@ impl Fuzz<'_> {
             }
         }
         let Some(first) = failed.into_iter().min_by_key(|f| f.index) else {
-            let stopped = if next < args.cases {
-                format!(" (time limit: {} of {} cases started)", next, args.cases)
-            } else {
-                String::new()
+            let stopped = match args.time_budget {
+                Some(budget) => format!(" (time budget {} spent)", budget_words(budget)),
+                None if next < args.cases => {
+                    format!(" (time limit: {} of {} cases started)", next, args.cases)
+                }
+                None => String::new(),
             };
             self.console.line(&format!(
                 "\n{passed} cases passed in {:.1}s (seed {seed}){stopped}.",
@@ -419,21 +469,44 @@ impl Fuzz<'_> {
             started.elapsed().as_secs_f64(),
             self.title(&first.play.findings[0])
         ));
+        // The failure as found, at once: shrinking may take long, or be cut short.
+        let path = self
+            .args
+            .case_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("chalk-fuzz-{}.json", first.seed)));
+        console.line("\nAs found (unshrunk)");
+        console.line("===================");
+        console.write(&self.rooms_line(&first.case));
+        console.write(&first.case.listing());
+        self.print_findings_only(&first.play);
+        self.write_and_show_replay(
+            &path,
+            first.seed,
+            breaks.clone(),
+            first.case.clone(),
+            "the case as found",
+        );
+        let shrink_until = deadline.min(Instant::now() + self.args.shrink_budget);
         console.line(&format!(
-            "      {} action(s); shrinking while it still breaks {} (at most {} plays)…",
+            "\n      {} action(s); shrinking while it still breaks {} (at most {} or {} plays)…",
             first.case.actions.len(),
             breaks.as_deref().unwrap_or("the same way"),
+            budget_words(self.args.shrink_budget),
             self.args.max_shrink_runs
         ));
-        let mut tree = case_tree(first.seed, self.args.max_actions);
+        let shrink_started = Instant::now();
+        let mut tree = case_tree(first.seed, self.shape());
         let mut best = (first.case.clone(), first.play);
         let mut runs = 0;
         let mut kept = 0;
         if tree.simplify() {
-            while runs < self.args.max_shrink_runs && Instant::now() < deadline {
+            while runs < self.args.max_shrink_runs && Instant::now() < shrink_until {
                 runs += 1;
                 let candidate = tree.current();
-                let play = play::play(&self.arena, &candidate).await;
+                let Some(play) = self.play_until(&candidate, shrink_until).await else {
+                    break;
+                };
                 if play.breaks(breaks.as_deref()) {
                     kept += 1;
                     best = (candidate, play);
@@ -449,64 +522,98 @@ impl Fuzz<'_> {
         // appearance, when the case still fails that way.
         let trimmed = best.0.without(&best.1.useless());
         for candidate in [trimmed.canonical(), trimmed] {
-            if candidate == best.0 || Instant::now() >= deadline {
+            if candidate == best.0 || Instant::now() >= shrink_until {
                 continue;
             }
             runs += 1;
-            let play = play::play(&self.arena, &candidate).await;
+            let Some(play) = self.play_until(&candidate, shrink_until).await else {
+                break;
+            };
             if play.breaks(breaks.as_deref()) {
                 best = (candidate, play);
                 break;
             }
         }
         let (minimal, play) = best;
-        runs += 1;
-        let again = play::play(&self.arena, &minimal).await;
+        let cut_short = Instant::now() >= shrink_until;
+        let again = if cut_short {
+            None
+        } else {
+            runs += 1;
+            self.play_until(&minimal, shrink_until).await
+        };
+        let cut_short = if cut_short || again.is_none() {
+            " (the shrink budget ran out: it may shrink further)"
+        } else {
+            ""
+        };
         console.line(&format!(
-            "      shrunk from {} to {} action(s) in {runs} plays ({kept} simplifications kept).",
+            "      shrunk from {} to {} action(s) in {runs} plays, {:.1}s ({kept} simplifications \
+             kept){cut_short}.",
             first.case.actions.len(),
-            minimal.actions.len()
+            minimal.actions.len(),
+            shrink_started.elapsed().as_secs_f64()
         ));
         console.line("\nMinimal case");
         console.line("============");
         console.write(&self.rooms_line(&minimal));
         console.write(&minimal.listing());
         self.print_findings(&play);
-        if !again.breaks(breaks.as_deref()) {
-            console.line(
+        match again {
+            Some(again) if !again.breaks(breaks.as_deref()) => console.line(
                 "\nnote: played once more, the minimal case passed: the failure is intermittent.",
-            );
+            ),
+            Some(_) => {}
+            None => console.line(
+                "\nnote: the shrink budget ran out before the minimal case was played once more.",
+            ),
         }
-        let path = self
-            .args
-            .case_file
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(format!("chalk-fuzz-{}.json", first.seed)));
+        self.write_and_show_replay(&path, first.seed, breaks, minimal, "the minimal case");
+        ExitStatus::NonConformant
+    }
+
+    /// Plays `case`, unless `until` comes first (then the play is abandoned: its connections
+    /// are dropped).
+    async fn play_until(&self, case: &Case, until: Instant) -> Option<Play> {
+        tokio::time::timeout_at(until, play::play(&self.arena, case))
+            .await
+            .ok()
+    }
+
+    /// Writes `case` to the replay file `path` and prints the commands that replay it exactly,
+    /// and that generate (and shrink) the original case again.
+    fn write_and_show_replay(
+        &self,
+        path: &Path,
+        seed: u64,
+        breaks: Option<String>,
+        case: Case,
+        what: &str,
+    ) {
+        let console = self.console;
         let file = CaseFile {
             format: CASE_FORMAT.to_owned(),
-            seed: Some(first.seed),
+            seed: Some(seed),
             requirement: breaks,
-            case: minimal,
+            case,
         };
         let written = serde_json::to_string_pretty(&file)
             .map_err(|e| e.to_string())
-            .and_then(|text| std::fs::write(&path, text + "\n").map_err(|e| e.to_string()));
+            .and_then(|text| std::fs::write(path, text + "\n").map_err(|e| e.to_string()));
         console.line("\nReplay");
         console.line("======");
         match written {
             Ok(()) => console.line(&format!(
-                "the minimal case, exactly ({} written):\n  {}",
+                "{what}, exactly ({} written):\n  {}",
                 path.display(),
                 self.command(&format!("--replay {}", quoted(&path.display().to_string())))
             )),
             Err(e) => console.line(&format!("cannot write {}: {e}", path.display())),
         }
         console.line(&format!(
-            "the original case {}, shrunk again:\n  {}",
-            first.index + 1,
-            self.command(&format!("--seed {} --cases 1", first.seed))
+            "the original case, generated and shrunk again:\n  {}",
+            self.command(&format!("--seed {seed} --cases 1"))
         ));
-        ExitStatus::NonConformant
     }
 
     async fn replay(&self, file: CaseFile) -> ExitStatus {
@@ -548,8 +655,8 @@ impl Fuzz<'_> {
         joined.sort_unstable();
         joined.dedup();
         let mut out = String::new();
-        for room in 0..case::ROOMS {
-            let seats: Vec<&str> = joined
+        for room in 0..case.room_count() {
+            let seats: Vec<String> = joined
                 .iter()
                 .filter(|s| case.room_of(**s) == room)
                 .map(|s| case::seat_name(*s))
@@ -568,7 +675,8 @@ impl Fuzz<'_> {
         }
     }
 
-    fn print_findings(&self, play: &Play) {
+    /// The failures of `play`, without its transcript.
+    fn print_findings_only(&self, play: &Play) {
         let redactor = &self.arena.redactor;
         let console = self.console;
         console.line("\nFailures");
@@ -579,9 +687,14 @@ impl Fuzz<'_> {
             }
             console.line("");
         }
+    }
+
+    fn print_findings(&self, play: &Play) {
+        let console = self.console;
+        self.print_findings_only(play);
         console.line("Transcript");
         console.line("==========");
-        console.write(&play.transcript.render(redactor));
+        console.write(&play.transcript.render(&self.arena.redactor));
     }
 
     /// The command that runs fuzz again against the same target with `what`; secrets given on
@@ -637,6 +750,9 @@ impl Fuzz<'_> {
         if a.max_actions != DEFAULT_MAX_ACTIONS && !what.starts_with("--replay") {
             parts.push(format!("--max-actions {}", a.max_actions));
         }
+        if a.scale != 1 && !what.starts_with("--replay") {
+            parts.push(format!("--scale {}", a.scale));
+        }
         for (flag, value, default) in [
             ("--event-timeout", a.event_timeout, Duration::from_secs(2)),
             ("--quiet-window", a.quiet_window, Duration::from_millis(200)),
@@ -647,6 +763,18 @@ impl Fuzz<'_> {
         }
         parts.push(what.to_owned());
         parts.join(" ")
+    }
+}
+
+/// `90s`, `2m`, `1.5s`: a budget as the options take it.
+fn budget_words(budget: Duration) -> String {
+    let secs = budget.as_secs_f64();
+    if budget.subsec_millis() == 0 && budget.as_secs().is_multiple_of(60) && budget.as_secs() > 0 {
+        format!("{}m", budget.as_secs() / 60)
+    } else if budget.subsec_millis() == 0 {
+        format!("{}s", budget.as_secs())
+    } else {
+        format!("{secs:.1}s")
     }
 }
 
@@ -671,10 +799,11 @@ mod tests {
     fn the_first_case_of_a_seed_is_the_case_of_that_seed() {
         assert_eq!(case_seed(42, 0), 42);
         assert_ne!(case_seed(42, 1), case_seed(42, 2));
-        let again = case_tree(case_seed(42, 7), 10).current();
-        assert_eq!(case_tree(case_seed(42, 7), 10).current(), again);
+        let shape = Shape::scaled(1, 10);
+        let again = case_tree(case_seed(42, 7), shape).current();
+        assert_eq!(case_tree(case_seed(42, 7), shape).current(), again);
         assert_eq!(
-            case_tree(case_seed(case_seed(42, 7), 0), 10).current(),
+            case_tree(case_seed(case_seed(42, 7), 0), shape).current(),
             again
         );
     }

@@ -634,7 +634,8 @@ fn check_connections(record: &Record, findings: &mut Vec<Found>) {
     let d = record.declared;
     for (i, seat) in record.seats.iter().enumerate() {
         let name = seat.label();
-        if let Some((_, Departure::Close)) = seat.left
+        if let Some((_, how)) = seat.left
+            && how.sends_close_frame()
             && !matches!(seat.ending, Some(Ending::CloseFrame { .. }))
         {
             findings.push(found(
@@ -1050,9 +1051,8 @@ fn check_presence(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &
             let left = count_about(&observer.frames, "participant.left", pid);
             let need = record.left_need(o, c);
             let how = match (subject.left, subject.ending.as_ref()) {
-                (Some((_, Departure::Close)), _) | (None, Some(Ending::CloseFrame { .. })) => {
-                    "PRES-004"
-                }
+                (Some((_, how)), _) if how.sends_close_frame() => "PRES-004",
+                (None, Some(Ending::CloseFrame { .. })) => "PRES-004",
                 _ => "PRES-005",
             };
             if need == Need::Must && left == 0 {

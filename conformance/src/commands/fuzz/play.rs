@@ -22,8 +22,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use super::case::{
-    Action, Case, Departure, Garbage, SEATS, TextClass, chat_frame, not_utf8_frame,
-    oversized_frame, oversized_text, seat_name,
+    Action, Case, Departure, Garbage, TextClass, chat_frame, not_utf8_frame, oversized_frame,
+    oversized_text, seat_name,
 };
 use super::oracle::{self, BadInput, Declared, Record, SeatRecord, SentChat, SentHand};
 use crate::contract::judge::FrameJudge;
@@ -194,12 +194,12 @@ pub async fn play(arena: &Arena, case: &Case) -> Play {
         tag: tag.clone(),
         transcript: Arc::clone(&transcript),
         rooms: Vec::new(),
-        connections: (0..SEATS).map(|_| None).collect(),
+        connections: (0..case.seats()).map(|_| None).collect(),
         record: Record {
             declared: arena.declared,
-            seats: (0..SEATS)
+            seats: (0..case.seats())
                 .map(|i| SeatRecord {
-                    name: seat_name(i as u8).to_owned(),
+                    name: seat_name(i as u8),
                     room: case.room_of(i as u8),
                     ..SeatRecord::default()
                 })
@@ -207,7 +207,7 @@ pub async fn play(arena: &Arena, case: &Case) -> Play {
             steps: case.actions.len(),
             ..Record::default()
         },
-        hands: [false; SEATS],
+        hands: vec![false; case.seats()],
         effective: Vec::with_capacity(case.actions.len()),
         problems: Vec::new(),
         pings: 0,
@@ -259,7 +259,7 @@ struct Stage<'a> {
     connections: Vec<Option<Connection>>,
     record: Record,
     /// Each seat's hand, as the model has it.
-    hands: [bool; SEATS],
+    hands: Vec<bool>,
     effective: Vec<bool>,
     problems: Vec<Failure>,
     pings: usize,
@@ -275,7 +275,7 @@ impl Stage<'_> {
         }
         let end = case.actions.len();
         self.notice_closures(end).await;
-        self.settle((0..SEATS).collect()).await;
+        self.settle((0..case.seats()).collect()).await;
         tokio::time::sleep(self.arena.quiet_window).await;
         self.notice_closures(end).await;
     }
@@ -287,7 +287,7 @@ impl Stage<'_> {
     }
 
     fn room_members(&self, room: usize) -> Vec<usize> {
-        (0..SEATS)
+        (0..self.case.seats())
             .filter(|&s| self.record.seats[s].room == room && self.live(s))
             .collect()
     }
@@ -299,7 +299,7 @@ impl Stage<'_> {
     /// Marks connections the server has closed since the last look, and lets their rooms hear
     /// of it.
     async fn notice_closures(&mut self, step: usize) {
-        let closed: Vec<usize> = (0..SEATS)
+        let closed: Vec<usize> = (0..self.case.seats())
             .filter(|&s| self.live(s))
             .filter(|&s| {
                 self.connections[s]
@@ -386,7 +386,7 @@ impl Stage<'_> {
     }
 
     async fn perform(&mut self, step: usize, action: &Action) -> bool {
-        let seat = usize::from(action.who()) % SEATS;
+        let seat = self.case.seat_of(action.who());
         match action {
             Action::Join { .. } => {
                 if self.record.seats[seat].joined.is_some() {
@@ -401,7 +401,7 @@ impl Stage<'_> {
                 true
             }
             Action::Chat { text, extra, .. } => {
-                let spoofed_as = self.record.seats[(seat + 1) % SEATS]
+                let spoofed_as = self.record.seats[(seat + 1) % self.case.seats()]
                     .participant_id
                     .clone()
                     .unwrap_or_else(|| "p_somebody_else".to_owned());
@@ -471,6 +471,7 @@ impl Stage<'_> {
         let room = self.record.seats[seat].room;
         self.settle(self.room_members(room)).await;
         let name = seat_name(seat as u8);
+        let name = name.as_str();
         let room_id = match self.room_id(room).await {
             Ok(id) => id,
             Err(e) => {
@@ -563,15 +564,23 @@ impl Stage<'_> {
         let deadline = Instant::now() + self.arena.event_timeout;
         if let Some(connection) = self.connections[seat].as_mut() {
             match how {
-                Departure::Close => {
-                    if connection.close(1000).await.is_ok() {
+                Departure::Drop => connection.drop_abruptly(),
+                _ => {
+                    let sent = match how.close_code() {
+                        Some(code) => connection.close(code).await,
+                        None => {
+                            connection
+                                .send_raw(Message::Close(None), "(close frame without a code)")
+                                .await
+                        }
+                    };
+                    if sent.is_ok() {
                         connection
                             .inbox()
                             .wait_for(deadline, |state| state.ending.as_ref().map(|_| ()))
                             .await;
                     }
                 }
-                Departure::Drop => connection.drop_abruptly(),
             }
         }
         self.settle(self.room_members(room)).await;

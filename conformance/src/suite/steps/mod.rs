@@ -19,6 +19,7 @@
 //! | [`chat`] | sending chat and judging `chat.message` |
 //! | [`frames`] | raw frames: JSON doc strings, binary, invalid UTF-8, ping frames |
 //! | [`closing`] | closing, dropping, and how connections end |
+//! | [`keepalive`] | a connection kept alive by `ping` events alone, past the idle timeout |
 //! | [`operator`] | what an operator does through the REST API: recordings, removal, room end |
 //! | [`schema`] | frame shapes and `error` events |
 //! | [`channels`] | every refusal on every way of presenting a token |
@@ -34,6 +35,7 @@ pub mod closing;
 pub mod connecting;
 pub mod cycles;
 pub mod frames;
+pub mod keepalive;
 pub mod operator;
 pub mod parameters;
 pub mod presence;
