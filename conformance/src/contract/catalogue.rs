@@ -34,6 +34,8 @@ pub const KNOWN_NEEDS: &[&str] = &[
     "recordings",
     "participant-removal",
     "room-end",
+    "name-rooms",
+    "custom-roles",
 ];
 
 /// The catalogue's text, compiled into the binary.
