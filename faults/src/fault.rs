@@ -219,7 +219,7 @@ faults! {
     /// PRES-003: `role` in `participant.joined` (and in `room.state`) is always `participant`,
     /// whatever role the participant was provisioned with; the display name is kept.
     RoleAlwaysParticipant = "role-always-participant", breaks("PRES-003"), RoomEvents;
-    /// PRES-010: every `participant.joined` is delivered twice, the second copy about 100 ms
+    /// PRES-010: every `participant.joined` is delivered twice, the second copy about 50 ms
     /// after the first.
     DuplicateJoined = "duplicate-joined", breaks("PRES-010"), RoomEvents;
     /// PRES-001: a participant that has left a room is never announced again in that room (a
@@ -295,7 +295,7 @@ faults! {
     /// (`recording.started`, `recording.stopped`, `room.state`); the REST answers show the real,
     /// fresh ids.
     ReuseRecordingId = "reuse-recording-id", breaks("REC-005"), RoomEvents;
-    /// REC-006: every `recording.started` is sent again about 100 ms after the first.
+    /// REC-006: every `recording.started` is sent again about 50 ms after the first.
     LateDuplicateRecordingStarted = "late-duplicate-recording-started", breaks("REC-006"), RoomEvents;
     /// REC-001: only a room's first recording is announced; later ones start and stop silently.
     SecondRecordingSilent = "second-recording-silent", breaks("REC-001"), RoomEvents;

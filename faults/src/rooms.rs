@@ -52,7 +52,7 @@ const FANOUT_CAP: usize = 16;
 const TRUNCATED_TEXT_CHARS: usize = 1024;
 /// How long after the original the late duplicates (`duplicate-joined`,
 /// `late-duplicate-recording-started`) come.
-const LATE_DUPLICATE: Duration = Duration::from_millis(100);
+const LATE_DUPLICATE: Duration = Duration::from_millis(50);
 
 /// The room-event seam with the event faults of a set.
 #[derive(Debug)]

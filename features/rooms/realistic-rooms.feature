@@ -2,7 +2,10 @@ Feature: Rooms as they are in real use
   Real rooms have tens of members, and real room ids are often alike: numbered meetings that
   share a prefix, one id the start of another, ids that differ only in case. Every member of a
   room hears each of its events exactly once, however many members there are, and a room whose
-  id merely resembles another's hears nothing of it.
+  id merely resembles another's hears nothing of it. Look-alike rooms need room ids the suite
+  chooses: a deployment that admits tokens only for the rooms it created (the page's flow
+  verifies the room_id) does not offer that, the run finds out (need `name-rooms`), and those
+  scenarios are then skipped, not failed.
 
   Rule: CHAT-001 Chat reaches every member of a room of tens
 
@@ -22,7 +25,7 @@ Feature: Rooms as they are in real use
 
   Rule: CHAT-010 Chat never reaches a room whose id only resembles the room's
 
-    @req.CHAT-010 @must @needs.forge-tokens
+    @req.CHAT-010 @must @needs.forge-tokens @needs.name-rooms
     Scenario: Rooms whose ids share a prefix, contain each other or differ in case
       Given Alice and Bob are connected to a room whose id the suite chooses
       And Carol is connected to a room whose id is that id in upper case
@@ -38,7 +41,7 @@ Feature: Rooms as they are in real use
 
   Rule: PRES-007 Presence never reaches a room whose id only resembles the room's
 
-    @req.PRES-007 @must @needs.forge-tokens
+    @req.PRES-007 @must @needs.forge-tokens @needs.name-rooms
     Scenario: An arrival in a room with look-alike neighbours
       Given Alice is connected to a room whose id the suite chooses
       And Carol is connected to a room whose id is that id in upper case

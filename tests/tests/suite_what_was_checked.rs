@@ -235,3 +235,121 @@ async fn skipped_must_scenarios_are_counted_and_can_fail_a_ci_run() {
     .await;
     assert_eq!(status, ExitStatus::Conformant, "{output}");
 }
+
+/// A deployment that admits tokens only for rooms it created (`room_…`, the ids its REST API
+/// gives) and only participants of the role `participant`, as the page shows: every other
+/// upgrade is refused with 403 before it reaches the server.
+async fn only_created_rooms_and_the_participant_role(request: Request, next: Next) -> Response {
+    let protocols = request
+        .headers()
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter_map(|p| p.strip_prefix("token."))
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    let query = request
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("token="))
+        .map(str::to_owned);
+    for token in protocols.into_iter().chain(query) {
+        let Some(claims) = chalk_conformance::driver::tokens::claims_of(&token) else {
+            continue;
+        };
+        let claim = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        if claim("room_id").is_some_and(|room| !room.starts_with("room_")) {
+            return (StatusCode::FORBIDDEN, "no such room").into_response();
+        }
+        if claim("role").is_some_and(|role| role != "participant") {
+            return (StatusCode::FORBIDDEN, "no such role").into_response();
+        }
+    }
+    next.run(request).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_without_suite_named_rooms_or_other_roles_gets_skips_not_failures() {
+    let config = Config::ephemeral();
+    let secret = config.jwt_secret().unwrap().to_owned();
+    let api_key = config.api_key().unwrap().to_owned();
+    let origin = config.default_tenant.allowed_origins[0].clone();
+    let seams = Seams::default().layer(middleware::from_fn(
+        only_created_rooms_and_the_participant_role,
+    ));
+    let server = serve_with(config, seams).await.expect("the server starts");
+    let (ws_url, api_url) = (server.ws_url(), server.api_url());
+    let declared = KNOWN_EXTENSIONS.join(",");
+    let args = [
+        "--url",
+        &ws_url,
+        "--api-url",
+        &api_url,
+        "--api-key",
+        &api_key,
+        "--jwt-secret",
+        &secret,
+        "--origin",
+        &origin,
+        "--declare",
+        &declared,
+        "--strict",
+        "--tags",
+        "@req.PRES-003 or @req.CHAT-010 or @req.PRES-007",
+    ];
+    let (status, output) = conformance(&args).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    assert!(
+        output.contains(
+            "not offered:  name-rooms (a token signed with the run's key for the room id"
+        ),
+        "{output}"
+    );
+    assert!(
+        output.contains(
+            "not offered:  custom-roles (a participant with the role \"moderator\" was refused: 403"
+        ),
+        "{output}"
+    );
+    for (id, need) in [
+        ("CHAT-010", "name-rooms"),
+        ("PRES-007", "name-rooms"),
+        ("PRES-003", "custom-roles"),
+    ] {
+        assert!(
+            output.lines().any(|l| l.starts_with(&format!("  {id} "))
+                && l.contains(&format!("needs {need}: not offered by the deployment"))),
+            "{output}"
+        );
+    }
+    assert!(
+        !output.contains("FAIL") && !output.contains("WARN"),
+        "{output}"
+    );
+    // The distinctive names with the role the page shows, and the other rooms whose ids the
+    // REST API gave, still run, and pass.
+    assert_eq!(
+        last_line(&output),
+        "8 passed, 0 failed, 0 warned, 0 failed as expected, 4 skipped, 0 not declared"
+    );
+    assert!(
+        verdict_line(&output).starts_with(
+            "Conformant for what was checked: 4 must scenarios skipped (needs custom-roles: 2, name-rooms: 2) ("
+        ),
+        "{output}"
+    );
+    // A CI run that allows no skipped must scenario cannot judge it (exit 3).
+    let mut strict = args.to_vec();
+    strict.extend(["--max-skipped-must", "0"]);
+    let (status, output) = conformance(&strict).await;
+    assert_eq!(status, ExitStatus::Unreachable, "{output}");
+    assert!(
+        !output.contains(&secret) && !output.contains(&api_key),
+        "{output}"
+    );
+    server.shutdown().await;
+}

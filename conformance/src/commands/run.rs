@@ -12,6 +12,9 @@
 //! 5. Capabilities: on a room of its own, try through the REST API what an operator does
 //!    (recordings, participant removal, room end) unless `--without` says it is missing; a route
 //!    that answers 404 or 405 is not offered, and the plan skips the scenarios that need it.
+//!    Likewise the liberties the page does not promise: a token signed with the run's key for a
+//!    room id the suite chooses (`name-rooms`), a participant with the role `moderator`
+//!    (`custom-roles`); refused, the scenarios that take them are skipped with why.
 //! 6. Run the runnable scenarios with cucumber, concurrently.
 //! 7. Report: verdict on the console; JUnit, Cucumber JSON, HTML, Markdown summary and
 //!    run-result JSON files, all from one results model, each redacted and scanned for secrets
@@ -190,7 +193,8 @@ async fn run_against(
             return ExitStatus::Unreachable;
         }
     };
-    if !unoffered.is_empty() {
+    let refused = refused_liberties(&context, &capabilities).await;
+    if !unoffered.is_empty() || !refused.is_empty() {
         for missing in unoffered {
             console.line(&format!(
                 "not offered:  {} ({})",
@@ -201,6 +205,12 @@ async fn run_against(
                 missing.operation.name(),
                 format!("not offered by the deployment ({})", missing.answer),
             );
+        }
+        for (need, why) in refused {
+            let why = redactor.redact(&why);
+            console.line(&format!("not offered:  {need} ({why})"));
+            capabilities =
+                capabilities.without(need, format!("not offered by the deployment ({why})"));
         }
         plan = match decide(&capabilities) {
             Ok(plan) => Arc::new(plan),
@@ -430,6 +440,117 @@ async fn unoffered_operations(
     Ok(provisioner
         .unoffered(&room, &participant.participant_id, &operations)
         .await)
+}
+
+/// The room id the `name-rooms` probe chooses, after the run id.
+const NAMED_ROOM_SUFFIX: &str = "named-room-probe";
+/// The role other than `participant` the `custom-roles` probe asks for.
+const CUSTOM_ROLE: &str = "moderator";
+
+/// Tries the liberties some scenarios take beyond what the page shows, unless the run already
+/// lacks them: `name-rooms` (a token signed with the run's key for a room id the suite chooses
+/// is admitted; the page's flow verifies the room_id, and a deployment may admit only rooms it
+/// created) and `custom-roles` (a participant with the role `moderator` is provisioned, recorded
+/// with that role when the REST API answers one, and admitted; the page shows only
+/// `participant`). Each one the deployment refuses, with why; the plan skips what needs it.
+async fn refused_liberties(
+    context: &RunContext,
+    capabilities: &Capabilities,
+) -> Vec<(&'static str, String)> {
+    let provisioner = &context.provisioner;
+    let mut refused = Vec::new();
+    if capabilities.lacks("name-rooms").is_none()
+        && let Some(minter) = provisioner.minter.as_deref()
+    {
+        let room_id = format!("{}-{NAMED_ROOM_SUFFIX}", context.run_id);
+        let identity = Identity {
+            room_id: room_id.clone(),
+            participant_id: format!("{}-named-room-p", context.run_id),
+            display_name: "capabilities".to_owned(),
+            role: "participant".to_owned(),
+        };
+        let why = match minter.mint(&identity) {
+            Ok(token) => {
+                context
+                    .redactor
+                    .register_token(&token, "capabilities, a room the suite named");
+                admitted(context, &token).await.err().map(|answer| {
+                    format!(
+                        "a token signed with the run's key for the room id {room_id:?}, which \
+                         the suite chose, was refused: {answer}"
+                    )
+                })
+            }
+            Err(e) => Some(format!("no token could be minted: {e}")),
+        };
+        if let Some(why) = why {
+            refused.push(("name-rooms", why));
+        }
+    }
+    if capabilities.lacks("custom-roles").is_none()
+        && let Some(why) = custom_role_refused(context).await
+    {
+        refused.push(("custom-roles", why));
+    }
+    refused
+}
+
+/// Why a participant with the role [`CUSTOM_ROLE`] cannot be had, or `None` when it can.
+async fn custom_role_refused(context: &RunContext) -> Option<String> {
+    let provisioner = &context.provisioner;
+    let room = match provisioner
+        .create_room(
+            &format!("chalk-conformance {} roles", context.run_id),
+            &format!("{}-roles", context.run_id),
+        )
+        .await
+    {
+        Ok(room) => room,
+        Err(e) => return Some(format!("the probe's room was not provisioned: {e}")),
+    };
+    let participant = match provisioner
+        .add_participant(
+            &room,
+            &format!("{}-roles-p", context.run_id),
+            "capabilities",
+            CUSTOM_ROLE,
+        )
+        .await
+    {
+        Ok(participant) => participant,
+        Err(e) => {
+            return Some(format!(
+                "a participant with the role {CUSTOM_ROLE:?} was not provisioned: {e}"
+            ));
+        }
+    };
+    context
+        .redactor
+        .register_token(&participant.token, "capabilities, a custom role");
+    if participant.role != CUSTOM_ROLE {
+        return Some(format!(
+            "a participant asked for with the role {CUSTOM_ROLE:?} was recorded with the role {:?}",
+            participant.role
+        ));
+    }
+    admitted(context, &participant.token)
+        .await
+        .err()
+        .map(|answer| format!("a participant with the role {CUSTOM_ROLE:?} was refused: {answer}"))
+}
+
+/// Whether some way in (the preferred upgrade or a preflight alternative) admits `token`; the
+/// answer to the preferred upgrade when none does.
+async fn admitted(context: &RunContext, token: &str) -> Result<(), String> {
+    let preferred = UpgradeRequest {
+        query_token: None,
+        protocols: vec!["chalk".to_owned(), format!("token.{token}")],
+        origin: context.origin.clone(),
+    };
+    match way_in(context, &preferred, token).await {
+        (_, Some(_)) => Ok(()),
+        (refusal, None) => Err(answer(&refusal)),
+    }
 }
 
 /// Writes a report file, unless it still shows a secret of the run (then nothing is written).

@@ -35,6 +35,8 @@ pub const KNOWN_NEEDS: &[&str] = &[
     "participant-removal",
     "room-end",
     "long-session",
+    "name-rooms",
+    "custom-roles",
 ];
 
 /// The catalogue's text, compiled into the binary.

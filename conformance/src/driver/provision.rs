@@ -64,9 +64,11 @@ pub struct Credentials {
     pub participant_id: String,
     /// The room it admits to.
     pub room_id: String,
-    /// The display name it was provisioned with.
+    /// The display name it was provisioned with (as the REST API answered it recorded it,
+    /// when the answer says).
     pub display_name: String,
-    /// The role it was provisioned with.
+    /// The role it was provisioned with (as the REST API answered it recorded it, when the
+    /// answer says).
     pub role: String,
 }
 
@@ -117,9 +119,17 @@ impl Provisioner {
             display_name: display_name.to_owned(),
             role: role.to_owned(),
         };
+        // What the REST API answered it recorded, where it says; else what was asked for.
+        let mut recorded = (display_name.to_owned(), role.to_owned());
         let (token, participant_id) = match &self.participants {
             ParticipantSource::Rest(rest) => {
                 let created = rest.add_participant(room_id, display_name, role).await?;
+                if let Some(name) = created.display_name {
+                    recorded.0 = name;
+                }
+                if let Some(role) = created.role {
+                    recorded.1 = role;
+                }
                 (created.token, created.participant_id)
             }
             ParticipantSource::Command(command) => {
@@ -146,8 +156,8 @@ impl Provisioner {
             token,
             participant_id,
             room_id: room_id.to_owned(),
-            display_name: display_name.to_owned(),
-            role: role.to_owned(),
+            display_name: recorded.0,
+            role: recorded.1,
         })
     }
 

@@ -109,6 +109,10 @@ pub struct CreatedParticipant {
     pub participant_id: String,
     /// `room.id`, when the answer has it.
     pub room_id: Option<String>,
+    /// `participant.display_name`, when the answer has it: the name the platform recorded.
+    pub display_name: Option<String>,
+    /// `participant.role`, when the answer has it: the role the platform recorded.
+    pub role: Option<String>,
 }
 
 /// A client of the REST API of one tenant.
@@ -176,6 +180,8 @@ impl RestClient {
             participant_id: string_at(&answer, "/participant/id")
                 .ok_or_else(|| shape("/participant/id"))?,
             room_id: string_at(&answer, "/room/id"),
+            display_name: string_at(&answer, "/participant/display_name"),
+            role: string_at(&answer, "/participant/role"),
         })
     }
 

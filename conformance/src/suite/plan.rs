@@ -225,8 +225,16 @@ pub fn display_name(scenario: &gherkin::Scenario) -> String {
 }
 
 /// The capabilities a user can say the deployment does not offer (`--without`): what an
-/// operator does through the REST API, which a deployment may leave out.
-pub const STATABLE_ABSENCES: &[&str] = &["participant-removal", "room-end", "recordings"];
+/// operator does through the REST API, which a deployment may leave out; admitting a token for a
+/// room id the suite chooses (`name-rooms`), and a participant of a role other than
+/// `participant` (`custom-roles`), which the page does not promise.
+pub const STATABLE_ABSENCES: &[&str] = &[
+    "participant-removal",
+    "room-end",
+    "recordings",
+    "name-rooms",
+    "custom-roles",
+];
 
 /// What a run cannot do, as the catalogue's `needs` name it, each with why; everything else it
 /// can. [`Capabilities::default`] lacks nothing. It also says how the deployment validates

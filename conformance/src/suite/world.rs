@@ -464,7 +464,7 @@ impl Scene {
             ),
             format!(
                 "provisioning refused it: {error}. If the deployment has no role {role:?}, this \
-                 scenario cannot be run against it: leave it out with --tags"
+                 scenario cannot be run against it: say so with --without custom-roles"
             ),
         )
     }

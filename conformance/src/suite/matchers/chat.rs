@@ -73,11 +73,15 @@ pub fn refusals(frames: &[Received]) -> usize {
 }
 
 /// CHAT-003 at every length: each text of `sent` was delivered unaltered (it is among
-/// `received`) or visibly refused: `refusals` `error` events to the sender, or its connection
-/// `ended` (as described). Every text received must be one that was sent, unaltered.
+/// `received`) or visibly refused: `refusals` `error` events to the sender, one per text not
+/// delivered, or its connection `ended` (as described; the texts it had not sent are never
+/// sent). A server may refuse only the longest texts: those not delivered must be longer than
+/// every one delivered, and none of `always_delivered` characters or fewer. Every text received
+/// must be one that was sent, unaltered.
 pub fn delivered_unaltered_or_refused(
     sent: &[String],
     received: &[String],
+    always_delivered: usize,
     refusals: usize,
     ended: Option<&str>,
 ) -> Match {
@@ -105,23 +109,59 @@ pub fn delivered_unaltered_or_refused(
         .filter(|t| !received.contains(t) && !arrived_altered(t))
         .map(length)
         .collect();
-    let refused = ended.is_some() || refusals >= missing.len();
-    if altered.is_empty() && (missing.is_empty() || refused) {
-        return Ok(());
-    }
-    let lengths: Vec<String> = sent.iter().map(|t| length(t).to_string()).collect();
-    let expected = format!(
-        "each of the texts of {} characters delivered unaltered, or refused visibly (an error event, or the sender's connection closed)",
-        lengths.join(", ")
-    );
+    let longest_delivered = sent
+        .iter()
+        .filter(|t| received.contains(t))
+        .map(length)
+        .max()
+        .unwrap_or(0);
+    let join = |lengths: &[usize]| {
+        lengths
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut actual = altered;
-    if !missing.is_empty() && !refused {
-        let missing: Vec<String> = missing.iter().map(usize::to_string).collect();
+    let too_short: Vec<usize> = missing
+        .iter()
+        .copied()
+        .filter(|&l| l <= always_delivered)
+        .collect();
+    if !too_short.is_empty() {
         actual.push(format!(
-            "the texts of {} characters neither arrived nor were refused ({refusals} error event(s), the sender's connection still open)",
-            missing.join(", ")
+            "the texts of {} characters did not arrive (no server may refuse a text that short)",
+            join(&too_short)
         ));
     }
+    let not_longest: Vec<usize> = missing
+        .iter()
+        .copied()
+        .filter(|&l| l > always_delivered && l <= longest_delivered)
+        .collect();
+    if !not_longest.is_empty() {
+        actual.push(format!(
+            "the texts of {} characters did not arrive, while one of {longest_delivered} did (a \
+             limit refuses the longest texts, not shorter ones)",
+            join(&not_longest)
+        ));
+    }
+    let refused = ended.is_some() || refusals >= missing.len();
+    if !missing.is_empty() && !refused {
+        actual.push(format!(
+            "the texts of {} characters neither arrived nor were refused ({refusals} error event(s) for {} text(s) not delivered, the sender's connection still open)",
+            join(&missing),
+            missing.len()
+        ));
+    }
+    if actual.is_empty() {
+        return Ok(());
+    }
+    let lengths: Vec<usize> = sent.iter().map(length).collect();
+    let expected = format!(
+        "each of the texts of {} characters delivered unaltered, or, above {always_delivered} characters, the longest of them refused visibly (an error event each, or the sender's connection closed)",
+        join(&lengths)
+    );
     Err(Mismatch::new(expected, actual.join("; ")))
 }
 
@@ -199,24 +239,57 @@ mod size_tests {
     #[test]
     fn a_text_is_delivered_whole_or_refused_visibly() {
         let sent = texts(&["a", "bbbb", "cccccccc"]);
-        assert!(delivered_unaltered_or_refused(&sent, &sent, 0, None).is_ok());
+        assert!(delivered_unaltered_or_refused(&sent, &sent, 1, 0, None).is_ok());
         let short = texts(&["a", "bbbb"]);
-        assert!(delivered_unaltered_or_refused(&sent, &short, 1, None).is_ok());
+        assert!(delivered_unaltered_or_refused(&sent, &short, 1, 1, None).is_ok());
         assert!(
-            delivered_unaltered_or_refused(&sent, &texts(&["a"]), 0, Some("closed 1009")).is_ok()
+            delivered_unaltered_or_refused(&sent, &texts(&["a"]), 1, 0, Some("closed 1009"))
+                .is_ok()
         );
-        let silent = delivered_unaltered_or_refused(&sent, &short, 0, None).unwrap_err();
+        let silent = delivered_unaltered_or_refused(&sent, &short, 1, 0, None).unwrap_err();
         assert!(
             silent.actual.contains("neither arrived nor were refused"),
             "{}",
             silent.actual
         );
         let cut = texts(&["a", "bbbb", "cccc"]);
-        let mismatch = delivered_unaltered_or_refused(&sent, &cut, 1, None).unwrap_err();
+        let mismatch = delivered_unaltered_or_refused(&sent, &cut, 1, 1, None).unwrap_err();
         assert_eq!(
             mismatch.actual,
             "the text of 8 characters arrived cut to 4 characters"
         );
+    }
+
+    #[test]
+    fn only_the_longest_texts_may_be_refused_and_never_the_shortest() {
+        let sent = texts(&["a", "bbbb", "cccccccc"]);
+        // The shortest text is never excused, by an error or a close.
+        let no_short = texts(&["bbbb", "cccccccc"]);
+        for (errors, ended) in [(1, None), (5, Some("closed 1009"))] {
+            let m = delivered_unaltered_or_refused(&sent, &no_short, 1, errors, ended).unwrap_err();
+            assert!(
+                m.actual.contains("texts of 1 characters did not arrive"),
+                "{}",
+                m.actual
+            );
+        }
+        // A text missing while a longer one arrived is no limit.
+        let middle = texts(&["a", "cccccccc"]);
+        let m = delivered_unaltered_or_refused(&sent, &middle, 1, 1, None).unwrap_err();
+        assert!(
+            m.actual
+                .contains("texts of 4 characters did not arrive, while one of 8 did"),
+            "{}",
+            m.actual
+        );
+        // Two texts missing need two errors (or a close).
+        let two = delivered_unaltered_or_refused(&sent, &texts(&["a"]), 1, 1, None).unwrap_err();
+        assert!(
+            two.actual.contains("1 error event(s) for 2 text(s)"),
+            "{}",
+            two.actual
+        );
+        assert!(delivered_unaltered_or_refused(&sent, &texts(&["a"]), 1, 2, None).is_ok());
     }
 }
 

@@ -3,8 +3,9 @@
 //! A second copy is the same event about the same subject arriving after the expected one,
 //! before anything that would make it news again: a second `participant.joined` about a
 //! participant before it left, a second `participant.left` before it joined again, a second
-//! `hand.raised` before the hand was lowered, a second `recording.started` of one recording
-//! before a recording stopped (and the reverse), a second `chat.message` with the same id.
+//! `hand.raised` before the hand was lowered, a second `recording.started` (of any recording)
+//! before a recording stopped, a second `recording.stopped` of one recording before a recording
+//! started, a second `chat.message` from the same sender with the same id.
 //! Events the scenario did not expect (a roster, a joiner told about itself, unknown events)
 //! are never counted, whatever they are.
 
@@ -23,6 +24,12 @@ use crate::suite::failure::Mismatch;
 struct Rule {
     /// The data field naming the event's subject.
     key: &'static str,
+    /// Another data field that, with `key`, tells one event from another (a chat message's
+    /// sender: ids need only be unique per sender to tell messages apart).
+    also: Option<&'static str>,
+    /// Whether the same event about any subject is a copy (a second `recording.started` while
+    /// a recording runs, whatever its id).
+    any_subject: bool,
     /// The event after which the same event about the same subject is news again.
     reset: Option<&'static str>,
     /// Whether the reset must be about the same subject (a recording stops whatever its id).
@@ -35,6 +42,8 @@ struct Rule {
 fn rule(event: &str) -> Option<Rule> {
     let rule = |key, reset, reset_same_subject, requirement| Rule {
         key,
+        also: None,
+        any_subject: false,
         reset,
         reset_same_subject,
         requirement,
@@ -44,9 +53,15 @@ fn rule(event: &str) -> Option<Rule> {
         "participant.left" => rule("id", Some("participant.joined"), true, "PRES-006"),
         "hand.raised" => rule("participant_id", Some("hand.lowered"), true, "HAND-005"),
         "hand.lowered" => rule("participant_id", Some("hand.raised"), true, "HAND-005"),
-        "recording.started" => rule("recording_id", Some("recording.stopped"), false, "REC-006"),
+        "recording.started" => Rule {
+            any_subject: true,
+            ..rule("recording_id", Some("recording.stopped"), false, "REC-006")
+        },
         "recording.stopped" => rule("recording_id", Some("recording.started"), false, "REC-006"),
-        "chat.message" => rule("id", None, false, "CHAT-008"),
+        "chat.message" => Rule {
+            also: Some("sender_id"),
+            ..rule("id", None, false, "CHAT-008")
+        },
         _ => return None,
     })
 }
@@ -71,13 +86,17 @@ pub fn no_second_copy(
     };
     // The subject compared as JSON, so that ids of any style (strings, numbers) count; an event
     // without one cannot be told from another and is not judged here.
-    let key_of = |frame: FrameView<'_>| frame.data().and_then(|d| d.get(rule.key)).cloned();
+    let key_of = |frame: FrameView<'_>| {
+        let data = frame.data()?;
+        let key = data.get(rule.key)?.clone();
+        Some((key, rule.also.and_then(|also| data.get(also)).cloned()))
+    };
     let Some(subject) = key_of(expected) else {
         return Ok(());
     };
     for later in frames[position + 1..].iter().filter_map(Received::view) {
         let same_subject = key_of(later).as_ref() == Some(&subject);
-        if later.is(event) && same_subject {
+        if later.is(event) && (same_subject || rule.any_subject) {
             return Err((
                 rule.requirement,
                 copy(expected.0, &frames[position..], listener, names),
@@ -247,6 +266,43 @@ mod tests {
             frame(json!({"event": "chat.message", "data": {}})),
         ];
         assert!(no_second_copy(&anonymous, 0, "Ann", &BTreeMap::new()).is_ok());
+    }
+
+    #[test]
+    fn chat_copies_are_the_same_id_from_the_same_sender() {
+        let chat = |id: &str, sender: &str| {
+            frame(json!({"event": "chat.message", "data": {"id": id, "sender_id": sender}}))
+        };
+        // Two senders may number their messages alike: not a copy.
+        let alike = [chat("m1", "p1"), chat("m1", "p2")];
+        assert!(no_second_copy(&alike, 0, "Ann", &BTreeMap::new()).is_ok());
+        let copied = [chat("m1", "p1"), chat("m2", "p2"), chat("m1", "p1")];
+        assert_eq!(
+            no_second_copy(&copied, 0, "Ann", &BTreeMap::new())
+                .unwrap_err()
+                .0,
+            "CHAT-008"
+        );
+    }
+
+    #[test]
+    fn a_second_start_without_a_stop_is_a_copy_whatever_its_id() {
+        let restarted = [
+            recording("recording.started", "r1"),
+            recording("recording.started", "r2"),
+        ];
+        assert_eq!(
+            no_second_copy(&restarted, 0, "Ann", &BTreeMap::new())
+                .unwrap_err()
+                .0,
+            "REC-006"
+        );
+        let stopped_between = [
+            recording("recording.started", "r1"),
+            recording("recording.stopped", "r1"),
+            recording("recording.started", "r2"),
+        ];
+        assert!(no_second_copy(&stopped_between, 0, "Ann", &BTreeMap::new()).is_ok());
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! twice, the same chat text several times; and the exact events each produces.
 //!
 //! The second cycle is where servers break (state not reset, a second stop, a participant that
-//! is remembered after it left), so each cycle is done twice. A `When` that leaves and comes back
-//! waits, within the event timeout, for the others to hear each step before the next, so that
-//! the order of what they hear is the order of what happened; whether they did hear it is for
-//! the `Then` to judge.
+//! is remembered after it left), so each cycle is done twice. A `When` that leaves and comes
+//! back, or records, waits, within the event timeout, for the others to hear each step before
+//! the next, so that the order of what they hear is the order of what happened; whether they
+//! did hear it is for the `Then` to judge.
 
 use cucumber::gherkin::Step;
 use cucumber::{then, when};
@@ -17,7 +17,7 @@ use crate::suite::matchers::{self, once, presence};
 use crate::suite::steps::chat::send_chat;
 use crate::suite::steps::operator::recording;
 use crate::suite::steps::parameters::{EventName, Name};
-use crate::suite::world::{ChalkWorld, QUIET_PERIOD, Scene};
+use crate::suite::world::{ChalkWorld, QUIET_PERIOD, RoomKey, Scene};
 
 /// How many times each cycle is done.
 const CYCLES: usize = 2;
@@ -44,6 +44,25 @@ async fn others_hear(
             .wait_for(deadline, |state| {
                 let frames = state.frames.get(mark..).unwrap_or_default();
                 (matchers::about(frames, event, &id).len() >= count).then_some(())
+            })
+            .await;
+    }
+    Ok(())
+}
+
+/// Waits until every participant connected to the main room has received `count` `event`
+/// frames since the action (or the event timeout passed: the `Then` judges), so that the next
+/// operation is not done before the last one was announced.
+async fn everyone_hears(scene: &Scene, event: &str, count: usize) -> Result<(), Failure> {
+    let deadline = scene.deadline();
+    for listener in scene.connected_in(RoomKey::Main) {
+        let connection = scene.connection(&listener)?;
+        let mark = connection.mark();
+        connection
+            .inbox()
+            .wait_for(deadline, |state| {
+                let frames = state.frames.get(mark..).unwrap_or_default();
+                (matchers::of_event(frames, event).count() >= count).then_some(())
             })
             .await;
     }
@@ -80,9 +99,11 @@ async fn records_twice(world: &mut ChalkWorld) -> Result<(), Failed> {
     world
         .judge(async |scene| {
             scene.begin_action();
-            for _ in 0..CYCLES {
+            for round in 1..=CYCLES {
                 recording(scene, RecordingAction::Start).await?;
+                everyone_hears(scene, "recording.started", round).await?;
                 recording(scene, RecordingAction::Stop).await?;
+                everyone_hears(scene, "recording.stopped", round).await?;
             }
             Ok(())
         })

@@ -4,7 +4,9 @@
 //! after another as any setup connects (each announced to those already there). Look-alike rooms
 //! need ids the suite chooses, so their scenarios mint every token with the run's key
 //! (`@needs.forge-tokens`): the room's id is made of the run id and the scenario's number, and
-//! each look-alike room's id is derived from it.
+//! each look-alike room's id is derived from it. A deployment that admits tokens only for the
+//! rooms it created refuses them; the run probes that once (`@needs.name-rooms`) and skips
+//! these scenarios there, rather than fail them at setup.
 
 use std::fmt;
 use std::str::FromStr;

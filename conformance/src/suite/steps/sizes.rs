@@ -3,9 +3,11 @@
 //! The page sets no limit on a text. The suite tries lengths up to [`DEFAULT_TEXT_LIMIT`]
 //! characters (the limit the `error-event` extension states; without it, the same figure as a
 //! documented default) and holds a server to one rule: what it delivers, it delivers unaltered
-//! (CHAT-003). It may refuse a text it finds too long, visibly: an `error` event to the sender,
-//! or a close of the sender's connection (1009, say). A text neither delivered nor refused is a
-//! failure too.
+//! (CHAT-003). It may refuse a text it finds too long, visibly: an `error` event to the sender
+//! for each, or a close of the sender's connection (1009, say), after which the longer texts
+//! are not sent. Only the longest texts may be refused (those not delivered are longer than
+//! any delivered), and never one of [`ALWAYS_DELIVERED`] characters or fewer. A text neither
+//! delivered nor refused is a failure too.
 
 use cucumber::{then, when};
 
@@ -19,6 +21,10 @@ use crate::suite::world::{ChalkWorld, QUIET_PERIOD, Scene};
 /// The longest text tried, in characters (Unicode scalar values): the limit of the
 /// `error-event` extension, and the suite's default when a server declares none.
 pub const DEFAULT_TEXT_LIMIT: usize = 4000;
+
+/// The length, in characters, up to which a text is never refused: every chat must carry a
+/// sentence, so the texts of 1 and 100 characters are delivered whatever the server's limit.
+pub const ALWAYS_DELIVERED: usize = 100;
 
 /// The characters texts are made of, in turn: one, two, three and four bytes in UTF-8, a
 /// right-to-left letter and a CJK one, so that a cut by bytes, by UTF-16 units or by
@@ -115,6 +121,7 @@ async fn sizes_received(
             scene.check(chat::delivered_unaltered_or_refused(
                 &sent,
                 &chat::texts_from(&received, &sender_id),
+                ALWAYS_DELIVERED,
                 refusals,
                 ended.as_deref(),
             ))
