@@ -6,8 +6,11 @@
 //! order, from: `--idle-timeout` (what the user states of the deployment); the embedded
 //! reference server (which tells the suite its own); the `close-codes` extension when it is
 //! declared ([`CLOSE_CODES_IDLE_TIMEOUT`], spec/extensions.md); or [`DEFAULT_IDLE_TIMEOUT`].
-//! The scenario then sends a `ping` every quarter of it, and nothing else, for the idle timeout
-//! plus a margin ([`IdleTimeout::session_length`]).
+//! The scenario then sends a `ping` every quarter of it (at least once a second, so that a
+//! server whose real timeout is shorter than the run assumed is still kept alive), and nothing
+//! else, for the idle timeout and half as long again ([`IdleTimeout::session_length`]), so that
+//! a server that ignores `ping` and looks for idle connections only now and then has closed it
+//! too.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -26,8 +29,12 @@ pub const CLOSE_CODES: &str = "close-codes";
 /// The least the keepalive scenario outlasts the idle timeout by.
 pub const MIN_MARGIN: Duration = Duration::from_millis(500);
 
-/// How many `ping` events the keepalive scenario sends per idle timeout.
+/// How many `ping` events the keepalive scenario sends per idle timeout, at least.
 pub const PINGS_PER_IDLE_TIMEOUT: u32 = 4;
+
+/// The longest the keepalive scenario waits between two `ping` events, whatever the idle
+/// timeout: the run's idle timeout may be a guess, and a ping a second is no load.
+pub const MAX_PING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Where the run's idle timeout comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,15 +77,16 @@ impl IdleTimeout {
         Self { duration, source }
     }
 
-    /// How long the keepalive scenario pings: the idle timeout and a quarter more (at least
-    /// [`MIN_MARGIN`] more), so that a server that counts only other events has closed it.
+    /// How long the keepalive scenario pings: the idle timeout and half as long again (at least
+    /// [`MIN_MARGIN`] more), so that a server that counts only other events has closed it, even
+    /// one that looks for idle connections only every half timeout.
     pub fn session_length(&self) -> Duration {
-        self.duration + (self.duration / 4).max(MIN_MARGIN)
+        self.duration + (self.duration / 2).max(MIN_MARGIN)
     }
 
     /// How often the keepalive scenario sends `ping`.
     pub fn ping_interval(&self) -> Duration {
-        self.duration / PINGS_PER_IDLE_TIMEOUT
+        (self.duration / PINGS_PER_IDLE_TIMEOUT).min(MAX_PING_INTERVAL)
     }
 }
 
@@ -142,13 +150,14 @@ mod tests {
     #[test]
     fn the_scenario_outlasts_the_idle_timeout_and_pings_four_times_per_timeout() {
         let idle = IdleTimeout::resolve(Some(Duration::from_secs(2)), None, &declared(&[]));
-        assert_eq!(idle.session_length(), Duration::from_millis(2500));
+        assert_eq!(idle.session_length(), Duration::from_secs(3));
         assert_eq!(idle.ping_interval(), Duration::from_millis(500));
         let long = IdleTimeout::resolve(None, None, &declared(&[CLOSE_CODES]));
-        assert_eq!(seconds(long.session_length()), "93.8s");
-        assert_eq!(
-            seconds(DEFAULT_IDLE_TIMEOUT + DEFAULT_IDLE_TIMEOUT / 4),
-            "37.5s"
-        );
+        assert_eq!(seconds(long.session_length()), "112.5s");
+        // A guessed timeout never spaces the pings further apart than a second: a server whose
+        // real timeout is 5 s, not the default 30 s, is still kept alive.
+        let guessed = IdleTimeout::resolve(None, None, &declared(&[]));
+        assert_eq!(guessed.ping_interval(), MAX_PING_INTERVAL);
+        assert_eq!(seconds(guessed.session_length()), "45s");
     }
 }
