@@ -385,7 +385,7 @@ pub struct RunInfo {
     pub declared: Vec<String>,
     /// The Origin header of connections meant to succeed.
     pub origin: Option<String>,
-    /// How the deployment validates origins (`exact` or `patterns`, `--allowed-origins`).
+    /// How the deployment validates origins (`exact` or `patterns`, `--origin-mode`).
     pub origin_mode: String,
     /// How participants were provisioned, in words.
     pub provisioning: String,
