@@ -47,19 +47,24 @@ impl Redactor {
         Self::default()
     }
 
-    /// Registers a secret; every later [`redact`](Self::redact) replaces it with `[label]`.
+    /// Registers a secret; every later [`redact`](Self::redact) replaces it with `[label]`,
+    /// and its percent-encoded form too (as a request target carries a token in `?token=`,
+    /// `=` written `%3D`, `+` written `%2B`, `/` written `%2F`).
     pub fn register(&self, value: &str, label: &str) {
         if value.len() < MIN_SECRET_LEN {
             return;
         }
+        let encoded = crate::driver::handshake::percent_encode(value);
         let mut secrets = self.secrets.write().unwrap_or_else(|e| e.into_inner());
-        if secrets.iter().any(|s| s.value == value) {
-            return;
+        for form in [value.to_owned(), encoded] {
+            if secrets.iter().any(|s| s.value == form) {
+                continue;
+            }
+            secrets.push(Secret {
+                value: form,
+                label: format!("[{label}]"),
+            });
         }
-        secrets.push(Secret {
-            value: value.to_owned(),
-            label: format!("[{label}]"),
-        });
         secrets.sort_by_key(|s| std::cmp::Reverse(s.value.len()));
     }
 
