@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
+use crate::driver::redact::percent_encode;
 use crate::driver::transport::{Connector, Target, Transport};
 
 /// The GUID of RFC 6455 §1.3 that the accept key is derived with.
@@ -238,20 +239,6 @@ pub fn accept_key(key: &str) -> String {
     sha.update(key.as_bytes());
     sha.update(WEBSOCKET_GUID.as_bytes());
     STANDARD.encode(sha.finalize())
-}
-
-/// Percent-encodes everything outside the URL "unreserved" set: how a query parameter's value
-/// is written on the wire and in transcripts (the redactor registers each secret this way too).
-pub(crate) fn percent_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Checks that every header can be written as one header line: a name made of RFC 9110 token
