@@ -807,6 +807,11 @@ impl Scene {
         })
     }
 
+    /// Every attempt of the scenario, setup and controls included, oldest first.
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.attempts
+    }
+
     /// The attempts made by the action.
     pub fn action_attempts(&self) -> &[Attempt] {
         &self.attempts[self.action_attempts.min(self.attempts.len())..]
