@@ -581,7 +581,7 @@ async fn judge(run: Run, json: PathBuf) -> ExitStatus {
         json.display().to_string(),
         // The faulty servers' tenant has an explicit origin list; a fault of ORIGIN-005, the
         // look-alikes under patterns, is judged as a deployment without one.
-        "--allowed-origins".to_owned(),
+        "--origin-mode".to_owned(),
         match run.fault.requirement() {
             Some("ORIGIN-005") => "patterns",
             _ => "exact",

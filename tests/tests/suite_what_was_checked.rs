@@ -353,3 +353,35 @@ async fn a_deployment_without_suite_named_rooms_or_other_roles_gets_skips_not_fa
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_for_the_other_origin_mode_are_skipped_with_the_reason_but_never_cannot_judge() {
+    let tags = "@req.ORIGIN-001 or @req.ORIGIN-005 or @req.ORIGIN-006";
+    let args = [
+        "--origin-mode",
+        "patterns",
+        "--tags",
+        tags,
+        "--max-skipped-must",
+        "0",
+    ];
+    let (status, output) = conformance(&args).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    let skipped = output
+        .lines()
+        .filter(|l| l.contains("ORIGIN-006") && l.contains(" — needs --origin-mode exact: "))
+        .count();
+    assert!(skipped >= 10, "{output}");
+    assert!(
+        last_line(&output).ends_with(&format!(
+            " failed as expected, {skipped} skipped, 0 not declared"
+        )),
+        "{output}"
+    );
+    // ORIGIN-006 is a must, but it does not apply to a tenant without a list: the verdict is
+    // whole, and --max-skipped-must 0 does not make the run unable to judge.
+    assert!(
+        verdict_line(&output).starts_with("Conformant ("),
+        "{output}"
+    );
+}

@@ -57,11 +57,13 @@ pub struct Options {
     pub forbidden_origin: String,
 
     /// How the deployment's tenant validates origins: `exact` (an explicit allowed_origins list:
-    /// accepting a look-alike of the allowed origin is a must-level failure) or `patterns` (no
-    /// list, the server's own patterns: a look-alike is a should-level warning). Default: exact
-    /// for the embedded reference server, patterns for --url.
-    #[arg(long, env = "CHALK_ALLOWED_ORIGINS", value_name = "MODE", value_enum)]
-    pub allowed_origins: Option<OriginMode>,
+    /// accepting a look-alike of the allowed origin is a must-level failure; this assumes the
+    /// list holds none of --origin's look-alikes: no other scheme or port, no subdomain, no
+    /// longer host) or `patterns` (no list, the server's own patterns: a look-alike is a
+    /// should-level warning). Default: exact for the embedded reference server, patterns for
+    /// --url.
+    #[arg(long, env = "CHALK_ORIGIN_MODE", value_name = "MODE", value_enum)]
+    pub origin_mode: Option<OriginMode>,
 
     /// An extension the server claims (repeatable; see spec/extensions.md).
     #[arg(
@@ -804,7 +806,7 @@ pub struct Config {
     pub recording_command: Option<String>,
     /// The origin that must be refused.
     pub forbidden_origin: String,
-    /// `--allowed-origins` (`None`: not given, the deployment's own or `patterns`).
+    /// `--origin-mode` (`None`: not given, the deployment's own or `patterns`).
     pub origin_mode: Option<OriginMode>,
     /// Declared extensions (`None`: not given).
     pub declared: Option<BTreeSet<String>>,
@@ -885,7 +887,7 @@ impl Config {
             Self {
                 recording_command: options.recording_command.clone(),
                 forbidden_origin: options.forbidden_origin.clone(),
-                origin_mode: options.allowed_origins,
+                origin_mode: options.origin_mode,
                 declared,
                 strict: options.strict,
                 selection: Selection::new(options.tags.as_deref(), options.name.as_deref())?,
@@ -970,11 +972,11 @@ mod tests {
     #[test]
     fn the_origin_mode_is_exact_or_patterns_and_unset_by_default() {
         assert_eq!(parse(&[]).unwrap().1.origin_mode, None);
-        let (_, config) = parse(&["--allowed-origins", "exact"]).unwrap();
+        let (_, config) = parse(&["--origin-mode", "exact"]).unwrap();
         assert_eq!(config.origin_mode, Some(OriginMode::Exact));
-        let (_, config) = parse(&["--allowed-origins", "patterns"]).unwrap();
+        let (_, config) = parse(&["--origin-mode", "patterns"]).unwrap();
         assert_eq!(config.origin_mode, Some(OriginMode::Patterns));
-        let unknown = ["chalk-conformance", "--allowed-origins", "some"];
+        let unknown = ["chalk-conformance", "--origin-mode", "some"];
         assert!(Options::try_parse_from(unknown).is_err());
     }
 

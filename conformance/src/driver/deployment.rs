@@ -142,7 +142,7 @@ pub enum OriginMode {
 }
 
 impl OriginMode {
-    /// The name used by `--allowed-origins`, tags (`@origins.exact`) and reports.
+    /// The name used by `--origin-mode`, tags (`@origins.exact`) and reports.
     pub fn name(self) -> &'static str {
         match self {
             OriginMode::Exact => "exact",

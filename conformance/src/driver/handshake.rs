@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
+use crate::driver::redact::percent_encode;
 use crate::driver::transport::{Connector, Target, Transport};
 
 /// The GUID of RFC 6455 §1.3 that the accept key is derived with.
@@ -240,17 +241,26 @@ pub fn accept_key(key: &str) -> String {
     STANDARD.encode(sha.finalize())
 }
 
-/// Percent-encodes everything outside the URL "unreserved" set.
-fn percent_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// Checks that every header can be written as one header line: a name made of RFC 9110 token
+/// characters, a value with no control character but the tab. A CR or LF in an added header
+/// would otherwise end the line and inject another header (or end the request head).
+pub fn check_headers(headers: &[(String, String)]) -> Result<(), String> {
+    for (name, value) in headers {
+        let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.is_empty() || !name.chars().all(tchar) {
+            return Err(format!(
+                "the header name {name:?} is not an HTTP token (letters, digits, !#$%&'*+-.^_`|~)"
+            ));
+        }
+        if let Some(c) = value.chars().find(|&c| c != '\t' && c.is_control()) {
+            return Err(format!(
+                "the value of the header {name} holds the control character {:?}, which would \
+                 break the request's header lines",
+                c
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Builds the request target and headers of an upgrade.
@@ -351,6 +361,7 @@ async fn open_with(
 ) -> (Handshake, Option<WebSocketStream<Transport>>) {
     let key = STANDARD.encode(uuid::Uuid::new_v4().as_bytes());
     let (request_target, request_headers) = build_request(target, request, extras, &key);
+    let unsendable = check_headers(&request_headers);
     let mut handshake = Handshake {
         request_target,
         request_headers,
@@ -358,6 +369,10 @@ async fn open_with(
         offered: request.protocols.clone(),
         outcome: Outcome::Unanswered(String::new()),
     };
+    if let Err(why) = unsendable {
+        handshake.outcome = Outcome::Unanswered(format!("not sent: {why}"));
+        return (handshake, None);
+    }
     let deadline = Instant::now() + timeout;
     match exchange(connector, target, &handshake, deadline).await {
         Ok((response, stream, leftover)) => {
@@ -532,6 +547,69 @@ mod tests {
         assert_eq!(
             accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn a_query_token_outside_the_unreserved_set_is_redacted_from_the_request_line() {
+        let token = "opaque+token/from-a-command==";
+        let redactor = crate::driver::redact::Redactor::new();
+        redactor.register_token(token, "Alice");
+        let target = Target::parse("ws://127.0.0.1:9/api/v1/ws").unwrap();
+        let request = TokenChannel::QueryNoProtocol.request(token, None);
+        let (request_target, request_headers) =
+            build_request(&target, &request, &Extras::default(), "k");
+        let handshake = Handshake {
+            request_target,
+            request_headers,
+            key: "k".into(),
+            offered: Vec::new(),
+            outcome: Outcome::Unanswered("test".into()),
+        };
+        let line = handshake.describe_request();
+        assert!(line.contains("token=opaque%2Btoken%2Ffrom-a-command%3D%3D"));
+        assert!(!redactor.leaks(&line).is_empty(), "the raw line leaks");
+        let shown = redactor.redact(&line);
+        assert!(
+            shown.starts_with("GET /api/v1/ws?token=[token:Alice] HTTP/1.1"),
+            "{shown}"
+        );
+        assert!(!shown.contains("opaque"), "{shown}");
+        assert!(redactor.leaks(&shown).is_empty(), "{shown}");
+    }
+
+    #[test]
+    fn headers_that_would_break_their_line_are_not_sent() {
+        let header = |n: &str, v: &str| vec![(n.to_owned(), v.to_owned())];
+        assert_eq!(check_headers(&header("X-Room-Id", "room 2\t")), Ok(()));
+        let crlf = check_headers(&header("X-Room-Id", "r2\r\nX-Participant-Id: bob")).unwrap_err();
+        assert!(
+            crlf.contains("X-Room-Id") && crlf.contains("control character"),
+            "{crlf}"
+        );
+        assert!(check_headers(&header("X-Room-Id", "r2\n")).is_err());
+        assert!(check_headers(&header("X-Room-Id", "r2\u{0}")).is_err());
+        let name = check_headers(&header("X-Room\r\nId", "r2")).unwrap_err();
+        assert!(name.contains("not an HTTP token"), "{name}");
+        assert!(check_headers(&header("X Room", "r2")).is_err());
+        assert!(check_headers(&header("", "r2")).is_err());
+    }
+
+    #[test]
+    fn an_upgrade_with_an_injected_header_is_caught_in_the_built_request() {
+        let target = Target::parse("ws://127.0.0.1:9/api/v1/ws").unwrap();
+        let request = TokenChannel::Header.request("t", Some("https://app.test".into()));
+        let (_, headers) = build_request(&target, &request, &Extras::default(), "k");
+        assert_eq!(check_headers(&headers), Ok(()));
+        let extras = Extras {
+            query: Vec::new(),
+            headers: vec![("X-Room-Id".into(), "r2\r\nX-Admin: yes".into())],
+        };
+        let (_, headers) = build_request(&target, &request, &extras, "k");
+        let why = check_headers(&headers).unwrap_err();
+        assert!(
+            why.starts_with("the value of the header X-Room-Id"),
+            "{why}"
         );
     }
 

@@ -47,19 +47,24 @@ impl Redactor {
         Self::default()
     }
 
-    /// Registers a secret; every later [`redact`](Self::redact) replaces it with `[label]`.
+    /// Registers a secret; every later [`redact`](Self::redact) replaces it with `[label]`,
+    /// and its percent-encoded form too (as a request target carries a token in `?token=`,
+    /// `=` written `%3D`, `+` written `%2B`, `/` written `%2F`).
     pub fn register(&self, value: &str, label: &str) {
         if value.len() < MIN_SECRET_LEN {
             return;
         }
+        let encoded = percent_encode(value);
         let mut secrets = self.secrets.write().unwrap_or_else(|e| e.into_inner());
-        if secrets.iter().any(|s| s.value == value) {
-            return;
+        for form in [value.to_owned(), encoded] {
+            if secrets.iter().any(|s| s.value == form) {
+                continue;
+            }
+            secrets.push(Secret {
+                value: form,
+                label: format!("[{label}]"),
+            });
         }
-        secrets.push(Secret {
-            value: value.to_owned(),
-            label: format!("[{label}]"),
-        });
         secrets.sort_by_key(|s| std::cmp::Reverse(s.value.len()));
     }
 
@@ -119,6 +124,20 @@ fn escaped_forms(value: &str) -> impl Iterator<Item = String> {
         .map(|quoted| quoted[1..quoted.len() - 1].to_owned())
         .unwrap_or_else(|_| value.to_owned());
     [value.to_owned(), markup, apos, json].into_iter()
+}
+
+/// Percent-encodes everything outside the URL "unreserved" set: how a query parameter's value
+/// is written on the wire and in transcripts (the redactor registers each secret this way too, so this is the one definition).
+pub fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The URL as a report may show it: without user-info (`user:password@`) and without the

@@ -385,7 +385,7 @@ pub struct RunInfo {
     pub declared: Vec<String>,
     /// The Origin header of connections meant to succeed.
     pub origin: Option<String>,
-    /// How the deployment validates origins (`exact` or `patterns`, `--allowed-origins`).
+    /// How the deployment validates origins (`exact` or `patterns`, `--origin-mode`).
     pub origin_mode: String,
     /// How participants were provisioned, in words.
     pub provisioning: String,
@@ -584,12 +584,14 @@ impl Report {
         )
     }
 
-    /// The `must` scenarios skipped because the run lacks what they need, counted per need.
+    /// The `must` scenarios skipped because the run lacks what they need, counted per need
+    /// (not those written for the other origin mode, which do not apply to the deployment).
     pub fn skipped_must(&self) -> BTreeMap<&str, usize> {
         let mut needs = BTreeMap::new();
         for entry in &self.entries {
             if entry.planned.requirement.level == Level::Must
                 && let Disposition::Skip(unmet) = &entry.planned.disposition
+                && unmet.applies
             {
                 *needs.entry(unmet.need.as_str()).or_default() += 1;
             }
@@ -1048,6 +1050,7 @@ pub(crate) mod sample {
                     Disposition::Skip(crate::suite::plan::Unmet {
                         need: "recordings".to_owned(),
                         why: "give --api-url and --api-key".to_owned(),
+                        applies: true,
                     }),
                 ),
                 Verdict::Skipped("needs recordings: give --api-url and --api-key".to_owned()),

@@ -265,6 +265,7 @@ impl Capabilities {
         self.missing.get(need).map(|why| Unmet {
             need: need.to_owned(),
             why: why.clone(),
+            applies: true,
         })
     }
 }
@@ -277,6 +278,10 @@ pub struct Unmet {
     pub need: String,
     /// Why the run lacks it, or how to give it.
     pub why: String,
+    /// Whether the scenario applies to the deployment at all. `false` for a scenario written
+    /// for the other origin mode (`needs --origin-mode exact`): it is reported as skipped, but
+    /// it is not a `must` the run failed to judge, and `--max-skipped-must` does not count it.
+    pub applies: bool,
 }
 
 impl fmt::Display for Unmet {
@@ -401,7 +406,8 @@ pub struct Plan {
     pub scenarios: Vec<PlannedScenario>,
     /// How many scenarios `--tags`/`--name` left out.
     pub not_selected: usize,
-    /// How many scenarios were left out as written for the other origin mode.
+    /// How many of the scenarios were written for the other origin mode (skipped, reason
+    /// `needs --origin-mode ...`, never counted by `--max-skipped-must`).
     pub other_origin_mode: usize,
 }
 
@@ -429,14 +435,22 @@ impl Plan {
                 scenario: scenario.name.clone(),
                 problem,
             };
-            match origin_mode_tag(&tags) {
+            let other_origin_mode = match origin_mode_tag(&tags) {
                 Some(Err(unknown)) => return Err(problem(unknown)),
                 Some(Ok(mode)) if mode != capabilities.origin_mode => {
                     plan.other_origin_mode += 1;
-                    continue;
+                    Some(Unmet {
+                        need: format!("--origin-mode {mode}"),
+                        why: format!(
+                            "written for a tenant that validates origins that way; this run's \
+                             origin mode is {}",
+                            capabilities.origin_mode
+                        ),
+                        applies: false,
+                    })
                 }
-                _ => {}
-            }
+                _ => None,
+            };
             let ids = requirement_tags(&tags);
             let [id] = ids.as_slice() else {
                 return Err(problem(format!(
@@ -447,10 +461,11 @@ impl Plan {
             let requirement = catalogue
                 .requirement(id)
                 .ok_or_else(|| problem(format!("cites {id}, which is not in the catalogue")))?;
-            let disposition = match &requirement.extension {
-                Some(extension) if !declared.contains(extension) => {
+            let disposition = match (&requirement.extension, other_origin_mode) {
+                (Some(extension), _) if !declared.contains(extension) => {
                     Disposition::NotDeclared(extension.clone())
                 }
+                (_, Some(unmet)) => Disposition::Skip(unmet),
                 _ => match requirement
                     .needs
                     .iter()
@@ -628,8 +643,27 @@ mod tests {
             let ids: BTreeSet<String> = plan
                 .scenarios
                 .iter()
+                .filter(|s| s.disposition == Disposition::Run)
                 .map(|s| s.requirement.id.clone())
                 .collect();
+            let skipped: Vec<&Unmet> = plan
+                .scenarios
+                .iter()
+                .filter_map(|s| match &s.disposition {
+                    Disposition::Skip(unmet) => Some(unmet),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(skipped.len(), plan.other_origin_mode);
+            let other = match mode {
+                OriginMode::Exact => "patterns",
+                OriginMode::Patterns => "exact",
+            };
+            assert!(skipped.iter().all(|u| {
+                !u.applies
+                    && u.to_string()
+                        .starts_with(&format!("needs --origin-mode {other}: "))
+            }));
             (ids, plan.other_origin_mode)
         };
         let (exact, left_out_exact) = ids_in(OriginMode::Exact);

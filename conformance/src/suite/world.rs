@@ -40,6 +40,17 @@ use crate::suite::matchers;
 
 /// The requirement a refused valid token breaks (used when a scenario's setup cannot connect).
 const SETUP_CONNECT_REQUIREMENT: &str = "AUTH-001";
+/// The requirement a refused positive control breaks: the one that says a valid token presented
+/// that way opens a connection. A server that refuses the query string altogether fails AUTH-003
+/// or AUTH-004 once per refusal it cannot be credited with, never AUTH-001 (which is about the
+/// header) and never the refusal's own requirement.
+pub fn control_requirement(channel: TokenChannel) -> &'static str {
+    match channel {
+        TokenChannel::Header => SETUP_CONNECT_REQUIREMENT,
+        TokenChannel::QueryNoProtocol => "AUTH-003",
+        TokenChannel::QueryWithChalk => "AUTH-004",
+    }
+}
 /// The requirement a room that never announces a newcomer breaks.
 const SETUP_PRESENCE_REQUIREMENT: &str = "PRES-001";
 /// The participant, in the control room, that makes a scenario's positive controls.
@@ -67,7 +78,7 @@ pub struct RunContext {
     pub origin: Option<String>,
     /// An origin the deployment must refuse.
     pub forbidden_origin: String,
-    /// How the deployment validates origins (`--allowed-origins`).
+    /// How the deployment validates origins (`--origin-mode`).
     pub origin_mode: OriginMode,
     /// How long to wait for an expected event.
     pub event_timeout: Duration,
@@ -764,7 +775,9 @@ impl Scene {
 
     /// Whether the scenario's refusals can be credited to what was wrong with them: it made a
     /// positive control, and the server accepted every one. A refused control fails the
-    /// requirement that a valid token opens a connection, never passes the refusal.
+    /// requirement that a valid token presented its way opens a connection
+    /// ([`control_requirement`]: AUTH-001 for the header, AUTH-003 or AUTH-004 for the query
+    /// string), never passes the refusal.
     pub fn controlled(&self) -> Result<(), Failure> {
         if self.controls.is_empty() {
             return Err(self.fail(
@@ -783,7 +796,7 @@ impl Scene {
                 ),
                 format!("{}: the server refused the control too", control.answer),
             )
-            .against(self.run.requirement(SETUP_CONNECT_REQUIREMENT))),
+            .against(self.run.requirement(control_requirement(control.channel)))),
         }
     }
 
@@ -795,6 +808,11 @@ impl Scene {
                 "the scenario made none (a mistake in the feature)",
             )
         })
+    }
+
+    /// Every attempt of the scenario, setup and controls included, oldest first.
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.attempts
     }
 
     /// The attempts made by the action.
@@ -1095,5 +1113,23 @@ impl Scene {
     pub fn next_probe(&mut self, from: &str) -> String {
         self.probes += 1;
         format!("probe {} from {from} ({})", self.probes, self.run.run_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_control_is_charged_to_its_own_channel() {
+        assert_eq!(control_requirement(TokenChannel::Header), "AUTH-001");
+        assert_eq!(
+            control_requirement(TokenChannel::QueryNoProtocol),
+            "AUTH-003"
+        );
+        assert_eq!(
+            control_requirement(TokenChannel::QueryWithChalk),
+            "AUTH-004"
+        );
     }
 }

@@ -55,8 +55,9 @@ Feature: Which web origins may connect
   Rule: ORIGIN-006 An explicit origin list is matched exactly (origin mode exact)
     A tenant with an explicit `allowed_origins` list admits the origins on it and nothing else.
     Only a tenant without one falls back to the server's patterns, which may admit a subdomain;
-    these scenarios run when the run says the deployment has a list (`--allowed-origins exact`,
-    as the embedded reference server has), and ORIGIN-005's otherwise.
+    these scenarios run when the run says the deployment has a list (`--origin-mode exact`,
+    as the embedded reference server has), and ORIGIN-005's otherwise; the other mode's are
+    skipped with the reason `needs --origin-mode ...`.
 
     @req.ORIGIN-006 @must @origins.exact
     Scenario Outline: An origin that resembles a listed one but is not on the list

@@ -5,10 +5,11 @@
 use cucumber::{then, when};
 use serde_json::{Map, Value, json};
 
-use crate::driver::handshake::Extras;
+use crate::driver::handshake::{Extras, TokenChannel};
 use crate::suite::failure::{Failed, Failure, Mismatch};
 use crate::suite::matchers::{self, chat};
-use crate::suite::steps::parameters::{EventName, Name, Steer};
+use crate::suite::steps::chat::{await_chat, send_chat};
+use crate::suite::steps::parameters::{Channel, EventName, Name, Steer};
 use crate::suite::steps::presence::await_about;
 use crate::suite::world::{ChalkWorld, RoomKey, Scene};
 
@@ -20,17 +21,19 @@ async fn named(scene: &mut Scene, steer: &Steer) -> Result<String, Failure> {
     }
 }
 
-/// Connects `name` the standard way, with `extras` added to the request.
+/// Connects `name` with its token on `channel` from the run's origin, with `extras` added to
+/// the request.
 async fn connect_with(
     scene: &mut Scene,
     name: &str,
+    channel: TokenChannel,
     extras: Extras,
     what: &str,
 ) -> Result<(), Failure> {
     scene.provision(name, RoomKey::Main, None, None).await?;
     scene.begin_action();
-    let request = scene.standard_request(name)?;
     let token = scene.participant(name)?.credentials.token.clone();
+    let request = channel.request(&token, scene.run().origin.clone());
     scene
         .attempt_with(name, what, request, &extras, Some(token))
         .await;
@@ -44,15 +47,39 @@ async fn with_query_parameter(
     parameter: String,
     steer: Steer,
 ) -> Result<(), Failed> {
+    steer_with_query_parameter(world, name, parameter, steer, TokenChannel::Header).await
+}
+
+#[when(
+    expr = "{participant} connects with the query parameter {string} naming {steer}, its token {channel}"
+)]
+async fn with_query_parameter_on(
+    world: &mut ChalkWorld,
+    name: Name,
+    parameter: String,
+    steer: Steer,
+    channel: Channel,
+) -> Result<(), Failed> {
+    steer_with_query_parameter(world, name, parameter, steer, channel.0).await
+}
+
+async fn steer_with_query_parameter(
+    world: &mut ChalkWorld,
+    name: Name,
+    parameter: String,
+    steer: Steer,
+    channel: TokenChannel,
+) -> Result<(), Failed> {
     world
         .judge(async |scene| {
             let value = named(scene, &steer).await?;
-            let what = format!("a valid token and the query parameter {parameter}={value}");
+            let what =
+                format!("a valid token {channel} and the query parameter {parameter}={value}");
             let extras = Extras {
                 query: vec![(parameter, value)],
                 ..Extras::default()
             };
-            connect_with(scene, &name, extras, &what).await
+            connect_with(scene, &name, channel, extras, &what).await
         })
         .await
 }
@@ -72,7 +99,7 @@ async fn with_header(
                 headers: vec![(header, value)],
                 ..Extras::default()
             };
-            connect_with(scene, &name, extras, &what).await
+            connect_with(scene, &name, TokenChannel::Header, extras, &what).await
         })
         .await
 }
@@ -198,6 +225,92 @@ async fn receives_from_token_id(
                     "none was sent (a mistake in the feature)",
                 )
                 .against(scene.requirement().clone()));
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// Whether `joiner`'s latest upgrade was accepted; notes the refusal when it was not.
+fn admitted(scene: &Scene, joiner: &str) -> Result<bool, Failure> {
+    let attempt = scene
+        .attempts()
+        .iter()
+        .rev()
+        .find(|a| a.who == joiner)
+        .ok_or_else(|| {
+            scene.fail(
+                format!("an upgrade attempt by {joiner}"),
+                "none was made (a mistake in the feature)",
+            )
+        })?;
+    if attempt.handshake.accepted() {
+        return Ok(true);
+    }
+    scene.note(
+        joiner,
+        format!(
+            "refused ({}): nothing to listen to or speak in",
+            attempt.handshake.summary()
+        ),
+    );
+    Ok(false)
+}
+
+#[then(
+    expr = "if {participant} was admitted, it hears nothing {participant} says, and what it says reaches {participant} from its token's participant id and not {participant}"
+)]
+async fn speaks_and_hears_in_its_room(
+    world: &mut ChalkWorld,
+    joiner: Name,
+    outsider: Name,
+    member: Name,
+    outsider_again: Name,
+) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            if *outsider != *outsider_again {
+                return Err(scene.fail(
+                    format!("the same outsider twice, {outsider} and {outsider_again}"),
+                    "two different names (a mistake in the feature)",
+                ));
+            }
+            if !admitted(scene, &joiner)? {
+                return Ok(());
+            }
+            // The outsider speaks in the room the client merely named; the joiner in its own.
+            let overheard = scene.next_probe(&outsider);
+            send_chat(scene, &outsider, &overheard).await?;
+            let spoken = scene.next_probe(&joiner);
+            send_chat(scene, &joiner, &spoken).await?;
+            let joiner_id = scene.participant_id(&joiner)?;
+            let frame = await_chat(scene, &member, &spoken).await?;
+            scene.check(chat::sender_is(&frame, &joiner, &joiner_id))?;
+            // The member heard the joiner: the outsider's message, sent first, has had a quiet
+            // window more to reach the joiner if the server were to deliver it there.
+            let names = scene.names_by_id();
+            let heard_by_joiner = scene.frames_after_a_quiet_window(&joiner).await?;
+            let heard_by_outsider = scene.frames_since(&outsider)?;
+            for (listener, frames, text, speaker) in [
+                (&*joiner, heard_by_joiner, &overheard, &*outsider),
+                (&*outsider, heard_by_outsider, &spoken, &*joiner),
+            ] {
+                if let Some(frame) = matchers::chat_with_text(&frames, text).first() {
+                    return Err(scene.fail(
+                        format!(
+                            "{listener} to hear nothing {speaker} says: they are in different \
+                             rooms, whatever the client named"
+                        ),
+                        format!(
+                            "{listener} received {speaker}'s chat message {text:?} (sender_id \
+                             {})",
+                            names
+                                .get(&chat::data_text(frame, "sender_id"))
+                                .cloned()
+                                .unwrap_or_else(|| chat::data_text(frame, "sender_id"))
+                        ),
+                    ));
+                }
             }
             Ok(())
         })
