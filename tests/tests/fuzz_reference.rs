@@ -422,3 +422,152 @@ async fn faults_are_found_at_realistic_shapes_printed_at_once_and_shrunk_within_
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// `fuzz --api-url … --api-key …` besides `target.fuzz(declare, rest)`: removals through REST.
+fn with_rest(target: &Target, config_key: &str, declare: &[&str], rest: &[&str]) -> Vec<String> {
+    let mut args = target.fuzz(declare, rest);
+    args.extend([
+        "--api-url".to_owned(),
+        target.server.api_url(),
+        "--api-key".to_owned(),
+        config_key.to_owned(),
+    ]);
+    args
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_rejoin_is_found_by_a_rejoin_only() {
+    // no-rejoin-announce: a participant that left and connects again is not announced again.
+    // Without the rejoin the case passes; with it, the one present throughout misses the second
+    // participant.joined (PRES-001).
+    let target = Target::start(&[Fault::NoRejoinAnnounce]).await;
+    let dir = scratch("fuzz-rejoin");
+    let before = serde_json::json!([
+        { "action": "join", "who": 0 },
+        { "action": "join", "who": 1 },
+        { "action": "leave", "who": 1, "how": "drop" },
+    ]);
+    let mut after = before.clone();
+    after.as_array_mut().expect("a list").extend([
+        serde_json::json!({ "action": "rejoin", "who": 1 }),
+        serde_json::json!({ "action": "chat", "who": 1, "text": "back", "extra": "none" }),
+    ]);
+    let without = case_file(&dir, "without.json", before);
+    let with = case_file(&dir, "with.json", after);
+    let (status, output) = conformance(&refs(&target.fuzz(
+        KNOWN_EXTENSIONS,
+        &["--replay", without.to_str().expect("a UTF-8 path")],
+    )))
+    .await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    let (status, output) = conformance(&refs(&target.fuzz(
+        KNOWN_EXTENSIONS,
+        &["--replay", with.to_str().expect("a UTF-8 path")],
+    )))
+    .await;
+    assert_eq!(status, ExitStatus::NonConformant, "{output}");
+    assert!(output.contains("[PRES-001]"), "{output}");
+    assert!(output.contains("B joins again"), "{output}");
+    // Generated cases rejoin too, and the fault is found and shrunk to a rejoin.
+    let found = dir.join("found.json");
+    let args = target.fuzz(
+        KNOWN_EXTENSIONS,
+        &[
+            "--scale",
+            "2",
+            "--cases",
+            "20",
+            "--seed",
+            "5",
+            "--shrink-budget",
+            "5s",
+            "--case-file",
+            found.to_str().expect("a UTF-8 path"),
+        ],
+    );
+    let (status, output) = conformance(&refs(&args)).await;
+    assert_eq!(status, ExitStatus::NonConformant, "{output}");
+    assert!(found.is_file(), "no replay file:\n{output}");
+    assert!(output.contains("[PRES-001]"), "{output}");
+    assert!(
+        output.contains("no removals through the REST API"),
+        "{output}"
+    );
+    let minimal = output
+        .split("the minimal case")
+        .next()
+        .and_then(|head| head.rsplit("shrunk from").next())
+        .unwrap_or_default();
+    assert!(minimal.contains("joins again"), "{output}");
+    target.server.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removals_through_rest_are_departures_and_are_never_rejoined() {
+    let mut key = String::new();
+    let target = Target::start_with(&[], |config| {
+        key = config
+            .api_key()
+            .expect("ephemeral has an API key")
+            .to_owned();
+    })
+    .await;
+    let dir = scratch("fuzz-removal");
+    let case = case_file(
+        &dir,
+        "removal.json",
+        serde_json::json!([
+            { "action": "join", "who": 0 },
+            { "action": "join", "who": 1 },
+            { "action": "chat", "who": 0, "text": "before", "extra": "none" },
+            { "action": "remove", "who": 0 },
+            { "action": "rejoin", "who": 0 },
+            { "action": "chat", "who": 0, "text": "after", "extra": "none" },
+            { "action": "chat", "who": 1, "text": "still here", "extra": "none" },
+        ]),
+    );
+    let case = case.to_str().expect("a UTF-8 path");
+    let (status, output) = conformance(&refs(&with_rest(
+        &target,
+        &key,
+        KNOWN_EXTENSIONS,
+        &["--replay", case],
+    )))
+    .await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    assert!(output.contains("removals through the REST API"), "{output}");
+    // The removal applied (the server closed A, and B heard of it: the case passes); A, removed,
+    // does not join again, nor send anything.
+    assert!(
+        output.contains("Did nothing (could not apply then): 5, 6\n"),
+        "{output}"
+    );
+    // Without a REST API the removal is not done, and A stays.
+    let (status, output) =
+        conformance(&refs(&target.fuzz(KNOWN_EXTENSIONS, &["--replay", case]))).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    assert!(
+        output.contains("no removals through the REST API"),
+        "{output}"
+    );
+    assert!(
+        output.contains("Did nothing (could not apply then): 4, 5\n"),
+        "{output}"
+    );
+    assert!(
+        !output.contains(&key),
+        "the API key is never shown: {output}"
+    );
+    // Generated cases with removals and rejoins pass against the reference server.
+    let args = with_rest(
+        &target,
+        &key,
+        KNOWN_EXTENSIONS,
+        &["--scale", "3", "--cases", "12", "--seed", "7"],
+    );
+    let (status, output) = conformance(&refs(&args)).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    target.server.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -4,16 +4,21 @@
 //! A case is plain data ([`Case`]) that serialises to the replay file, so that a minimal failing
 //! case can be run again exactly (`chalk-conformance fuzz --replay FILE`), against this server
 //! or another. Actions name participant *seats* (`A`, `B`, …, then `P27`, `P28`, …); each seat
-//! belongs to one of the case's rooms and joins at most once, with a participant id of its own.
-//! An action that cannot apply when it comes (a seat that sends before it joined, or after it
-//! left) does nothing: shrinking can then drop any action without making the rest meaningless.
+//! belongs to one of the case's rooms and has a participant id of its own. A seat joins once;
+//! after it departed it may join again ([`Action::Rejoin`]: the same participant, a new
+//! connection, a new *session*), unless it was removed through the REST API
+//! ([`Action::Remove`], generated only when the run has a REST API). An action that cannot
+//! apply when it comes (a seat that sends before it joined, or after it left; a rejoin of a seat
+//! that is still connected or was removed) does nothing: shrinking can then drop any action
+//! without making the rest meaningless.
 //!
 //! How big a case is comes from its [`Shape`]: at `--scale 1` (the default, quick) six seats in
 //! two rooms and up to 24 actions; at `--scale N` N times the seats and actions in more rooms
 //! (`--scale 8`: 48 seats in 4 rooms, rooms of a dozen or more members, up to 192 actions), and
 //! most seats join first, so that the rooms are full while the rest happens. Departures are
 //! every kind a client makes: Close frames with 1000, 1001 (a browser navigating away) and 4000,
-//! a Close frame without a code, and a dropped TCP connection.
+//! a Close frame without a code, and a dropped TCP connection; and, with a REST API, the
+//! server's close of a removed participant.
 //!
 //! The texts are the catalogue's hard cases for "byte for byte" (CHAT-003): emoji ZWJ
 //! sequences, combining marks, right-to-left text and overrides, astral characters, NUL,
@@ -54,6 +59,8 @@ pub struct Shape {
     pub max_actions: usize,
     /// Whether most seats join before anything else happens (full rooms).
     pub crowd: bool,
+    /// Whether participants are removed through the REST API (only when the run has one).
+    pub removals: bool,
 }
 
 impl Shape {
@@ -65,7 +72,13 @@ impl Shape {
             rooms: ROOMS + scale / 3,
             max_actions: max_actions.max(1) * scale,
             crowd: scale > 1,
+            removals: false,
         }
+    }
+
+    /// The same shape, with removals through the REST API when `removals`.
+    pub fn with_removals(self, removals: bool) -> Self {
+        Self { removals, ..self }
     }
 }
 
@@ -234,6 +247,20 @@ pub enum Action {
         /// Which seat.
         who: u8,
     },
+    /// The seat, which departed (or was closed by the server), connects again: the same
+    /// participant id and token, a new connection. Nothing when it is connected, never joined,
+    /// or was removed.
+    Rejoin {
+        /// Which seat.
+        who: u8,
+    },
+    /// The seat's participant is removed through the REST API
+    /// (`DELETE /rooms/{room_id}/participants/{participant_id}`): the server closes its
+    /// connection. Nothing when the seat is not connected or the run has no REST API.
+    Remove {
+        /// Which seat.
+        who: u8,
+    },
     /// The seat leaves.
     Leave {
         /// Which seat.
@@ -278,6 +305,8 @@ impl Action {
     pub fn who(&self) -> u8 {
         match self {
             Action::Join { who }
+            | Action::Rejoin { who }
+            | Action::Remove { who }
             | Action::Leave { who, .. }
             | Action::Chat { who, .. }
             | Action::Hand { who, .. }
@@ -509,7 +538,7 @@ fn garbage() -> impl Strategy<Value = Garbage> {
     ]
 }
 
-fn action(seats: usize) -> impl Strategy<Value = Action> {
+fn action(seats: usize, removals: bool) -> BoxedStrategy<Action> {
     let extra = prop_oneof![
         6 => Just(Extra::None),
         1 => Just(Extra::Unknown),
@@ -522,7 +551,7 @@ fn action(seats: usize) -> impl Strategy<Value = Action> {
         1 => Just(Departure::NoStatus),
         3 => Just(Departure::Drop),
     ];
-    prop_oneof![
+    let base = prop_oneof![
         5 => seat(seats).prop_map(|who| Action::Join { who }),
         8 => (seat(seats), text(), extra)
             .prop_map(|(who, text, extra)| Action::Chat { who, text, extra }),
@@ -531,7 +560,17 @@ fn action(seats: usize) -> impl Strategy<Value = Action> {
             .prop_map(|(who, raise, with_data)| Action::Hand { who, raise, with_data }),
         1 => seat(seats).prop_map(|who| Action::Ping { who }),
         3 => (seat(seats), garbage()).prop_map(|(who, frame)| Action::Garbage { who, frame }),
-    ]
+        2 => seat(seats).prop_map(|who| Action::Rejoin { who }),
+    ];
+    if removals {
+        prop_oneof![
+            28 => base,
+            1 => seat(seats).prop_map(|who| Action::Remove { who }),
+        ]
+        .boxed()
+    } else {
+        base.boxed()
+    }
 }
 
 /// Cases of `shape`: its seats spread over its rooms, up to its number of actions (for a crowd,
@@ -555,7 +594,7 @@ pub fn cases(shape: Shape) -> impl Strategy<Value = Case> {
     (
         prop::collection::vec(0..rooms as u8, seats),
         crowd,
-        prop::collection::vec(action(seats), 1..=max_actions),
+        prop::collection::vec(action(seats, shape.removals), 1..=max_actions),
     )
         .prop_map(move |(rooms, mut actions, rest)| {
             actions.extend(rest);
@@ -605,6 +644,10 @@ impl fmt::Display for Action {
         let name = seat_name(self.who());
         match self {
             Action::Join { .. } => write!(f, "{name} joins"),
+            Action::Rejoin { .. } => {
+                write!(f, "{name} joins again (same participant, new connection)")
+            }
+            Action::Remove { .. } => write!(f, "{name} is removed through the REST API"),
             Action::Leave { how, .. } => match (how, how.close_code()) {
                 (Departure::Drop, _) => write!(f, "{name} drops its TCP connection"),
                 (_, Some(code)) => write!(f, "{name} leaves with a Close frame ({code})"),
@@ -664,7 +707,9 @@ impl Case {
         let mut out = String::new();
         for (i, action) in self.actions.iter().enumerate() {
             let room = match action {
-                Action::Join { who } => format!(" room {}", self.room_of(*who)),
+                Action::Join { who } | Action::Rejoin { who } => {
+                    format!(" room {}", self.room_of(*who))
+                }
                 _ => String::new(),
             };
             out.push_str(&format!("  {:>2}. {action}{room}\n", i + 1));
@@ -708,6 +753,8 @@ impl Case {
             .map(|mut action| {
                 match &mut action {
                     Action::Join { who }
+                    | Action::Rejoin { who }
+                    | Action::Remove { who }
                     | Action::Leave { who, .. }
                     | Action::Chat { who, .. }
                     | Action::Hand { who, .. }
@@ -789,6 +836,47 @@ mod tests {
         assert_eq!(departures.len(), 5, "{departures:?}");
         assert_eq!(seat_name(0), "A");
         assert_eq!(seat_name(26), "P27");
+    }
+
+    #[test]
+    fn rejoins_are_generated_and_removals_only_with_a_rest_api() {
+        let mut runner = TestRunner::deterministic();
+        let count = |shape: Shape, runner: &mut TestRunner| {
+            let (mut rejoins, mut removals) = (0, 0);
+            for _ in 0..50 {
+                let case = cases(shape).new_tree(runner).unwrap().current();
+                rejoins += case
+                    .actions
+                    .iter()
+                    .filter(|a| matches!(a, Action::Rejoin { .. }))
+                    .count();
+                removals += case
+                    .actions
+                    .iter()
+                    .filter(|a| matches!(a, Action::Remove { .. }))
+                    .count();
+            }
+            (rejoins, removals)
+        };
+        let shape = Shape::scaled(2, 24);
+        let (rejoins, removals) = count(shape, &mut runner);
+        assert!(rejoins > 0, "no rejoin");
+        assert_eq!(removals, 0);
+        let (rejoins, removals) = count(shape.with_removals(true), &mut runner);
+        assert!(
+            rejoins > 0 && removals > 0,
+            "{rejoins} rejoins, {removals} removals"
+        );
+        let case = Case {
+            rooms: vec![0; SEATS],
+            actions: vec![Action::Rejoin { who: 1 }, Action::Remove { who: 2 }],
+        };
+        assert_eq!(
+            case.listing(),
+            "   1. B joins again (same participant, new connection) room 0\n   2. C is removed through the REST API\n"
+        );
+        let text = serde_json::to_string(&case).unwrap();
+        assert_eq!(serde_json::from_str::<Case>(&text).unwrap(), case);
     }
 
     #[test]

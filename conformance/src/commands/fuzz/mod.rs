@@ -169,9 +169,10 @@ pub async fn run(args: &FuzzArgs, options: &Options, console: &Console) -> ExitS
         (Err(e), _) => return usage(e.to_string()),
         (_, Err(e)) => return usage(e.to_string()),
     };
-    // Minted tokens: no HTTP round trip per participant.
+    // The REST API, for removals; participants get minted tokens all the same (no HTTP round
+    // trip per participant, see `arena`).
     let embedded = EmbeddedSetup {
-        provisioning: EmbeddedProvisioning::Minted,
+        provisioning: EmbeddedProvisioning::Rest,
         tuning: Tuning::AsShipped,
     };
     let deployment =
@@ -250,10 +251,17 @@ fn arena(
     schemas: SchemaSet,
     args: &FuzzArgs,
 ) -> Result<Arena, String> {
-    let provisioner = deployment
+    let mut provisioner = deployment
         .provisioner()
         .cloned()
         .ok_or_else(|| "no way to get participants".to_owned())?;
+    // The embedded server's participants are minted with its key; its REST API stays, for
+    // removals.
+    if deployment.embedded()
+        && let Some(minter) = &provisioner.minter
+    {
+        provisioner.participants = ParticipantSource::Mint(Arc::clone(minter));
+    }
     let declared: BTreeSet<String> = config.declared.clone().unwrap_or_default();
     Ok(Arena::new(
         deployment.target().clone(),
@@ -341,6 +349,14 @@ impl Fuzz<'_> {
                 ParticipantSource::Mint(_) => "tokens minted with the deployment's key",
             }
         ));
+        console.line(&format!(
+            "departures:   client closes (1000, 1001, 4000, no code), drops, rejoins{}",
+            if arena.provisioner.rest.is_some() {
+                ", removals through the REST API"
+            } else {
+                "; no removals through the REST API (the run has none: give --api-url and --api-key)"
+            }
+        ));
         let declared = self.config.declared.clone().unwrap_or_default();
         console.line(&format!(
             "declared:     {}",
@@ -372,6 +388,7 @@ impl Fuzz<'_> {
     /// The shape of the run's cases.
     fn shape(&self) -> Shape {
         Shape::scaled(self.args.scale, self.args.max_actions)
+            .with_removals(self.arena.provisioner.rest.is_some())
     }
 
     async fn campaign(&self) -> ExitStatus {
@@ -635,6 +652,21 @@ impl Fuzz<'_> {
         console.write(&self.rooms_line(&file.case));
         console.write(&file.case.listing());
         let play = play::play(&self.arena, &file.case).await;
+        let idle: Vec<String> = play
+            .useless()
+            .iter()
+            .enumerate()
+            .filter(|(_, useless)| **useless)
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        if !idle.is_empty() {
+            // A seat not connected, a rejoin of a seat still there or removed, a removal
+            // without a REST API.
+            console.line(&format!(
+                "\nDid nothing (could not apply then): {}",
+                idle.join(", ")
+            ));
+        }
         if play.failed() {
             self.print_findings(&play);
             console.line("\nThe case fails.");

@@ -18,6 +18,14 @@
 //!   `participant.joined`; present throughout its departure, exactly one `participant.left`;
 //!   nobody gets two, nobody hears about another room, nobody hears of a departure that did not
 //!   happen. A joiner may hear of itself.
+//! - Rejoins: each connection of a participant is a *session* of its own (a [`SeatRecord`]);
+//!   sessions of one participant share its participant id, so what an observer hears about that
+//!   id is judged against all of them together: the presence events in order (joined, left,
+//!   joined again, …), each owed one exactly once; the chat of all sessions in the sender's
+//!   order. A new session is owed nothing of what happened before it began, and nothing of it
+//!   may reach an old one. A participant never hears of its own sessions.
+//! - Removals through the REST API end a session like a departure: the others present are owed
+//!   exactly one `participant.left`; the close code is the server's choice.
 //! - Declared extensions add their own promises (echo, pong, error events, close codes, hand
 //!   events, the roster); undeclared ones add none, so a server that makes another allowed
 //!   choice is never failed for it.
@@ -166,6 +174,8 @@ pub struct SeatRecord {
     pub left: Option<(usize, Departure)>,
     /// The step by which the server had closed it.
     pub closed_by_server: Option<usize>,
+    /// The step it was removed through the REST API at.
+    pub removed: Option<usize>,
     /// The invalid frames it sent.
     pub bad_inputs: Vec<(usize, BadInput)>,
     /// The steps it sent the `ping` event at.
@@ -207,6 +217,13 @@ impl SeatRecord {
     fn window(&self) -> Option<Window> {
         let join = self.joined?;
         let window = if let Some((step, _)) = self.left {
+            Window {
+                join,
+                out: step,
+                end: step,
+                ended: true,
+            }
+        } else if let Some(step) = self.removed {
             Window {
                 join,
                 out: step,
@@ -294,6 +311,30 @@ pub enum Need {
 }
 
 impl Record {
+    /// Whether sessions `a` and `b` are connections of one participant (the same session
+    /// included).
+    pub fn same_participant(&self, a: usize, b: usize) -> bool {
+        a == b
+            || matches!(
+                (&self.seats[a].participant_id, &self.seats[b].participant_id),
+                (Some(x), Some(y)) if x == y
+            )
+    }
+
+    /// Every participant id, with its sessions in the order they began.
+    fn participants(&self) -> BTreeMap<&str, Vec<usize>> {
+        let mut sessions: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, seat) in self.seats.iter().enumerate() {
+            if let Some(pid) = seat.participant_id.as_deref() {
+                sessions.entry(pid).or_default().push(i);
+            }
+        }
+        for list in sessions.values_mut() {
+            list.sort_by_key(|s| self.seats[*s].joined.unwrap_or(NEVER));
+        }
+        sessions
+    }
+
     /// Whether `chat` is owed, allowed or forbidden at `receiver`.
     pub fn chat_need(&self, chat: &SentChat, receiver: usize) -> Need {
         let (Some(sender), Some(seat)) = (self.seats.get(chat.from), self.seats.get(receiver))
@@ -361,6 +402,9 @@ impl Record {
         }
         if ow.join < sw.join && sw.join < ow.out {
             Need::Must
+        } else if sw.ended && sw.end < ow.join {
+            // A session that had ended before the observer came: nothing of it is news.
+            Need::Never
         } else {
             Need::May
         }
@@ -518,21 +562,23 @@ pub fn outstanding(record: &Record, seat: usize, frames: &[Received]) -> Option<
             return Some(format!("a chat.message from {pid}"));
         }
     }
+    let mut presence: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for (other, subject) in record.seats.iter().enumerate() {
         let Some(pid) = subject.participant_id.as_deref() else {
             continue;
         };
-        if other == seat {
+        if record.same_participant(other, seat) {
             continue;
         }
-        if record.joined_need(seat, other) == Need::Must
-            && count_about(frames, "participant.joined", pid) == 0
-        {
+        let owed = presence.entry(pid).or_default();
+        owed.0 += usize::from(record.joined_need(seat, other) == Need::Must);
+        owed.1 += usize::from(record.left_need(seat, other) == Need::Must);
+    }
+    for (pid, (joined, left)) in presence {
+        if count_about(frames, "participant.joined", pid) < joined {
             return Some(format!("participant.joined of {pid}"));
         }
-        if record.left_need(seat, other) == Need::Must
-            && count_about(frames, "participant.left", pid) == 0
-        {
+        if count_about(frames, "participant.left", pid) < left {
             return Some(format!("participant.left of {pid}"));
         }
     }
@@ -550,11 +596,11 @@ pub fn outstanding(record: &Record, seat: usize, frames: &[Received]) -> Option<
         }
     }
     if d.hand_events {
-        for (other, subject) in record.seats.iter().enumerate() {
-            let Some(pid) = subject.participant_id.as_deref() else {
-                continue;
-            };
-            let needs = record.hand_needs(seat, other);
+        for (pid, sessions) in record.participants() {
+            let needs: Vec<(bool, Need)> = sessions
+                .iter()
+                .flat_map(|other| record.hand_needs(seat, *other))
+                .collect();
             for (raise, event) in [(true, "hand.raised"), (false, "hand.lowered")] {
                 let must = needs
                     .iter()
@@ -644,6 +690,15 @@ fn check_connections(record: &Record, findings: &mut Vec<Found>) {
                 seat.ending
                     .as_ref()
                     .map_or("no Close frame came back".to_owned(), Ending::describe),
+            ));
+        }
+        if seat.removed.is_some() && seat.ending.is_none() && d.close_codes {
+            findings.push(found(
+                "AUTH-021",
+                format!(
+                    "{name}'s connection closed by the server once removed through the REST API"
+                ),
+                "it stayed open",
             ));
         }
         let must_close = seat
@@ -834,13 +889,13 @@ fn check_chat(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &mut 
             ));
         }
         let messages = chat_messages(&receiver.frames);
-        let mut by_sender: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+        let mut by_sender: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (sender_id, text) in &messages {
             let seat = seat_by_pid.get(*sender_id).copied();
             if let Some(s) = seat
                 && record.seats[s].room == receiver.room
             {
-                by_sender.entry(s).or_default().push(text);
+                by_sender.entry(sender_id).or_default().push(text);
                 continue;
             }
             let foreign = seat.is_some() || elsewhere(sender_id);
@@ -855,15 +910,18 @@ fn check_chat(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &mut 
                 ),
             ));
         }
-        for (s, sender) in record.seats.iter().enumerate() {
+        // Every session of a sender, in order: its messages as one sequence.
+        for (pid, sessions) in record.participants() {
+            let s = sessions[0];
+            let sender = &record.seats[s];
             if sender.room != receiver.room || sender.joined.is_none() {
                 continue;
             }
-            let actual: &[&str] = by_sender.get(&s).map_or(&[], Vec::as_slice);
+            let actual: &[&str] = by_sender.get(pid).map_or(&[], Vec::as_slice);
             let sent: Vec<(&SentChat, Need)> = record
                 .chats
                 .iter()
-                .filter(|c| c.from == s)
+                .filter(|c| sessions.contains(&c.from))
                 .map(|c| (c, record.chat_need(c, r)))
                 .collect();
             let expected: Vec<(&str, Need)> = sent
@@ -916,7 +974,7 @@ fn chat_mismatch(
 ) -> Found {
     let (receiver, sender) = (&record.seats[r], &record.seats[s]);
     let (rn, sn) = (receiver.label(), sender.label());
-    let echo = r == s;
+    let echo = record.same_participant(r, s);
     let owed: Vec<&str> = expected
         .iter()
         .filter(|(_, n)| *n == Need::Must)
@@ -1026,53 +1084,130 @@ fn check_presence(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &
                 )),
             }
         }
-        for (c, subject) in record.seats.iter().enumerate() {
-            let Some(pid) = subject.participant_id.as_deref() else {
-                continue;
-            };
-            if c == o || subject.room != observer.room {
+        for (pid, sessions) in record.participants() {
+            let c = sessions[0];
+            let subject = &record.seats[c];
+            if record.same_participant(c, o) || subject.room != observer.room {
                 continue;
             }
             let sn = subject.label();
+            let count = |needs: &[Need], need: Need| needs.iter().filter(|n| **n == need).count();
+            let joined_needs: Vec<Need> =
+                sessions.iter().map(|s| record.joined_need(o, *s)).collect();
+            let (must, may) = (
+                count(&joined_needs, Need::Must),
+                count(&joined_needs, Need::May),
+            );
             let joined = count_about(&observer.frames, "participant.joined", pid);
-            match record.joined_need(o, c) {
-                Need::Must if joined != 1 => findings.push(found(
+            let before = findings.len();
+            let times = |n: usize| {
+                if n == 1 {
+                    "once".to_owned()
+                } else {
+                    format!("{n} times")
+                }
+            };
+            if joined < must || (sessions.len() == 1 && must == 1 && joined != 1) {
+                findings.push(found(
                     "PRES-001",
-                    format!("{on} receives participant.joined of {sn} ({pid}) once"),
+                    format!(
+                        "{on} receives participant.joined of {sn} ({pid}) {}",
+                        times(must)
+                    ),
                     format!("{on} received it {joined} time(s)"),
-                )),
-                Need::May | Need::Never if joined > 1 => findings.push(found(
+                ));
+            } else if joined > (must + may).max(1) {
+                findings.push(found(
                     "PRES-001",
-                    format!("{on} receives participant.joined of {sn} ({pid}) at most once"),
+                    format!(
+                        "{on} receives participant.joined of {sn} ({pid}) at most {}",
+                        times((must + may).max(1))
+                    ),
                     format!("{on} received it {joined} times"),
-                )),
-                _ => {}
+                ));
             }
             let left = count_about(&observer.frames, "participant.left", pid);
-            let need = record.left_need(o, c);
-            let how = match (subject.left, subject.ending.as_ref()) {
-                (Some((_, how)), _) if how.sends_close_frame() => "PRES-004",
-                (None, Some(Ending::CloseFrame { .. })) => "PRES-004",
-                _ => "PRES-005",
-            };
-            if need == Need::Must && left == 0 {
+            let left_needs: Vec<Need> = sessions.iter().map(|s| record.left_need(o, *s)).collect();
+            let (owed, allowed) = (
+                count(&left_needs, Need::Must),
+                count(&left_needs, Need::Must) + count(&left_needs, Need::May),
+            );
+            // The kind of departure of the first session whose left is owed.
+            let how = sessions
+                .iter()
+                .zip(&left_needs)
+                .filter(|(_, n)| **n == Need::Must)
+                .map(|(s, _)| &record.seats[*s])
+                .map(|s| match (s.left, s.ending.as_ref()) {
+                    (Some((_, how)), _) if how.sends_close_frame() => "PRES-004",
+                    (None, Some(Ending::CloseFrame { .. })) => "PRES-004",
+                    _ => "PRES-005",
+                })
+                .next()
+                .unwrap_or("PRES-005");
+            if left < owed {
                 findings.push(found(
                     how,
-                    format!("{on} receives participant.left of {sn} ({pid}) once"),
-                    format!("{on} received none"),
+                    format!(
+                        "{on} receives participant.left of {sn} ({pid}) {}",
+                        times(owed)
+                    ),
+                    format!(
+                        "{on} received {}",
+                        if left == 0 {
+                            "none".to_owned()
+                        } else {
+                            times(left)
+                        }
+                    ),
                 ));
-            } else if left > 1 {
-                findings.push(found(
-                    "PRES-006",
-                    format!("{on} receives participant.left of {sn} ({pid}) once"),
-                    format!("{on} received it {left} times"),
-                ));
-            } else if need == Need::Never && left > 0 {
+            } else if allowed == 0 && left > 0 {
                 findings.push(found(
                     "PRES-006",
                     format!("no participant.left of {sn} ({pid}): it did not leave"),
                     format!("{on} received participant.left of {pid}"),
                 ));
+            } else if left > allowed.max(1) {
+                findings.push(found(
+                    "PRES-006",
+                    format!(
+                        "{on} receives participant.left of {sn} ({pid}) {}",
+                        times(allowed.max(1))
+                    ),
+                    format!("{on} received it {left} times"),
+                ));
+            } else if sessions.len() > 1 && findings.len() == before {
+                // A rejoin: the events about the participant in the order of its sessions.
+                let actual: Vec<bool> = observer
+                    .frames
+                    .iter()
+                    .filter_map(Received::view)
+                    .filter(|f| f.text("id") == Some(pid) || f.text("participant_id") == Some(pid))
+                    .filter_map(|f| match f.event() {
+                        Some("participant.joined") => Some(true),
+                        Some("participant.left") => Some(false),
+                        _ => None,
+                    })
+                    .collect();
+                let expected: Vec<(bool, Need)> = joined_needs
+                    .iter()
+                    .zip(&left_needs)
+                    .flat_map(|(j, l)| [(true, *j), (false, *l)])
+                    .filter(|(_, n)| *n != Need::Never)
+                    .collect();
+                if !embeds(&actual, &expected) {
+                    let words: Vec<&str> = actual
+                        .iter()
+                        .map(|j| if *j { "joined" } else { "left" })
+                        .collect();
+                    findings.push(found(
+                        "PRES-001",
+                        format!(
+                            "{on} hears of {sn} ({pid}) joining, leaving and joining again in that order"
+                        ),
+                        format!("{on} received, in order: {}", words.join(", ")),
+                    ));
+                }
             }
         }
     }
@@ -1102,6 +1237,7 @@ fn check_extensions(record: &Record, findings: &mut Vec<Found>) {
                         .iter()
                         .enumerate()
                         .filter(|(o, _)| *o == i || record.joined_need(*o, i) == Need::Must)
+                        .filter(|(o, _)| *o == i || !record.same_participant(*o, i))
                         .filter_map(|(_, s)| s.participant_id.as_deref())
                         .collect();
                     let missing: Vec<&str> = owed
@@ -1164,10 +1300,8 @@ fn check_extensions(record: &Record, findings: &mut Vec<Found>) {
 
 fn check_hands(record: &Record, observer: usize, findings: &mut Vec<Found>) {
     let seat = &record.seats[observer];
-    for (c, subject) in record.seats.iter().enumerate() {
-        let Some(pid) = subject.participant_id.as_deref() else {
-            continue;
-        };
+    for (pid, sessions) in record.participants() {
+        let subject = &record.seats[sessions[0]];
         if subject.room != seat.room {
             continue;
         }
@@ -1182,7 +1316,10 @@ fn check_hands(record: &Record, observer: usize, findings: &mut Vec<Found>) {
                 _ => None,
             })
             .collect();
-        let expected = record.hand_needs(observer, c);
+        let expected: Vec<(bool, Need)> = sessions
+            .iter()
+            .flat_map(|c| record.hand_needs(observer, *c))
+            .collect();
         if embeds(&actual, &expected) {
             continue;
         }
@@ -1487,5 +1624,108 @@ mod tests {
         };
         assert!(requirements(&|_| false).contains(&"PRES-002".to_owned()));
         assert!(requirements(&|id| id == "p_stranger").contains(&"PRES-007".to_owned()));
+    }
+
+    /// The violated requirements of `record`, in order.
+    fn violated(record: &Record) -> Vec<String> {
+        check(record, &|_| false, &named)
+            .into_iter()
+            .map(|f| f.violated().unwrap_or("-").to_owned())
+            .collect()
+    }
+
+    /// A and B in room 0; B drops at step 2 and joins again (session `B#2`) at step 3, sends
+    /// "back" at step 4.
+    fn rejoined() -> Record {
+        let mut again = seat("B", 0, 3);
+        again.name = "B#2".to_owned();
+        let mut record = Record {
+            seats: vec![seat("A", 0, 0), seat("B", 0, 1), again],
+            chats: vec![chat(4, 2, "back")],
+            steps: 5,
+            ..Record::default()
+        };
+        record.seats[1].left = Some((2, Departure::Drop));
+        record
+    }
+
+    #[test]
+    fn a_rejoin_is_judged_per_session_and_in_order() {
+        let joined = || frame("participant.joined", serde_json::json!({ "id": "p_B" }));
+        let left = || frame("participant.left", serde_json::json!({ "id": "p_B" }));
+        let mut record = rejoined();
+        assert_eq!(record.joined_need(0, 2), Need::Must);
+        assert_eq!(record.left_need(0, 1), Need::Must);
+        assert_eq!(record.left_need(0, 2), Need::Never);
+        // Nothing of the old session is owed to, or may reach, the new one.
+        assert_eq!(record.chat_need(&record.chats[0], 1), Need::Never);
+        // Joined, left, joined again, and the chat after the rejoin: all is well.
+        record.seats[0].frames = vec![joined(), left(), joined(), message("p_B", "back")];
+        assert!(violated(&record).is_empty(), "{:?}", violated(&record));
+        assert_eq!(outstanding(&record, 0, &record.seats[0].frames), None);
+        // The rejoin not announced (no-rejoin-announce).
+        record.seats[0].frames = vec![joined(), left(), message("p_B", "back")];
+        assert_eq!(violated(&record), ["PRES-001"]);
+        assert_eq!(
+            outstanding(&record, 0, &record.seats[0].frames).as_deref(),
+            Some("participant.joined of p_B")
+        );
+        // Announced again before the left: out of order.
+        record.seats[0].frames = vec![joined(), joined(), left(), message("p_B", "back")];
+        assert_eq!(violated(&record), ["PRES-001"]);
+        // The chat after the rejoin lost.
+        record.seats[0].frames = vec![joined(), left(), joined()];
+        assert_eq!(violated(&record), ["CHAT-001"]);
+        // Delivered to the old session too: a leak into a session that had ended.
+        record.seats[0].frames = vec![joined(), left(), joined(), message("p_B", "back")];
+        record.seats[1].frames = vec![message("p_B", "back")];
+        assert_eq!(violated(&record), ["CHAT-010"]);
+        // The old departure announced twice.
+        record.seats[1].frames.clear();
+        record.seats[0].frames = vec![joined(), left(), left(), joined(), message("p_B", "back")];
+        assert_eq!(violated(&record), ["PRES-006"]);
+    }
+
+    #[test]
+    fn a_removal_is_a_departure_whatever_the_close_code() {
+        let mut record = Record {
+            seats: vec![seat("A", 0, 0), seat("B", 0, 1)],
+            steps: 3,
+            declared: Declared {
+                close_codes: true,
+                ..Declared::default()
+            },
+            ..Record::default()
+        };
+        record.seats[0].removed = Some(2);
+        record.seats[0].frames = vec![frame(
+            "participant.joined",
+            serde_json::json!({ "id": "p_B" }),
+        )];
+        record.seats[0].ending = Some(Ending::CloseFrame {
+            code: Some(4999),
+            reason: String::new(),
+            at: std::time::Duration::ZERO,
+        });
+        assert_eq!(record.left_need(1, 0), Need::Must);
+        record.seats[1].frames = vec![frame(
+            "participant.left",
+            serde_json::json!({ "id": "p_A" }),
+        )];
+        assert!(violated(&record).is_empty(), "{:?}", violated(&record));
+        // The others not told.
+        record.seats[1].frames.clear();
+        assert_eq!(violated(&record), ["PRES-004"]);
+        // Told twice.
+        record.seats[1].frames =
+            vec![frame("participant.left", serde_json::json!({ "id": "p_A" })); 2];
+        assert_eq!(violated(&record), ["PRES-006"]);
+        // Still open after the removal, under close-codes.
+        record.seats[1].frames = vec![frame(
+            "participant.left",
+            serde_json::json!({ "id": "p_A" }),
+        )];
+        record.seats[0].ending = None;
+        assert_eq!(violated(&record), ["AUTH-021"]);
     }
 }

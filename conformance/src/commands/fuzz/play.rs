@@ -208,6 +208,8 @@ pub async fn play(arena: &Arena, case: &Case) -> Play {
             ..Record::default()
         },
         hands: vec![false; case.seats()],
+        session: (0..case.seats()).collect(),
+        tokens: vec![None; case.seats()],
         effective: Vec::with_capacity(case.actions.len()),
         problems: Vec::new(),
         pings: 0,
@@ -258,8 +260,13 @@ struct Stage<'a> {
     rooms: Vec<Option<String>>,
     connections: Vec<Option<Connection>>,
     record: Record,
-    /// Each seat's hand, as the model has it.
+    /// Each session's hand, as the model has it.
     hands: Vec<bool>,
+    /// Each seat's current session (an index of `record.seats` and `connections`): the seat's
+    /// own index until it joins again.
+    session: Vec<usize>,
+    /// Each seat's token, once provisioned (a rejoin connects with it again).
+    tokens: Vec<Option<String>>,
     effective: Vec<bool>,
     problems: Vec<Failure>,
     pings: usize,
@@ -275,19 +282,22 @@ impl Stage<'_> {
         }
         let end = case.actions.len();
         self.notice_closures(end).await;
-        self.settle((0..case.seats()).collect()).await;
+        self.settle((0..self.record.seats.len()).collect()).await;
         tokio::time::sleep(self.arena.quiet_window).await;
         self.notice_closures(end).await;
     }
 
-    /// Whether `seat` is connected, as far as the model knows.
+    /// Whether session `seat` is connected, as far as the model knows.
     fn live(&self, seat: usize) -> bool {
         let record = &self.record.seats[seat];
-        record.joined.is_some() && record.left.is_none() && record.closed_by_server.is_none()
+        record.joined.is_some()
+            && record.left.is_none()
+            && record.closed_by_server.is_none()
+            && record.removed.is_none()
     }
 
     fn room_members(&self, room: usize) -> Vec<usize> {
-        (0..self.case.seats())
+        (0..self.record.seats.len())
             .filter(|&s| self.record.seats[s].room == room && self.live(s))
             .collect()
     }
@@ -299,7 +309,7 @@ impl Stage<'_> {
     /// Marks connections the server has closed since the last look, and lets their rooms hear
     /// of it.
     async fn notice_closures(&mut self, step: usize) {
-        let closed: Vec<usize> = (0..self.case.seats())
+        let closed: Vec<usize> = (0..self.record.seats.len())
             .filter(|&s| self.live(s))
             .filter(|&s| {
                 self.connections[s]
@@ -386,22 +396,52 @@ impl Stage<'_> {
     }
 
     async fn perform(&mut self, step: usize, action: &Action) -> bool {
-        let seat = self.case.seat_of(action.who());
+        let place = self.case.seat_of(action.who());
+        let seat = self.session[place];
         match action {
             Action::Join { .. } => {
                 if self.record.seats[seat].joined.is_some() {
                     return false;
                 }
-                self.join(step, seat).await;
+                self.join(step, place).await;
+                true
+            }
+            Action::Rejoin { .. } => {
+                let current = &self.record.seats[seat];
+                if current.joined.is_none() || current.removed.is_some() || self.live(seat) {
+                    return false;
+                }
+                let sessions = 1
+                    + (0..self.record.seats.len())
+                        .filter(|s| self.record.same_participant(*s, seat))
+                        .count();
+                let record = SeatRecord {
+                    name: format!("{}#{sessions}", seat_name(place as u8)),
+                    room: current.room,
+                    participant_id: current.participant_id.clone(),
+                    ..SeatRecord::default()
+                };
+                self.record.seats.push(record);
+                self.connections.push(None);
+                self.hands.push(false);
+                self.session[place] = self.record.seats.len() - 1;
+                self.join(step, place).await;
                 true
             }
             _ if !self.live(seat) => false,
+            Action::Remove { .. } => {
+                if self.arena.provisioner.rest.is_none() {
+                    return false;
+                }
+                self.remove(step, seat).await;
+                true
+            }
             Action::Leave { how, .. } => {
                 self.leave(step, seat, *how).await;
                 true
             }
             Action::Chat { text, extra, .. } => {
-                let spoofed_as = self.record.seats[(seat + 1) % self.case.seats()]
+                let spoofed_as = self.record.seats[self.session[(place + 1) % self.case.seats()]]
                     .participant_id
                     .clone()
                     .unwrap_or_else(|| "p_somebody_else".to_owned());
@@ -467,11 +507,19 @@ impl Stage<'_> {
         }
     }
 
-    async fn join(&mut self, step: usize, seat: usize) {
+    /// Connects seat `place` as its current session: provisioned at its first join, with the
+    /// same token again at a rejoin.
+    async fn join(&mut self, step: usize, place: usize) {
+        let seat = self.session[place];
         let room = self.record.seats[seat].room;
         self.settle(self.room_members(room)).await;
-        let name = seat_name(seat as u8);
+        let name = self.record.seats[seat].name.clone();
         let name = name.as_str();
+        if let Some(token) = self.tokens[place].clone() {
+            self.note(format!("{name} connects again as the same participant"));
+            self.connect(step, seat, &token).await;
+            return;
+        }
         let room_id = match self.room_id(room).await {
             Ok(id) => id,
             Err(e) => {
@@ -490,7 +538,7 @@ impl Stage<'_> {
             .provisioner
             .add_participant(
                 &room_id,
-                &format!("{}-p{seat}", self.tag),
+                &format!("{}-p{place}", self.tag),
                 name,
                 "participant",
             )
@@ -520,7 +568,17 @@ impl Stage<'_> {
             "{name} is participant {} of room {room}",
             credentials.participant_id
         ));
-        let request = self.arena.request(&credentials.token);
+        self.record.seats[seat].participant_id = Some(credentials.participant_id);
+        self.tokens[place] = Some(credentials.token.clone());
+        self.connect(step, seat, &credentials.token).await;
+    }
+
+    /// Opens session `seat`'s connection with `token`.
+    async fn connect(&mut self, step: usize, seat: usize, token: &str) {
+        let room = self.record.seats[seat].room;
+        let name = self.record.seats[seat].name.clone();
+        let name = name.as_str();
+        let request = self.arena.request(token);
         let (handshake, ws) = handshake::open(
             &self.arena.connector,
             &self.arena.target,
@@ -535,7 +593,13 @@ impl Stage<'_> {
                 .record(name, Direction::In, handshake.describe_outcome());
             self.problems.push(
                 Mismatch::new(
-                    format!("{name} connects with a freshly provisioned token"),
+                    if self.tokens.contains(&Some(token.to_owned()))
+                        && self.record.seats[seat].name.contains('#')
+                    {
+                        format!("{name} connects again with its token, still valid")
+                    } else {
+                        format!("{name} connects with a freshly provisioned token")
+                    },
                     handshake.summary(),
                 )
                 .against(self.arena.judge.requirement("AUTH-001")),
@@ -544,9 +608,7 @@ impl Stage<'_> {
         };
         self.transcript
             .record(name, Direction::In, "(101 Switching Protocols)");
-        let record = &mut self.record.seats[seat];
-        record.participant_id = Some(credentials.participant_id);
-        record.joined = Some(step);
+        self.record.seats[seat].joined = Some(step);
         self.connections[seat] = Some(Connection::start(
             name.to_owned(),
             ws,
@@ -582,6 +644,48 @@ impl Stage<'_> {
                     }
                 }
             }
+        }
+        self.settle(self.room_members(room)).await;
+    }
+
+    /// Removes session `seat`'s participant through the REST API, and waits for the server to
+    /// close its connection (with whatever code it chooses).
+    async fn remove(&mut self, step: usize, seat: usize) {
+        let room = self.record.seats[seat].room;
+        self.settle(self.room_members(room)).await;
+        let (Some(room_id), Some(pid)) = (
+            self.rooms.get(room).cloned().flatten(),
+            self.record.seats[seat].participant_id.clone(),
+        ) else {
+            return;
+        };
+        let name = self.record.seats[seat].name.clone();
+        self.record.seats[seat].removed = Some(step);
+        self.transcript.record(
+            &name,
+            Direction::Note,
+            format!("(removed through the REST API: DELETE /rooms/{room_id}/participants/{pid})"),
+        );
+        if let Err(e) = self
+            .arena
+            .provisioner
+            .remove_participant(&room_id, &pid)
+            .await
+        {
+            self.problems.push(
+                Mismatch::new(
+                    format!("{name} removed through the REST API"),
+                    self.arena.redactor.redact(&e.to_string()),
+                )
+                .general(),
+            );
+        }
+        let deadline = Instant::now() + self.arena.event_timeout;
+        if let Some(connection) = self.connections[seat].as_ref() {
+            connection
+                .inbox()
+                .wait_for(deadline, |state| state.ending.as_ref().map(|_| ()))
+                .await;
         }
         self.settle(self.room_members(room)).await;
     }
