@@ -321,6 +321,10 @@ async fn fuzz_options_that_cannot_work_are_usage_errors() {
     let (status, output) = conformance(&["fuzz", "--time-limit", "0s"]).await;
     assert_eq!(status, ExitStatus::Usage, "{output}");
     assert_eq!(output.lines().count(), 1, "{output}");
+    // A time limit bounds --cases; with a time budget it would cut the budget short unsaid.
+    let (status, output) =
+        conformance(&["fuzz", "--time-budget", "20m", "--time-limit", "10m"]).await;
+    assert_eq!(status, ExitStatus::Usage, "{output}");
     // A replay file asking for an absurd frame is refused, not played.
     let dir = scratch("fuzz-absurd");
     let case = case_file(
@@ -403,6 +407,15 @@ async fn faults_are_found_at_realistic_shapes_printed_at_once_and_shrunk_within_
             .find("shrinking while it still breaks")
             .expect("shrinks");
         assert!(found < replay && replay < shrinking, "{output}");
+        // Both cases stay on disk: the one as found beside the minimal one, not overwritten.
+        let case_in = |path: &std::path::Path| -> serde_json::Value {
+            let text = std::fs::read_to_string(path)
+                .unwrap_or_else(|e| panic!("{}: {e}\n{output}", path.display()));
+            let file: serde_json::Value = serde_json::from_str(&text).expect("a JSON case file");
+            file["case"].clone()
+        };
+        let as_found = case_in(&dir.join("case-found.json"));
+        let minimal = case_in(&case_file);
         let shrunk = output
             .lines()
             .find(|l| l.contains("shrunk from"))
@@ -414,6 +427,16 @@ async fn faults_are_found_at_realistic_shapes_printed_at_once_and_shrunk_within_
             .unwrap_or_else(|| panic!("no shrink time in {shrunk:?}"));
         // A play still running when the budget runs out is abandoned.
         assert!(seconds < 3.0 + 1.0, "{shrunk}");
+        let counts: Vec<usize> = shrunk
+            .split_whitespace()
+            .filter_map(|word| word.parse().ok())
+            .collect();
+        let actions = |case: &serde_json::Value| case["actions"].as_array().expect("actions").len();
+        assert_eq!(actions(&as_found), counts[0], "{shrunk}");
+        assert_eq!(actions(&minimal), counts[1], "{shrunk}");
+        if !shrunk.contains("(0 simplifications kept)") {
+            assert_ne!(as_found, minimal, "{shrunk}");
+        }
         let replay = printed_command(&output, "the minimal case, exactly", &target.secret);
         let (status, replayed) = conformance(&refs(&replay)).await;
         assert_eq!(status, ExitStatus::NonConformant, "{replayed}");

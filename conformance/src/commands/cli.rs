@@ -549,7 +549,8 @@ pub struct FuzzArgs {
     #[arg(long, env = "CHALK_FUZZ_REPLAY", value_name = "FILE", conflicts_with_all = ["seed", "cases", "time_budget"])]
     pub replay: Option<PathBuf>,
 
-    /// Where to write the minimal failing case (default: chalk-fuzz-<seed>.json).
+    /// Where to write the minimal failing case (default: chalk-fuzz-<seed>.json); the case as
+    /// found goes beside it, as NAME-found.json.
     #[arg(long, env = "CHALK_FUZZ_CASE_FILE", value_name = "FILE")]
     pub case_file: Option<PathBuf>,
 
@@ -578,11 +579,13 @@ pub struct FuzzArgs {
     #[arg(long, env = "CHALK_FUZZ_CASE_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub case_timeout: Duration,
 
-    /// The most the whole run may take, shrinking included; no case starts after it.
-    #[arg(long, env = "CHALK_FUZZ_TIME_LIMIT", default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    /// With --cases, the most time spent playing cases: no case starts after it (shrinking has
+    /// --shrink-budget of its own).
+    #[arg(long, env = "CHALK_FUZZ_TIME_LIMIT", conflicts_with = "time_budget", default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     pub time_limit: Duration,
 
-    /// The most time spent shrinking a failure (the failure itself is printed before).
+    /// The most time spent shrinking a failure, counted from the failure (the failure itself is
+    /// printed before).
     #[arg(long, env = "CHALK_FUZZ_SHRINK_BUDGET", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     pub shrink_budget: Duration,
 

@@ -15,17 +15,18 @@
 //! Cases come from proptest strategies driven by a seeded [`TestRunner`]: case *i* of seed *N* is
 //! generated from a seed of its own, printed when it fails, so `--seed <that> --cases 1` makes
 //! the same case again. Cases run several at a time against one server, each in rooms of its
-//! own. When one fails, it is printed at once as it was found, written to the replay file, with
-//! the commands that replay it; then its value tree is shrunk (proptest's
+//! own. When one fails, the cases still running are abandoned, and it is printed at once as it
+//! was found, written to `NAME-found.json` beside the replay file, with the commands that replay
+//! it; then its value tree is shrunk (proptest's
 //! `simplify`/`complicate`) as long as the smaller case still breaks the same requirement and
 //! the shrink budget (`--shrink-budget`, time, and `--max-shrink-runs`, plays) lasts; the
-//! smallest case found is printed, written over the replay file, and replayed once more.
+//! smallest case found is printed, written to the replay file, and replayed once more.
 //! `--replay FILE` plays exactly that case again, against this server or another. With
 //! `--time-budget` cases run until that much time is spent, instead of `--cases` of them.
 //!
 //! Every wait has a deadline: the event timeout for anything owed, the quiet window at the end of
-//! a case, the case timeout for a whole case, and the time limit for the whole run (shrinking
-//! included), after which no new case starts.
+//! a case, the case timeout for a whole case, the time budget (or, with `--cases`, the time limit)
+//! after which no new case starts, and the shrink budget, counted from the failure.
 
 pub mod case;
 pub mod oracle;
@@ -395,11 +396,9 @@ impl Fuzz<'_> {
         let args = self.args;
         let seed = self.seed;
         let started = Instant::now();
-        let deadline = started
-            + args
-                .time_budget
-                .unwrap_or(args.time_limit)
-                .min(args.time_limit);
+        // The search ends at the time budget when there is one, else at the time limit;
+        // shrinking has a budget of its own, counted from the failure.
+        let deadline = started + args.time_budget.unwrap_or(args.time_limit);
         let cases = if args.time_budget.is_some() {
             usize::MAX
         } else {
@@ -435,7 +434,13 @@ impl Fuzz<'_> {
                 break;
             };
             match joined {
-                Ok(done) if done.play.failed() => failed.push(done),
+                Ok(done) if done.play.failed() => {
+                    // Printed at once: the cases still running are abandoned (their
+                    // connections dropped), not waited for.
+                    failed.push(done);
+                    running.abort_all();
+                    while running.join_next().await.is_some() {}
+                }
                 Ok(_) => {
                     passed += 1;
                     if passed % 100 == 0 {
@@ -466,8 +471,7 @@ impl Fuzz<'_> {
             ));
             return ExitStatus::Conformant;
         };
-        self.shrink_and_report(first, passed, started, deadline)
-            .await
+        self.shrink_and_report(first, passed, started).await
     }
 
     async fn shrink_and_report(
@@ -475,7 +479,6 @@ impl Fuzz<'_> {
         first: Failed,
         passed: usize,
         started: Instant,
-        deadline: Instant,
     ) -> ExitStatus {
         let console = self.console;
         let breaks = first.play.findings[0].violated().map(str::to_owned);
@@ -492,19 +495,20 @@ impl Fuzz<'_> {
             .case_file
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("chalk-fuzz-{}.json", first.seed)));
+        let found_path = as_found_path(&path);
         console.line("\nAs found (unshrunk)");
         console.line("===================");
         console.write(&self.rooms_line(&first.case));
         console.write(&first.case.listing());
         self.print_findings_only(&first.play);
         self.write_and_show_replay(
-            &path,
+            &found_path,
             first.seed,
             breaks.clone(),
             first.case.clone(),
             "the case as found",
         );
-        let shrink_until = deadline.min(Instant::now() + self.args.shrink_budget);
+        let shrink_until = Instant::now() + self.args.shrink_budget;
         console.line(&format!(
             "\n      {} action(s); shrinking while it still breaks {} (at most {} or {} plays)…",
             first.case.actions.len(),
@@ -823,9 +827,36 @@ fn quoted(value: &str) -> String {
     }
 }
 
+/// Where the case as found is written, beside the minimal case's `path`: `NAME-found.EXT`, so
+/// that shrinking never overwrites it.
+fn as_found_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "chalk-fuzz".to_owned());
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-found.{}", ext.to_string_lossy()),
+        None => format!("{stem}-found"),
+    };
+    path.with_file_name(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_case_as_found_is_written_beside_the_minimal_one() {
+        assert_eq!(
+            as_found_path(Path::new("ci/fuzz-failure.json")),
+            Path::new("ci/fuzz-failure-found.json")
+        );
+        assert_eq!(
+            as_found_path(Path::new("chalk-fuzz-7.json")),
+            Path::new("chalk-fuzz-7-found.json")
+        );
+        assert_eq!(as_found_path(Path::new("case")), Path::new("case-found"));
+    }
 
     #[test]
     fn the_first_case_of_a_seed_is_the_case_of_that_seed() {
