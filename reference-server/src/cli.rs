@@ -202,8 +202,9 @@ pub async fn run(
     if args.dev {
         announce_development(&server, &config);
     }
+    let stop = shutdown_signal();
     tracing::info!(ws = %server.ws_url(), api = %server.api_url(), "ready");
-    shutdown_signal().await;
+    stop.await;
     server.shutdown().await;
     ExitCode::SUCCESS
 }
@@ -238,24 +239,34 @@ fn announce_development(server: &Server, config: &Config) {
     );
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+/// Listens for Ctrl-C (SIGINT) and SIGTERM from the moment it is called, and resolves when one
+/// comes. Called before the "ready" line, so that a signal sent as soon as that line is seen
+/// stops the server gracefully instead of killing it with the default action.
+#[cfg(unix)]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        match (interrupt, terminate) {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {},
+                    _ = terminate.recv() => {},
+                }
             }
-            Err(_) => std::future::pending().await,
+            // No handler could be installed: Ctrl-C through tokio's own, else run until killed.
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    }
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
