@@ -90,7 +90,21 @@ fn printed_command(output: &str, heading: &str, secret: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fuzzing_the_embedded_reference_server_finds_nothing() {
-    let (status, output) = conformance(&["fuzz", "--cases", "100", "--seed", "20260101"]).await;
+    // A failing case would be written into the scratch folder, never beside the tests.
+    let dir = scratch("fuzz-embedded");
+    let case_file = dir.join("case.json");
+    let case_file = case_file.to_str().expect("a UTF-8 path");
+    let (status, output) = conformance(&[
+        "fuzz",
+        "--cases",
+        "100",
+        "--seed",
+        "20260101",
+        "--case-file",
+        case_file,
+    ])
+    .await;
+    let _ = std::fs::remove_dir_all(dir);
     assert_eq!(status, ExitStatus::Conformant, "{output}");
     assert!(output.contains("(embedded reference server)"), "{output}");
     assert!(
@@ -110,8 +124,21 @@ async fn allowed_choices_pass_when_their_extensions_are_not_declared() {
         Fault::NoHandEvents,
     ])
     .await;
-    let args = target.fuzz(&[], &["--cases", "60", "--seed", "7"]);
+    let dir = scratch("fuzz-allowed");
+    let case_file = dir.join("case.json");
+    let args = target.fuzz(
+        &[],
+        &[
+            "--cases",
+            "60",
+            "--seed",
+            "7",
+            "--case-file",
+            case_file.to_str().expect("a UTF-8 path"),
+        ],
+    );
     let (status, output) = conformance(&refs(&args)).await;
+    let _ = std::fs::remove_dir_all(dir);
     assert_eq!(status, ExitStatus::Conformant, "{output}");
     assert!(output.contains("declared:     no extension"), "{output}");
     target.server.shutdown().await;
@@ -345,6 +372,8 @@ async fn fuzz_options_that_cannot_work_are_usage_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realistic_shapes_pass_against_the_reference_server_until_the_time_budget_is_spent() {
     let started = std::time::Instant::now();
+    let dir = scratch("fuzz-realistic");
+    let case_file = dir.join("case.json");
     let (status, output) = conformance(&[
         "fuzz",
         "--scale",
@@ -353,8 +382,11 @@ async fn realistic_shapes_pass_against_the_reference_server_until_the_time_budge
         "4s",
         "--seed",
         "20261206",
+        "--case-file",
+        case_file.to_str().expect("a UTF-8 path"),
     ])
     .await;
+    let _ = std::fs::remove_dir_all(dir);
     assert_eq!(status, ExitStatus::Conformant, "{output}");
     assert!(
         output.contains("48 participants in 4 rooms, up to 192 actions after most join"),
@@ -560,11 +592,24 @@ async fn removals_through_rest_are_departures_and_are_never_rejoined() {
     .await;
     assert_eq!(status, ExitStatus::Conformant, "{output}");
     assert!(output.contains("removals through the REST API"), "{output}");
+    assert!(
+        !output.contains(&key),
+        "the API key is never shown: {output}"
+    );
     // The removal applied (the server closed A, and B heard of it: the case passes); A, removed,
     // does not join again, nor send anything.
     assert!(
         output.contains("Did nothing (could not apply then): 5, 6\n"),
         "{output}"
+    );
+    // Without close-codes declared, the page does not say what a removal does to the
+    // connection: the same case passes, and nothing waits for a close.
+    let (status, output) =
+        conformance(&refs(&with_rest(&target, &key, &[], &["--replay", case]))).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    assert!(
+        !output.contains(&key),
+        "the API key is never shown: {output}"
     );
     // Without a REST API the removal is not done, and A stays.
     let (status, output) =
@@ -587,10 +632,23 @@ async fn removals_through_rest_are_departures_and_are_never_rejoined() {
         &target,
         &key,
         KNOWN_EXTENSIONS,
-        &["--scale", "3", "--cases", "12", "--seed", "7"],
+        &[
+            "--scale",
+            "3",
+            "--cases",
+            "12",
+            "--seed",
+            "7",
+            "--case-file",
+            dir.join("generated.json").to_str().expect("a UTF-8 path"),
+        ],
     );
     let (status, output) = conformance(&refs(&args)).await;
     assert_eq!(status, ExitStatus::Conformant, "{output}");
+    assert!(
+        !output.contains(&key),
+        "the API key is never shown: {output}"
+    );
     target.server.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }

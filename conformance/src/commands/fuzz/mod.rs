@@ -264,7 +264,7 @@ fn arena(
         provisioner.participants = ParticipantSource::Mint(Arc::clone(minter));
     }
     let declared: BTreeSet<String> = config.declared.clone().unwrap_or_default();
-    Ok(Arena::new(
+    let mut arena = Arena::new(
         deployment.target().clone(),
         deployment.connector().clone(),
         provisioner,
@@ -274,7 +274,11 @@ fn arena(
         Declared::from_names(&declared),
         (args.event_timeout, args.quiet_window, args.case_timeout),
         run_id(RUN_ID_PREFIX),
-    ))
+    );
+    if config.without.contains("participant-removal") {
+        arena.removals = false;
+    }
+    Ok(arena)
 }
 
 /// A seed of its own for a run without `--seed` (printed, so the run can be repeated).
@@ -352,8 +356,10 @@ impl Fuzz<'_> {
         ));
         console.line(&format!(
             "departures:   client closes (1000, 1001, 4000, no code), drops, rejoins{}",
-            if arena.provisioner.rest.is_some() {
+            if arena.removals {
                 ", removals through the REST API"
+            } else if arena.provisioner.rest.is_some() {
+                "; no removals through the REST API (--without participant-removal)"
             } else {
                 "; no removals through the REST API (the run has none: give --api-url and --api-key)"
             }
@@ -388,8 +394,7 @@ impl Fuzz<'_> {
 
     /// The shape of the run's cases.
     fn shape(&self) -> Shape {
-        Shape::scaled(self.args.scale, self.args.max_actions)
-            .with_removals(self.arena.provisioner.rest.is_some())
+        Shape::scaled(self.args.scale, self.args.max_actions).with_removals(self.arena.removals)
     }
 
     async fn campaign(&self) -> ExitStatus {

@@ -46,6 +46,9 @@ use crate::suite::failure::{Failure, Mismatch};
 /// A step that never comes: "still there at the end".
 pub const NEVER: usize = usize::MAX;
 
+/// The close code close-codes promises to a connection whose participant was removed (AUTH-021).
+const REMOVED_CLOSE_CODE: u16 = 4003;
+
 /// The extensions that change what a case owes, as declared by the server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Declared {
@@ -214,7 +217,10 @@ struct Window {
 }
 
 impl SeatRecord {
-    fn window(&self) -> Option<Window> {
+    /// The seat's window. `removal_closes`: the server promised (close-codes) that a removal
+    /// closes the connection; without that promise a removed seat may still hear the room until
+    /// the case ends, and its departure may or may not be announced.
+    fn window(&self, removal_closes: bool) -> Option<Window> {
         let join = self.joined?;
         let window = if let Some((step, _)) = self.left {
             Window {
@@ -227,7 +233,7 @@ impl SeatRecord {
             Window {
                 join,
                 out: step,
-                end: step,
+                end: if removal_closes { step } else { usize::MAX },
                 ended: true,
             }
         } else if let Some(noticed) = self.closed_by_server {
@@ -341,7 +347,10 @@ impl Record {
         else {
             return Need::Never;
         };
-        let (Some(sw), Some(rw)) = (sender.window(), seat.window()) else {
+        let (Some(sw), Some(rw)) = (
+            sender.window(self.declared.close_codes),
+            seat.window(self.declared.close_codes),
+        ) else {
             return Need::Never;
         };
         if sender.room != seat.room {
@@ -394,7 +403,10 @@ impl Record {
     /// Whether `observer` must hear of `subject`'s arrival (`Must`), may (`May`), or must not.
     fn joined_need(&self, observer: usize, subject: usize) -> Need {
         let (o, s) = (&self.seats[observer], &self.seats[subject]);
-        let (Some(ow), Some(sw)) = (o.window(), s.window()) else {
+        let (Some(ow), Some(sw)) = (
+            o.window(self.declared.close_codes),
+            s.window(self.declared.close_codes),
+        ) else {
             return Need::Never;
         };
         if o.room != s.room {
@@ -413,7 +425,10 @@ impl Record {
     /// Whether `observer` must hear of `subject`'s departure.
     fn left_need(&self, observer: usize, subject: usize) -> Need {
         let (o, s) = (&self.seats[observer], &self.seats[subject]);
-        let (Some(ow), Some(sw)) = (o.window(), s.window()) else {
+        let (Some(ow), Some(sw)) = (
+            o.window(self.declared.close_codes),
+            s.window(self.declared.close_codes),
+        ) else {
             return Need::Never;
         };
         if o.room != s.room || !sw.ended {
@@ -429,7 +444,10 @@ impl Record {
     /// The hand events (`true`: raised) `observer` must or may get about `subject`, in order.
     fn hand_needs(&self, observer: usize, subject: usize) -> Vec<(bool, Need)> {
         let (o, s) = (&self.seats[observer], &self.seats[subject]);
-        let (Some(ow), Some(sw)) = (o.window(), s.window()) else {
+        let (Some(ow), Some(sw)) = (
+            o.window(self.declared.close_codes),
+            s.window(self.declared.close_codes),
+        ) else {
             return Vec::new();
         };
         if o.room != s.room {
@@ -460,7 +478,7 @@ impl Record {
             return owed;
         }
         let record = &self.seats[seat];
-        let Some(window) = record.window() else {
+        let Some(window) = record.window(self.declared.close_codes) else {
             return owed;
         };
         for (step, input) in &record.bad_inputs {
@@ -488,7 +506,10 @@ impl Record {
     /// How many `pong` events `seat` is owed.
     fn pongs_owed(&self, seat: usize) -> usize {
         let record = &self.seats[seat];
-        match (self.declared.pong_event, record.window()) {
+        match (
+            self.declared.pong_event,
+            record.window(self.declared.close_codes),
+        ) {
             (true, Some(window)) => record.pings.iter().filter(|s| **s < window.out).count(),
             _ => 0,
         }
@@ -543,7 +564,7 @@ fn error_codes(frames: &[Received]) -> BTreeMap<&str, usize> {
 /// that has not arrived. Used while playing, to settle without sleeping.
 pub fn outstanding(record: &Record, seat: usize, frames: &[Received]) -> Option<String> {
     let me = record.seats.get(seat)?;
-    me.window()?;
+    me.window(record.declared.close_codes)?;
     let received = chat_messages(frames);
     let mut owed: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for chat in &record.chats {
@@ -692,14 +713,23 @@ fn check_connections(record: &Record, findings: &mut Vec<Found>) {
                     .map_or("no Close frame came back".to_owned(), Ending::describe),
             ));
         }
-        if seat.removed.is_some() && seat.ending.is_none() && d.close_codes {
-            findings.push(found(
-                "AUTH-021",
-                format!(
-                    "{name}'s connection closed by the server once removed through the REST API"
-                ),
-                "it stayed open",
-            ));
+        if seat.removed.is_some() && d.close_codes {
+            let code = match &seat.ending {
+                Some(Ending::CloseFrame { code, .. }) => *code,
+                _ => None,
+            };
+            if code != Some(REMOVED_CLOSE_CODE) {
+                findings.push(found(
+                    "AUTH-021",
+                    format!(
+                        "{name}'s connection closed by the server with {REMOVED_CLOSE_CODE} once \
+                         removed through the REST API"
+                    ),
+                    seat.ending
+                        .as_ref()
+                        .map_or("it stayed open".to_owned(), Ending::describe),
+                ));
+            }
         }
         let must_close = seat
             .bad_inputs
@@ -1139,6 +1169,8 @@ fn check_presence(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &
                 .filter(|(_, n)| **n == Need::Must)
                 .map(|(s, _)| &record.seats[*s])
                 .map(|s| match (s.left, s.ending.as_ref()) {
+                    // Only owed under close-codes, whose AUTH-021 promises it.
+                    _ if s.removed.is_some() => "AUTH-021",
                     (Some((_, how)), _) if how.sends_close_frame() => "PRES-004",
                     (None, Some(Ending::CloseFrame { .. })) => "PRES-004",
                     _ => "PRES-005",
@@ -1216,7 +1248,7 @@ fn check_presence(record: &Record, elsewhere: &dyn Fn(&str) -> bool, findings: &
 fn check_extensions(record: &Record, findings: &mut Vec<Found>) {
     let d = record.declared;
     for (i, seat) in record.seats.iter().enumerate() {
-        let Some(window) = seat.window() else {
+        let Some(window) = seat.window(d.close_codes) else {
             continue;
         };
         let name = seat.label();
@@ -1687,7 +1719,20 @@ mod tests {
     }
 
     #[test]
-    fn a_removal_is_a_departure_whatever_the_close_code() {
+    fn a_removal_is_judged_by_what_close_codes_promises() {
+        let closed = |code| {
+            Some(Ending::CloseFrame {
+                code: Some(code),
+                reason: String::new(),
+                at: std::time::Duration::ZERO,
+            })
+        };
+        let told = || {
+            vec![frame(
+                "participant.left",
+                serde_json::json!({ "id": "p_A" }),
+            )]
+        };
         let mut record = Record {
             seats: vec![seat("A", 0, 0), seat("B", 0, 1)],
             steps: 3,
@@ -1702,30 +1747,37 @@ mod tests {
             "participant.joined",
             serde_json::json!({ "id": "p_B" }),
         )];
-        record.seats[0].ending = Some(Ending::CloseFrame {
-            code: Some(4999),
-            reason: String::new(),
-            at: std::time::Duration::ZERO,
-        });
+        record.seats[0].ending = closed(4003);
         assert_eq!(record.left_need(1, 0), Need::Must);
-        record.seats[1].frames = vec![frame(
-            "participant.left",
-            serde_json::json!({ "id": "p_A" }),
-        )];
+        record.seats[1].frames = told();
         assert!(violated(&record).is_empty(), "{:?}", violated(&record));
+        // Another close code than the one close-codes promises.
+        record.seats[0].ending = closed(4999);
+        assert_eq!(violated(&record), ["AUTH-021"]);
+        record.seats[0].ending = closed(4003);
         // The others not told.
         record.seats[1].frames.clear();
-        assert_eq!(violated(&record), ["PRES-004"]);
+        assert_eq!(violated(&record), ["AUTH-021"]);
         // Told twice.
-        record.seats[1].frames =
-            vec![frame("participant.left", serde_json::json!({ "id": "p_A" })); 2];
+        record.seats[1].frames = [told(), told()].concat();
         assert_eq!(violated(&record), ["PRES-006"]);
-        // Still open after the removal, under close-codes.
-        record.seats[1].frames = vec![frame(
-            "participant.left",
-            serde_json::json!({ "id": "p_A" }),
-        )];
+        // Still open after the removal.
+        record.seats[1].frames = told();
         record.seats[0].ending = None;
         assert_eq!(violated(&record), ["AUTH-021"]);
+
+        // Without close-codes the page does not say what a removal does to an open connection:
+        // left open, closed with any code, announced or not, all pass; twice still does not.
+        record.declared.close_codes = false;
+        assert_eq!(record.left_need(1, 0), Need::May);
+        for ending in [None, closed(4999), closed(1000)] {
+            record.seats[0].ending = ending;
+            for frames in [Vec::new(), told()] {
+                record.seats[1].frames = frames;
+                assert!(violated(&record).is_empty(), "{:?}", violated(&record));
+            }
+        }
+        record.seats[1].frames = [told(), told()].concat();
+        assert_eq!(violated(&record), ["PRES-006"]);
     }
 }

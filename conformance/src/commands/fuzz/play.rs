@@ -35,6 +35,9 @@ use crate::driver::transcript::{Direction, Transcript};
 use crate::driver::transport::{Connector, Target};
 use crate::suite::failure::{Failure, Mismatch};
 
+/// How long a refused rejoin waits before it is tried again.
+const REJOIN_RETRY: Duration = Duration::from_millis(100);
+
 /// Everything the cases of one run share.
 #[derive(Debug)]
 pub struct Arena {
@@ -58,6 +61,9 @@ pub struct Arena {
     pub quiet_window: Duration,
     /// The most one case may take.
     pub case_timeout: Duration,
+    /// Whether participants are removed through the REST API: the run has one, and the user
+    /// did not say `--without participant-removal`.
+    pub removals: bool,
     /// Prefixes everything the run creates.
     pub run_id: String,
     /// Numbers the plays of the run.
@@ -81,6 +87,7 @@ impl Arena {
         run_id: String,
     ) -> Self {
         let (event_timeout, quiet_window, case_timeout) = timeouts;
+        let removals = provisioner.rest.is_some();
         Self {
             target,
             connector,
@@ -92,6 +99,7 @@ impl Arena {
             event_timeout,
             quiet_window,
             case_timeout,
+            removals,
             run_id,
             plays: AtomicUsize::new(0),
             participants: Mutex::new(HashSet::new()),
@@ -429,13 +437,7 @@ impl Stage<'_> {
                 true
             }
             _ if !self.live(seat) => false,
-            Action::Remove { .. } => {
-                if self.arena.provisioner.rest.is_none() {
-                    return false;
-                }
-                self.remove(step, seat).await;
-                true
-            }
+            Action::Remove { .. } => self.arena.removals && self.remove(step, seat).await,
             Action::Leave { how, .. } => {
                 self.leave(step, seat, *how).await;
                 true
@@ -579,13 +581,25 @@ impl Stage<'_> {
         let name = self.record.seats[seat].name.clone();
         let name = name.as_str();
         let request = self.arena.request(token);
-        let (handshake, ws) = handshake::open(
-            &self.arena.connector,
-            &self.arena.target,
-            &request,
-            self.arena.event_timeout,
-        )
-        .await;
+        // A rejoin may come before the server has noticed the old session's end (a dropped
+        // connection with nobody left in the room to wait on): a server that still counts it may
+        // refuse a second connection (the page leaves that open), so a refused rejoin is tried
+        // again until the event timeout; only a refusal then is a finding.
+        let rejoin = self.record.seats[seat].name.contains('#');
+        let deadline = Instant::now() + self.arena.event_timeout;
+        let (handshake, ws) = loop {
+            let (handshake, ws) = handshake::open(
+                &self.arena.connector,
+                &self.arena.target,
+                &request,
+                self.arena.event_timeout,
+            )
+            .await;
+            if ws.is_some() || !rejoin || Instant::now() + REJOIN_RETRY >= deadline {
+                break (handshake, ws);
+            }
+            tokio::time::sleep(REJOIN_RETRY).await;
+        };
         let Some(ws) = ws else {
             self.transcript
                 .record(name, Direction::Out, handshake.describe_request());
@@ -648,19 +662,20 @@ impl Stage<'_> {
         self.settle(self.room_members(room)).await;
     }
 
-    /// Removes session `seat`'s participant through the REST API, and waits for the server to
-    /// close its connection (with whatever code it chooses).
-    async fn remove(&mut self, step: usize, seat: usize) {
+    /// Removes session `seat`'s participant through the REST API; whether it was removed (a
+    /// refused DELETE is a problem of its own, and the step did nothing). Under close-codes the
+    /// server promises to close the connection (4003): that close is waited for. Without it the
+    /// page does not say what a removal does to an open connection, so nothing is waited for.
+    async fn remove(&mut self, step: usize, seat: usize) -> bool {
         let room = self.record.seats[seat].room;
         self.settle(self.room_members(room)).await;
         let (Some(room_id), Some(pid)) = (
             self.rooms.get(room).cloned().flatten(),
             self.record.seats[seat].participant_id.clone(),
         ) else {
-            return;
+            return false;
         };
         let name = self.record.seats[seat].name.clone();
-        self.record.seats[seat].removed = Some(step);
         self.transcript.record(
             &name,
             Direction::Note,
@@ -679,15 +694,20 @@ impl Stage<'_> {
                 )
                 .general(),
             );
+            return false;
         }
-        let deadline = Instant::now() + self.arena.event_timeout;
-        if let Some(connection) = self.connections[seat].as_ref() {
-            connection
-                .inbox()
-                .wait_for(deadline, |state| state.ending.as_ref().map(|_| ()))
-                .await;
+        self.record.seats[seat].removed = Some(step);
+        if self.arena.declared.close_codes {
+            let deadline = Instant::now() + self.arena.event_timeout;
+            if let Some(connection) = self.connections[seat].as_ref() {
+                connection
+                    .inbox()
+                    .wait_for(deadline, |state| state.ending.as_ref().map(|_| ()))
+                    .await;
+            }
+            self.settle(self.room_members(room)).await;
         }
-        self.settle(self.room_members(room)).await;
+        true
     }
 
     async fn garbage(&mut self, step: usize, seat: usize, garbage: &Garbage) {
