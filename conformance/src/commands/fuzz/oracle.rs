@@ -158,6 +158,10 @@ pub struct SentHand {
     pub from: usize,
     /// Raise (or lower).
     pub raise: bool,
+    /// Whether the hand before it was known: not for the first raise or lower of a rejoined
+    /// session, whose hand the server may have kept from the earlier one (then the event is
+    /// allowed, not owed).
+    pub certain: bool,
     /// Whether it changed the hand.
     pub changed: bool,
 }
@@ -460,7 +464,7 @@ impl Record {
                 let present = ow.join < h.step || observer == subject;
                 let need = if !present || h.step > ow.end {
                     Need::Never
-                } else if h.step < ow.out && h.step < sw.out {
+                } else if h.step < ow.out && h.step < sw.out && h.certain {
                     Need::Must
                 } else {
                     Need::May
@@ -1716,6 +1720,46 @@ mod tests {
         record.seats[1].frames.clear();
         record.seats[0].frames = vec![joined(), left(), left(), joined(), message("p_B", "back")];
         assert_eq!(violated(&record), ["PRES-006"]);
+    }
+
+    #[test]
+    fn the_first_hand_change_of_a_rejoined_session_is_allowed_not_owed() {
+        let mut record = Record {
+            seats: vec![seat("A", 0, 0), seat("B", 0, 1)],
+            steps: 3,
+            declared: Declared {
+                hand_events: true,
+                ..Declared::default()
+            },
+            hands: vec![SentHand {
+                step: 2,
+                from: 0,
+                raise: true,
+                changed: true,
+                certain: true,
+            }],
+            ..Record::default()
+        };
+        record.seats[0].frames = vec![frame(
+            "participant.joined",
+            serde_json::json!({ "id": "p_B" }),
+        )];
+        let raised = frame(
+            "hand.raised",
+            serde_json::json!({ "participant_id": "p_A" }),
+        );
+        // A known change is owed to everyone in the room, the raiser included.
+        assert_eq!(violated(&record), ["HAND-003", "HAND-003"]);
+        record.seats[0].frames.push(raised.clone());
+        record.seats[1].frames = vec![raised.clone()];
+        assert!(violated(&record).is_empty(), "{:?}", violated(&record));
+        // After a rejoin the server may have kept the hand: the event may or may not come.
+        record.hands[0].certain = false;
+        record.seats[0].frames.pop();
+        for frames in [Vec::new(), vec![raised]] {
+            record.seats[1].frames = frames;
+            assert!(violated(&record).is_empty(), "{:?}", violated(&record));
+        }
     }
 
     #[test]

@@ -215,7 +215,7 @@ pub async fn play(arena: &Arena, case: &Case) -> Play {
             steps: case.actions.len(),
             ..Record::default()
         },
-        hands: vec![false; case.seats()],
+        hands: vec![Some(false); case.seats()],
         session: (0..case.seats()).collect(),
         tokens: vec![None; case.seats()],
         effective: Vec::with_capacity(case.actions.len()),
@@ -268,8 +268,9 @@ struct Stage<'a> {
     rooms: Vec<Option<String>>,
     connections: Vec<Option<Connection>>,
     record: Record,
-    /// Each session's hand, as the model has it.
-    hands: Vec<bool>,
+    /// Each session's hand, as the model has it; `None` until a rejoined session first raises
+    /// or lowers it (the page does not say whether a hand outlives a connection).
+    hands: Vec<Option<bool>>,
     /// Each seat's current session (an index of `record.seats` and `connections`): the seat's
     /// own index until it joins again.
     session: Vec<usize>,
@@ -431,7 +432,7 @@ impl Stage<'_> {
                 };
                 self.record.seats.push(record);
                 self.connections.push(None);
-                self.hands.push(false);
+                self.hands.push(None);
                 self.session[place] = self.record.seats.len() - 1;
                 self.join(step, place).await;
                 true
@@ -480,9 +481,10 @@ impl Stage<'_> {
                     step,
                     from: seat,
                     raise: *raise,
-                    changed: self.hands[seat] != *raise,
+                    changed: self.hands[seat] != Some(*raise),
+                    certain: self.hands[seat].is_some(),
                 });
-                self.hands[seat] = *raise;
+                self.hands[seat] = Some(*raise);
                 self.record.seats[seat].last_event = Some((step, event));
                 self.send_text(seat, &frame).await;
                 self.after(step, seat, false).await;
