@@ -37,6 +37,7 @@ pub fn app(hub: Arc<Hub>) -> Router {
         );
     Router::new()
         .route("/healthz", get(rest::health))
+        .route("/metrics", get(rest::metrics))
         .nest("/api/v1", api)
         .fallback(rest::not_found)
         .layer(DefaultBodyLimit::max(MAX_REST_BODY_BYTES))

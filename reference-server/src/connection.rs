@@ -8,6 +8,7 @@ use axum::extract::ws::Utf8Bytes;
 use tokio::sync::Notify;
 
 use crate::close::CloseReason;
+use crate::metrics::Traffic;
 use crate::outbound;
 
 /// Id of one WebSocket connection, unique in the process.
@@ -18,18 +19,25 @@ pub type ConnId = u64;
 pub struct Connection {
     id: ConnId,
     outbound: outbound::Sender,
+    traffic: Traffic,
     close_reason: OnceLock<CloseReason>,
     close_requested: Notify,
 }
 
 impl Connection {
-    /// A new handle and the receiving end of its bounded outbound queue.
+    /// A new handle and the receiving end of its bounded outbound queue, counted nowhere.
     pub fn new(queue: usize) -> (Arc<Connection>, outbound::Receiver) {
+        Connection::with_traffic(queue, Traffic::default())
+    }
+
+    /// A new handle whose frames are counted in `traffic` (the node's metrics).
+    pub fn with_traffic(queue: usize, traffic: Traffic) -> (Arc<Connection>, outbound::Receiver) {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let (outbound, rx) = outbound::queue(queue);
         let conn = Connection {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             outbound,
+            traffic,
             close_reason: OnceLock::new(),
             close_requested: Notify::new(),
         };
@@ -44,7 +52,10 @@ impl Connection {
     /// Queues a frame without waiting. A full queue closes the connection as a slow consumer.
     pub fn send(&self, frame: Utf8Bytes) {
         if self.outbound.try_send(frame).is_err() {
+            self.traffic.drops.inc();
             self.close(CloseReason::SlowConsumer);
+        } else {
+            self.traffic.deliveries.inc();
         }
     }
 

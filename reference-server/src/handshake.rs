@@ -38,13 +38,22 @@ pub async fn upgrade(
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let query = query
-        .map(|Query(pairs)| pairs)
-        .map_err(|_| ApiError::MalformedUpgrade)?;
-    let peer = peer.ok().map(|ConnectInfo(addr)| addr.ip());
-    let admission = hub.admit(&headers, &query, peer)?;
-    let ws = ws.map_err(|_| ApiError::MalformedUpgrade)?;
-    Ok(hub.accept(ws, admission))
+    let admitted = (|| {
+        let query = query
+            .map(|Query(pairs)| pairs)
+            .map_err(|_| ApiError::MalformedUpgrade)?;
+        let peer = peer.ok().map(|ConnectInfo(addr)| addr.ip());
+        let admission = hub.admit(&headers, &query, peer)?;
+        let ws = ws.map_err(|_| ApiError::MalformedUpgrade)?;
+        Ok((ws, admission))
+    })();
+    match admitted {
+        Ok((ws, admission)) => Ok(hub.accept(ws, admission)),
+        Err(error) => {
+            hub.metrics.refused(&error);
+            Err(error)
+        }
+    }
 }
 
 /// A handshake that passed every check.
@@ -128,7 +137,8 @@ impl Hub {
     ) -> impl Future<Output = ()> + Send {
         use futures_util::future::Either;
         let close_timeout = self.limits.close_timeout;
-        let (conn, outbound) = Connection::new(self.limits.outbound_queue);
+        let (conn, outbound) =
+            Connection::with_traffic(self.limits.outbound_queue, self.metrics.traffic());
         let Some(registration) = self.sessions.register(&conn) else {
             return Either::Left(close_immediately(
                 socket,

@@ -10,6 +10,7 @@ use crate::capacity::Capacity;
 use crate::config::{Config, DEFAULT_TENANT, Limits, MIN_API_KEY_BYTES, Secret};
 use crate::error::StartError;
 use crate::frames::FrameAdapter;
+use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
 use crate::rooms::Rooms;
 use crate::seams::Seams;
@@ -34,6 +35,8 @@ pub struct Hub {
     pub capacity: Arc<Capacity>,
     /// The adapter around each session's frames, if one is installed.
     pub frames: Option<Arc<dyn FrameAdapter>>,
+    /// What `GET /metrics` shows.
+    pub metrics: Metrics,
     /// API keys and the tenant each belongs to.
     api_keys: Vec<(Secret, String)>,
 }
@@ -87,6 +90,7 @@ impl Hub {
             sessions: Arc::new(SessionTracker::default()),
             capacity: Arc::new(Capacity::new(&config.limits)),
             frames: seams.frames.take(),
+            metrics: Metrics::new(),
             api_keys,
         })
     }

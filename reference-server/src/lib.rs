@@ -17,7 +17,8 @@
 //! - start and stop: [`server`] (binding, serving, draining), [`cli`] (the command line every
 //!   binary of the server shares), [`config`], [`tls`];
 //! - HTTP: [`app`] (the route table), [`hub`] (the state the handlers share), [`handshake`]
-//!   and [`rest`] (handlers), [`error`] (refusals become responses);
+//!   and [`rest`] (handlers), [`error`] (refusals become responses), [`metrics`] (`GET
+//!   /metrics`);
 //! - admission: [`admission`] (token, origin and subprotocol), [`auth`] (tokens), [`origin`],
 //!   [`capacity`] (connection caps);
 //! - one socket: [`session`] (its loop), [`connection`] (its handle) and [`outbound`] (its
@@ -44,6 +45,7 @@ pub mod events;
 pub mod frames;
 pub mod handshake;
 pub mod hub;
+pub mod metrics;
 pub mod origin;
 pub mod outbound;
 pub mod protocol;

@@ -105,6 +105,20 @@ pub async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// `GET /metrics`: the node's metrics in the Prometheus text format ([`crate::metrics`]).
+/// Like `/healthz` it needs no API key and shows no secret: counts only.
+pub async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
+    let text = hub.metrics.render(hub.sessions.live(), hub.rooms.count());
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+        )],
+        text,
+    )
+        .into_response()
+}
+
 /// Any other path.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("not found")

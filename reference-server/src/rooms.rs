@@ -622,6 +622,11 @@ impl Rooms {
         Arc::new(Room::new(key, name, persistent, self.events.clone()))
     }
 
+    /// How many rooms are held.
+    pub fn count(&self) -> usize {
+        self.read().len()
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<RoomKey, Arc<Room>>> {
         self.map.read().unwrap_or_else(PoisonError::into_inner)
     }

@@ -408,3 +408,61 @@ async fn participant_creation_response_is_not_cacheable() {
     assert_eq!(answer.json["participant"]["role"], "participant");
     assert_eq!(answer.headers["cache-control"], "no-store");
 }
+
+/// The value of the sample `name` (labels included) in a `/metrics` exposition.
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {name} in:\n{text}"))
+}
+
+#[tokio::test]
+async fn metrics_count_connections_deliveries_and_refusals_without_a_secret() {
+    let t = TestServer::start().await;
+    let url = t.server.api_url().replace("/api/v1", "/metrics");
+    let scrape = || async {
+        let response = support::http_client().get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "{content_type}"
+        );
+        response.text().await.unwrap()
+    };
+    let before = scrape().await;
+    assert_eq!(sample(&before, "chalk_connections"), 0.0);
+    let room = unique("room");
+    let mut alice = t.join(&room, "alice").await;
+    let mut bob = t.join(&room, "bob").await;
+    alice.expect_event("participant.joined").await;
+    bob.chat("hello").await;
+    alice.wait_for("chat.message").await;
+    // A forged token, refused before 101; the token itself never shows.
+    let forged = format!("{}x", t.token(&room, "mallory"));
+    t.expect_refusal(t.request(&forged), 401, "invalid or missing token")
+        .await;
+    let during = scrape().await;
+    assert_eq!(sample(&during, "chalk_connections"), 2.0, "{during}");
+    assert!(sample(&during, "chalk_rooms") >= 1.0, "{during}");
+    // room.state twice, joined, and the chat to both: at least five frames.
+    assert!(sample(&during, "chalk_deliveries_total") >= 5.0, "{during}");
+    assert_eq!(
+        sample(&during, r#"chalk_refusals_total{reason="invalid_token"}"#),
+        1.0,
+        "{during}"
+    );
+    assert_eq!(sample(&during, "chalk_outbound_drops_total"), 0.0);
+    assert!(
+        !during.contains(&forged) && !during.contains("mallory"),
+        "{during}"
+    );
+    let key = t.config.api_key().unwrap_or_default().to_owned();
+    assert!(key.is_empty() || !during.contains(&key), "{during}");
+    alice.close().await;
+    bob.close().await;
+}
