@@ -481,3 +481,69 @@ async fn a_refusal_is_not_credited_when_its_positive_control_is_refused_too() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_server_reached_by_two_urls_is_a_deployment_of_two_nodes_that_passes() {
+    // A single node reached by two URLs is a valid deployment: every scenario's participants
+    // are spread over the two "nodes", and its REST calls over their two APIs.
+    let reference = Reference::start(Config::ephemeral()).await;
+    let (ws, api) = (reference.server.ws_url(), reference.server.api_url());
+    let mut args = reference.rest_args();
+    args.extend(["--url".into(), ws.clone(), "--api-url".into(), api.clone()]);
+    let report = chalk_tests::scratch("two-nodes").join("report.html");
+    args.extend(["--report".into(), report.display().to_string()]);
+    let (status, output) = conformance(&refs(&args)).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    let counts = closing_counts(&output);
+    assert!(counts.passed >= 123, "{output}");
+    assert_eq!(
+        (counts.failed, counts.skipped, counts.not_declared),
+        (0, other_origin_mode(&output), 0),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!(
+            "nodes:        node1 {ws}\n              node2 {ws}\n"
+        )),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("REST API of each node ({api}, {api})")),
+        "{output}"
+    );
+    // Each participant's upgrade says which node it reached, and the REST calls say which
+    // node's API they went through.
+    let html = std::fs::read_to_string(&report).unwrap();
+    for seen in [
+        "reached node1 at ",
+        "reached node2 at ",
+        "connecting to node2 (through node1&#39;s REST API)",
+        "(through node2&#39;s REST API)",
+    ] {
+        assert!(html.contains(seen), "the report lacks {seen:?}");
+    }
+    assert!(!output.contains(&reference.secret) && !output.contains(&reference.api_key));
+    reference.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_url_count_that_is_neither_one_nor_one_per_node_is_a_usage_error() {
+    let (status, output) = conformance(&[
+        "--url",
+        "ws://127.0.0.1:9/ws,ws://127.0.0.1:10/ws,ws://127.0.0.1:11/ws",
+        "--api-url",
+        "http://127.0.0.1:9/api/v1",
+        "--api-url",
+        "http://127.0.0.1:10/api/v1",
+        "--api-key",
+        "a-key-that-must-not-show",
+    ])
+    .await;
+    assert_eq!(status, ExitStatus::Usage, "{output}");
+    assert_eq!(output.lines().count(), 1, "{output}");
+    assert!(
+        output.contains("--api-url given 2 times for 3 --url"),
+        "{output}"
+    );
+    assert!(!output.contains("a-key-that-must-not-show"), "{output}");
+}

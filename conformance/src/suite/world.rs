@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::contract::catalogue::Catalogue;
 use crate::contract::judge::{FrameJudge, RequirementRef};
 use crate::driver::connection::{Connection, Ending, Received};
-use crate::driver::deployment::OriginMode;
+use crate::driver::deployment::{Node, OriginMode};
 use crate::driver::handshake::{self, Extras, Handshake, TokenChannel, UpgradeRequest};
 use crate::driver::provision::{Credentials, Provisioner};
 use crate::driver::redact::Redactor;
@@ -62,8 +62,11 @@ pub const QUIET_PERIOD: Duration = Duration::from_millis(200);
 /// Everything a scenario needs from its run.
 #[derive(Debug)]
 pub struct RunContext {
-    /// The WebSocket endpoint.
+    /// The WebSocket endpoint of the first node (the preflight's).
     pub target: Target,
+    /// Every node of the deployment, in order (never empty); the scenarios' participants are
+    /// spread over them ([`Scene::provision`]).
+    pub nodes: Vec<Node>,
     /// Opens connections to it.
     pub connector: Connector,
     /// Makes rooms, participants and recordings.
@@ -98,6 +101,16 @@ impl RunContext {
     /// The catalogue entry `id` as a failure names it.
     pub fn requirement(&self, id: &str) -> RequirementRef {
         RequirementRef::lookup(&self.catalogue, id, "(not in the catalogue)")
+    }
+
+    /// Whether the deployment has several nodes.
+    pub fn several_nodes(&self) -> bool {
+        self.nodes.len() > 1
+    }
+
+    /// The node at `index`, counted modulo the nodes.
+    fn node(&self, index: usize) -> &Node {
+        &self.nodes[index % self.nodes.len().max(1)]
     }
 }
 
@@ -172,6 +185,8 @@ pub struct Participant {
     pub room: RoomKey,
     /// Its token and identity.
     pub credentials: Credentials,
+    /// The node it connects to (index in [`RunContext::nodes`]).
+    pub node: usize,
     /// Its connections, oldest first.
     pub connections: Vec<Connection>,
 }
@@ -232,6 +247,8 @@ impl ChalkWorld {
             deadline_extra: Duration::ZERO,
             found: std::sync::Mutex::default(),
             minted_rooms: false,
+            introduced: 0,
+            room_calls: 0,
         });
     }
 
@@ -311,6 +328,10 @@ pub struct Scene {
     found: std::sync::Mutex<Vec<Found>>,
     /// Whether the scenario chooses its room ids and mints every token itself.
     minted_rooms: bool,
+    /// How many participants the scenario has introduced (its control participant aside).
+    introduced: usize,
+    /// How many REST calls about a whole room the scenario has made.
+    room_calls: usize,
 }
 
 impl Scene {
@@ -405,13 +426,12 @@ impl Scene {
             self.rooms.insert(key, local_id.clone());
             return Ok(local_id);
         }
-        let id = self
-            .run
-            .provisioner
+        let (api, through) = self.room_api();
+        let id = api
             .create_room(&name, &local_id)
             .await
             .map_err(|e| self.fail("the scenario's room to be created (setup)", e.to_string()))?;
-        self.note("setup", format!("room {:?} is {id}", key.slug()));
+        self.note("setup", format!("room {:?} is {id}{through}", key.slug()));
         self.rooms.insert(key, id.clone());
         Ok(id)
     }
@@ -437,19 +457,39 @@ impl Scene {
         let default_name = format!("{name} [{}]", self.run.run_id);
         let display_name = display_name.unwrap_or(&default_name);
         let role = role.unwrap_or("participant");
-        let credentials = if self.minted_rooms {
-            self.mint_participant(&room_id, &local_id, display_name, role)?
+        // Participants go to the nodes in turn, in the order the scenario introduces them; the
+        // control participant stays on the first node, where the preflight checked the way in.
+        let node = if name == CONTROL_PARTICIPANT {
+            0
         } else {
-            self.run
+            self.introduced += 1;
+            (self.introduced - 1) % self.run.nodes.len().max(1)
+        };
+        let (credentials, through) = if self.minted_rooms {
+            let minted = self.mint_participant(&room_id, &local_id, display_name, role)?;
+            (minted, String::new())
+        } else {
+            let provisioned = self
+                .run
                 .provisioner
+                .via(node + 1)
                 .add_participant(&room_id, &local_id, display_name, role)
                 .await
-                .map_err(|e| self.refused_provisioning(name, role, e.to_string()))?
+                .map_err(|e| self.refused_provisioning(name, role, e.to_string()))?;
+            (provisioned, self.through(node + 1))
         };
         self.run.redactor.register_token(&credentials.token, name);
+        let on_node = if self.run.several_nodes() && name != CONTROL_PARTICIPANT {
+            format!(", connecting to {}", self.run.node(node).alias)
+        } else {
+            String::new()
+        };
         self.note(
             "setup",
-            format!("{name} is participant {}", credentials.participant_id),
+            format!(
+                "{name} is participant {}{on_node}{through}",
+                credentials.participant_id
+            ),
         );
         self.participants.insert(
             name.to_owned(),
@@ -457,10 +497,37 @@ impl Scene {
                 name: name.to_owned(),
                 room,
                 credentials,
+                node,
                 connections: Vec::new(),
             },
         );
         Ok(())
+    }
+
+    /// The provisioner for the scenario's next REST call about a whole room (creating it,
+    /// recording it, ending it), with what the operator's note says of it ([`Self::through`]):
+    /// the scenario's calls of this kind go to the nodes' APIs in turn, starting with the
+    /// second node's (participants start on the first).
+    pub fn room_api(&mut self) -> (Provisioner, String) {
+        self.room_calls += 1;
+        let node = self.room_calls;
+        (self.run.provisioner.via(node), self.through(node))
+    }
+
+    /// The provisioner for a REST call about `name` (removing it), with what the operator's
+    /// note says of it: the API of the node after the one its connections go to.
+    pub fn participant_api(&self, name: &str) -> Result<(Provisioner, String), Failure> {
+        let node = self.participant(name)?.node + 1;
+        Ok((self.run.provisioner.via(node), self.through(node)))
+    }
+
+    /// `" (through node2's REST API)"` for the API of node `node` (modulo the nodes) when each
+    /// node has its own API; nothing otherwise.
+    fn through(&self, node: usize) -> String {
+        if self.run.provisioner.node_apis.is_empty() {
+            return String::new();
+        }
+        format!(" (through {}'s REST API)", self.run.node(node).alias)
     }
 
     /// The failure of provisioning `name`; a participant with a role other than the default
@@ -657,9 +724,11 @@ impl Scene {
     ) -> bool {
         let tries = self.attempts.iter().filter(|a| a.who == who).count();
         let label = format!("{who}#{}", tries + 1);
+        let node = self.participants.get(who).map_or(0, |p| p.node);
+        let node = self.run.node(node).clone();
         let (handshake, ws) = handshake::open_with_extras(
             &self.run.connector,
-            &self.run.target,
+            &node.target,
             &request,
             extras,
             self.run.event_timeout,
@@ -669,6 +738,10 @@ impl Scene {
             .record(&label, Direction::Out, handshake.describe_request());
         self.transcript
             .record(&label, Direction::In, handshake.describe_outcome());
+        if self.run.several_nodes() {
+            self.transcript
+                .record(&label, Direction::Note, reached(&node, &handshake));
+        }
         let accepted = ws.is_some();
         if let Some(ws) = ws {
             let connection = Connection::start(
@@ -1115,6 +1188,26 @@ impl Scene {
         format!("probe {} from {from} ({})", self.probes, self.run.run_id)
     }
 }
+
+/// The node an upgrade reached, for the transcript: what its `Chalk-Node` header says, when
+/// the answer has one, else the alias of the node asked, with its endpoint.
+fn reached(node: &Node, handshake: &Handshake) -> String {
+    let named = handshake
+        .response()
+        .and_then(|r| r.header_values(NODE_HEADER).first().map(|v| v.to_string()));
+    match named {
+        Some(id) => format!(
+            "reached node {} ({NODE_HEADER}; asked {} at {})",
+            crate::driver::visible::quoted(&id),
+            node.alias,
+            node.target.url
+        ),
+        None => format!("reached {} at {}", node.alias, node.target.url),
+    }
+}
+
+/// The response header in which a node of a deployment may name itself.
+pub const NODE_HEADER: &str = "Chalk-Node";
 
 #[cfg(test)]
 mod tests {
