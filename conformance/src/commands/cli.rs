@@ -52,6 +52,21 @@ pub struct Options {
     #[arg(long, env = "CHALK_RECORDING_COMMAND", value_name = "CMD")]
     pub recording_command: Option<String>,
 
+    /// Shell command that kills a node of the deployment without a goodbye (SIGKILL, say), for
+    /// the failover scenarios; gets CHALK_NODE_URL and CHALK_NODE_INDEX (1 for the first
+    /// --url). Without it they are skipped. A killed node is taken to stay down.
+    #[arg(long, env = "CHALK_NODE_KILL_COMMAND", value_name = "CMD")]
+    pub node_kill_command: Option<String>,
+
+    /// Shell command that brings a killed node back (same environment), returning once it takes
+    /// connections: enables the restart scenario.
+    #[arg(long, env = "CHALK_NODE_RESTART_COMMAND", value_name = "CMD")]
+    pub node_restart_command: Option<String>,
+
+    /// How long after a node is killed the others must report its members gone.
+    #[arg(long, env = "CHALK_FAILOVER_BOUND", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub failover_bound: Duration,
+
     /// An origin the server must refuse.
     #[arg(long, env = "CHALK_FORBIDDEN_ORIGIN", value_name = "ORIGIN", default_value = DEFAULT_FORBIDDEN_ORIGIN)]
     pub forbidden_origin: String,
@@ -831,6 +846,12 @@ pub enum ConfigError {
 pub struct Config {
     /// The recording command.
     pub recording_command: Option<String>,
+    /// `--node-kill-command`.
+    pub node_kill_command: Option<String>,
+    /// `--node-restart-command`.
+    pub node_restart_command: Option<String>,
+    /// `--failover-bound`.
+    pub failover_bound: Duration,
     /// The origin that must be refused.
     pub forbidden_origin: String,
     /// `--origin-mode` (`None`: not given, the deployment's own or `patterns`).
@@ -889,6 +910,15 @@ impl Config {
         if access.targets.is_empty() && options.recording_command.is_some() {
             return Err(needs_url("--recording-command"));
         }
+        if access.targets.is_empty() && options.node_kill_command.is_some() {
+            return Err(needs_url("--node-kill-command"));
+        }
+        if options.node_restart_command.is_some() && options.node_kill_command.is_none() {
+            return bad("--node-restart-command needs --node-kill-command");
+        }
+        if options.failover_bound.is_zero() {
+            return bad("--failover-bound must be more than zero");
+        }
         let declared = declared_extensions(options)?;
         if options.concurrency == 0 {
             return bad("--concurrency must be at least 1");
@@ -913,6 +943,9 @@ impl Config {
             access,
             Self {
                 recording_command: options.recording_command.clone(),
+                node_kill_command: options.node_kill_command.clone(),
+                node_restart_command: options.node_restart_command.clone(),
+                failover_bound: options.failover_bound,
                 forbidden_origin: options.forbidden_origin.clone(),
                 origin_mode: options.origin_mode,
                 declared,
@@ -1073,6 +1106,31 @@ mod tests {
              i-th for the i-th --url)"
         );
         assert!(!error.contains('\n'));
+    }
+
+    #[test]
+    fn node_commands_need_a_target_and_a_restart_needs_a_kill() {
+        let error = |args: &[&str]| parse(args).unwrap_err().to_string();
+        assert!(error(&["--node-kill-command", "true"]).contains("needs --url"));
+        let two = ["--url", "ws://a/ws,ws://b/ws", "--jwt-secret", "s"];
+        let restart_alone = [&two[..], &["--node-restart-command", "true"]].concat();
+        assert_eq!(
+            error(&restart_alone),
+            "--node-restart-command needs --node-kill-command"
+        );
+        let (_, config) = parse(&two).unwrap();
+        assert_eq!(config.failover_bound, Duration::from_secs(5));
+        assert!(config.node_kill_command.is_none());
+        let given = [
+            &two[..],
+            &["--node-kill-command", "k", "--node-restart-command", "r"],
+            &["--failover-bound", "2s"],
+        ]
+        .concat();
+        let (_, config) = parse(&given).unwrap();
+        assert_eq!(config.node_kill_command.as_deref(), Some("k"));
+        assert_eq!(config.node_restart_command.as_deref(), Some("r"));
+        assert_eq!(config.failover_bound, Duration::from_secs(2));
     }
 
     #[test]

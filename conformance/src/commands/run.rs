@@ -50,8 +50,10 @@ use crate::report::html_report;
 use crate::report::results::RunInfo;
 use crate::report::summary;
 use crate::suite::keepalive::{IdleTimeout, seconds};
-use crate::suite::plan::{Capabilities, Disposition, Plan, REQUIREMENT_TAG, ScenarioKey};
-use crate::suite::world::{ChalkWorld, RunContext};
+use crate::suite::plan::{
+    Capabilities, Disposition, NODE_KILL, Plan, PlannedScenario, REQUIREMENT_TAG, ScenarioKey,
+};
+use crate::suite::world::{ChalkWorld, Failover, RunContext};
 
 /// The first letters of the suite's run ids.
 const RUN_ID_PREFIX: &str = "cc";
@@ -121,8 +123,13 @@ async fn run_against(
     let label = deployment.embedded().then_some(EMBEDDED_LABEL);
     let declared = config.declared.clone().unwrap_or_default();
     let origin_mode = config.origin_mode.unwrap_or_default();
-    let mut capabilities =
-        capabilities(&provisioner, origin.is_some(), &config.without).in_origin_mode(origin_mode);
+    let mut capabilities = capabilities(&provisioner, origin.is_some(), &config.without)
+        .in_origin_mode(origin_mode)
+        .on_nodes(deployment.nodes().len())
+        .with_node_commands(
+            config.node_kill_command.is_some(),
+            config.node_restart_command.is_some(),
+        );
     if config.skip_long {
         capabilities = capabilities.without(LONG_SESSION, "left out for a quick run (--skip-long)");
     }
@@ -175,6 +182,12 @@ async fn run_against(
         ),
         run_id: run_id.clone(),
         scenario_counter: AtomicUsize::new(0),
+        failover: Failover {
+            kill_command: config.node_kill_command.clone(),
+            restart_command: config.node_restart_command.clone(),
+            bound: config.failover_bound,
+            victims: AtomicUsize::new(0),
+        },
     });
 
     // The header follows the preflight: it says tokens are forged with the deployment's key
@@ -236,20 +249,36 @@ async fn run_against(
                 .ok()
         })
         .unwrap_or_default();
-    let collector = execute(
-        Arc::clone(&context),
-        long_sessions_first(plan.runnable(&features), &plan, &catalogue),
-        Collector::new(
-            console.clone(),
-            Arc::clone(&redactor),
-            Arc::clone(&catalogue),
-            Arc::clone(&plan),
-            config.strict,
-        )
-        .expecting(config.expectations.clone()),
-        config.concurrency,
+    // The failover scenarios take nodes down: they run after all others, one at a time.
+    let loses_a_node = |s: &PlannedScenario| {
+        catalogue
+            .requirement(&s.requirement.id)
+            .is_some_and(|r| r.needs.iter().any(|n| n == NODE_KILL))
+    };
+    let mut collector = Collector::new(
+        console.clone(),
+        Arc::clone(&redactor),
+        Arc::clone(&catalogue),
+        Arc::clone(&plan),
+        config.strict,
     )
-    .await;
+    .expecting(config.expectations.clone());
+    let phases = [
+        (
+            long_sessions_first(
+                plan.runnable_if(&features, |s| !loses_a_node(s)),
+                &plan,
+                &catalogue,
+            ),
+            config.concurrency,
+        ),
+        (plan.runnable_if(&features, loses_a_node), 1),
+    ];
+    for (runnable, concurrency) in phases {
+        if !runnable.is_empty() {
+            collector = execute(Arc::clone(&context), runnable, collector, concurrency).await;
+        }
+    }
     let (results, errors) = collector.into_results();
     let mut report = Report::assemble(
         &plan,

@@ -325,6 +325,25 @@ impl Provisioner {
     }
 }
 
+/// Runs `command`, the `--node-kill-command` or `--node-restart-command` named `which`, on the
+/// node at `url`, number `index` (counted from 1, in the order of the `--url`s), given to it as
+/// `CHALK_NODE_URL` and `CHALK_NODE_INDEX`.
+pub async fn node_command(
+    which: &'static str,
+    command: &str,
+    url: &str,
+    index: usize,
+) -> Result<(), ProvisionError> {
+    let index = index.to_string();
+    run_command(
+        which,
+        command,
+        &[("CHALK_NODE_URL", url), ("CHALK_NODE_INDEX", &index)],
+    )
+    .await
+    .map(drop)
+}
+
 /// Runs `sh -c command` with `env`; its trimmed standard output.
 async fn run_command(
     which: &'static str,

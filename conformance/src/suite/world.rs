@@ -29,7 +29,7 @@ use crate::contract::judge::{FrameJudge, RequirementRef};
 use crate::driver::connection::{Connection, Ending, Received};
 use crate::driver::deployment::{Node, OriginMode};
 use crate::driver::handshake::{self, Extras, Handshake, TokenChannel, UpgradeRequest};
-use crate::driver::provision::{Credentials, Provisioner};
+use crate::driver::provision::{self, Credentials, Provisioner};
 use crate::driver::redact::Redactor;
 use crate::driver::tokens::{self, TokenDefect};
 use crate::driver::transcript::{Direction, Transcript};
@@ -95,6 +95,21 @@ pub struct RunContext {
     pub run_id: String,
     /// Numbers scenarios within the run.
     pub scenario_counter: AtomicUsize,
+    /// How nodes are lost and brought back, for the failover scenarios.
+    pub failover: Failover,
+}
+
+/// How the failover scenarios lose a node and bring it back.
+#[derive(Debug, Default)]
+pub struct Failover {
+    /// `--node-kill-command`.
+    pub kill_command: Option<String>,
+    /// `--node-restart-command`.
+    pub restart_command: Option<String>,
+    /// `--failover-bound`: how long after a node's loss its members must be reported gone.
+    pub bound: Duration,
+    /// How many nodes the failover scenarios took to lose, the last node first.
+    pub victims: AtomicUsize,
 }
 
 impl RunContext {
@@ -249,6 +264,9 @@ impl ChalkWorld {
             minted_rooms: false,
             introduced: 0,
             room_calls: 0,
+            placements: BTreeMap::new(),
+            fixed_deadline: None,
+            lost: None,
         });
     }
 
@@ -332,6 +350,15 @@ pub struct Scene {
     introduced: usize,
     /// How many REST calls about a whole room the scenario has made.
     room_calls: usize,
+    /// The nodes the scenario put participants on before they were provisioned (index in
+    /// [`RunContext::nodes`]).
+    placements: BTreeMap<String, usize>,
+    /// A deadline the waits keep to instead of the event timeout, and the window it stands for
+    /// (the failover bound, counted from a node's loss).
+    fixed_deadline: Option<(Instant, Duration)>,
+    /// The node the scenario was given to lose (index in [`RunContext::nodes`]), and when it was
+    /// killed, once it was.
+    lost: Option<(usize, Option<Instant>)>,
 }
 
 impl Scene {
@@ -395,7 +422,16 @@ impl Scene {
 
     /// The deadline for an expected event, from now.
     pub fn deadline(&self) -> Instant {
-        Instant::now() + self.run.event_timeout + self.deadline_extra
+        match self.fixed_deadline {
+            Some((at, _)) => at,
+            None => Instant::now() + self.run.event_timeout + self.deadline_extra,
+        }
+    }
+
+    /// Makes the waits keep to `at`, which is `window` after the event they wait on, instead of
+    /// the event timeout; `None` goes back to the event timeout.
+    pub fn fix_deadline(&mut self, fixed: Option<(Instant, Duration)>) {
+        self.fixed_deadline = fixed;
     }
 
     /// Gives later waits of the scenario `extra` time (for events that are due later by design).
@@ -461,6 +497,8 @@ impl Scene {
         // control participant stays on the first node, where the preflight checked the way in.
         let node = if name == CONTROL_PARTICIPANT {
             0
+        } else if let Some(node) = self.placements.get(name) {
+            *node
         } else {
             self.introduced += 1;
             (self.introduced - 1) % self.run.nodes.len().max(1)
@@ -501,6 +539,98 @@ impl Scene {
                 connections: Vec::new(),
             },
         );
+        Ok(())
+    }
+
+    /// The node this scenario may lose: one of its own, never the first, taken from the run's
+    /// [`Failover::victims`] the first time it is asked for.
+    pub fn node_to_lose(&mut self) -> Result<usize, Failure> {
+        if let Some((node, _)) = self.lost {
+            return Ok(node);
+        }
+        let taken = self.run.failover.victims.fetch_add(1, Ordering::Relaxed);
+        let nodes = self.run.nodes.len();
+        // The last node first; the first node is never lost, so it is the last one standing.
+        let Some(node) = nodes.checked_sub(1 + taken).filter(|n| *n > 0) else {
+            return Err(self.fail(
+                "a node of the scenario's own to lose, not the first (setup)",
+                format!(
+                    "the deployment has {nodes} node(s), all but the first already given to \
+                     other failover scenarios (a mistake in the suite's plan)"
+                ),
+            ));
+        };
+        self.lost = Some((node, None));
+        Ok(node)
+    }
+
+    /// The node the scenario lost (or is to lose), and when it was killed.
+    pub fn lost_node(&self) -> Result<(usize, Option<Instant>), Failure> {
+        self.lost.ok_or_else(|| {
+            self.fail(
+                "a node the scenario was given to lose",
+                "the scenario was given none (a mistake in the feature)",
+            )
+        })
+    }
+
+    /// Kills the scenario's node to lose with the run's `--node-kill-command`, and, when
+    /// `restart`, brings it back with `--node-restart-command`; notes when it was killed.
+    pub async fn lose_node(&mut self, restart: bool) -> Result<(), Failure> {
+        let (node, _) = self.lost_node()?;
+        let target = self.run.node(node).target.clone();
+        let alias = self.run.node(node).alias.clone();
+        let commands = [
+            (
+                "--node-kill-command",
+                self.run.failover.kill_command.clone(),
+            ),
+            (
+                "--node-restart-command",
+                restart
+                    .then(|| self.run.failover.restart_command.clone())
+                    .flatten(),
+            ),
+        ];
+        for (which, command) in commands {
+            let Some(command) = command else {
+                if which == "--node-kill-command" || restart {
+                    return Err(self.fail(
+                        format!("{which} to be given (setup)"),
+                        "it was not (a mistake in the suite's plan)",
+                    ));
+                }
+                continue;
+            };
+            self.note("operator", format!("{which} on {alias} ({})", target.url));
+            provision::node_command(which, &command, &target.url, node + 1)
+                .await
+                .map_err(|e| self.fail(format!("{alias} to be {which} (setup)"), e.to_string()))?;
+            if which == "--node-kill-command" {
+                self.lost = Some((node, Some(Instant::now())));
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts `name` on node `number` (counted from 1, in the order of the options): its
+    /// connections from now on go there. A scenario that names a node the deployment does not
+    /// have is planned for deployments of several nodes only; here it fails as a mistake.
+    pub fn place(&mut self, name: &str, number: usize) -> Result<(), Failure> {
+        let nodes = self.run.nodes.len();
+        if number == 0 || number > nodes {
+            return Err(self.fail(
+                format!("a node {number} to put {name} on (setup)"),
+                format!("the deployment has {nodes} node(s) (a mistake in the suite's plan)"),
+            ));
+        }
+        let node = number - 1;
+        match self.participants.get_mut(name) {
+            Some(participant) => participant.node = node,
+            None => {
+                self.placements.insert(name.to_owned(), node);
+            }
+        }
         Ok(())
     }
 
@@ -1162,7 +1292,8 @@ impl Scene {
         let frames = state.frames.get(connection.mark()..).unwrap_or_default();
         let mut text = format!(
             "within {:?}: {}",
-            self.run.event_timeout,
+            self.fixed_deadline
+                .map_or(self.run.event_timeout, |(_, window)| window),
             matchers::summarize(frames, &self.names_by_id())
         );
         if let Some(ending) = &state.ending {
