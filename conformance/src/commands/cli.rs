@@ -476,6 +476,20 @@ impl Options {
         ) {
             self.recording_command = None;
         }
+        if drop(
+            "node_kill_command",
+            "CHALK_NODE_KILL_COMMAND",
+            self.node_kill_command.is_some(),
+        ) {
+            self.node_kill_command = None;
+        }
+        if drop(
+            "node_restart_command",
+            "CHALK_NODE_RESTART_COMMAND",
+            self.node_restart_command.is_some(),
+        ) {
+            self.node_restart_command = None;
+        }
         ignored
     }
 }

@@ -578,39 +578,38 @@ impl Scene {
     /// `restart`, brings it back with `--node-restart-command`; notes when it was killed.
     pub async fn lose_node(&mut self, restart: bool) -> Result<(), Failure> {
         let (node, _) = self.lost_node()?;
-        let target = self.run.node(node).target.clone();
-        let alias = self.run.node(node).alias.clone();
-        let commands = [
-            (
-                "--node-kill-command",
-                self.run.failover.kill_command.clone(),
-            ),
-            (
-                "--node-restart-command",
-                restart
-                    .then(|| self.run.failover.restart_command.clone())
-                    .flatten(),
-            ),
-        ];
-        for (which, command) in commands {
-            let Some(command) = command else {
-                if which == "--node-kill-command" || restart {
-                    return Err(self.fail(
-                        format!("{which} to be given (setup)"),
-                        "it was not (a mistake in the suite's plan)",
-                    ));
-                }
-                continue;
-            };
-            self.note("operator", format!("{which} on {alias} ({})", target.url));
-            provision::node_command(which, &command, &target.url, node + 1)
-                .await
-                .map_err(|e| self.fail(format!("{alias} to be {which} (setup)"), e.to_string()))?;
-            if which == "--node-kill-command" {
-                self.lost = Some((node, Some(Instant::now())));
-            }
+        let failover = &self.run.failover;
+        let (kill, revive) = (
+            failover.kill_command.clone(),
+            failover.restart_command.clone(),
+        );
+        self.node_command(node, "--node-kill-command", "killed", kill)
+            .await?;
+        self.lost = Some((node, Some(Instant::now())));
+        if restart {
+            self.node_command(node, "--node-restart-command", "restarted", revive)
+                .await?;
         }
         Ok(())
+    }
+
+    /// Runs `command`, the run's `which`, on `node`, which it leaves `done` (for messages).
+    async fn node_command(
+        &self,
+        node: usize,
+        which: &'static str,
+        done: &str,
+        command: Option<String>,
+    ) -> Result<(), Failure> {
+        let Node { alias, target } = self.run.node(node).clone();
+        let expected = format!("{alias} to be {done} by {which} (setup)");
+        let Some(command) = command else {
+            return Err(self.fail(expected, "it was not given (a mistake in the suite's plan)"));
+        };
+        self.note("operator", format!("{which} on {alias} ({})", target.url));
+        provision::node_command(which, &command, &target.url, node + 1)
+            .await
+            .map_err(|e| self.fail(expected, e.to_string()))
     }
 
     /// Puts `name` on node `number` (counted from 1, in the order of the options): its
@@ -1343,6 +1342,36 @@ pub const NODE_HEADER: &str = "Chalk-Node";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_node_reached_is_the_one_the_chalk_node_header_names_else_the_one_asked() {
+        use crate::driver::handshake::{HttpResponse, Outcome};
+        let node = Node {
+            alias: "node2".to_owned(),
+            target: Target::parse("ws://127.0.0.1:9/ws").unwrap(),
+        };
+        let answered = |headers: Vec<(String, String)>| Handshake {
+            request_target: "/ws".to_owned(),
+            request_headers: Vec::new(),
+            key: String::new(),
+            offered: Vec::new(),
+            outcome: Outcome::Answered(HttpResponse {
+                status: 101,
+                reason: "Switching Protocols".to_owned(),
+                headers,
+                body: Vec::new(),
+            }),
+        };
+        let named = answered(vec![("chalk-node".to_owned(), "n-7f3a".to_owned())]);
+        assert_eq!(
+            reached(&node, &named),
+            "reached node \"n-7f3a\" (Chalk-Node; asked node2 at ws://127.0.0.1:9/ws)"
+        );
+        assert_eq!(
+            reached(&node, &answered(Vec::new())),
+            "reached node2 at ws://127.0.0.1:9/ws"
+        );
+    }
 
     #[test]
     fn a_refused_control_is_charged_to_its_own_channel() {
