@@ -262,6 +262,64 @@ fn an_unknown_need_is_reported() {
 }
 
 #[test]
+fn a_cluster_entry_keeps_the_level_and_extension_of_the_counterpart_it_names() {
+    let single = entry("CHAT-001", "chat", "must", "");
+    let echo = entry("CHAT-012", "chat", "extension", "extension = \"chat-echo\"");
+    let cluster = |id: &str, level: &str, extra: &str| entry(id, "cluster", level, extra);
+    let sound = [
+        single.clone(),
+        echo.clone(),
+        cluster("CLUSTER-001", "must", "counterpart = \"CHAT-001\""),
+        cluster(
+            "CLUSTER-002",
+            "extension",
+            "extension = \"chat-echo\"\ncounterpart = \"CHAT-012\"",
+        ),
+    ];
+    assert_eq!(problems_of(&sound.concat()), vec![]);
+    let mismatch =
+        |id: &str, counterpart: &str, problem: &str| CatalogueProblem::CounterpartMismatch {
+            id: id.into(),
+            counterpart: counterpart.into(),
+            problem: problem.into(),
+        };
+    let broken = [
+        single,
+        echo,
+        cluster("CLUSTER-001", "should", "counterpart = \"CHAT-001\""),
+        cluster("CLUSTER-002", "must", "counterpart = \"CHAT-404\""),
+        cluster("CLUSTER-003", "must", "counterpart = \"CLUSTER-002\""),
+        cluster("CLUSTER-004", "must", ""),
+        entry("CHAT-002", "chat", "must", "counterpart = \"CHAT-001\""),
+        cluster("CLUSTER-005", "must", "counterpart = \"CHAT-012\""),
+    ];
+    assert_eq!(
+        problems_of(&broken.concat()),
+        vec![
+            mismatch(
+                "CLUSTER-001",
+                "CHAT-001",
+                "is must: a cluster entry keeps its counterpart's level and extension"
+            ),
+            mismatch("CLUSTER-002", "CHAT-404", "is not in the catalogue"),
+            mismatch("CLUSTER-003", "CLUSTER-002", "is a cluster entry itself"),
+            CatalogueProblem::CounterpartPlacement {
+                id: "CLUSTER-004".into()
+            },
+            CatalogueProblem::CounterpartPlacement {
+                id: "CHAT-002".into()
+            },
+            mismatch(
+                "CLUSTER-005",
+                "CHAT-012",
+                "is extension (chat-echo): a cluster entry keeps its counterpart's level and \
+                 extension"
+            ),
+        ]
+    );
+}
+
+#[test]
 fn an_empty_statement_is_reported() {
     let toml = entry("CHAT-001", "chat", "must", "").replace("A statement.", " ");
     assert_eq!(

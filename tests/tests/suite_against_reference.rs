@@ -55,12 +55,23 @@ fn closing_counts(output: &str) -> Closing {
     }
 }
 
-/// How many scenarios the run skipped as written for the other origin mode (one line each,
-/// `— needs --origin-mode exact: ...`): the only skips a run against the reference server has.
+/// How many scenarios the run skipped as written for another kind of deployment or run (one
+/// line each): for the other origin mode (`— needs --origin-mode exact: ...`), with one node for
+/// several (`— needs two nodes: ...`), or for a run that may take nodes down (`— needs
+/// --node-kill-command: ...`). The only skips a run against the reference server has.
 fn other_origin_mode(output: &str) -> usize {
     output
         .lines()
-        .filter(|line| line.contains(" — needs --origin-mode "))
+        .filter(|line| {
+            [
+                " — needs --origin-mode ",
+                " — needs two nodes: ",
+                " — needs --node-kill-command: ",
+                " — needs --node-restart-command: ",
+            ]
+            .iter()
+            .any(|reason| line.contains(reason))
+        })
         .count()
 }
 
@@ -132,7 +143,7 @@ fn refs(args: &[String]) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_reference_server_passes_every_scenario() {
-    let (status, output) = conformance(&[]).await;
+    let (status, output) = conformance(&["--max-skipped-must"]).await;
     assert_eq!(status, ExitStatus::Conformant, "{output}");
     let counts = closing_counts(&output);
     assert!(counts.passed > 100, "{output}");
@@ -155,6 +166,16 @@ async fn the_embedded_reference_server_passes_every_scenario() {
         "{output}"
     );
     assert!(output.contains("(embedded reference server)"));
+    // One node: the cluster scenarios are listed as skipped, and the run still judges every
+    // must scenario it can (--max-skipped-must does not count them).
+    assert!(output.contains("CLUSTER-001 "), "{output}");
+    assert!(
+        output.contains(
+            " — needs two nodes: written for a deployment of several nodes; this run has one \
+             (give each node's --url)"
+        ),
+        "{output}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -480,4 +501,197 @@ async fn a_refusal_is_not_credited_when_its_positive_control_is_refused_too() {
         "{output}"
     );
     server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_server_reached_by_two_urls_is_a_deployment_of_two_nodes_that_passes() {
+    // A single node reached by two URLs is a valid deployment: every scenario's participants
+    // are spread over the two "nodes", and its REST calls over their two APIs.
+    let reference = Reference::start(Config::ephemeral()).await;
+    let (ws, api) = (reference.server.ws_url(), reference.server.api_url());
+    let mut args = reference.rest_args();
+    args.extend(["--url".into(), ws.clone(), "--api-url".into(), api.clone()]);
+    let report = chalk_tests::scratch("two-nodes").join("report.html");
+    args.extend(["--report".into(), report.display().to_string()]);
+    let (status, output) = conformance(&refs(&args)).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    let counts = closing_counts(&output);
+    assert!(counts.passed >= 123, "{output}");
+    assert_eq!(
+        (counts.failed, counts.skipped, counts.not_declared),
+        (0, other_origin_mode(&output), 0),
+        "{output}"
+    );
+    // Two nodes: the cluster scenarios run (and pass) too, but for the failover ones, which
+    // need a command that kills a node.
+    assert!(!output.contains("needs two nodes"), "{output}");
+    assert!(
+        output.contains(
+            "CLUSTER-014 A node dies with a member on it — needs --node-kill-command: it loses a \
+             node of the deployment"
+        ),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!(
+            "nodes:        node1 {ws}\n              node2 {ws}\n"
+        )),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("REST API of each node ({api}, {api})")),
+        "{output}"
+    );
+    // Each participant's upgrade says which node it reached, and the REST calls say which
+    // node's API they went through.
+    let html = std::fs::read_to_string(&report).unwrap();
+    for seen in [
+        "reached node1 at ",
+        "reached node2 at ",
+        "connecting to node2 (through node1&#39;s REST API)",
+        "(through node2&#39;s REST API)",
+    ] {
+        assert!(html.contains(seen), "the report lacks {seen:?}");
+    }
+    assert!(!output.contains(&reference.secret) && !output.contains(&reference.api_key));
+    reference.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_url_count_that_is_neither_one_nor_one_per_node_is_a_usage_error() {
+    let (status, output) = conformance(&[
+        "--url",
+        "ws://127.0.0.1:9/ws,ws://127.0.0.1:10/ws,ws://127.0.0.1:11/ws",
+        "--api-url",
+        "http://127.0.0.1:9/api/v1",
+        "--api-url",
+        "http://127.0.0.1:10/api/v1",
+        "--api-key",
+        "a-key-that-must-not-show",
+    ])
+    .await;
+    assert_eq!(status, ExitStatus::Usage, "{output}");
+    assert_eq!(output.lines().count(), 1, "{output}");
+    assert!(
+        output.contains("--api-url given 2 times for 3 --url"),
+        "{output}"
+    );
+    assert!(!output.contains("a-key-that-must-not-show"), "{output}");
+}
+
+/// A node of a test deployment that can be lost: a TCP relay to the reference server on a port
+/// of its own. Told to die (a file `kill-N` in `dir`, N its node number), it cuts every
+/// connection through it without a goodbye and from then on drops every new one; told to come
+/// back (`restart-N`), it relays again. It removes the file once done, which is what the kill
+/// and restart commands of the test wait for.
+async fn losable_node(upstream: std::net::SocketAddr, dir: PathBuf, number: usize) -> u16 {
+    use tokio::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (kill, restart) = (
+            dir.join(format!("kill-{number}")),
+            dir.join(format!("restart-{number}")),
+        );
+        let mut up = true;
+        let mut relays: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((mut client, _)) = accepted else { continue };
+                    if !up {
+                        continue;
+                    }
+                    relays.push(tokio::spawn(async move {
+                        if let Ok(mut server) = TcpStream::connect(upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    }));
+                }
+                _ = tick.tick() => {
+                    if kill.exists() {
+                        up = false;
+                        relays.drain(..).for_each(|relay| relay.abort());
+                        let _ = std::fs::remove_file(&kill);
+                    }
+                    if restart.exists() {
+                        up = true;
+                        let _ = std::fs::remove_file(&restart);
+                    }
+                }
+            }
+        }
+    });
+    port
+}
+
+/// A shell command that asks the losable node named by CHALK_NODE_INDEX to `what` (kill or
+/// restart) through `dir`, notes CHALK_NODE_URL in `dir/what`, and waits (at most 10 s) until
+/// the node has done it.
+fn node_command(dir: &std::path::Path, what: &str) -> String {
+    let dir = dir.display();
+    format!(
+        "echo \"$CHALK_NODE_URL\" >> '{dir}/{what}'; f='{dir}/{what}-'\"$CHALK_NODE_INDEX\"; \
+         touch \"$f\"; i=0; while [ -e \"$f\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; \
+         [ ! -e \"$f\" ]"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_scenarios_run_last_each_losing_a_node_of_its_own() {
+    // Three nodes: the reference server itself, and two relays to it that the kill command
+    // cuts off. A member behind a cut relay has dropped, which the server reports.
+    let reference = Reference::start(Config::ephemeral()).await;
+    let ws = reference.server.ws_url();
+    let upstream: std::net::SocketAddr = ws
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let dir = chalk_tests::scratch("failover");
+    let mut urls = vec![ws.clone()];
+    for number in [2, 3] {
+        let port = losable_node(upstream, dir.clone(), number).await;
+        urls.push(ws.replace(&format!(":{}/", upstream.port()), &format!(":{port}/")));
+    }
+    let mut args = reference.rest_args();
+    args[1] = urls.join(",");
+    args.extend([
+        "--node-kill-command".into(),
+        node_command(&dir, "kill"),
+        "--node-restart-command".into(),
+        node_command(&dir, "restart"),
+        "--failover-bound".into(),
+        "3s".into(),
+    ]);
+    let (status, output) = conformance(&refs(&args)).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    let counts = closing_counts(&output);
+    assert_eq!(
+        (counts.failed, counts.skipped, counts.not_declared),
+        (0, other_origin_mode(&output), 0),
+        "{output}"
+    );
+    // Both failover scenarios ran, after every other one, each losing a node of its own: the
+    // last node first, never the first node.
+    let verdicts: Vec<&str> = output.lines().filter(|l| l.starts_with("PASS  ")).collect();
+    let failover: Vec<usize> = verdicts
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("CLUSTER-014") || l.contains("CLUSTER-015"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        failover,
+        [verdicts.len() - 2, verdicts.len() - 1],
+        "{output}"
+    );
+    let killed = std::fs::read_to_string(dir.join("kill")).unwrap();
+    assert_eq!(killed, format!("{}\n{}\n", urls[2], urls[1]), "{output}");
+    let restarted = std::fs::read_to_string(dir.join("restart")).unwrap();
+    assert_eq!(restarted, format!("{}\n", urls[1]), "{output}");
+    reference.server.shutdown().await;
 }

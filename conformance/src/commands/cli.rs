@@ -52,6 +52,21 @@ pub struct Options {
     #[arg(long, env = "CHALK_RECORDING_COMMAND", value_name = "CMD")]
     pub recording_command: Option<String>,
 
+    /// Shell command that kills a node of the deployment without a goodbye (SIGKILL, say), for
+    /// the failover scenarios; gets CHALK_NODE_URL and CHALK_NODE_INDEX (1 for the first
+    /// --url). Without it they are skipped. A killed node is taken to stay down.
+    #[arg(long, env = "CHALK_NODE_KILL_COMMAND", value_name = "CMD")]
+    pub node_kill_command: Option<String>,
+
+    /// Shell command that brings a killed node back (same environment), returning once it takes
+    /// connections: enables the restart scenario.
+    #[arg(long, env = "CHALK_NODE_RESTART_COMMAND", value_name = "CMD")]
+    pub node_restart_command: Option<String>,
+
+    /// How long after a node is killed the others must report its members gone.
+    #[arg(long, env = "CHALK_FAILOVER_BOUND", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub failover_bound: Duration,
+
     /// An origin the server must refuse.
     #[arg(long, env = "CHALK_FORBIDDEN_ORIGIN", value_name = "ORIGIN", default_value = DEFAULT_FORBIDDEN_ORIGIN)]
     pub forbidden_origin: String,
@@ -188,9 +203,10 @@ pub struct Options {
 #[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
 pub struct Provisioning {
     /// The WebSocket endpoint, e.g. wss://staging.example.com/api/v1/ws (default: an embedded
-    /// reference server, in builds with the default feature embedded-server).
-    #[arg(long, env = "CHALK_URL", value_name = "URL")]
-    pub url: Option<String>,
+    /// reference server, in builds with the default feature embedded-server). Repeatable (or
+    /// comma-separated): the endpoints of the nodes of one deployment.
+    #[arg(long, env = "CHALK_URL", value_name = "URL", value_delimiter = ',')]
+    pub url: Vec<String>,
 
     /// HS256 secret of the deployment: mint participant tokens (the run also forges defective
     /// ones from them).
@@ -228,9 +244,10 @@ pub struct Provisioning {
     pub claims: Vec<String>,
 
     /// REST API base, e.g. https://staging.example.com/api/v1: provision rooms and participants
-    /// (and, in the run, recordings) through it.
-    #[arg(long, env = "CHALK_API_URL", value_name = "URL")]
-    pub api_url: Option<String>,
+    /// (and, in the run, recordings) through it. With several --url: one for all nodes, or one
+    /// per node (repeatable or comma-separated, the i-th for the i-th --url).
+    #[arg(long, env = "CHALK_API_URL", value_name = "URL", value_delimiter = ',')]
+    pub api_url: Vec<String>,
 
     /// Tenant API key for --api-url (header X-API-Key).
     #[arg(
@@ -261,12 +278,16 @@ impl Provisioning {
     /// that only apply to a remote target are refused.
     pub fn check(&self) -> Result<Access, ConfigError> {
         let bad = |message: &str| Err(ConfigError::Options(message.to_owned()));
-        let target = self.url.as_deref().map(Target::parse).transpose()?;
-        if target.is_none() {
+        let targets = self
+            .url
+            .iter()
+            .map(|url| Target::parse(url.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if targets.is_empty() {
             let remote_only = [
                 ("--jwt-secret", self.jwt_secret.is_some()),
                 ("--jwt-private-key", self.jwt_private_key.is_some()),
-                ("--api-url", self.api_url.is_some()),
+                ("--api-url", !self.api_url.is_empty()),
                 ("--api-key", self.api_key.is_some()),
                 ("--token-command", self.token_command.is_some()),
             ];
@@ -274,17 +295,26 @@ impl Provisioning {
                 return Err(needs_url(flag));
             }
         }
-        let api = match (&self.api_url, &self.api_key) {
-            (Some(url), Some(key)) => {
-                transport::check_api_url(url)?;
+        let api = match (&self.api_url[..], &self.api_key) {
+            ([], None) => None,
+            ([], Some(_)) => return bad("--api-key needs --api-url"),
+            (_, None) => return bad("--api-url needs --api-key"),
+            (urls, Some(key)) => {
+                if urls.len() != 1 && urls.len() != targets.len() {
+                    return Err(ConfigError::Options(api_url_count(
+                        urls.len(),
+                        targets.len(),
+                    )));
+                }
+                let urls: Vec<String> = urls.iter().map(|u| u.trim().to_owned()).collect();
+                for url in &urls {
+                    transport::check_api_url(url)?;
+                }
                 Some(Api {
-                    url: url.clone(),
+                    urls,
                     key: key.clone(),
                 })
             }
-            (Some(_), None) => return bad("--api-url needs --api-key"),
-            (None, Some(_)) => return bad("--api-key needs --api-url"),
-            (None, None) => None,
         };
         let mut secrets = Vec::new();
         if let Some(api) = &api {
@@ -326,14 +356,15 @@ impl Provisioning {
             (None, None, None) => None,
         }
         .map(|m| m.with_claims(self.jwt_issuer.clone(), self.jwt_audience.clone(), claims));
-        if target.is_some() && api.is_none() && self.token_command.is_none() && minter.is_none() {
+        if !targets.is_empty() && api.is_none() && self.token_command.is_none() && minter.is_none()
+        {
             return bad(
                 "no way to get participants: give --api-url and --api-key, --token-command, or --jwt-secret / --jwt-private-key",
             );
         }
         let tls = Arc::new(transport::tls_config(self.ca_cert.as_deref())?);
         Ok(Access {
-            target,
+            targets,
             api,
             token_command: self.token_command.clone(),
             minter,
@@ -373,6 +404,14 @@ impl Provisioning {
     }
 }
 
+/// The error of a count of `--api-url` that matches neither one for all nodes nor one per node.
+fn api_url_count(apis: usize, nodes: usize) -> String {
+    format!(
+        "--api-url given {apis} times for {nodes} --url: give one for all nodes, or one per node \
+         (the i-th for the i-th --url)"
+    )
+}
+
 /// The error of an option that only applies to a remote target, given without `--url`.
 fn needs_url(flag: &str) -> ConfigError {
     ConfigError::Options(format!(
@@ -389,7 +428,7 @@ impl Options {
         &mut self,
         matches: &clap::ArgMatches,
     ) -> Vec<&'static str> {
-        if self.provisioning.url.is_some() {
+        if !self.provisioning.url.is_empty() {
             return Vec::new();
         }
         let from_env =
@@ -417,8 +456,8 @@ impl Options {
         if drop("jwt_alg", "CHALK_JWT_ALG", p.jwt_alg.is_some()) {
             p.jwt_alg = None;
         }
-        if drop("api_url", "CHALK_API_URL", p.api_url.is_some()) {
-            p.api_url = None;
+        if drop("api_url", "CHALK_API_URL", !p.api_url.is_empty()) {
+            p.api_url.clear();
         }
         if drop("api_key", "CHALK_API_KEY", p.api_key.is_some()) {
             p.api_key = None;
@@ -436,6 +475,20 @@ impl Options {
             self.recording_command.is_some(),
         ) {
             self.recording_command = None;
+        }
+        if drop(
+            "node_kill_command",
+            "CHALK_NODE_KILL_COMMAND",
+            self.node_kill_command.is_some(),
+        ) {
+            self.node_kill_command = None;
+        }
+        if drop(
+            "node_restart_command",
+            "CHALK_NODE_RESTART_COMMAND",
+            self.node_restart_command.is_some(),
+        ) {
+            self.node_restart_command = None;
         }
         ignored
     }
@@ -807,6 +860,12 @@ pub enum ConfigError {
 pub struct Config {
     /// The recording command.
     pub recording_command: Option<String>,
+    /// `--node-kill-command`.
+    pub node_kill_command: Option<String>,
+    /// `--node-restart-command`.
+    pub node_restart_command: Option<String>,
+    /// `--failover-bound`.
+    pub failover_bound: Duration,
     /// The origin that must be refused.
     pub forbidden_origin: String,
     /// `--origin-mode` (`None`: not given, the deployment's own or `patterns`).
@@ -862,8 +921,17 @@ impl Config {
     pub fn from_options(options: &Options) -> Result<(Access, Self), ConfigError> {
         let bad = |message: &str| Err(ConfigError::Options(message.to_owned()));
         let access = options.provisioning.check()?;
-        if access.target.is_none() && options.recording_command.is_some() {
+        if access.targets.is_empty() && options.recording_command.is_some() {
             return Err(needs_url("--recording-command"));
+        }
+        if access.targets.is_empty() && options.node_kill_command.is_some() {
+            return Err(needs_url("--node-kill-command"));
+        }
+        if options.node_restart_command.is_some() && options.node_kill_command.is_none() {
+            return bad("--node-restart-command needs --node-kill-command");
+        }
+        if options.failover_bound.is_zero() {
+            return bad("--failover-bound must be more than zero");
         }
         let declared = declared_extensions(options)?;
         if options.concurrency == 0 {
@@ -889,6 +957,9 @@ impl Config {
             access,
             Self {
                 recording_command: options.recording_command.clone(),
+                node_kill_command: options.node_kill_command.clone(),
+                node_restart_command: options.node_restart_command.clone(),
+                failover_bound: options.failover_bound,
                 forbidden_origin: options.forbidden_origin.clone(),
                 origin_mode: options.origin_mode,
                 declared,
@@ -968,7 +1039,7 @@ mod tests {
     #[test]
     fn no_url_means_the_embedded_server() {
         let (access, config) = parse(&[]).unwrap();
-        assert!(access.target.is_none());
+        assert!(access.targets.is_empty());
         assert!(config.declared.is_none());
     }
 
@@ -1016,6 +1087,64 @@ mod tests {
             .contains("KEY=VALUE")
         );
         assert!(error(&["--tags", "@a and"]).contains("--tags"));
+    }
+
+    #[test]
+    fn several_urls_are_the_nodes_of_one_deployment_with_one_api_or_one_per_node() {
+        let two = ["--url", "ws://a/ws", "--url", "ws://b/ws", "--api-key", "k"];
+        let urls = |access: &Access| {
+            access
+                .targets
+                .iter()
+                .map(|t| t.url.clone())
+                .collect::<Vec<_>>()
+        };
+        let (access, _) = parse(&[&two[..], &["--api-url", "http://a/api"]].concat()).unwrap();
+        assert_eq!(urls(&access), vec!["ws://a/ws", "ws://b/ws"]);
+        assert_eq!(access.api.unwrap().urls, vec!["http://a/api"]);
+        let per_node = ["--api-url", "http://a/api", "--api-url", "http://b/api"];
+        let (access, _) = parse(&[&two[..], &per_node[..]].concat()).unwrap();
+        assert_eq!(
+            access.api.unwrap().urls,
+            vec!["http://a/api", "http://b/api"]
+        );
+        let (access, _) = parse(&["--url", "ws://a/ws,ws://b/ws", "--jwt-secret", "s"]).unwrap();
+        assert_eq!(urls(&access), vec!["ws://a/ws", "ws://b/ws"]);
+        let three_apis = ["--api-url", "http://a/api,http://b/api,http://c/api"];
+        let error = parse(&[&two[..], &three_apis[..]].concat())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "--api-url given 3 times for 2 --url: give one for all nodes, or one per node (the \
+             i-th for the i-th --url)"
+        );
+        assert!(!error.contains('\n'));
+    }
+
+    #[test]
+    fn node_commands_need_a_target_and_a_restart_needs_a_kill() {
+        let error = |args: &[&str]| parse(args).unwrap_err().to_string();
+        assert!(error(&["--node-kill-command", "true"]).contains("needs --url"));
+        let two = ["--url", "ws://a/ws,ws://b/ws", "--jwt-secret", "s"];
+        let restart_alone = [&two[..], &["--node-restart-command", "true"]].concat();
+        assert_eq!(
+            error(&restart_alone),
+            "--node-restart-command needs --node-kill-command"
+        );
+        let (_, config) = parse(&two).unwrap();
+        assert_eq!(config.failover_bound, Duration::from_secs(5));
+        assert!(config.node_kill_command.is_none());
+        let given = [
+            &two[..],
+            &["--node-kill-command", "k", "--node-restart-command", "r"],
+            &["--failover-bound", "2s"],
+        ]
+        .concat();
+        let (_, config) = parse(&given).unwrap();
+        assert_eq!(config.node_kill_command.as_deref(), Some("k"));
+        assert_eq!(config.node_restart_command.as_deref(), Some("r"));
+        assert_eq!(config.failover_bound, Duration::from_secs(2));
     }
 
     #[test]
@@ -1273,7 +1402,7 @@ mod tests {
     #[test]
     fn fuzz_takes_the_provisioning_options_before_or_after_it() {
         let before = fuzz_options(&["--url", "ws://a/ws", "--claim", "t=1", "fuzz"]);
-        assert_eq!(before.provisioning.url.as_deref(), Some("ws://a/ws"));
+        assert_eq!(before.provisioning.url, vec!["ws://a/ws"]);
         assert_eq!(before.provisioning.claims, vec!["t=1"]);
         let after = fuzz_options(&[
             "--url",
@@ -1289,12 +1418,13 @@ mod tests {
             "pong-event",
         ]);
         let p = &after.provisioning;
-        assert_eq!(p.url.as_deref(), Some("ws://b/ws"));
+        assert_eq!(p.url, vec!["ws://b/ws"]);
         assert_eq!(p.jwt_secret.as_deref(), Some("s"));
         assert_eq!(p.origin.as_deref(), Some("https://o.example"));
         assert_eq!(after.declare, vec!["pong-event"]);
         let (access, _) = Config::from_options(&after).unwrap();
-        assert_eq!(access.target.map(|t| t.url), Some("ws://b/ws".to_owned()));
+        let urls: Vec<String> = access.targets.into_iter().map(|t| t.url).collect();
+        assert_eq!(urls, vec!["ws://b/ws"]);
         assert!(access.minter.is_some());
     }
 }

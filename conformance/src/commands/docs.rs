@@ -1548,6 +1548,7 @@ fn area_summary(area: Area) -> &'static str {
         Area::Recording => "recording.started and recording.stopped.",
         Area::Schema => "The shape of frames.",
         Area::Robustness => "Behaviour under malformed, oversized or hostile input.",
+        Area::Cluster => "Rooms whose members sit on different nodes of one deployment.",
     }
 }
 

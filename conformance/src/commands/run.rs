@@ -1,12 +1,12 @@
 //! Running the suite (`chalk-conformance` without a subcommand), from options to exit code.
 //!
 //! 1. Check the options (exit 2 on a usage or configuration error).
-//! 2. Build the deployment: `--url` and its provisioning options, or, without `--url`, the
+//! 2. Build the deployment: the `--url` of each node and its provisioning options, or, without `--url`, the
 //!    reference server started in-process with its URL, API key, JWT secret and allowed origin;
 //!    declare all its extensions (unless told otherwise).
 //! 3. Plan: decide every scenario (run, skipped with a reason, extension not declared); a
 //!    selection that leaves nothing to check is a usage error (exit 2).
-//! 4. Preflight: one TCP connect, one provisioning round trip, and the run's positive controls:
+//! 4. Preflight: one TCP connect per node, one provisioning round trip, and the run's positive controls:
 //!    a valid token from the given origin, and one signed with the given key, are accepted (exit
 //!    3, "cannot judge", in one line naming the likely cause, when one is not).
 //! 5. Capabilities: on a room of its own, try through the REST API what an operator does
@@ -50,8 +50,10 @@ use crate::report::html_report;
 use crate::report::results::RunInfo;
 use crate::report::summary;
 use crate::suite::keepalive::{IdleTimeout, seconds};
-use crate::suite::plan::{Capabilities, Disposition, Plan, REQUIREMENT_TAG, ScenarioKey};
-use crate::suite::world::{ChalkWorld, RunContext};
+use crate::suite::plan::{
+    Capabilities, Disposition, NODE_KILL, Plan, PlannedScenario, REQUIREMENT_TAG, ScenarioKey,
+};
+use crate::suite::world::{ChalkWorld, Failover, RunContext};
 
 /// The first letters of the suite's run ids.
 const RUN_ID_PREFIX: &str = "cc";
@@ -121,8 +123,13 @@ async fn run_against(
     let label = deployment.embedded().then_some(EMBEDDED_LABEL);
     let declared = config.declared.clone().unwrap_or_default();
     let origin_mode = config.origin_mode.unwrap_or_default();
-    let mut capabilities =
-        capabilities(&provisioner, origin.is_some(), &config.without).in_origin_mode(origin_mode);
+    let mut capabilities = capabilities(&provisioner, origin.is_some(), &config.without)
+        .in_origin_mode(origin_mode)
+        .on_nodes(deployment.nodes().len())
+        .with_node_commands(
+            config.node_kill_command.is_some(),
+            config.node_restart_command.is_some(),
+        );
     if config.skip_long {
         capabilities = capabilities.without(LONG_SESSION, "left out for a quick run (--skip-long)");
     }
@@ -156,6 +163,7 @@ async fn run_against(
     let run_id = run_id(RUN_ID_PREFIX);
     let context = Arc::new(RunContext {
         target: target.clone(),
+        nodes: deployment.nodes().to_vec(),
         connector: deployment.connector().clone(),
         provisioner,
         judge: Arc::new(FrameJudge::new(schemas, &catalogue, declared.clone())),
@@ -174,6 +182,12 @@ async fn run_against(
         ),
         run_id: run_id.clone(),
         scenario_counter: AtomicUsize::new(0),
+        failover: Failover {
+            kill_command: config.node_kill_command.clone(),
+            restart_command: config.node_restart_command.clone(),
+            bound: config.failover_bound,
+            victims: AtomicUsize::new(0),
+        },
     });
 
     // The header follows the preflight: it says tokens are forged with the deployment's key
@@ -235,20 +249,36 @@ async fn run_against(
                 .ok()
         })
         .unwrap_or_default();
-    let collector = execute(
-        Arc::clone(&context),
-        long_sessions_first(plan.runnable(&features), &plan, &catalogue),
-        Collector::new(
-            console.clone(),
-            Arc::clone(&redactor),
-            Arc::clone(&catalogue),
-            Arc::clone(&plan),
-            config.strict,
-        )
-        .expecting(config.expectations.clone()),
-        config.concurrency,
+    // The failover scenarios take nodes down: they run after all others, one at a time.
+    let loses_a_node = |s: &PlannedScenario| {
+        catalogue
+            .requirement(&s.requirement.id)
+            .is_some_and(|r| r.needs.iter().any(|n| n == NODE_KILL))
+    };
+    let mut collector = Collector::new(
+        console.clone(),
+        Arc::clone(&redactor),
+        Arc::clone(&catalogue),
+        Arc::clone(&plan),
+        config.strict,
     )
-    .await;
+    .expecting(config.expectations.clone());
+    let phases = [
+        (
+            long_sessions_first(
+                plan.runnable_if(&features, |s| !loses_a_node(s)),
+                &plan,
+                &catalogue,
+            ),
+            config.concurrency,
+        ),
+        (plan.runnable_if(&features, loses_a_node), 1),
+    ];
+    for (runnable, concurrency) in phases {
+        if !runnable.is_empty() {
+            collector = execute(Arc::clone(&context), runnable, collector, concurrency).await;
+        }
+    }
     let (results, errors) = collector.into_results();
     let mut report = Report::assemble(
         &plan,
@@ -272,7 +302,14 @@ async fn run_against(
     report.run = RunInfo {
         suite_version: env!("CARGO_PKG_VERSION").to_owned(),
         run_id: run_id.clone(),
-        target: redactor.redact(&url_without_credentials(&target.url)),
+        target: redactor.redact(
+            &context
+                .nodes
+                .iter()
+                .map(|node| url_without_credentials(&node.target.url))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
         target_label: label.map(str::to_owned),
         started_at,
         declared: declared.iter().cloned().collect(),
@@ -573,7 +610,19 @@ fn print_header(
     declared: &BTreeSet<String>,
 ) {
     let provisioning = match &context.provisioner.participants {
-        ParticipantSource::Rest(rest) => format!("REST API {}", rest.url()),
+        ParticipantSource::Rest(rest) if context.provisioner.node_apis.is_empty() => {
+            format!("REST API {}", rest.url())
+        }
+        ParticipantSource::Rest(_) => format!(
+            "REST API of each node ({})",
+            context
+                .provisioner
+                .node_apis
+                .iter()
+                .map(|api| api.url())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         ParticipantSource::Command(_) => "--token-command".to_owned(),
         ParticipantSource::Mint(_) => "tokens minted with the deployment's key".to_owned(),
     };
@@ -587,11 +636,26 @@ fn print_header(
         env!("CARGO_PKG_VERSION"),
         context.run_id
     ));
-    console.line(&format!(
-        "target:       {}{}",
-        url_without_credentials(&context.target.url),
-        label.map(|l| format!(" ({l})")).unwrap_or_default()
-    ));
+    if context.several_nodes() {
+        for (i, node) in context.nodes.iter().enumerate() {
+            console.line(&format!(
+                "{}{} {}",
+                if i == 0 {
+                    "nodes:        "
+                } else {
+                    "              "
+                },
+                node.alias,
+                url_without_credentials(&node.target.url)
+            ));
+        }
+    } else {
+        console.line(&format!(
+            "target:       {}{}",
+            url_without_credentials(&context.target.url),
+            label.map(|l| format!(" ({l})")).unwrap_or_default()
+        ));
+    }
     console.line(&format!("provisioning: {provisioning}; {forging}"));
     console.line(&format!(
         "origin:       {} (forbidden: {}; allowed origins: {})",
@@ -777,20 +841,22 @@ fn offering(request: &UpgradeRequest, token: &str) -> UpgradeRequest {
 }
 
 /// The run's checks before any scenario, the positive controls of its negative verdicts: one
-/// TCP connect, one provisioning round trip and an upgrade of the provisioned participant from
+/// TCP connect to each node, one provisioning round trip and an upgrade (on the first node) of the provisioned participant from
 /// the given origin (the origin control), then an upgrade with the same token signed again with
 /// the given key (the key control). Refusals count only when these are accepted; when one is
 /// not, the run cannot judge and says why in one line.
 async fn preflight(context: &RunContext) -> Result<(), CannotJudge> {
+    for node in &context.nodes {
+        context
+            .connector
+            .connect(&node.target, PREFLIGHT_TIMEOUT)
+            .await
+            .map_err(|e| CannotJudge::Unreachable {
+                authority: node.target.authority(),
+                reason: e.to_string(),
+            })?;
+    }
     let target = &context.target;
-    context
-        .connector
-        .connect(target, PREFLIGHT_TIMEOUT)
-        .await
-        .map_err(|e| CannotJudge::Unreachable {
-            authority: target.authority(),
-            reason: e.to_string(),
-        })?;
     let provisioner = &context.provisioner;
     let room_name = format!("chalk-conformance {} preflight", context.run_id);
     let room = provisioner

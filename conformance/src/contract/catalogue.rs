@@ -37,6 +37,9 @@ pub const KNOWN_NEEDS: &[&str] = &[
     "long-session",
     "name-rooms",
     "custom-roles",
+    "two-nodes",
+    "node-kill",
+    "node-restart",
 ];
 
 /// The catalogue's text, compiled into the binary.
@@ -66,11 +69,13 @@ pub enum Area {
     Schema,
     /// Behaviour under malformed, oversized or hostile input.
     Robustness,
+    /// Rooms whose members sit on different nodes of one deployment.
+    Cluster,
 }
 
 impl Area {
     /// Every area, in catalogue order.
-    pub const ALL: [Area; 10] = [
+    pub const ALL: [Area; 11] = [
         Area::Authentication,
         Area::Subprotocol,
         Area::Origin,
@@ -81,6 +86,7 @@ impl Area {
         Area::Recording,
         Area::Schema,
         Area::Robustness,
+        Area::Cluster,
     ];
 
     /// The area's name as written in the catalogue.
@@ -96,6 +102,7 @@ impl Area {
             Area::Recording => "recording",
             Area::Schema => "schema",
             Area::Robustness => "robustness",
+            Area::Cluster => "cluster",
         }
     }
 
@@ -112,6 +119,7 @@ impl Area {
             Area::Recording => "REC",
             Area::Schema => "SCHEMA",
             Area::Robustness => "ROBUST",
+            Area::Cluster => "CLUSTER",
         }
     }
 }
@@ -177,6 +185,10 @@ pub struct Requirement {
     /// What a run must be able to do for the requirement to be checked (see [`KNOWN_NEEDS`]).
     #[serde(default)]
     pub needs: Vec<String>,
+    /// The single-node requirement a cluster requirement checks on a room spread over nodes;
+    /// present exactly on cluster entries, which keep its level and extension.
+    #[serde(default)]
+    pub counterpart: Option<String>,
     /// Whether the requirement was withdrawn; its ID stays reserved.
     #[serde(default)]
     pub retired: bool,
@@ -267,6 +279,23 @@ pub enum CatalogueProblem {
         id: String,
         /// The unknown event name.
         event: String,
+    },
+    /// A cluster entry names no counterpart, or another entry names one.
+    #[error("{id}: a counterpart goes with area `cluster` and only with it")]
+    CounterpartPlacement {
+        /// The entry's ID.
+        id: String,
+    },
+    /// A cluster entry's counterpart is unknown, a cluster entry itself, or of another level or
+    /// extension.
+    #[error("{id}: its counterpart {counterpart} {problem}")]
+    CounterpartMismatch {
+        /// The entry's ID.
+        id: String,
+        /// The counterpart it names.
+        counterpart: String,
+        /// What is wrong with it.
+        problem: String,
     },
     /// `needs` names a capability that is not in [`KNOWN_NEEDS`].
     #[error("{id}: unknown need `{need}`")]
@@ -403,6 +432,7 @@ impl Catalogue {
                     });
                 }
             }
+            self.check_counterpart(r, &mut problems);
             for need in &r.needs {
                 if !KNOWN_NEEDS.contains(&need.as_str()) {
                     problems.push(CatalogueProblem::UnknownNeed {
@@ -413,6 +443,45 @@ impl Catalogue {
             }
         }
         problems
+    }
+}
+
+impl Catalogue {
+    /// The problems of `r`'s counterpart: present exactly on cluster entries, naming a known
+    /// single-node entry of the same level and extension.
+    fn check_counterpart(&self, r: &Requirement, problems: &mut Vec<CatalogueProblem>) {
+        let Some(id) = &r.counterpart else {
+            if r.area == Area::Cluster {
+                problems.push(CatalogueProblem::CounterpartPlacement { id: r.id.clone() });
+            }
+            return;
+        };
+        if r.area != Area::Cluster {
+            problems.push(CatalogueProblem::CounterpartPlacement { id: r.id.clone() });
+            return;
+        }
+        let mismatch = |problem: String| CatalogueProblem::CounterpartMismatch {
+            id: r.id.clone(),
+            counterpart: id.clone(),
+            problem,
+        };
+        match self.requirement(id) {
+            None => problems.push(mismatch("is not in the catalogue".to_owned())),
+            Some(c) if c.area == Area::Cluster => {
+                problems.push(mismatch("is a cluster entry itself".to_owned()));
+            }
+            Some(c) if c.level != r.level || c.extension != r.extension => {
+                problems.push(mismatch(format!(
+                    "is {}{}: a cluster entry keeps its counterpart's level and extension",
+                    c.level,
+                    c.extension
+                        .as_deref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                )));
+            }
+            Some(_) => {}
+        }
     }
 }
 

@@ -2,14 +2,15 @@
 //! started and stopped, built once from the options and handed to every command that talks to a
 //! server (the suite, `fuzz` and `load`), as matrix-org/complement's `Deployment` is.
 //!
-//! Two kinds today: an external server the options name (`--url` and the provisioning options,
-//! checked into an [`Access`]), and the embedded reference server ([`crate::driver::embedded`]),
-//! which the commands ask for with an [`EmbeddedSetup`] and which the deployment starts only
-//! when the options name no target. A deployment is a list of nodes, each a WebSocket endpoint
-//! behind an alias; both kinds have one ([`DEFAULT_NODE`]). A deployment of several nodes is one
-//! more constructor: the commands take the endpoint from [`Deployment::target`] and the
-//! provisioning from [`Deployment::provisioner`] whatever the kind, and [`Deployment::node`]
-//! finds the others by alias.
+//! Two kinds: an external deployment the options name (one `--url` per node and the
+//! provisioning options, checked into an [`Access`]), and the embedded reference server
+//! ([`crate::driver::embedded`]), which the commands ask for with an [`EmbeddedSetup`] and which
+//! the deployment starts only when the options name no target. A deployment is a list of nodes,
+//! each a WebSocket endpoint behind an alias: one node is [`DEFAULT_NODE`], several are `node1`,
+//! `node2`, … in the order of the `--url`s. The commands take the first endpoint from
+//! [`Deployment::target`], every node from [`Deployment::nodes`], and the provisioning from
+//! [`Deployment::provisioner`] (whose [`Provisioner::via`] reaches the REST API of one node when
+//! each has its own) whatever the kind.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -34,8 +35,8 @@ pub const EMBEDDED_LABEL: &str = "embedded reference server";
 /// The REST API of a run.
 #[derive(Debug, Clone)]
 pub struct Api {
-    /// Its base URL.
-    pub url: String,
+    /// Its base URLs: one for every node, or one per node (the i-th for the i-th node).
+    pub urls: Vec<String>,
     /// The tenant key.
     pub key: String,
 }
@@ -43,8 +44,9 @@ pub struct Api {
 /// The provisioning options, checked: the target and the ways into it.
 #[derive(Debug)]
 pub struct Access {
-    /// The target, or `None` for the embedded reference server.
-    pub target: Option<Target>,
+    /// The endpoints of the deployment's nodes, in order; none for the embedded reference
+    /// server.
+    pub targets: Vec<Target>,
     /// The REST API.
     pub api: Option<Api>,
     /// The token command.
@@ -70,7 +72,7 @@ impl Access {
         {
             self.secrets.push((key.clone(), "api-key"));
             self.api = Some(Api {
-                url: server.api_url.clone(),
+                urls: vec![server.api_url.clone()],
                 key: key.clone(),
             });
         }
@@ -87,12 +89,16 @@ impl Access {
     /// command, else minted tokens. The signing key moves into it (to forge defective tokens
     /// too). The problem, as one line (not redacted), when there is none.
     fn provisioner(&mut self, recording_command: Option<String>) -> Result<Provisioner, String> {
-        let rest = match &self.api {
-            Some(Api { url, key }) => {
-                Some(RestClient::new(url, key, Arc::clone(&self.tls)).map_err(|e| e.to_string())?)
-            }
-            None => None,
+        let apis = match &self.api {
+            Some(Api { urls, key }) => urls
+                .iter()
+                .map(|url| RestClient::new(url, key, Arc::clone(&self.tls)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?,
+            None => Vec::new(),
         };
+        let rest = apis.first().cloned();
+        let node_apis = if apis.len() > 1 { apis } else { Vec::new() };
         let minter = self.minter.take().map(Arc::new);
         let participants = match (&rest, &self.token_command, &minter) {
             (Some(rest), _, _) => ParticipantSource::Rest(rest.clone()),
@@ -103,6 +109,7 @@ impl Access {
         Ok(Provisioner {
             participants,
             rest,
+            node_apis,
             recording_command,
             minter,
         })
@@ -189,10 +196,31 @@ pub enum DeploymentError {
 }
 
 /// One server of a deployment: a WebSocket endpoint behind an alias.
-#[derive(Debug, Clone)]
-struct Node {
-    alias: String,
-    target: Target,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// What reports call it: [`DEFAULT_NODE`] alone, else `node1`, `node2`, … in order.
+    pub alias: String,
+    /// Its WebSocket endpoint.
+    pub target: Target,
+}
+
+impl Node {
+    /// The nodes of `targets`, named as [`Node::alias`] says.
+    pub fn named(targets: Vec<Target>) -> Vec<Node> {
+        let several = targets.len() > 1;
+        targets
+            .into_iter()
+            .enumerate()
+            .map(|(i, target)| Node {
+                alias: if several {
+                    format!("node{}", i + 1)
+                } else {
+                    DEFAULT_NODE.to_owned()
+                },
+                target,
+            })
+            .collect()
+    }
 }
 
 /// The deployment under test (see the module documentation).
@@ -219,9 +247,9 @@ impl Deployment {
         embedded: EmbeddedSetup,
     ) -> Result<Deployment, DeploymentError> {
         let mut known = Known::default();
-        let (target, server) = match access.target.take() {
-            Some(target) => (target, None),
-            None => {
+        let (targets, server) = match std::mem::take(&mut access.targets) {
+            targets if !targets.is_empty() => (targets, None),
+            _ => {
                 let server = EmbeddedServer::start(embedded.tuning)
                     .await
                     .map_err(|e| match e {
@@ -245,7 +273,7 @@ impl Deployment {
                     origin_mode: Some(OriginMode::Exact),
                     idle_timeout: Some(server.idle_timeout),
                 };
-                (target, Some(server))
+                (vec![target], Some(server))
             }
         };
         let provisioner = match access.provisioner(recording_command) {
@@ -262,10 +290,7 @@ impl Deployment {
             }
         };
         Ok(Deployment {
-            nodes: vec![Node {
-                alias: DEFAULT_NODE.to_owned(),
-                target,
-            }],
+            nodes: Node::named(targets),
             connector: Connector::new(Arc::clone(&access.tls)),
             provisioner: Some(provisioner),
             origin: access.origin,
@@ -295,6 +320,11 @@ impl Deployment {
     /// The endpoint connections go to (the first node).
     pub fn target(&self) -> &Target {
         &self.nodes[0].target
+    }
+
+    /// Every node, in the order of the options (never empty).
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
     }
 
     /// The endpoint of the node called `alias`.
@@ -356,7 +386,10 @@ mod tests {
 
     fn access(target: Option<&str>) -> Access {
         Access {
-            target: target.map(|url| Target::parse(url).unwrap()),
+            targets: target
+                .iter()
+                .map(|url| Target::parse(url).unwrap())
+                .collect(),
             api: None,
             token_command: None,
             minter: Some(Minter::hs256("a-secret-of-the-deployment")),
@@ -391,6 +424,42 @@ mod tests {
         assert_eq!(deployment.known(), &Known::default());
         let shown = deployment.redactor().redact("a-secret-of-the-deployment");
         assert!(!shown.contains("a-secret"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn several_urls_are_nodes_named_in_order_each_with_its_own_api_when_given() {
+        let mut access = access(Some("ws://127.0.0.1:9/ws"));
+        access
+            .targets
+            .push(Target::parse("ws://127.0.0.1:10/ws").unwrap());
+        access.api = Some(Api {
+            urls: vec![
+                "http://127.0.0.1:9/api".into(),
+                "http://127.0.0.1:10/api".into(),
+            ],
+            key: "key".into(),
+        });
+        let deployment = Deployment::start(access, None, SUITE).await.unwrap();
+        let aliases: Vec<&str> = deployment
+            .nodes()
+            .iter()
+            .map(|n| n.alias.as_str())
+            .collect();
+        assert_eq!(aliases, ["node1", "node2"]);
+        assert_eq!(deployment.target().url, "ws://127.0.0.1:9/ws");
+        assert_eq!(
+            deployment.node("node2").map(|t| t.url.as_str()),
+            Some("ws://127.0.0.1:10/ws")
+        );
+        let provisioner = deployment.provisioner().unwrap();
+        let api_of = |node| provisioner.via(node).rest.unwrap().url().to_owned();
+        assert_eq!(api_of(0), "http://127.0.0.1:9/api");
+        assert_eq!(api_of(1), "http://127.0.0.1:10/api");
+        assert_eq!(api_of(2), "http://127.0.0.1:9/api");
+        let ParticipantSource::Rest(rest) = provisioner.via(1).participants else {
+            panic!("participants come from the REST API");
+        };
+        assert_eq!(rest.url(), "http://127.0.0.1:10/api");
     }
 
     #[tokio::test]

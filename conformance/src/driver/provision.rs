@@ -90,6 +90,9 @@ pub struct Provisioner {
     pub participants: ParticipantSource,
     /// The REST API, when the run has one.
     pub rest: Option<RestClient>,
+    /// The REST API of each node, the i-th for the i-th node, when the run was given one per
+    /// node; empty when one API serves every node ([`Provisioner::via`]).
+    pub node_apis: Vec<RestClient>,
     /// The recording command, when the run has one.
     pub recording_command: Option<String>,
     /// The deployment's signing key, when the run has one.
@@ -97,6 +100,19 @@ pub struct Provisioner {
 }
 
 impl Provisioner {
+    /// This provisioner with its REST calls going to the API of node `node` (counted modulo
+    /// the nodes); itself when one API serves every node.
+    pub fn via(&self, node: usize) -> Provisioner {
+        let mut via = self.clone();
+        if let Some(rest) = self.node_apis.get(node % self.node_apis.len().max(1)) {
+            if let ParticipantSource::Rest(_) = via.participants {
+                via.participants = ParticipantSource::Rest(rest.clone());
+            }
+            via.rest = Some(rest.clone());
+        }
+        via
+    }
+
     /// A room to play in; `name` is used with REST, `local_id` otherwise.
     pub async fn create_room(&self, name: &str, local_id: &str) -> Result<String, ProvisionError> {
         match &self.participants {
@@ -309,6 +325,25 @@ impl Provisioner {
     }
 }
 
+/// Runs `command`, the `--node-kill-command` or `--node-restart-command` named `which`, on the
+/// node at `url`, number `index` (counted from 1, in the order of the `--url`s), given to it as
+/// `CHALK_NODE_URL` and `CHALK_NODE_INDEX`.
+pub async fn node_command(
+    which: &'static str,
+    command: &str,
+    url: &str,
+    index: usize,
+) -> Result<(), ProvisionError> {
+    let index = index.to_string();
+    run_command(
+        which,
+        command,
+        &[("CHALK_NODE_URL", url), ("CHALK_NODE_INDEX", &index)],
+    )
+    .await
+    .map(drop)
+}
+
 /// Runs `sh -c command` with `env`; its trimmed standard output.
 async fn run_command(
     which: &'static str,
@@ -370,6 +405,7 @@ mod tests {
                 "printf 'tok-%s-%s-%s' \"$CHALK_ROOM_ID\" \"$CHALK_PARTICIPANT_ID\" \"$CHALK_ROLE\"".into(),
             ),
             rest: None,
+            node_apis: Vec::new(),
             recording_command: None,
             minter: None,
         };

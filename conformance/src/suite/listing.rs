@@ -34,9 +34,14 @@ pub fn render(catalogue: &Catalogue, features: &[gherkin::Feature]) -> String {
             .as_deref()
             .map(|e| format!(" [{e}]"))
             .unwrap_or_default();
+        let counterpart = requirement
+            .counterpart
+            .as_deref()
+            .map(|c| format!(" (as {c}, on several nodes)"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "\n{:<11} {:<9} {}{extension}",
+            "\n{:<11} {:<9} {}{extension}{counterpart}",
             requirement.id,
             requirement.level.as_str(),
             requirement.title

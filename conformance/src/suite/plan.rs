@@ -224,6 +224,16 @@ pub fn display_name(scenario: &gherkin::Scenario) -> String {
     }
 }
 
+/// The need of the scenarios of a room spread over nodes (`features/cluster/`).
+pub const TWO_NODES: &str = "two-nodes";
+
+/// The need of the failover scenarios, which lose a node: they run after all others, one at a
+/// time, each on a node of its own, never the first.
+pub const NODE_KILL: &str = "node-kill";
+
+/// The need of the scenario that brings a lost node back.
+pub const NODE_RESTART: &str = "node-restart";
+
 /// The capabilities a user can say the deployment does not offer (`--without`): what an
 /// operator does through the REST API, which a deployment may leave out; admitting a token for a
 /// room id the suite chooses (`name-rooms`), and a participant of a role other than
@@ -245,6 +255,10 @@ pub struct Capabilities {
     missing: BTreeMap<String, String>,
     /// How the deployment validates origins.
     origin_mode: OriginMode,
+    /// How many nodes the deployment has, when known.
+    nodes: Option<usize>,
+    /// Whether the run can kill a node, and bring it back, when known.
+    node_commands: Option<(bool, bool)>,
 }
 
 impl Capabilities {
@@ -260,8 +274,55 @@ impl Capabilities {
         self
     }
 
+    /// The same capabilities, for a deployment of `nodes` nodes: with fewer than two, the
+    /// scenarios that need two ([`TWO_NODES`]) are written for another kind of deployment,
+    /// skipped with the reason "needs two nodes" and not counted by `--max-skipped-must`.
+    pub fn on_nodes(mut self, nodes: usize) -> Self {
+        self.nodes = Some(nodes);
+        self
+    }
+
+    /// The same capabilities, for a run that can kill a node (`--node-kill-command`) and bring
+    /// it back (`--node-restart-command`) as `kill` and `restart` say: without them the
+    /// failover scenarios are skipped with that reason, not counted by `--max-skipped-must`
+    /// (they are opt-in: they take nodes down).
+    pub fn with_node_commands(mut self, kill: bool, restart: bool) -> Self {
+        self.node_commands = Some((kill, restart));
+        self
+    }
+
     /// Why `need` cannot be met, or `None` when it can.
     pub fn lacks(&self, need: &str) -> Option<Unmet> {
+        if let Some((kill, restart)) = self.node_commands {
+            let opt_in = |flag: &str, why: &str| Unmet {
+                need: flag.to_owned(),
+                why: why.to_owned(),
+                applies: false,
+            };
+            if need == NODE_KILL && !kill {
+                return Some(opt_in(
+                    "--node-kill-command",
+                    "it loses a node of the deployment; give a command that kills one (it gets \
+                     CHALK_NODE_URL and CHALK_NODE_INDEX)",
+                ));
+            }
+            if need == NODE_RESTART && !restart {
+                return Some(opt_in(
+                    "--node-restart-command",
+                    "it brings a lost node back; give a command that restarts one (it gets \
+                     CHALK_NODE_URL and CHALK_NODE_INDEX)",
+                ));
+            }
+        }
+        if need == TWO_NODES && self.nodes.is_some_and(|n| n < 2) {
+            return Some(Unmet {
+                need: "two nodes".to_owned(),
+                why: "written for a deployment of several nodes; this run has one (give each \
+                      node's --url)"
+                    .to_owned(),
+                applies: false,
+            });
+        }
         self.missing.get(need).map(|why| Unmet {
             need: need.to_owned(),
             why: why.clone(),
@@ -409,6 +470,8 @@ pub struct Plan {
     /// How many of the scenarios were written for the other origin mode (skipped, reason
     /// `needs --origin-mode ...`, never counted by `--max-skipped-must`).
     pub other_origin_mode: usize,
+    /// How many nodes the failover scenarios that run will lose.
+    pub nodes_to_lose: usize,
 }
 
 impl Plan {
@@ -461,22 +524,41 @@ impl Plan {
             let requirement = catalogue
                 .requirement(id)
                 .ok_or_else(|| problem(format!("cites {id}, which is not in the catalogue")))?;
-            let disposition = match (&requirement.extension, other_origin_mode) {
+            let needs: Vec<&str> = requirement
+                .needs
+                .iter()
+                .map(String::as_str)
+                .chain(need_tags(&tags))
+                .collect();
+            let mut disposition = match (&requirement.extension, other_origin_mode) {
                 (Some(extension), _) if !declared.contains(extension) => {
                     Disposition::NotDeclared(extension.clone())
                 }
                 (_, Some(unmet)) => Disposition::Skip(unmet),
-                _ => match requirement
-                    .needs
-                    .iter()
-                    .map(String::as_str)
-                    .chain(need_tags(&tags))
-                    .find_map(|n| capabilities.lacks(n))
-                {
+                _ => match needs.iter().find_map(|n| capabilities.lacks(n)) {
                     Some(unmet) => Disposition::Skip(unmet),
                     None => Disposition::Run,
                 },
             };
+            // Each failover scenario loses a node of its own, and the first node stays up.
+            if disposition == Disposition::Run
+                && needs.contains(&NODE_KILL)
+                && let Some(nodes) = capabilities.nodes
+            {
+                if plan.nodes_to_lose + 1 < nodes {
+                    plan.nodes_to_lose += 1;
+                } else {
+                    disposition = Disposition::Skip(Unmet {
+                        need: "more nodes".to_owned(),
+                        why: format!(
+                            "each failover scenario loses a node of its own and the first stays \
+                             up; this run's {nodes} nodes leave room for {}",
+                            nodes - 1
+                        ),
+                        applies: false,
+                    });
+                }
+            }
             plan.scenarios.push(PlannedScenario {
                 key,
                 feature: feature.name.clone(),
@@ -504,10 +586,19 @@ impl Plan {
 
     /// The features with only the scenarios that run.
     pub fn runnable(&self, features: &[gherkin::Feature]) -> Vec<gherkin::Feature> {
+        self.runnable_if(features, |_| true)
+    }
+
+    /// The features with only the scenarios that run and `keep` keeps.
+    pub fn runnable_if(
+        &self,
+        features: &[gherkin::Feature],
+        keep: impl Fn(&PlannedScenario) -> bool,
+    ) -> Vec<gherkin::Feature> {
         let runs: BTreeSet<&ScenarioKey> = self
             .scenarios
             .iter()
-            .filter(|s| s.disposition == Disposition::Run)
+            .filter(|s| s.disposition == Disposition::Run && keep(s))
             .map(|s| &s.key)
             .collect();
         features
@@ -607,6 +698,65 @@ mod tests {
         );
         assert!(matches!(by_req("AUTH-009"), Disposition::Skip(u) if u.need == "forge-tokens"));
         assert!(matches!(by_req("REC-001"), Disposition::Skip(u) if u.need == "recordings"));
+    }
+
+    #[test]
+    fn cluster_scenarios_need_two_nodes_and_failover_ones_a_kill_command_and_a_node_each() {
+        let features = embedded_features().unwrap();
+        let catalogue = Catalogue::bundled().unwrap();
+        let everything = declared(crate::contract::catalogue::KNOWN_EXTENSIONS);
+        let plan_of = |capabilities: Capabilities| {
+            let plan = Plan::decide(
+                &features,
+                &catalogue,
+                &capabilities,
+                &everything,
+                &Selection::default(),
+            )
+            .unwrap();
+            let of = |id: &str| {
+                plan.scenarios
+                    .iter()
+                    .find(|s| s.requirement.id == id)
+                    .unwrap()
+                    .disposition
+                    .clone()
+            };
+            (of("CLUSTER-001"), of("CLUSTER-014"), of("CLUSTER-015"))
+        };
+        fn skipped(need: &'static str) -> impl Fn(&Disposition) -> bool {
+            move |d| matches!(d, Disposition::Skip(u) if u.need == need && !u.applies)
+        }
+        // One node: every cluster scenario is for another kind of deployment.
+        let (chat, kill, restart) = plan_of(Capabilities::default().on_nodes(1));
+        assert!([chat, kill, restart].iter().all(skipped("two nodes")));
+        assert!(
+            Capabilities::default()
+                .on_nodes(1)
+                .lacks(TWO_NODES)
+                .unwrap()
+                .to_string()
+                .starts_with("needs two nodes: ")
+        );
+        // Two nodes without a kill command: the failover scenarios are opt-in.
+        let two = Capabilities::default().on_nodes(2);
+        let (chat, kill, restart) = plan_of(two.clone().with_node_commands(false, false));
+        assert_eq!(chat, Disposition::Run);
+        assert!(skipped("--node-kill-command")(&kill));
+        assert!(skipped("--node-kill-command")(&restart));
+        let (_, kill, restart) = plan_of(two.clone().with_node_commands(true, false));
+        assert_eq!(kill, Disposition::Run);
+        assert!(skipped("--node-restart-command")(&restart));
+        // Each failover scenario loses a node of its own, never the first: two nodes leave
+        // room for one.
+        let (_, kill, restart) = plan_of(two.with_node_commands(true, true));
+        assert_eq!(kill, Disposition::Run);
+        assert!(skipped("more nodes")(&restart));
+        let three = Capabilities::default()
+            .on_nodes(3)
+            .with_node_commands(true, true);
+        let (_, kill, restart) = plan_of(three);
+        assert_eq!((kill, restart), (Disposition::Run, Disposition::Run));
     }
 
     #[test]

@@ -27,9 +27,9 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::contract::catalogue::Catalogue;
 use crate::contract::judge::{FrameJudge, RequirementRef};
 use crate::driver::connection::{Connection, Ending, Received};
-use crate::driver::deployment::OriginMode;
+use crate::driver::deployment::{Node, OriginMode};
 use crate::driver::handshake::{self, Extras, Handshake, TokenChannel, UpgradeRequest};
-use crate::driver::provision::{Credentials, Provisioner};
+use crate::driver::provision::{self, Credentials, Provisioner};
 use crate::driver::redact::Redactor;
 use crate::driver::tokens::{self, TokenDefect};
 use crate::driver::transcript::{Direction, Transcript};
@@ -62,8 +62,11 @@ pub const QUIET_PERIOD: Duration = Duration::from_millis(200);
 /// Everything a scenario needs from its run.
 #[derive(Debug)]
 pub struct RunContext {
-    /// The WebSocket endpoint.
+    /// The WebSocket endpoint of the first node (the preflight's).
     pub target: Target,
+    /// Every node of the deployment, in order (never empty); the scenarios' participants are
+    /// spread over them ([`Scene::provision`]).
+    pub nodes: Vec<Node>,
     /// Opens connections to it.
     pub connector: Connector,
     /// Makes rooms, participants and recordings.
@@ -92,12 +95,37 @@ pub struct RunContext {
     pub run_id: String,
     /// Numbers scenarios within the run.
     pub scenario_counter: AtomicUsize,
+    /// How nodes are lost and brought back, for the failover scenarios.
+    pub failover: Failover,
+}
+
+/// How the failover scenarios lose a node and bring it back.
+#[derive(Debug, Default)]
+pub struct Failover {
+    /// `--node-kill-command`.
+    pub kill_command: Option<String>,
+    /// `--node-restart-command`.
+    pub restart_command: Option<String>,
+    /// `--failover-bound`: how long after a node's loss its members must be reported gone.
+    pub bound: Duration,
+    /// How many nodes the failover scenarios took to lose, the last node first.
+    pub victims: AtomicUsize,
 }
 
 impl RunContext {
     /// The catalogue entry `id` as a failure names it.
     pub fn requirement(&self, id: &str) -> RequirementRef {
         RequirementRef::lookup(&self.catalogue, id, "(not in the catalogue)")
+    }
+
+    /// Whether the deployment has several nodes.
+    pub fn several_nodes(&self) -> bool {
+        self.nodes.len() > 1
+    }
+
+    /// The node at `index`, counted modulo the nodes.
+    fn node(&self, index: usize) -> &Node {
+        &self.nodes[index % self.nodes.len().max(1)]
     }
 }
 
@@ -172,6 +200,8 @@ pub struct Participant {
     pub room: RoomKey,
     /// Its token and identity.
     pub credentials: Credentials,
+    /// The node it connects to (index in [`RunContext::nodes`]).
+    pub node: usize,
     /// Its connections, oldest first.
     pub connections: Vec<Connection>,
 }
@@ -232,6 +262,11 @@ impl ChalkWorld {
             deadline_extra: Duration::ZERO,
             found: std::sync::Mutex::default(),
             minted_rooms: false,
+            introduced: 0,
+            room_calls: 0,
+            placements: BTreeMap::new(),
+            fixed_deadline: None,
+            lost: None,
         });
     }
 
@@ -311,6 +346,19 @@ pub struct Scene {
     found: std::sync::Mutex<Vec<Found>>,
     /// Whether the scenario chooses its room ids and mints every token itself.
     minted_rooms: bool,
+    /// How many participants the scenario has introduced (its control participant aside).
+    introduced: usize,
+    /// How many REST calls about a whole room the scenario has made.
+    room_calls: usize,
+    /// The nodes the scenario put participants on before they were provisioned (index in
+    /// [`RunContext::nodes`]).
+    placements: BTreeMap<String, usize>,
+    /// A deadline the waits keep to instead of the event timeout, and the window it stands for
+    /// (the failover bound, counted from a node's loss).
+    fixed_deadline: Option<(Instant, Duration)>,
+    /// The node the scenario was given to lose (index in [`RunContext::nodes`]), and when it was
+    /// killed, once it was.
+    lost: Option<(usize, Option<Instant>)>,
 }
 
 impl Scene {
@@ -374,7 +422,16 @@ impl Scene {
 
     /// The deadline for an expected event, from now.
     pub fn deadline(&self) -> Instant {
-        Instant::now() + self.run.event_timeout + self.deadline_extra
+        match self.fixed_deadline {
+            Some((at, _)) => at,
+            None => Instant::now() + self.run.event_timeout + self.deadline_extra,
+        }
+    }
+
+    /// Makes the waits keep to `at`, which is `window` after the event they wait on, instead of
+    /// the event timeout; `None` goes back to the event timeout.
+    pub fn fix_deadline(&mut self, fixed: Option<(Instant, Duration)>) {
+        self.fixed_deadline = fixed;
     }
 
     /// Gives later waits of the scenario `extra` time (for events that are due later by design).
@@ -405,13 +462,12 @@ impl Scene {
             self.rooms.insert(key, local_id.clone());
             return Ok(local_id);
         }
-        let id = self
-            .run
-            .provisioner
+        let (api, through) = self.room_api();
+        let id = api
             .create_room(&name, &local_id)
             .await
             .map_err(|e| self.fail("the scenario's room to be created (setup)", e.to_string()))?;
-        self.note("setup", format!("room {:?} is {id}", key.slug()));
+        self.note("setup", format!("room {:?} is {id}{through}", key.slug()));
         self.rooms.insert(key, id.clone());
         Ok(id)
     }
@@ -437,19 +493,41 @@ impl Scene {
         let default_name = format!("{name} [{}]", self.run.run_id);
         let display_name = display_name.unwrap_or(&default_name);
         let role = role.unwrap_or("participant");
-        let credentials = if self.minted_rooms {
-            self.mint_participant(&room_id, &local_id, display_name, role)?
+        // Participants go to the nodes in turn, in the order the scenario introduces them; the
+        // control participant stays on the first node, where the preflight checked the way in.
+        let node = if name == CONTROL_PARTICIPANT {
+            0
+        } else if let Some(node) = self.placements.get(name) {
+            *node
         } else {
-            self.run
+            self.introduced += 1;
+            (self.introduced - 1) % self.run.nodes.len().max(1)
+        };
+        let (credentials, through) = if self.minted_rooms {
+            let minted = self.mint_participant(&room_id, &local_id, display_name, role)?;
+            (minted, String::new())
+        } else {
+            let provisioned = self
+                .run
                 .provisioner
+                .via(node + 1)
                 .add_participant(&room_id, &local_id, display_name, role)
                 .await
-                .map_err(|e| self.refused_provisioning(name, role, e.to_string()))?
+                .map_err(|e| self.refused_provisioning(name, role, e.to_string()))?;
+            (provisioned, self.through(node + 1))
         };
         self.run.redactor.register_token(&credentials.token, name);
+        let on_node = if self.run.several_nodes() && name != CONTROL_PARTICIPANT {
+            format!(", connecting to {}", self.run.node(node).alias)
+        } else {
+            String::new()
+        };
         self.note(
             "setup",
-            format!("{name} is participant {}", credentials.participant_id),
+            format!(
+                "{name} is participant {}{on_node}{through}",
+                credentials.participant_id
+            ),
         );
         self.participants.insert(
             name.to_owned(),
@@ -457,10 +535,128 @@ impl Scene {
                 name: name.to_owned(),
                 room,
                 credentials,
+                node,
                 connections: Vec::new(),
             },
         );
         Ok(())
+    }
+
+    /// The node this scenario may lose: one of its own, never the first, taken from the run's
+    /// [`Failover::victims`] the first time it is asked for.
+    pub fn node_to_lose(&mut self) -> Result<usize, Failure> {
+        if let Some((node, _)) = self.lost {
+            return Ok(node);
+        }
+        let taken = self.run.failover.victims.fetch_add(1, Ordering::Relaxed);
+        let nodes = self.run.nodes.len();
+        // The last node first; the first node is never lost, so it is the last one standing.
+        let Some(node) = nodes.checked_sub(1 + taken).filter(|n| *n > 0) else {
+            return Err(self.fail(
+                "a node of the scenario's own to lose, not the first (setup)",
+                format!(
+                    "the deployment has {nodes} node(s), all but the first already given to \
+                     other failover scenarios (a mistake in the suite's plan)"
+                ),
+            ));
+        };
+        self.lost = Some((node, None));
+        Ok(node)
+    }
+
+    /// The node the scenario lost (or is to lose), and when it was killed.
+    pub fn lost_node(&self) -> Result<(usize, Option<Instant>), Failure> {
+        self.lost.ok_or_else(|| {
+            self.fail(
+                "a node the scenario was given to lose",
+                "the scenario was given none (a mistake in the feature)",
+            )
+        })
+    }
+
+    /// Kills the scenario's node to lose with the run's `--node-kill-command`, and, when
+    /// `restart`, brings it back with `--node-restart-command`; notes when it was killed.
+    pub async fn lose_node(&mut self, restart: bool) -> Result<(), Failure> {
+        let (node, _) = self.lost_node()?;
+        let failover = &self.run.failover;
+        let (kill, revive) = (
+            failover.kill_command.clone(),
+            failover.restart_command.clone(),
+        );
+        self.node_command(node, "--node-kill-command", "killed", kill)
+            .await?;
+        self.lost = Some((node, Some(Instant::now())));
+        if restart {
+            self.node_command(node, "--node-restart-command", "restarted", revive)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Runs `command`, the run's `which`, on `node`, which it leaves `done` (for messages).
+    async fn node_command(
+        &self,
+        node: usize,
+        which: &'static str,
+        done: &str,
+        command: Option<String>,
+    ) -> Result<(), Failure> {
+        let Node { alias, target } = self.run.node(node).clone();
+        let expected = format!("{alias} to be {done} by {which} (setup)");
+        let Some(command) = command else {
+            return Err(self.fail(expected, "it was not given (a mistake in the suite's plan)"));
+        };
+        self.note("operator", format!("{which} on {alias} ({})", target.url));
+        provision::node_command(which, &command, &target.url, node + 1)
+            .await
+            .map_err(|e| self.fail(expected, e.to_string()))
+    }
+
+    /// Puts `name` on node `number` (counted from 1, in the order of the options): its
+    /// connections from now on go there. A scenario that names a node the deployment does not
+    /// have is planned for deployments of several nodes only; here it fails as a mistake.
+    pub fn place(&mut self, name: &str, number: usize) -> Result<(), Failure> {
+        let nodes = self.run.nodes.len();
+        if number == 0 || number > nodes {
+            return Err(self.fail(
+                format!("a node {number} to put {name} on (setup)"),
+                format!("the deployment has {nodes} node(s) (a mistake in the suite's plan)"),
+            ));
+        }
+        let node = number - 1;
+        match self.participants.get_mut(name) {
+            Some(participant) => participant.node = node,
+            None => {
+                self.placements.insert(name.to_owned(), node);
+            }
+        }
+        Ok(())
+    }
+
+    /// The provisioner for the scenario's next REST call about a whole room (creating it,
+    /// recording it, ending it), with what the operator's note says of it ([`Self::through`]):
+    /// the scenario's calls of this kind go to the nodes' APIs in turn, starting with the
+    /// second node's (participants start on the first).
+    pub fn room_api(&mut self) -> (Provisioner, String) {
+        self.room_calls += 1;
+        let node = self.room_calls;
+        (self.run.provisioner.via(node), self.through(node))
+    }
+
+    /// The provisioner for a REST call about `name` (removing it), with what the operator's
+    /// note says of it: the API of the node after the one its connections go to.
+    pub fn participant_api(&self, name: &str) -> Result<(Provisioner, String), Failure> {
+        let node = self.participant(name)?.node + 1;
+        Ok((self.run.provisioner.via(node), self.through(node)))
+    }
+
+    /// `" (through node2's REST API)"` for the API of node `node` (modulo the nodes) when each
+    /// node has its own API; nothing otherwise.
+    fn through(&self, node: usize) -> String {
+        if self.run.provisioner.node_apis.is_empty() {
+            return String::new();
+        }
+        format!(" (through {}'s REST API)", self.run.node(node).alias)
     }
 
     /// The failure of provisioning `name`; a participant with a role other than the default
@@ -657,9 +853,11 @@ impl Scene {
     ) -> bool {
         let tries = self.attempts.iter().filter(|a| a.who == who).count();
         let label = format!("{who}#{}", tries + 1);
+        let node = self.participants.get(who).map_or(0, |p| p.node);
+        let node = self.run.node(node).clone();
         let (handshake, ws) = handshake::open_with_extras(
             &self.run.connector,
-            &self.run.target,
+            &node.target,
             &request,
             extras,
             self.run.event_timeout,
@@ -669,6 +867,10 @@ impl Scene {
             .record(&label, Direction::Out, handshake.describe_request());
         self.transcript
             .record(&label, Direction::In, handshake.describe_outcome());
+        if self.run.several_nodes() {
+            self.transcript
+                .record(&label, Direction::Note, reached(&node, &handshake));
+        }
         let accepted = ws.is_some();
         if let Some(ws) = ws {
             let connection = Connection::start(
@@ -1089,7 +1291,8 @@ impl Scene {
         let frames = state.frames.get(connection.mark()..).unwrap_or_default();
         let mut text = format!(
             "within {:?}: {}",
-            self.run.event_timeout,
+            self.fixed_deadline
+                .map_or(self.run.event_timeout, |(_, window)| window),
             matchers::summarize(frames, &self.names_by_id())
         );
         if let Some(ending) = &state.ending {
@@ -1116,9 +1319,59 @@ impl Scene {
     }
 }
 
+/// The node an upgrade reached, for the transcript: what its `Chalk-Node` header says, when
+/// the answer has one, else the alias of the node asked, with its endpoint.
+fn reached(node: &Node, handshake: &Handshake) -> String {
+    let named = handshake
+        .response()
+        .and_then(|r| r.header_values(NODE_HEADER).first().map(|v| v.to_string()));
+    match named {
+        Some(id) => format!(
+            "reached node {} ({NODE_HEADER}; asked {} at {})",
+            crate::driver::visible::quoted(&id),
+            node.alias,
+            node.target.url
+        ),
+        None => format!("reached {} at {}", node.alias, node.target.url),
+    }
+}
+
+/// The response header in which a node of a deployment may name itself.
+pub const NODE_HEADER: &str = "Chalk-Node";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_node_reached_is_the_one_the_chalk_node_header_names_else_the_one_asked() {
+        use crate::driver::handshake::{HttpResponse, Outcome};
+        let node = Node {
+            alias: "node2".to_owned(),
+            target: Target::parse("ws://127.0.0.1:9/ws").unwrap(),
+        };
+        let answered = |headers: Vec<(String, String)>| Handshake {
+            request_target: "/ws".to_owned(),
+            request_headers: Vec::new(),
+            key: String::new(),
+            offered: Vec::new(),
+            outcome: Outcome::Answered(HttpResponse {
+                status: 101,
+                reason: "Switching Protocols".to_owned(),
+                headers,
+                body: Vec::new(),
+            }),
+        };
+        let named = answered(vec![("chalk-node".to_owned(), "n-7f3a".to_owned())]);
+        assert_eq!(
+            reached(&node, &named),
+            "reached node \"n-7f3a\" (Chalk-Node; asked node2 at ws://127.0.0.1:9/ws)"
+        );
+        assert_eq!(
+            reached(&node, &answered(Vec::new())),
+            "reached node2 at ws://127.0.0.1:9/ws"
+        );
+    }
 
     #[test]
     fn a_refused_control_is_charged_to_its_own_channel() {

@@ -745,10 +745,10 @@ impl Fuzz<'_> {
         let o = &self.options.provisioning;
         let mut parts = vec!["chalk-conformance fuzz".to_owned()];
         let mut add = |flag: &str, value: &str| parts.push(format!("{flag} {}", quoted(value)));
-        if let Some(url) = &o.url {
+        for url in &o.url {
             add("--url", &url_without_credentials(url));
         }
-        if let Some(api_url) = &o.api_url {
+        for api_url in &o.api_url {
             add("--api-url", &url_without_credentials(api_url));
         }
         if let Some(command) = &o.token_command {
@@ -781,10 +781,10 @@ impl Fuzz<'_> {
                 add(flag, &path.display().to_string());
             }
         }
-        if o.url.is_some() && o.api_url.is_some() {
+        if !o.url.is_empty() && !o.api_url.is_empty() {
             parts.push("--api-key \"$CHALK_API_KEY\"".to_owned());
         }
-        if o.url.is_some() && o.jwt_secret.is_some() {
+        if !o.url.is_empty() && o.jwt_secret.is_some() {
             parts.push("--jwt-secret \"$CHALK_JWT_SECRET\"".to_owned());
         }
         let a = self.args;

@@ -97,25 +97,24 @@ struct Checked {
 
 /// Checks the options; the first problem, as one line.
 fn check(args: &LoadArgs) -> Result<Checked, String> {
-    let target = args
+    // The load goes to the first node; spreading it over every node is to come.
+    let targets = args
         .provisioning
         .url
-        .as_deref()
-        .map(Target::parse)
-        .transpose()
+        .iter()
+        .map(|url| Target::parse(url))
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
     if !args.allow_remote {
-        if let Some(target) = &target {
-            refuse_remote(
-                args.provisioning.url.as_deref().unwrap_or_default(),
-                &target.host,
-            )?;
+        for (url, target) in args.provisioning.url.iter().zip(&targets) {
+            refuse_remote(url, &target.host)?;
         }
-        if let Some(api) = &args.provisioning.api_url {
+        for api in &args.provisioning.api_url {
             let url = transport::check_api_url(api).map_err(|e| e.to_string())?;
             refuse_remote(api, url.host_str().unwrap_or_default())?;
         }
     }
+    let target = targets.into_iter().next();
     if args.raw && target.is_none() {
         return Err("--raw needs --url (the embedded server speaks only Chalk)".to_owned());
     }
@@ -904,7 +903,7 @@ async fn enter(checked: &Checked) -> Result<Deployment, (ExitStatus, String)> {
         None => {
             let tls = transport::tls_config(None).map_err(|e| usage(e.to_string()))?;
             Access {
-                target: None,
+                targets: Vec::new(),
                 api: None,
                 token_command: None,
                 minter: None,

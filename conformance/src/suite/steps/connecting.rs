@@ -154,7 +154,7 @@ async fn has_a_token(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
 }
 
 #[when(expr = "{participant} connects")]
-async fn connects(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
+pub(super) async fn connects(world: &mut ChalkWorld, name: Name) -> Result<(), Failed> {
     world
         .judge(async |scene| {
             // The action starts before provisioning: a server may announce a participant as soon as it

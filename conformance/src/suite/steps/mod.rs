@@ -27,6 +27,7 @@
 //! | [`rooms`] | rooms of tens of members, and rooms whose ids look alike |
 //! | [`cycles`] | operations done again (re-joins, recordings, hands, chat) and the exact events they produce |
 //! | [`sizes`] | chat texts of several lengths, up to the server's limit |
+//! | [`nodes`] | which node of a deployment of several a participant connects to |
 
 pub mod binding;
 pub mod channels;
@@ -36,6 +37,7 @@ pub mod connecting;
 pub mod cycles;
 pub mod frames;
 pub mod keepalive;
+pub mod nodes;
 pub mod operator;
 pub mod parameters;
 pub mod presence;

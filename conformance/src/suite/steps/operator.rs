@@ -14,8 +14,12 @@ use crate::suite::world::{ChalkWorld, ControlToken, RoomKey, Scene};
 /// Starts or stops the main room's recording.
 pub(crate) async fn recording(scene: &mut Scene, action: RecordingAction) -> Result<(), Failure> {
     let room = scene.room_id(RoomKey::Main).await?;
-    scene.note("operator", format!("recording {}", action.as_str()));
-    let done = scene.run().provisioner.recording(&room, action).await;
+    let (api, through) = scene.room_api();
+    scene.note(
+        "operator",
+        format!("recording {}{through}", action.as_str()),
+    );
+    let done = api.recording(&room, action).await;
     done.map_err(|e| {
         scene.fail(
             format!("the recording to {} (operator)", action.as_str()),
@@ -84,8 +88,9 @@ async fn is_removed(world: &mut ChalkWorld, who: Name) -> Result<(), Failed> {
 async fn remove(scene: &mut Scene, who: &str) -> Result<(), Failure> {
     let room = scene.room_id(RoomKey::Main).await?;
     let id = scene.participant_id(who)?;
-    scene.note("operator", format!("removing {who}"));
-    let done = scene.run().provisioner.remove_participant(&room, &id).await;
+    let (api, through) = scene.participant_api(who)?;
+    scene.note("operator", format!("removing {who}{through}"));
+    let done = api.remove_participant(&room, &id).await;
     done.map_err(|e| scene.fail(format!("{who} to be removed (operator)"), e.to_string()))
 }
 
@@ -111,8 +116,9 @@ async fn is_ended(world: &mut ChalkWorld) -> Result<(), Failed> {
 
 async fn end(scene: &mut Scene) -> Result<(), Failure> {
     let room = scene.room_id(RoomKey::Main).await?;
-    scene.note("operator", "ending the room");
-    let done = scene.run().provisioner.end_room(&room).await;
+    let (api, through) = scene.room_api();
+    scene.note("operator", format!("ending the room{through}"));
+    let done = api.end_room(&room).await;
     done.map_err(|e| scene.fail("the room to be ended (operator)", e.to_string()))
 }
 
