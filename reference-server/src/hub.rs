@@ -7,9 +7,11 @@ use std::sync::Arc;
 use crate::admission::{AdmissionPolicy, StandardAdmission};
 use crate::auth::{TokenIssuer, TokenVerifier};
 use crate::capacity::Capacity;
+use crate::cluster::Cluster;
 use crate::config::{Config, DEFAULT_TENANT, Limits, MIN_API_KEY_BYTES, Secret};
 use crate::error::StartError;
 use crate::frames::FrameAdapter;
+use crate::node::NodeId;
 use crate::origin::OriginPolicy;
 use crate::rooms::Rooms;
 use crate::seams::Seams;
@@ -18,6 +20,11 @@ use crate::tracker::SessionTracker;
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct Hub {
+    /// This node's id (configured or generated).
+    pub node: NodeId,
+    /// The link to the cluster's Redis, in cluster mode; set by [`crate::serve_with`] once
+    /// connected.
+    pub cluster: Option<Cluster>,
     /// Connection limits and timers.
     pub limits: Limits,
     /// Token verification policy (also consulted for the leeway of a session's expiry).
@@ -79,6 +86,8 @@ impl Hub {
         };
         let rooms = Rooms::new(seams.room_events.take(), seams.join_rule.take());
         Ok(Hub {
+            node: config.node_id.clone().unwrap_or_else(NodeId::generate),
+            cluster: None,
             limits: config.limits.clone(),
             verifier,
             issuer,

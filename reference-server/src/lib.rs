@@ -16,6 +16,8 @@
 //! Modules, from the edge inwards:
 //! - start and stop: [`server`] (binding, serving, draining), [`cli`] (the command line every
 //!   binary of the server shares), [`config`], [`tls`];
+//! - many nodes: [`node`] (the node id, the `Chalk-Node` header, the Redis URL), [`cluster`]
+//!   (the node's link to Redis, with the `cluster` feature);
 //! - HTTP: [`app`] (the route table), [`hub`] (the state the handlers share), [`handshake`]
 //!   and [`rest`] (handlers), [`error`] (refusals become responses);
 //! - admission: [`admission`] (token, origin and subprotocol), [`auth`] (tokens), [`origin`],
@@ -37,6 +39,7 @@ pub mod auth;
 pub mod capacity;
 pub mod cli;
 pub mod close;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod error;
@@ -44,6 +47,7 @@ pub mod events;
 pub mod frames;
 pub mod handshake;
 pub mod hub;
+pub mod node;
 pub mod origin;
 pub mod outbound;
 pub mod protocol;

@@ -1,0 +1,312 @@
+//! The reference server in cluster mode (`redis_url` set), on a private Redis of each test:
+//! what a node is at start (its id, its `Chalk-Node` header on every answer, its refusal to
+//! start without its Redis) and that a Redis password never shows.
+//!
+//! Each test starts its own `redis-server` ([`RedisServer`]); it must be installed (`.ci/run`
+//! installs Debian's).
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chalk_reference_server::error::{EXIT_REDIS_UNREACHABLE, StartError};
+use chalk_reference_server::node::{NODE_HEADER, NodeId, RedisUrl};
+use chalk_reference_server::{Config, Server, serve};
+use chalk_tests::{RedisServer, free_loopback_port};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::instrument::WithSubscriber;
+
+/// Longest any single HTTP exchange of these tests may take.
+const EXCHANGE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A node's configuration: fresh credentials, port 0, the Redis at `redis_url`, id `node`.
+fn node_config(redis_url: &str, node: &str) -> Config {
+    let mut config = Config::ephemeral();
+    config.redis_url = Some(RedisUrl::parse(redis_url).unwrap());
+    config.node_id = Some(NodeId::parse(node).unwrap());
+    config
+}
+
+/// One HTTP/1.1 answer as it came: status and header lines (names lower-cased), and body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// Whether `received` holds a whole answer: its head, and as much body as its
+/// `Content-Length` says (none for a `101`).
+fn complete(received: &[u8]) -> bool {
+    let Some(head_end) = received.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&received[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0);
+    received.len() >= head_end + 4 + length
+}
+
+/// Sends `request` (a complete HTTP/1.1 request) to `server` and reads one answer: its head,
+/// and its body when it has one (not the frames after a `101`).
+async fn exchange(server: &Server, request: String) -> Answer {
+    let work = async {
+        let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut received = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut chunk).await.unwrap();
+            received.extend_from_slice(&chunk[..n]);
+            if n == 0 || complete(&received) {
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&received).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.lines();
+        let status = lines.next().unwrap_or_default();
+        let status = status
+            .split(' ')
+            .nth(1)
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or(0);
+        let headers = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        Answer {
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    };
+    tokio::time::timeout(EXCHANGE_DEADLINE, work)
+        .await
+        .expect("the node answered in time")
+}
+
+fn get(path: &str, extra: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: chalk.test\r\n{extra}Connection: close\r\n\r\n")
+}
+
+fn post(path: &str, api_key: &str, body: &Value) -> String {
+    let body = body.to_string();
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: chalk.test\r\nX-API-Key: {api_key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn upgrade(protocols: &str) -> String {
+    get(
+        "/api/v1/ws",
+        &format!(
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: {protocols}\r\n"
+        ),
+    )
+    .replace("Connection: close\r\n", "")
+}
+
+/// Creates a room and a participant through `server`'s REST API; the participant's token.
+async fn minted_token(server: &Server, api_key: &str) -> String {
+    let room = exchange(
+        server,
+        post("/api/v1/rooms", api_key, &serde_json::json!({"name": "r"})),
+    )
+    .await;
+    assert_eq!(room.status, 201, "{room:?}");
+    let id = room.json()["id"].as_str().unwrap().to_owned();
+    let added = exchange(
+        server,
+        post(
+            &format!("/api/v1/rooms/{id}/participants"),
+            api_key,
+            &serde_json::json!({"display_name": "Ada"}),
+        ),
+    )
+    .await;
+    assert_eq!(added.status, 201, "{added:?}");
+    added.json()["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_answer_of_a_node_names_the_node() {
+    let redis = RedisServer::start();
+    let config = node_config(&redis.url(), "node-a");
+    let api_key = config.api_key().unwrap().to_owned();
+    let server = serve(config).await.unwrap();
+    assert!(server.is_clustered());
+    assert_eq!(server.node_id().as_str(), "node-a");
+    let named = |answer: &Answer| answer.header(NODE_HEADER.as_str()).map(str::to_owned);
+
+    let token = minted_token(&server, &api_key).await;
+    let accepted = exchange(&server, upgrade(&format!("chalk, token.{token}"))).await;
+    assert_eq!(accepted.status, 101, "{accepted:?}");
+    assert_eq!(named(&accepted).as_deref(), Some("node-a"));
+
+    let refused = exchange(&server, upgrade("chalk, token.not-a-token")).await;
+    assert_eq!(refused.status, 401, "{refused:?}");
+    assert_eq!(named(&refused).as_deref(), Some("node-a"));
+
+    let created = exchange(
+        &server,
+        post("/api/v1/rooms", &api_key, &serde_json::json!({"name": "n"})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    assert_eq!(named(&created).as_deref(), Some("node-a"));
+
+    let unauthorised = exchange(
+        &server,
+        post("/api/v1/rooms", "wrong-key", &serde_json::json!({})),
+    )
+    .await;
+    assert_eq!(unauthorised.status, 401);
+    assert_eq!(named(&unauthorised).as_deref(), Some("node-a"));
+
+    for (path, status) in [("/healthz", 200), ("/no/such/path", 404)] {
+        let answer = exchange(&server, get(path, "")).await;
+        assert_eq!(answer.status, status, "{path}: {answer:?}");
+        assert_eq!(named(&answer).as_deref(), Some("node-a"), "{path}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_nodes_on_one_redis_each_answer_with_their_own_id() {
+    let redis = RedisServer::start();
+    let a = serve(node_config(&redis.url(), "a")).await.unwrap();
+    let b = serve(node_config(&redis.url(), "b")).await.unwrap();
+    for (server, id) in [(&a, "a"), (&b, "b")] {
+        let answer = exchange(server, get("/healthz", "")).await;
+        assert_eq!(answer.header("chalk-node"), Some(id));
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_single_process_server_names_itself_with_a_generated_id() {
+    let server = serve(Config::ephemeral()).await.unwrap();
+    assert!(!server.is_clustered());
+    let answer = exchange(&server, get("/healthz", "")).await;
+    let id = answer.header("chalk-node").expect("the header is there");
+    assert_eq!(id, server.node_id().as_str());
+    assert!(NodeId::parse(id).is_ok(), "{id}");
+    let other = serve(Config::ephemeral()).await.unwrap();
+    assert_ne!(other.node_id(), server.node_id());
+    server.shutdown().await;
+    other.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_node_whose_redis_is_unreachable_does_not_start_and_shows_no_password() {
+    let closed = free_loopback_port();
+    let url = format!("redis://:unreachable-secret-pw@127.0.0.1:{closed}");
+    let error = serve(node_config(&url, "lonely")).await.unwrap_err();
+    assert!(
+        matches!(error, StartError::RedisUnreachable { .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.exit_code(), EXIT_REDIS_UNREACHABLE);
+    let message = error.to_string();
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.contains(&format!("redis://[redacted]@127.0.0.1:{closed}")),
+        "{message}"
+    );
+    assert!(!message.contains("unreachable-secret-pw"), "{message}");
+    assert!(!format!("{error:?}").contains("unreachable-secret-pw"));
+}
+
+#[tokio::test]
+async fn a_wrong_redis_password_stops_the_start_without_showing_either_password() {
+    let redis = RedisServer::start_with_password("the-right-secret-pw");
+    let wrong = format!("redis://:a-wrong-secret-pw@127.0.0.1:{}", redis.port());
+    let error = serve(node_config(&wrong, "n1")).await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, StartError::RedisUnreachable { .. }),
+        "{message}"
+    );
+    for secret in ["a-wrong-secret-pw", "the-right-secret-pw"] {
+        assert!(!message.contains(secret), "{message}");
+    }
+    let server = serve(node_config(&redis.url(), "n2")).await.unwrap();
+    assert!(server.is_clustered());
+    server.shutdown().await;
+}
+
+/// Everything written to it, shared with the test.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_start_log_names_the_node_and_its_redis_without_the_password() {
+    let redis = RedisServer::start_with_password("logged-nowhere-pw");
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let server = serve(node_config(&redis.url(), "logged-node"))
+        .with_subscriber(subscriber)
+        .await
+        .unwrap();
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("cluster mode"), "{log}");
+    assert!(log.contains("logged-node"), "{log}");
+    assert!(
+        log.contains(&format!("redis://[redacted]@127.0.0.1:{}", redis.port())),
+        "{log}"
+    );
+    assert!(!log.contains("logged-nowhere-pw"), "{log}");
+    server.shutdown().await;
+}
+
+#[test]
+fn a_private_redis_is_gone_once_dropped() {
+    let redis = RedisServer::start();
+    let addr = redis.addr();
+    assert!(std::net::TcpStream::connect(addr).is_ok());
+    drop(redis);
+    assert!(
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(),
+        "nothing listens on {addr} any more"
+    );
+}
