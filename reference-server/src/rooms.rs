@@ -446,6 +446,13 @@ impl Rooms {
         }
     }
 
+    /// Publishes every room's events through `events` from now on: how cluster mode installs
+    /// its bus once connected. Call it before the first room exists (rooms keep the seam they
+    /// were created with).
+    pub fn publish_through(&mut self, events: Arc<dyn RoomEvents>) {
+        self.events = EventSeam::new(Some(events));
+    }
+
     /// Creates a room through the REST API.
     pub fn create(&self, tenant: &str, name: &str) -> RoomView {
         let key = RoomKey {

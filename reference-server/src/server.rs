@@ -22,7 +22,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::app::app;
 use crate::cluster::Cluster;
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_TENANT};
 use crate::error::StartError;
 use crate::hub::Hub;
 use crate::node::{NodeId, name_node};
@@ -51,7 +51,15 @@ pub async fn serve_with(config: Config, mut seams: Seams) -> Result<Server, Star
     let mut hub = Hub::with_seams(&config, &mut seams)?;
     let tls_acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     if let Some(url) = &config.redis_url {
-        hub.cluster = Some(Cluster::connect(url, &hub.node).await?);
+        let cluster = Cluster::connect(url, &hub.node).await?;
+        let tenants = std::iter::once(DEFAULT_TENANT.to_owned())
+            .chain(config.tenants.keys().cloned())
+            .collect();
+        let bus = cluster.room_events(tenants).await?;
+        Arc::get_mut(&mut hub.rooms)
+            .expect("no room exists before the server starts")
+            .publish_through(bus);
+        hub.cluster = Some(cluster);
     }
     let hub = Arc::new(hub);
     let listener = TcpListener::bind(config.listen)

@@ -310,3 +310,270 @@ fn a_private_redis_is_gone_once_dropped() {
         "nothing listens on {addr} any more"
     );
 }
+
+/// Longest a test waits for one event.
+const EVENT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a client must stay silent for "nothing more arrives" to hold.
+const QUIET: Duration = Duration::from_millis(500);
+
+/// Redis and reference nodes sharing it, with one configuration (credentials) for all.
+struct Nodes {
+    config: Config,
+    servers: Vec<Server>,
+    _redis: RedisServer,
+}
+
+impl Nodes {
+    /// Starts Redis and `count` nodes, `node-0` … on free ports, with limits that let a test
+    /// send a few hundred messages at once.
+    async fn start(count: usize) -> Nodes {
+        let redis = RedisServer::start();
+        let mut config = node_config(&redis.url(), "node-0");
+        config.limits.rate_per_second = 10_000.0;
+        config.limits.rate_burst = 10_000;
+        // Clients that are still open when a test ends need not be waited for long.
+        config.shutdown_drain = Duration::from_millis(500);
+        let mut servers = Vec::new();
+        for i in 0..count {
+            let mut node = config.clone();
+            node.node_id = Some(NodeId::parse(&format!("node-{i}")).unwrap());
+            servers.push(serve(node).await.unwrap());
+        }
+        Nodes {
+            config,
+            servers,
+            _redis: redis,
+        }
+    }
+
+    fn token(&self, room: &str, participant: &str) -> String {
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 300;
+        let claims =
+            serde_json::json!({"room_id": room, "participant_id": participant, "exp": exp});
+        let key =
+            jsonwebtoken::EncodingKey::from_secret(self.config.jwt_secret().unwrap().as_bytes());
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
+    }
+
+    /// Connects `participant` to `room` on node `node`; its `room.state` comes back with it.
+    async fn join(&self, node: usize, room: &str, participant: &str) -> (Client, Value) {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let server = &self.servers[node];
+        let mut request = server.ws_url().into_client_request().unwrap();
+        let protocols = format!("chalk, token.{}", self.token(room, participant));
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", protocols.parse().unwrap());
+        let (socket, response) =
+            tokio::time::timeout(EVENT_DEADLINE, tokio_tungstenite::connect_async(request))
+                .await
+                .expect("the upgrade is answered in time")
+                .expect("the upgrade succeeds");
+        assert_eq!(
+            response.headers()["chalk-node"].to_str().unwrap(),
+            format!("node-{node}")
+        );
+        let mut client = Client {
+            name: participant.to_owned(),
+            socket,
+        };
+        let state = client.next().await;
+        assert_eq!(state["event"], "room.state", "{participant}: {state}");
+        (client, state)
+    }
+
+    async fn shutdown(self) {
+        for server in self.servers {
+            server.shutdown().await;
+        }
+    }
+}
+
+/// One WebSocket client of a test.
+struct Client {
+    name: String,
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl Client {
+    /// The next event, within [`EVENT_DEADLINE`].
+    async fn next(&mut self) -> Value {
+        self.next_within(EVENT_DEADLINE)
+            .await
+            .unwrap_or_else(|| panic!("{}: no event within {EVENT_DEADLINE:?}", self.name))
+    }
+
+    /// The next event if one comes within `limit`.
+    async fn next_within(&mut self, limit: Duration) -> Option<Value> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??
+                .expect("the socket stays open");
+            if let Message::Text(text) = message {
+                return Some(serde_json::from_str(text.as_str()).unwrap());
+            }
+        }
+    }
+
+    /// Everything that arrives until the client has been quiet for [`QUIET`].
+    async fn rest(&mut self) -> Vec<Value> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next_within(QUIET).await {
+            events.push(event);
+        }
+        events
+    }
+
+    async fn send(&mut self, event: Value) {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        self.socket
+            .send(Message::Text(event.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    async fn chat(&mut self, text: &str) {
+        self.send(serde_json::json!({"event": "chat.send", "data": {"text": text}}))
+            .await;
+    }
+
+    async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+    }
+}
+
+fn roster(state: &Value) -> Vec<String> {
+    state["data"]["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The events of `events` named `name`.
+fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == name).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_chat_and_hands_cross_nodes_both_ways_exactly_once() {
+    let nodes = Nodes::start(2).await;
+    let (mut ada, state) = nodes.join(0, "crossing", "ada").await;
+    assert_eq!(roster(&state), ["ada"]);
+    let (mut bob, state) = nodes.join(1, "crossing", "bob").await;
+    assert_eq!(roster(&state), ["ada", "bob"]);
+    let joined = ada.next().await;
+    assert_eq!(joined["event"], "participant.joined", "{joined}");
+    assert_eq!(joined["data"]["id"], "bob");
+
+    ada.chat("from node 0").await;
+    bob.chat("from node 1").await;
+    bob.send(serde_json::json!({"event": "hand.raise", "data": {}}))
+        .await;
+    let ada_saw = ada.rest().await;
+    let bob_saw = bob.rest().await;
+    for (who, saw) in [("ada", &ada_saw), ("bob", &bob_saw)] {
+        let chats: Vec<&str> = named(saw, "chat.message")
+            .iter()
+            .map(|e| e["data"]["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            chats.len(),
+            2,
+            "{who} got each chat once, the own echo included: {saw:?}"
+        );
+        assert!(
+            chats.contains(&"from node 0") && chats.contains(&"from node 1"),
+            "{who}: {saw:?}"
+        );
+        let hands = named(saw, "hand.raised");
+        assert_eq!(hands.len(), 1, "{who}: {saw:?}");
+        assert_eq!(hands[0]["data"]["participant_id"], "bob");
+        assert!(
+            named(saw, "participant.joined").is_empty(),
+            "{who}: {saw:?}"
+        );
+    }
+    // Bob's own messages reach him in the order he sent them: chat, then hand.
+    let bob_order: Vec<&str> = bob_saw
+        .iter()
+        .filter(|e| e["event"] == "hand.raised" || e["data"]["text"] == "from node 1")
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(bob_order, ["chat.message", "hand.raised"]);
+
+    bob.close().await;
+    let after = ada.rest().await;
+    let left = named(&after, "participant.left");
+    assert_eq!(left.len(), 1, "{after:?}");
+    assert_eq!(left[0]["data"]["id"], "bob");
+    let (_carol, state) = nodes.join(1, "crossing", "carol").await;
+    assert_eq!(
+        roster(&state),
+        ["ada", "carol"],
+        "bob is gone from every node"
+    );
+    nodes.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_sender_order_holds_across_nodes_over_200_messages() {
+    let nodes = Nodes::start(3).await;
+    let (mut ada, _) = nodes.join(0, "ordered", "ada").await;
+    let (mut bob, _) = nodes.join(1, "ordered", "bob").await;
+    let (mut carol, _) = nodes.join(2, "ordered", "carol").await;
+    for _ in 0..2 {
+        assert_eq!(ada.next().await["event"], "participant.joined");
+    }
+    assert_eq!(bob.next().await["event"], "participant.joined");
+    let sent: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
+    for text in &sent {
+        ada.chat(text).await;
+    }
+    for client in [&mut ada, &mut bob, &mut carol] {
+        let mut received = Vec::new();
+        while received.len() < sent.len() {
+            let event = client.next().await;
+            assert_eq!(event["event"], "chat.message", "{}: {event}", client.name);
+            assert_eq!(event["data"]["sender_id"], "ada");
+            received.push(event["data"]["text"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(
+            received, sent,
+            "{} got ada's messages in order",
+            client.name
+        );
+        let extra = client.rest().await;
+        assert!(
+            extra.is_empty(),
+            "{}: nothing twice: {extra:?}",
+            client.name
+        );
+    }
+    nodes.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_state_lists_the_members_of_every_node() {
+    let nodes = Nodes::start(3).await;
+    let (_a, _) = nodes.join(0, "everyone", "a").await;
+    let (_b, _) = nodes.join(1, "everyone", "b").await;
+    let (mut b_on_c, _) = nodes.join(2, "elsewhere", "b").await;
+    let (_c, state) = nodes.join(2, "everyone", "c").await;
+    assert_eq!(roster(&state), ["a", "b", "c"]);
+    assert!(b_on_c.rest().await.is_empty(), "another room hears nothing");
+    nodes.shutdown().await;
+}

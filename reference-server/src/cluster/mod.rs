@@ -1,4 +1,5 @@
-//! Cluster mode: the link of a node to the Redis its cluster shares ([`Cluster`]).
+//! Cluster mode: the link of a node to the Redis its cluster shares ([`Cluster`]), and the
+//! room-event bus that carries rooms across nodes through it ([`bus`]).
 //!
 //! [`Cluster::connect`] connects at start and checks that Redis answers; a node that cannot
 //! reach it does not start. The Redis client is compiled with the crate's `cluster` feature
@@ -9,8 +10,14 @@
 use std::fmt;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use crate::error::StartError;
+use crate::events::RoomEvents;
 use crate::node::{NodeId, RedisUrl};
+
+#[cfg(feature = "cluster")]
+pub mod bus;
 
 /// Longest a node waits at start for Redis to accept the connection and answer `PING`.
 pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -22,6 +29,8 @@ pub struct Cluster {
     /// Reconnects by itself (with backoff and jitter) after a lost connection.
     #[cfg(feature = "cluster")]
     redis: redis::aio::ConnectionManager,
+    #[cfg(feature = "cluster")]
+    client: redis::Client,
 }
 
 impl fmt::Debug for Cluster {
@@ -70,7 +79,42 @@ impl Cluster {
             node: node.clone(),
             url: url.clone(),
             redis,
+            client,
         })
+    }
+
+    /// Starts the room-event bus of this node for the rooms of `tenants` (see [`bus`]); it
+    /// reads on a connection of its own.
+    #[cfg(feature = "cluster")]
+    pub async fn room_events(
+        &self,
+        tenants: Vec<String>,
+    ) -> Result<Arc<dyn RoomEvents>, StartError> {
+        let unreachable = |error: redis::RedisError| StartError::RedisUnreachable {
+            url: self.url.to_string(),
+            reason: self.url.scrub(&error.to_string()),
+        };
+        let settings = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
+            .set_response_timeout(Some(REDIS_CONNECT_TIMEOUT));
+        let reader = self
+            .client
+            .get_connection_manager_with_config(settings)
+            .await
+            .map_err(unreachable)?;
+        let bus = bus::ClusterBus::start(self.node.clone(), self.redis.clone(), reader, tenants)
+            .await
+            .map_err(unreachable)?;
+        Ok(Arc::new(bus))
+    }
+
+    /// Without the `cluster` feature there is no cluster to publish to.
+    #[cfg(not(feature = "cluster"))]
+    pub async fn room_events(
+        &self,
+        _tenants: Vec<String>,
+    ) -> Result<Arc<dyn RoomEvents>, StartError> {
+        Err(StartError::ClusterNotBuilt)
     }
 
     /// Without the `cluster` feature: always [`StartError::ClusterNotBuilt`].
