@@ -449,6 +449,30 @@ impl Client {
             .await;
     }
 
+    /// The close code the server ends the connection with, within [`EVENT_DEADLINE`]; the
+    /// events that came before it.
+    async fn close_code(&mut self) -> (u16, Vec<Value>) {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let mut before = Vec::new();
+        let deadline = tokio::time::Instant::now() + EVENT_DEADLINE;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("{}: not closed in time", self.name));
+            match message {
+                Some(Ok(Message::Close(frame))) => {
+                    return (frame.map_or(1005, |f| u16::from(f.code)), before);
+                }
+                Some(Ok(Message::Text(text))) => {
+                    before.push(serde_json::from_str(text.as_str()).unwrap());
+                }
+                Some(Ok(_)) => {}
+                other => panic!("{}: ended without a close frame: {other:?}", self.name),
+            }
+        }
+    }
+
     async fn close(mut self) {
         let _ = self.socket.close(None).await;
     }
@@ -575,5 +599,40 @@ async fn room_state_lists_the_members_of_every_node() {
     let (_c, state) = nodes.join(2, "everyone", "c").await;
     assert_eq!(roster(&state), ["a", "b", "c"]);
     assert!(b_on_c.rest().await.is_empty(), "another room hears nothing");
+    nodes.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_connecting_on_another_node_replaces_its_connection_there() {
+    let nodes = Nodes::start(2).await;
+    let (mut old_ada, _) = nodes.join(0, "single", "ada").await;
+    let (mut bob, _) = nodes.join(1, "single", "bob").await;
+    assert_eq!(old_ada.next().await["event"], "participant.joined");
+    let (mut new_ada, state) = nodes.join(1, "single", "ada").await;
+    assert_eq!(roster(&state), ["bob", "ada"]);
+    let (code, before) = old_ada.close_code().await;
+    assert_eq!(code, 4009, "replaced by a newer connection: {before:?}");
+    assert!(
+        before.iter().all(|e| e["data"]["id"] != "ada"),
+        "the replaced connection hears nothing about itself: {before:?}"
+    );
+    let seen: Vec<(String, String)> = bob
+        .rest()
+        .await
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_owned(),
+                e["data"]["id"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [("participant.left", "ada"), ("participant.joined", "ada")]
+        .map(|(e, id)| (e.to_owned(), id.to_owned()));
+    assert_eq!(seen, expected, "once each, left first");
+    new_ada.chat("still here").await;
+    assert_eq!(bob.next().await["data"]["text"], "still here");
+    let (_carol, state) = nodes.join(0, "single", "carol").await;
+    assert_eq!(roster(&state), ["bob", "ada", "carol"]);
     nodes.shutdown().await;
 }

@@ -27,10 +27,11 @@ use redis::streams::StreamReadReply;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::close::CloseReason;
 use crate::connection::{ConnId, Connection};
 use crate::events::{Audience, EventKind, Members, RoomEvent, RoomEvents, RoomKey};
 use crate::node::NodeId;
-use crate::protocol::RosterEntry;
+use crate::protocol::{RosterEntry, ServerEvent};
 
 /// Number of partition streams per tenant; a room's events go to one of them.
 pub const PARTITIONS: u64 = 8;
@@ -83,11 +84,22 @@ pub fn stream_key(tenant: &str, partition: u64) -> String {
 }
 
 /// Joins: records the member (who owns it: node and connection), lowers its hand, appends
-/// `participant.joined`; returns the entry id and the roster (members and raised hands).
+/// `participant.joined`; returns the entry id and the roster (members and raised hands). When
+/// another node's connection holds the participant, first appends the internal entry that
+/// closes it there (4009) and its `participant.left`: one connection per participant in the
+/// cluster.
 const JOIN: &str = r#"
 local seq = redis.call('INCR', KEYS[3])
 local member = cjson.decode(ARGV[2])
 member.seq = seq
+local previous = redis.call('HGET', KEYS[1], ARGV[1])
+if previous then
+  local holder = cjson.decode(previous).owner
+  if holder ~= member.owner then
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'c', 'replace', 'o', holder)
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'f', ARGV[6])
+  end
+end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
 redis.call('SREM', KEYS[2], ARGV[1])
 local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'f', ARGV[4])
@@ -124,6 +136,8 @@ enum Command {
         participant_id: String,
         joined: Utf8Bytes,
         state: Option<Utf8Bytes>,
+        /// The `participant.left` others see if a connection elsewhere is replaced.
+        left: Utf8Bytes,
     },
     Leave {
         room: RoomKey,
@@ -203,8 +217,14 @@ impl ClusterBus {
             .iter()
             .flat_map(|t| (0..PARTITIONS).map(move |p| (t.clone(), stream_key(t, p))))
             .collect::<Vec<_>>();
-        tokio::spawn(publish_loop(node, redis, command_rx, registrations));
-        tokio::spawn(read_loop(reader, streams, start, registration_rx));
+        tokio::spawn(publish_loop(node.clone(), redis, command_rx, registrations));
+        tokio::spawn(read_loop(
+            node.clone(),
+            reader,
+            streams,
+            start,
+            registration_rx,
+        ));
         Ok(ClusterBus {
             commands,
             pending_states: Mutex::default(),
@@ -247,6 +267,7 @@ impl RoomEvents for ClusterBus {
                     participant_id: participant_id.to_owned(),
                     joined: event.frame,
                     state,
+                    left: ServerEvent::ParticipantLeft { id: participant_id }.encode(),
                 });
             }
             EventKind::Left { participant_id, .. } => self.queue(Command::Leave {
@@ -293,6 +314,7 @@ async fn publish_loop(
                 participant_id,
                 joined,
                 state,
+                left,
             } => {
                 let keys = RoomKeys::of(&room);
                 let member = member_record(&node, conn.id(), &joined);
@@ -306,6 +328,7 @@ async fn publish_loop(
                     .arg(&room.room_id)
                     .arg(joined.as_str())
                     .arg(STREAM_MAXLEN)
+                    .arg(left.as_str())
                     .invoke_async(&mut redis)
                     .await;
                 result.map(|(id, members, hands)| {
@@ -441,6 +464,7 @@ struct Registered {
 /// Reads every partition stream from where it left off and delivers each entry to the local
 /// members of its room registered before it (see the module documentation).
 async fn read_loop(
+    node: NodeId,
     mut redis: ConnectionManager,
     streams: Vec<(String, String)>,
     start: EntryId,
@@ -531,6 +555,23 @@ async fn read_loop(
                     continue;
                 };
                 last[index] = last[index].max(id);
+                if let Some(holder) = entry.get::<String>("o") {
+                    // An internal entry: close this node's connection that `holder` names.
+                    let local = holder
+                        .strip_prefix(node.as_str())
+                        .and_then(|rest| rest.strip_prefix('/'))
+                        .and_then(|conn| conn.parse::<ConnId>().ok());
+                    if let Some(conn) = local
+                        && let Some(room) = room_of.remove(&conn)
+                        && let Some(members) = rooms.get_mut(&room)
+                    {
+                        for member in members.iter().filter(|m| m.conn.id() == conn) {
+                            member.conn.close(CloseReason::Replaced);
+                        }
+                        members.retain(|m| m.conn.id() != conn);
+                    }
+                    continue;
+                }
                 let (Some(room_id), Some(frame)) =
                     (entry.get::<String>("r"), entry.get::<String>("f"))
                 else {
