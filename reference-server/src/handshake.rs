@@ -43,6 +43,13 @@ pub async fn upgrade(
         .map_err(|_| ApiError::MalformedUpgrade)?;
     let peer = peer.ok().map(|ConnectInfo(addr)| addr.ip());
     let admission = hub.admit(&headers, &query, peer)?;
+    hub.directory
+        .admission(&admission.admitted.identity)
+        .await
+        .map_err(|refusal| {
+            tracing::debug!(?refusal, "upgrade refused: room access");
+            ApiError::AccessRevoked
+        })?;
     let ws = ws.map_err(|_| ApiError::MalformedUpgrade)?;
     Ok(hub.accept(ws, admission))
 }

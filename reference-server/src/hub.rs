@@ -9,6 +9,7 @@ use crate::auth::{TokenIssuer, TokenVerifier};
 use crate::capacity::Capacity;
 use crate::cluster::Cluster;
 use crate::config::{Config, DEFAULT_TENANT, Limits, MIN_API_KEY_BYTES, Secret};
+use crate::directory::{LocalDirectory, RoomDirectory};
 use crate::error::StartError;
 use crate::frames::FrameAdapter;
 use crate::node::NodeId;
@@ -35,6 +36,8 @@ pub struct Hub {
     pub admission: Arc<dyn AdmissionPolicy>,
     /// All rooms.
     pub rooms: Arc<Rooms>,
+    /// Where the REST API and the handshake find and change rooms' records.
+    pub directory: Arc<dyn RoomDirectory>,
     /// All live sockets, for shutdown.
     pub sessions: Arc<SessionTracker>,
     /// The caps on open WebSocket connections.
@@ -84,7 +87,7 @@ impl Hub {
             Some(wrap) => wrap(standard),
             None => Arc::new(standard),
         };
-        let rooms = Rooms::new(seams.room_events.take(), seams.join_rule.take());
+        let rooms = Arc::new(Rooms::new(seams.room_events.take(), seams.join_rule.take()));
         Ok(Hub {
             node: config.node_id.clone().unwrap_or_else(NodeId::generate),
             cluster: None,
@@ -92,7 +95,8 @@ impl Hub {
             verifier,
             issuer,
             admission,
-            rooms: Arc::new(rooms),
+            directory: Arc::new(LocalDirectory::new(rooms.clone())),
+            rooms,
             sessions: Arc::new(SessionTracker::default()),
             capacity: Arc::new(Capacity::new(&config.limits)),
             frames: seams.frames.take(),

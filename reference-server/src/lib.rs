@@ -25,7 +25,8 @@
 //! - one socket: [`session`] (its loop), [`connection`] (its handle) and [`outbound`] (its
 //!   queue of frames), [`close`] (close codes), [`tracker`] (live sockets, for shutdown);
 //! - rooms: [`rooms`] (membership and records), [`events`] (where their events are
-//!   published), [`protocol`] (the wire format).
+//!   published), [`directory`] (where the REST API finds their records), [`protocol`] (the
+//!   wire format).
 //!
 //! [`seams`] gathers the extension points that production code calls unconditionally and that
 //! do nothing by default: the admission policy, the join rule, the room-event seam, the
@@ -42,6 +43,7 @@ pub mod close;
 pub mod cluster;
 pub mod config;
 pub mod connection;
+pub mod directory;
 pub mod error;
 pub mod events;
 pub mod frames;
