@@ -56,8 +56,10 @@ pub async fn serve_with(config: Config, mut seams: Seams) -> Result<Server, Star
             .chain(config.tenants.keys().cloned())
             .collect();
         let bus = cluster.room_events(tenants).await?;
+        // First: the local directory it replaces holds the rooms too.
+        hub.directory = cluster.directory();
         Arc::get_mut(&mut hub.rooms)
-            .expect("no room exists before the server starts")
+            .expect("nothing else holds the rooms before the server starts")
             .publish_through(bus);
         hub.cluster = Some(cluster);
     }

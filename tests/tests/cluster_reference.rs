@@ -362,10 +362,16 @@ impl Nodes {
 
     /// Connects `participant` to `room` on node `node`; its `room.state` comes back with it.
     async fn join(&self, node: usize, room: &str, participant: &str) -> (Client, Value) {
+        self.join_with(node, &self.token(room, participant), participant)
+            .await
+    }
+
+    /// Connects with `token` to node `node`; the `room.state` comes back with it.
+    async fn join_with(&self, node: usize, token: &str, participant: &str) -> (Client, Value) {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let server = &self.servers[node];
         let mut request = server.ws_url().into_client_request().unwrap();
-        let protocols = format!("chalk, token.{}", self.token(room, participant));
+        let protocols = format!("chalk, token.{token}");
         request
             .headers_mut()
             .insert("sec-websocket-protocol", protocols.parse().unwrap());
@@ -634,5 +640,141 @@ async fn a_participant_connecting_on_another_node_replaces_its_connection_there(
     assert_eq!(bob.next().await["data"]["text"], "still here");
     let (_carol, state) = nodes.join(0, "single", "carol").await;
     assert_eq!(roster(&state), ["bob", "ada", "carol"]);
+    nodes.shutdown().await;
+}
+
+fn delete(path: &str, api_key: &str) -> String {
+    format!(
+        "DELETE {path} HTTP/1.1\r\nHost: chalk.test\r\nX-API-Key: {api_key}\r\n\
+         Connection: close\r\n\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rest_api_of_any_node_acts_on_the_whole_cluster() {
+    let nodes = Nodes::start(3).await;
+    let key = nodes.config.api_key().unwrap().to_owned();
+    let [a, b, c] = [&nodes.servers[0], &nodes.servers[1], &nodes.servers[2]];
+    let body = |v: Value| v;
+
+    // Created on A, provisioned on B, connected to C.
+    let created = exchange(
+        a,
+        post(
+            "/api/v1/rooms",
+            &key,
+            &body(serde_json::json!({"name": "spread"})),
+        ),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let room = created.json()["id"].as_str().unwrap().to_owned();
+    let added = exchange(
+        b,
+        post(
+            &format!("/api/v1/rooms/{room}/participants"),
+            &key,
+            &serde_json::json!({"display_name": "Ada"}),
+        ),
+    )
+    .await;
+    assert_eq!(added.status, 201, "{added:?}");
+    let ada_id = added.json()["participant"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ada_token = added.json()["access_token"].as_str().unwrap().to_owned();
+    let (mut ada, _) = nodes.join_with(2, &ada_token, "ada").await;
+    let (mut bob, state) = nodes.join(1, &room, "bob").await;
+    assert_eq!(roster(&state), [ada_id.as_str(), "bob"]);
+    assert_eq!(ada.next().await["event"], "participant.joined");
+
+    // Reads count every node.
+    let view = exchange(
+        a,
+        get(
+            &format!("/api/v1/rooms/{room}"),
+            &format!("X-API-Key: {key}\r\n"),
+        ),
+    )
+    .await;
+    assert_eq!(view.json()["connected_count"], 2, "{view:?}");
+    let participant = exchange(
+        c,
+        get(
+            &format!("/api/v1/rooms/{room}/participants/{ada_id}"),
+            &format!("X-API-Key: {key}\r\n"),
+        ),
+    )
+    .await;
+    assert_eq!(participant.json()["connected"], true, "{participant:?}");
+
+    // One recording in the whole cluster.
+    let started = exchange(
+        a,
+        post(
+            &format!("/api/v1/rooms/{room}/recordings/start"),
+            &key,
+            &serde_json::json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(started.status, 201, "{started:?}");
+    let again = exchange(
+        b,
+        post(
+            &format!("/api/v1/rooms/{room}/recordings/start"),
+            &key,
+            &serde_json::json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(again.status, 409, "{again:?}");
+    for client in [&mut ada, &mut bob] {
+        let saw = client.rest().await;
+        assert_eq!(
+            named(&saw, "recording.started").len(),
+            1,
+            "{}: {saw:?}",
+            client.name
+        );
+    }
+
+    // Removed through A: the socket on C closes with 4003, bob hears it once, the token is dead.
+    let removed = exchange(
+        a,
+        delete(&format!("/api/v1/rooms/{room}/participants/{ada_id}"), &key),
+    )
+    .await;
+    assert_eq!(removed.status, 204, "{removed:?}");
+    let (code, _) = ada.close_code().await;
+    assert_eq!(code, 4003);
+    let saw = bob.rest().await;
+    let left = named(&saw, "participant.left");
+    assert_eq!(left.len(), 1, "{saw:?}");
+    assert_eq!(left[0]["data"]["id"], ada_id.as_str());
+    let refused = exchange(b, upgrade(&format!("chalk, token.{ada_token}"))).await;
+    assert_eq!(refused.status, 403, "{refused:?}");
+
+    // Ended through C: bob's socket on B closes with 4004, nobody joins on A any more.
+    let ended = exchange(
+        c,
+        post(
+            &format!("/api/v1/rooms/{room}/end"),
+            &key,
+            &serde_json::json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(ended.status, 200, "{ended:?}");
+    assert_eq!(ended.json()["status"], "ended");
+    let (code, _) = bob.close_code().await;
+    assert_eq!(code, 4004);
+    let late = exchange(
+        a,
+        upgrade(&format!("chalk, token.{}", nodes.token(&room, "carol"))),
+    )
+    .await;
+    assert_eq!(late.status, 403, "{late:?}");
     nodes.shutdown().await;
 }

@@ -31,7 +31,7 @@ use crate::close::CloseReason;
 use crate::connection::{ConnId, Connection};
 use crate::events::{Audience, EventKind, Members, RoomEvent, RoomEvents, RoomKey};
 use crate::node::NodeId;
-use crate::protocol::{RosterEntry, ServerEvent};
+use crate::protocol::{RosterEntry, ServerEvent, timestamp_now};
 
 /// Number of partition streams per tenant; a room's events go to one of them.
 pub const PARTITIONS: u64 = 8;
@@ -50,17 +50,30 @@ const READ_COUNT: usize = 1000;
 const READ_RETRY: Duration = Duration::from_millis(250);
 
 /// The Redis keys of one room.
-struct RoomKeys {
-    members: String,
-    hands: String,
-    seq: String,
-    stream: String,
+pub(crate) struct RoomKeys {
+    /// Hash: `name`, `created_at`, `status`, `recording_id`.
+    pub(crate) record: String,
+    /// Hash: participant id → REST record (`display_name`, `role`).
+    pub(crate) participants: String,
+    /// Set: removed participants.
+    pub(crate) revoked: String,
+    /// Hash: participant id → member record (roster fields, owner, joining order).
+    pub(crate) members: String,
+    /// Set: raised hands.
+    pub(crate) hands: String,
+    /// Counter: joining order.
+    pub(crate) seq: String,
+    /// The room's partition stream.
+    pub(crate) stream: String,
 }
 
 impl RoomKeys {
-    fn of(room: &RoomKey) -> RoomKeys {
+    pub(crate) fn of(room: &RoomKey) -> RoomKeys {
         let base = format!("chalk:{}:room:{}", room.tenant, room.room_id);
         RoomKeys {
+            record: base.clone(),
+            participants: format!("{base}:participants"),
+            revoked: format!("{base}:revoked"),
             members: format!("{base}:members"),
             hands: format!("{base}:hands"),
             seq: format!("{base}:seq"),
@@ -84,11 +97,15 @@ pub fn stream_key(tenant: &str, partition: u64) -> String {
 }
 
 /// Joins: records the member (who owns it: node and connection), lowers its hand, appends
-/// `participant.joined`; returns the entry id and the roster (members and raised hands). When
+/// `participant.joined`; returns the entry id, the roster (members and raised hands) and the
+/// running recording. A room first seen through a socket gets its record here. When
 /// another node's connection holds the participant, first appends the internal entry that
 /// closes it there (4009) and its `participant.left`: one connection per participant in the
 /// cluster.
 const JOIN: &str = r#"
+if redis.call('EXISTS', KEYS[5]) == 0 then
+  redis.call('HSET', KEYS[5], 'name', ARGV[3], 'created_at', ARGV[7], 'status', 'active')
+end
 local seq = redis.call('INCR', KEYS[3])
 local member = cjson.decode(ARGV[2])
 member.seq = seq
@@ -103,7 +120,8 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
 redis.call('SREM', KEYS[2], ARGV[1])
 local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'f', ARGV[4])
-return {id, redis.call('HGETALL', KEYS[1]), redis.call('SMEMBERS', KEYS[2])}
+return {id, redis.call('HGETALL', KEYS[1]), redis.call('SMEMBERS', KEYS[2]),
+  redis.call('HGET', KEYS[5], 'recording_id')}
 "#;
 
 /// Leaves: only if the member is still owned by this connection (a newer connection may have
@@ -318,22 +336,26 @@ async fn publish_loop(
             } => {
                 let keys = RoomKeys::of(&room);
                 let member = member_record(&node, conn.id(), &joined);
-                let result: redis::RedisResult<(String, Vec<String>, Vec<String>)> = join
+                type Joined = (String, Vec<String>, Vec<String>, Option<String>);
+                let result: redis::RedisResult<Joined> = join
                     .key(&keys.members)
                     .key(&keys.hands)
                     .key(&keys.seq)
                     .key(&keys.stream)
+                    .key(&keys.record)
                     .arg(&participant_id)
                     .arg(member.to_string())
                     .arg(&room.room_id)
                     .arg(joined.as_str())
                     .arg(STREAM_MAXLEN)
                     .arg(left.as_str())
+                    .arg(timestamp_now())
                     .invoke_async(&mut redis)
                     .await;
-                result.map(|(id, members, hands)| {
+                result.map(|(id, members, hands, recording)| {
                     if let Some(state) = state {
-                        conn.send(cluster_room_state(&state, &members, &hands));
+                        let state = cluster_room_state(&state, &members, &hands, recording);
+                        conn.send(state);
                     }
                     owners.insert((room.clone(), participant_id), conn.id());
                     if let Some(after) = EntryId::parse(&id) {
@@ -427,7 +449,12 @@ fn member_record(node: &NodeId, conn: ConnId, joined: &Utf8Bytes) -> Value {
 
 /// The local `room.state` frame with its roster replaced by the cluster's: `members` is
 /// `HGETALL` of the members hash (participant, record, …), `hands` the raised hands.
-fn cluster_room_state(local: &Utf8Bytes, members: &[String], hands: &[String]) -> Utf8Bytes {
+fn cluster_room_state(
+    local: &Utf8Bytes,
+    members: &[String],
+    hands: &[String],
+    recording: Option<String>,
+) -> Utf8Bytes {
     let Ok(mut state) = serde_json::from_str::<Value>(local.as_str()) else {
         return local.clone();
     };
@@ -452,6 +479,7 @@ fn cluster_room_state(local: &Utf8Bytes, members: &[String], hands: &[String]) -
         })
         .collect();
     state["data"]["participants"] = Value::Array(participants);
+    state["data"]["recording_id"] = recording.map_or(Value::Null, Value::String);
     Utf8Bytes::from(state.to_string())
 }
 
@@ -555,21 +583,21 @@ async fn read_loop(
                     continue;
                 };
                 last[index] = last[index].max(id);
-                if let Some(holder) = entry.get::<String>("o") {
-                    // An internal entry: close this node's connection that `holder` names.
-                    let local = holder
-                        .strip_prefix(node.as_str())
-                        .and_then(|rest| rest.strip_prefix('/'))
-                        .and_then(|conn| conn.parse::<ConnId>().ok());
-                    if let Some(conn) = local
-                        && let Some(room) = room_of.remove(&conn)
-                        && let Some(members) = rooms.get_mut(&room)
-                    {
-                        for member in members.iter().filter(|m| m.conn.id() == conn) {
-                            member.conn.close(CloseReason::Replaced);
-                        }
-                        members.retain(|m| m.conn.id() != conn);
-                    }
+                if let Some(command) = entry.get::<String>("c") {
+                    let room_id = entry.get::<String>("r").unwrap_or_default();
+                    let key = RoomKey {
+                        tenant: tenant.clone(),
+                        room_id,
+                    };
+                    let holder = entry.get::<String>("o");
+                    act_on(
+                        &node,
+                        &command,
+                        &key,
+                        holder.as_deref(),
+                        &mut rooms,
+                        &mut room_of,
+                    );
                     continue;
                 }
                 let (Some(room_id), Some(frame)) =
@@ -589,6 +617,46 @@ async fn read_loop(
                 }
             }
         }
+    }
+}
+
+/// Carries out an internal entry: `end` closes every local connection of the room with 4004;
+/// `remove` (4003) and `replace` (4009) close the one connection `holder` names, if it is this
+/// node's. A closed connection gets nothing more.
+fn act_on(
+    node: &NodeId,
+    command: &str,
+    room: &RoomKey,
+    holder: Option<&str>,
+    rooms: &mut HashMap<RoomKey, Vec<Registered>>,
+    room_of: &mut HashMap<ConnId, RoomKey>,
+) {
+    let reason = match command {
+        "end" => CloseReason::RoomEnded,
+        "remove" => CloseReason::Removed,
+        "replace" => CloseReason::Replaced,
+        _ => return,
+    };
+    let Some(members) = rooms.get_mut(room) else {
+        return;
+    };
+    let only = holder.map(|holder| {
+        holder
+            .strip_prefix(node.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|conn| conn.parse::<ConnId>().ok())
+    });
+    let closes = |member: &Registered| match only {
+        None => true,
+        Some(conn) => Some(member.conn.id()) == conn,
+    };
+    for member in members.iter().filter(|m| closes(m)) {
+        member.conn.close(reason);
+        room_of.remove(&member.conn.id());
+    }
+    members.retain(|m| !closes(m));
+    if members.is_empty() {
+        rooms.remove(room);
     }
 }
 
@@ -623,7 +691,7 @@ mod tests {
             "ada".to_owned(),
             r#"{"display_name":"Ada","role":"participant","owner":"a/7","seq":1}"#.to_owned(),
         ];
-        let state = cluster_room_state(&local, &members, &["bob".to_owned()]);
+        let state = cluster_room_state(&local, &members, &["bob".to_owned()], None);
         let state: Value = serde_json::from_str(state.as_str()).unwrap();
         let ids: Vec<&str> = state["data"]["participants"]
             .as_array()

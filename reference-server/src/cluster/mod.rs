@@ -12,12 +12,15 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use crate::directory::RoomDirectory;
 use crate::error::StartError;
 use crate::events::RoomEvents;
 use crate::node::{NodeId, RedisUrl};
 
 #[cfg(feature = "cluster")]
 pub mod bus;
+#[cfg(feature = "cluster")]
+pub mod directory;
 
 /// Longest a node waits at start for Redis to accept the connection and answer `PING`.
 pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -106,6 +109,18 @@ impl Cluster {
             .await
             .map_err(unreachable)?;
         Ok(Arc::new(bus))
+    }
+
+    /// The cluster's room directory: rooms' records in Redis (see [`directory`]).
+    #[cfg(feature = "cluster")]
+    pub fn directory(&self) -> Arc<dyn RoomDirectory> {
+        Arc::new(directory::RedisDirectory::new(self.redis.clone()))
+    }
+
+    /// Without the `cluster` feature there are no records in Redis.
+    #[cfg(not(feature = "cluster"))]
+    pub fn directory(&self) -> Arc<dyn RoomDirectory> {
+        unreachable!("Cluster::connect never succeeds without the `cluster` feature")
     }
 
     /// Without the `cluster` feature there is no cluster to publish to.
