@@ -778,3 +778,46 @@ async fn the_rest_api_of_any_node_acts_on_the_whole_cluster() {
     assert_eq!(late.status, 403, "{late:?}");
     nodes.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_finds_a_node_of_a_cluster_conformant() {
+    use chalk_conformance::commands::exit::ExitStatus;
+    use chalk_conformance::contract::catalogue::KNOWN_EXTENSIONS;
+    use chalk_conformance::driver::embedded::{SUITE_HEARTBEAT, SUITE_IDLE_TIMEOUT};
+    let redis = RedisServer::start();
+    let mut config = node_config(&redis.url(), "judged");
+    config.limits.idle_timeout = SUITE_IDLE_TIMEOUT;
+    config.limits.heartbeat_interval = SUITE_HEARTBEAT;
+    let mut other = config.clone();
+    other.node_id = Some(NodeId::parse("bystander").unwrap());
+    let judged = serve(config.clone()).await.unwrap();
+    let bystander = serve(other).await.unwrap();
+    let args = [
+        "--url".to_owned(),
+        judged.ws_url(),
+        "--api-url".to_owned(),
+        judged.api_url(),
+        "--api-key".to_owned(),
+        config.api_key().unwrap().to_owned(),
+        "--jwt-secret".to_owned(),
+        config.jwt_secret().unwrap().to_owned(),
+        "--origin".to_owned(),
+        config.default_tenant.allowed_origins[0].clone(),
+        "--declare".to_owned(),
+        KNOWN_EXTENSIONS.join(","),
+        "--idle-timeout".to_owned(),
+        format!("{}ms", SUITE_IDLE_TIMEOUT.as_millis()),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (status, output) = chalk_tests::conformance(&args).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    let closing = output.lines().last().unwrap_or_default();
+    let passed: usize = closing
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(passed >= 123, "every scenario ran: {closing}");
+    judged.shutdown().await;
+    bystander.shutdown().await;
+}
