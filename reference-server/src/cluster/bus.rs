@@ -98,11 +98,15 @@ pub fn stream_key(tenant: &str, partition: u64) -> String {
 
 /// Joins: records the member (who owns it: node and connection), lowers its hand, appends
 /// `participant.joined`; returns the entry id, the roster (members and raised hands) and the
-/// running recording. A room first seen through a socket gets its record here. When
+/// running recording; refuses an ended room or a removed participant (the handshake checked
+/// both, but a REST call may have come in between). A room first seen through a socket gets its
+/// record here. When
 /// another node's connection holds the participant, first appends the internal entry that
 /// closes it there (4009) and its `participant.left`: one connection per participant in the
 /// cluster.
 const JOIN: &str = r#"
+if redis.call('HGET', KEYS[5], 'status') == 'ended' then return {'ended', '', {}, {}, false} end
+if redis.call('SISMEMBER', KEYS[6], ARGV[1]) == 1 then return {'removed', '', {}, {}, false} end
 if redis.call('EXISTS', KEYS[5]) == 0 then
   redis.call('HSET', KEYS[5], 'name', ARGV[3], 'created_at', ARGV[7], 'status', 'active')
 end
@@ -120,7 +124,7 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
 redis.call('SREM', KEYS[2], ARGV[1])
 local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'f', ARGV[4])
-return {id, redis.call('HGETALL', KEYS[1]), redis.call('SMEMBERS', KEYS[2]),
+return {'ok', id, redis.call('HGETALL', KEYS[1]), redis.call('SMEMBERS', KEYS[2]),
   redis.call('HGET', KEYS[5], 'recording_id')}
 "#;
 
@@ -336,13 +340,14 @@ async fn publish_loop(
             } => {
                 let keys = RoomKeys::of(&room);
                 let member = member_record(&node, conn.id(), &joined);
-                type Joined = (String, Vec<String>, Vec<String>, Option<String>);
+                type Joined = (String, String, Vec<String>, Vec<String>, Option<String>);
                 let result: redis::RedisResult<Joined> = join
                     .key(&keys.members)
                     .key(&keys.hands)
                     .key(&keys.seq)
                     .key(&keys.stream)
                     .key(&keys.record)
+                    .key(&keys.revoked)
                     .arg(&participant_id)
                     .arg(member.to_string())
                     .arg(&room.room_id)
@@ -352,7 +357,16 @@ async fn publish_loop(
                     .arg(timestamp_now())
                     .invoke_async(&mut redis)
                     .await;
-                result.map(|(id, members, hands, recording)| {
+                result.map(|(verdict, id, members, hands, recording)| {
+                    let refused = match verdict.as_str() {
+                        "ended" => Some(CloseReason::RoomEnded),
+                        "removed" => Some(CloseReason::Removed),
+                        _ => None,
+                    };
+                    if let Some(reason) = refused {
+                        conn.close(reason);
+                        return;
+                    }
                     if let Some(state) = state {
                         let state = cluster_room_state(&state, &members, &hands, recording);
                         conn.send(state);
