@@ -545,17 +545,35 @@ async fn presence_chat_and_hands_cross_nodes_both_ways_exactly_once() {
         .collect();
     assert_eq!(bob_order, ["chat.message", "hand.raised"]);
 
+    // The other way: a hand raised and a departure on node 0, heard on node 1.
+    ada.send(serde_json::json!({"event": "hand.raise", "data": {}}))
+        .await;
+    let saw = bob.rest().await;
+    assert_eq!(named(&saw, "hand.raised").len(), 1, "{saw:?}");
+    assert_eq!(
+        named(&saw, "hand.raised")[0]["data"]["participant_id"],
+        "ada"
+    );
+    assert_eq!(named(&ada.rest().await, "hand.raised").len(), 1);
+
     bob.close().await;
     let after = ada.rest().await;
     let left = named(&after, "participant.left");
     assert_eq!(left.len(), 1, "{after:?}");
     assert_eq!(left[0]["data"]["id"], "bob");
-    let (_carol, state) = nodes.join(1, "crossing", "carol").await;
+    let (mut carol, state) = nodes.join(1, "crossing", "carol").await;
     assert_eq!(
         roster(&state),
         ["ada", "carol"],
         "bob is gone from every node"
     );
+    assert_eq!(state["data"]["participants"][0]["hand_raised"], true);
+    assert_eq!(named(&ada.rest().await, "participant.joined").len(), 1);
+    ada.close().await;
+    let after = carol.rest().await;
+    let left = named(&after, "participant.left");
+    assert_eq!(left.len(), 1, "{after:?}");
+    assert_eq!(left[0]["data"]["id"], "ada");
     nodes.shutdown().await;
 }
 
