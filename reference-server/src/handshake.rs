@@ -155,6 +155,7 @@ impl Hub {
             }
         };
         tracing::debug!(conn = conn.id(), room = %identity.room_id, participant = %identity.participant_id, "joined");
+        let conn_id = conn.id();
         let session = Session {
             conn,
             outbound,
@@ -185,10 +186,14 @@ impl Hub {
                 Either::Right(session.run_split(frames.outgoing, frames.incoming))
             }
         };
+        let settled = self.rooms.settled(conn_id);
         Either::Right(async move {
             // Dropped in reverse: the session leaves the tracker, then gives its slot back.
             let _slot = slot;
             let _registration = registration;
+            if let Some(settled) = settled {
+                settled.await;
+            }
             run.await;
         })
     }

@@ -486,6 +486,12 @@ impl Rooms {
         Members::new(&receivers).deliver(Audience::Everyone, frame);
     }
 
+    /// What the session of `conn` waits for once joined (see
+    /// [`crate::events::RoomEvents::settled`]).
+    pub fn settled(&self, conn: ConnId) -> Option<crate::events::Settled> {
+        self.events.settled(conn)
+    }
+
     /// Whether `participant_id` may (still) join, by the join rule.
     fn admits(&self, state: &RoomState, participant_id: &str) -> Result<(), RoomRefusal> {
         let facts = Room::join_facts(state, participant_id);

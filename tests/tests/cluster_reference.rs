@@ -321,7 +321,7 @@ const QUIET: Duration = Duration::from_millis(500);
 struct Nodes {
     config: Config,
     servers: Vec<Server>,
-    _redis: RedisServer,
+    redis: RedisServer,
 }
 
 impl Nodes {
@@ -343,7 +343,7 @@ impl Nodes {
         Nodes {
             config,
             servers,
-            _redis: redis,
+            redis,
         }
     }
 
@@ -838,4 +838,69 @@ async fn the_suite_finds_a_node_of_a_cluster_conformant() {
     assert!(passed >= 123, "every scenario ran: {closing}");
     judged.shutdown().await;
     bystander.shutdown().await;
+}
+
+/// Sends one command to the Redis at `addr` (RESP) and returns the raw answer.
+fn redis_command(addr: std::net::SocketAddr, args: &[&str]) -> String {
+    use std::io::Read;
+    let mut request = format!("*{}\r\n", args.len());
+    for arg in args {
+        request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    // Read until the server has been quiet for the read timeout (answers here are small).
+    while let Ok(n) = stream.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_loses_its_redis_connection_resumes_without_loss_or_duplicates() {
+    let nodes = Nodes::start(2).await;
+    let (mut ada, _) = nodes.join(0, "resumed", "ada").await;
+    let (mut bob, _) = nodes.join(1, "resumed", "bob").await;
+    assert_eq!(ada.next().await["event"], "participant.joined");
+    // The readers are the clients whose last command was XREAD (one may be between two
+    // reads, or catching up with XRANGE, for a moment); cut their connections.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let readers = loop {
+        let clients = redis_command(nodes.redis.addr(), &["CLIENT", "LIST"]);
+        let readers: Vec<String> = clients
+            .lines()
+            .filter(|line| line.contains("cmd=xread"))
+            .filter_map(|line| line.split_whitespace().next()?.strip_prefix("id="))
+            .map(str::to_owned)
+            .collect();
+        if readers.len() == 2 {
+            break readers;
+        }
+        assert!(std::time::Instant::now() < deadline, "{clients}");
+    };
+    for id in readers {
+        let killed = redis_command(nodes.redis.addr(), &["CLIENT", "KILL", "ID", &id]);
+        assert!(killed.starts_with(":1"), "{killed}");
+    }
+    let sent: Vec<String> = (0..50).map(|i| format!("r{i}")).collect();
+    for text in &sent {
+        ada.chat(text).await;
+    }
+    for client in [&mut ada, &mut bob] {
+        let saw = client.rest().await;
+        let texts: Vec<&str> = named(&saw, "chat.message")
+            .iter()
+            .map(|e| e["data"]["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(texts, sent, "{}: all, once, in order", client.name);
+    }
+    nodes.shutdown().await;
 }

@@ -25,11 +25,11 @@ use axum::extract::ws::Utf8Bytes;
 use redis::aio::ConnectionManager;
 use redis::streams::StreamReadReply;
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::close::CloseReason;
 use crate::connection::{ConnId, Connection};
-use crate::events::{Audience, EventKind, Members, RoomEvent, RoomEvents, RoomKey};
+use crate::events::{Audience, EventKind, Members, RoomEvent, RoomEvents, RoomKey, Settled};
 use crate::node::NodeId;
 use crate::protocol::{RosterEntry, ServerEvent, timestamp_now};
 
@@ -160,6 +160,8 @@ enum Command {
         state: Option<Utf8Bytes>,
         /// The `participant.left` others see if a connection elsewhere is replaced.
         left: Utf8Bytes,
+        /// Told once the join is done (or failed): the session waits for it.
+        settled: oneshot::Sender<()>,
     },
     Leave {
         room: RoomKey,
@@ -213,6 +215,8 @@ pub struct ClusterBus {
     /// `room.state` frames of joins whose `participant.joined` has not been published yet (the
     /// room publishes both under one lock, state first).
     pending_states: Mutex<HashMap<ConnId, Utf8Bytes>>,
+    /// Joins queued and not yet done, for [`RoomEvents::settled`].
+    settling: Mutex<HashMap<ConnId, oneshot::Receiver<()>>>,
 }
 
 impl std::fmt::Debug for ClusterBus {
@@ -250,6 +254,7 @@ impl ClusterBus {
         Ok(ClusterBus {
             commands,
             pending_states: Mutex::default(),
+            settling: Mutex::default(),
         })
     }
 
@@ -260,6 +265,18 @@ impl ClusterBus {
 }
 
 impl RoomEvents for ClusterBus {
+    fn settled(&self, conn: ConnId) -> Option<Settled> {
+        let settling = self
+            .settling
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&conn)?;
+        Some(Box::pin(async move {
+            // A dropped sender (the publisher is gone) settles too.
+            let _ = settling.await;
+        }))
+    }
+
     fn publish(&self, event: RoomEvent<'_>, members: &Members<'_>) {
         let room = event.room.clone();
         match event.kind {
@@ -283,6 +300,11 @@ impl RoomEvents for ClusterBus {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(&conn);
+                let (settled, settling) = oneshot::channel();
+                self.settling
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(conn, settling);
                 self.queue(Command::Join {
                     room,
                     conn: connection.clone(),
@@ -290,6 +312,7 @@ impl RoomEvents for ClusterBus {
                     joined: event.frame,
                     state,
                     left: ServerEvent::ParticipantLeft { id: participant_id }.encode(),
+                    settled,
                 });
             }
             EventKind::Left { participant_id, .. } => self.queue(Command::Leave {
@@ -337,6 +360,7 @@ async fn publish_loop(
                 joined,
                 state,
                 left,
+                settled,
             } => {
                 let keys = RoomKeys::of(&room);
                 let member = member_record(&node, conn.id(), &joined);
@@ -357,7 +381,7 @@ async fn publish_loop(
                     .arg(timestamp_now())
                     .invoke_async(&mut redis)
                     .await;
-                result.map(|(verdict, id, members, hands, recording)| {
+                let joined = result.map(|(verdict, id, members, hands, recording)| {
                     let refused = match verdict.as_str() {
                         "ended" => Some(CloseReason::RoomEnded),
                         "removed" => Some(CloseReason::Removed),
@@ -375,7 +399,10 @@ async fn publish_loop(
                     if let Some(after) = EntryId::parse(&id) {
                         let _ = registrations.send(Registration::Add { room, conn, after });
                     }
-                })
+                });
+                // Joined, refused or failed: the session goes on (a refused one to its close).
+                let _ = settled.send(());
+                joined
             }
             Command::Leave {
                 room,
@@ -526,34 +553,51 @@ async fn read_loop(
                 Registration::Add { room, conn, after } => {
                     let stream = stream_key(&room.tenant, partition(&room.room_id));
                     let seen = index_of.get(stream.as_str()).map(|&i| last[i]);
-                    // Entries this reader already passed, which the new member must still get.
-                    if let Some(seen) = seen.filter(|seen| *seen > after) {
-                        let range: redis::RedisResult<redis::streams::StreamRangeReply> =
-                            redis::cmd("XRANGE")
-                                .arg(&stream)
-                                .arg(format!("({after}"))
-                                .arg(seen.to_string())
-                                .query_async(&mut redis)
-                                .await;
-                        match range {
-                            Ok(range) => {
-                                for entry in &range.ids {
-                                    if entry.get::<String>("r").as_deref() == Some(&room.room_id)
-                                        && let Some(frame) = entry.get::<String>("f")
-                                    {
-                                        conn.send(Utf8Bytes::from(frame));
-                                    }
-                                }
-                            }
-                            Err(error) => tracing::error!(%error, "catching up a new member"),
+                    let conn_id = conn.id();
+                    room_of.insert(conn_id, room.clone());
+                    rooms.entry(room.clone()).or_default().push(Registered {
+                        conn: conn.clone(),
+                        after: seen.map_or(after, |seen| seen.max(after)),
+                    });
+                    // Entries this reader already passed, which the new member must still get
+                    // (or act on: an end, or its own removal or replacement).
+                    let Some(seen) = seen.filter(|seen| *seen > after) else {
+                        continue;
+                    };
+                    let range: redis::RedisResult<redis::streams::StreamRangeReply> =
+                        redis::cmd("XRANGE")
+                            .arg(&stream)
+                            .arg(format!("({after}"))
+                            .arg(seen.to_string())
+                            .query_async(&mut redis)
+                            .await;
+                    let range = match range {
+                        Ok(range) => range,
+                        Err(error) => {
+                            tracing::error!(%error, "catching up a new member");
+                            continue;
+                        }
+                    };
+                    for entry in &range.ids {
+                        if entry.get::<String>("r").as_deref() != Some(&room.room_id) {
+                            continue;
+                        }
+                        if let Some(command) = entry.get::<String>("c") {
+                            let holder = entry.get::<String>("o");
+                            act_on(
+                                &node,
+                                &command,
+                                &room,
+                                holder.as_deref(),
+                                &mut rooms,
+                                &mut room_of,
+                            );
+                        } else if !room_of.contains_key(&conn_id) {
+                            break;
+                        } else if let Some(frame) = entry.get::<String>("f") {
+                            conn.send(Utf8Bytes::from(frame));
                         }
                     }
-                    room_of.insert(conn.id(), room.clone());
-                    let after = seen.map_or(after, |seen| seen.max(after));
-                    rooms
-                        .entry(room)
-                        .or_default()
-                        .push(Registered { conn, after });
                 }
                 Registration::Remove { conn } => {
                     if let Some(room) = room_of.remove(&conn)
