@@ -15,6 +15,7 @@ use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{self, Config, Secret, TlsConfig, dev};
+use crate::node::{NodeId, RedisUrl};
 use crate::seams::Seams;
 use crate::server::{Server, serve_with};
 
@@ -97,6 +98,18 @@ pub struct ServerArgs {
         value_name = "FILE"
     )]
     pub tls_key: Option<PathBuf>,
+    /// Cluster mode: the Redis the nodes share, `redis://[:PASSWORD@]HOST[:PORT][/DB]`.
+    /// Without it the server is a single process with rooms in memory.
+    #[arg(
+        long,
+        env = "CHALK_REDIS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub redis_url: Option<String>,
+    /// This node's id, 1-64 of `A-Z a-z 0-9 . _ -` (default: generated at start).
+    #[arg(long, env = "CHALK_NODE_ID", value_name = "ID")]
+    pub node_id: Option<String>,
     /// Start with the documented development credentials (never in production).
     #[arg(long, env = "CHALK_DEV")]
     pub dev: bool,
@@ -160,6 +173,12 @@ impl ServerArgs {
         if self.deny_missing_origin {
             config.allow_missing_origin = false;
         }
+        if let Some(url) = &self.redis_url {
+            config.redis_url = Some(RedisUrl::parse(url)?);
+        }
+        if let Some(id) = &self.node_id {
+            config.node_id = Some(NodeId::parse(id)?);
+        }
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
             config.tls = Some(TlsConfig {
                 cert: cert.clone(),
@@ -171,7 +190,8 @@ impl ServerArgs {
 }
 
 /// Runs the server the flags describe, with the seams `seams` builds from its configuration,
-/// until Ctrl-C or SIGTERM. Exit code 2, with a line that starts with `program`, when the
+/// until Ctrl-C or SIGTERM. Exit code 2 (3 when cluster mode cannot reach its Redis: see
+/// [`crate::error::EXIT_REDIS_UNREACHABLE`]), with a line that starts with `program`, when the
 /// configuration is unusable or the server does not start.
 pub async fn run(
     program: &str,
@@ -196,14 +216,14 @@ pub async fn run(
         Ok(server) => server,
         Err(error) => {
             eprintln!("{program}: {error}");
-            return ExitCode::from(2);
+            return ExitCode::from(error.exit_code());
         }
     };
+    let stop = shutdown_signal();
     if args.dev {
         announce_development(&server, &config);
     }
-    let stop = shutdown_signal();
-    tracing::info!(ws = %server.ws_url(), api = %server.api_url(), "ready");
+    tracing::info!(ws = %server.ws_url(), api = %server.api_url(), node = %server.node_id(), "ready");
     stop.await;
     server.shutdown().await;
     ExitCode::SUCCESS

@@ -15,6 +15,8 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
+use crate::node::{InvalidNodeId, InvalidRedisUrl, NodeId, RedisUrl};
+
 /// Default of [`Limits::max_message_bytes`]: the largest frame and message a client may send
 /// (16 KiB).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024;
@@ -103,6 +105,12 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// How long graceful shutdown waits for sockets to finish their closing handshake.
     pub shutdown_drain: Duration,
+    /// Cluster mode: the Redis that the nodes of one deployment share. `None`: a single
+    /// process, rooms in memory.
+    pub redis_url: Option<RedisUrl>,
+    /// This node's id (the `Chalk-Node` header, and its name in the cluster); `None`: one is
+    /// generated at start.
+    pub node_id: Option<NodeId>,
 }
 
 /// Token verification and minting settings.
@@ -245,6 +253,8 @@ impl Default for Config {
             limits: Limits::default(),
             tls: None,
             shutdown_drain: Duration::from_secs(5),
+            redis_url: None,
+            node_id: None,
         }
     }
 }
@@ -363,6 +373,12 @@ pub enum ConfigError {
         max = MAX_JWT_LEEWAY.as_secs()
     )]
     Leeway(u64),
+    /// `redis_url` is not a usable Redis URL (the message shows it without credentials).
+    #[error(transparent)]
+    RedisUrl(#[from] InvalidRedisUrl),
+    /// `node_id` breaks the rule of [`NodeId`].
+    #[error(transparent)]
+    NodeId(#[from] InvalidNodeId),
 }
 
 /// `leeway`, unless it is above [`MAX_JWT_LEEWAY`].
@@ -428,6 +444,8 @@ struct FileConfig {
     origin_patterns: Option<Vec<String>>,
     allow_missing_origin: Option<bool>,
     shutdown_drain: Option<DurationValue>,
+    redis_url: Option<Secret>,
+    node_id: Option<String>,
     #[serde(default)]
     jwt: FileJwt,
     #[serde(default)]
@@ -520,6 +538,12 @@ impl FileConfig {
         set(&mut config.origin_patterns, self.origin_patterns);
         set(&mut config.allow_missing_origin, self.allow_missing_origin);
         set_duration(&mut config.shutdown_drain, self.shutdown_drain)?;
+        if let Some(url) = self.redis_url {
+            config.redis_url = Some(RedisUrl::parse(url.expose())?);
+        }
+        if let Some(id) = self.node_id {
+            config.node_id = Some(NodeId::parse(&id)?);
+        }
 
         let jwt = &mut config.jwt;
         if self.jwt.secret.is_some() {
@@ -680,6 +704,29 @@ mod tests {
             defaults.jwt.max_token_lifetime,
             Duration::from_secs(24 * 3600)
         );
+    }
+
+    #[test]
+    fn toml_file_puts_a_node_in_cluster_mode_without_showing_the_password() {
+        let text = r#"
+            redis_url = "redis://:file-secret-pw@127.0.0.1:6390/1"
+            node_id = "node-a"
+        "#;
+        let config = Config::from_toml_str(text, Path::new(".")).unwrap();
+        let url = config.redis_url.as_ref().unwrap();
+        assert_eq!(url.expose(), "redis://:file-secret-pw@127.0.0.1:6390/1");
+        assert_eq!(config.node_id.as_ref().unwrap().as_str(), "node-a");
+        assert!(!format!("{config:?}").contains("file-secret-pw"));
+        let bad = Config::from_toml_str(
+            "redis_url = \"redis://:file-secret-pw@host:nope\"",
+            Path::new("."),
+        );
+        let message = bad.unwrap_err().to_string();
+        assert!(message.contains("invalid Redis URL"), "{message}");
+        assert!(!message.contains("file-secret-pw"), "{message}");
+        assert!(Config::from_toml_str("node_id = \"a b\"", Path::new(".")).is_err());
+        let single = Config::from_toml_str("", Path::new(".")).unwrap();
+        assert!(single.redis_url.is_none() && single.node_id.is_none());
     }
 
     #[test]

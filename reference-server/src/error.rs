@@ -124,6 +124,20 @@ pub enum StartError {
     /// The TLS certificate or key could not be loaded.
     #[error("TLS configuration: {0}")]
     Tls(String),
+    /// A Redis URL is configured but this build has no cluster mode.
+    #[error(
+        "this build has no cluster mode: --redis-url needs chalk-reference-server's `cluster` feature"
+    )]
+    ClusterNotBuilt,
+    /// Redis did not accept the connection or did not answer `PING` in time; both texts are
+    /// free of credentials. The binary exits with [`EXIT_REDIS_UNREACHABLE`].
+    #[error("cannot reach Redis at {url}: {reason}")]
+    RedisUnreachable {
+        /// The Redis URL, credentials redacted.
+        url: String,
+        /// Why, credentials scrubbed.
+        reason: String,
+    },
     /// Binding the listen address failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -132,4 +146,22 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// Exit code of the binary when the server does not start: unusable configuration, a port
+/// in use, a bad key.
+pub const EXIT_START_FAILED: u8 = 2;
+
+/// Exit code of the binary when cluster mode cannot reach its Redis at start, told apart from
+/// [`EXIT_START_FAILED`] so that a supervisor can retry this one.
+pub const EXIT_REDIS_UNREACHABLE: u8 = 3;
+
+impl StartError {
+    /// The binary's exit code for this refusal.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartError::RedisUnreachable { .. } => EXIT_REDIS_UNREACHABLE,
+            _ => EXIT_START_FAILED,
+        }
+    }
 }

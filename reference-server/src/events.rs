@@ -16,6 +16,8 @@
 //! publish) is queued to a task of its own.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
@@ -168,10 +170,22 @@ impl<'a> Members<'a> {
     }
 }
 
+/// Resolves once a join is complete where the events are (see [`RoomEvents::settled`]).
+pub type Settled = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// Publishes a room's events (see the module documentation).
 pub trait RoomEvents: Send + Sync + fmt::Debug + 'static {
     /// Publishes `event`; `members` are the room's local members, to deliver to.
     fn publish(&self, event: RoomEvent<'_>, members: &Members<'_>);
+
+    /// For the connection that just joined: a future that resolves once its join is complete
+    /// wherever the events go (a bus that joins in the background), after which every event of
+    /// the room reaches it. The session waits for it before it reads or answers anything, so
+    /// that a client's first pong means "joined", as on a single process. `None` (the
+    /// default): the join is complete already.
+    fn settled(&self, _conn: ConnId) -> Option<Settled> {
+        None
+    }
 }
 
 /// The room-event seam as rooms hold it: local delivery, or the installed [`RoomEvents`].
@@ -184,6 +198,13 @@ impl EventSeam {
     /// The seam with `events` installed (`None`: deliver locally).
     pub fn new(events: Option<Arc<dyn RoomEvents>>) -> Self {
         Self { installed: events }
+    }
+
+    /// What the session of `conn`, which just joined, waits for ([`RoomEvents::settled`]).
+    pub fn settled(&self, conn: ConnId) -> Option<Settled> {
+        self.installed
+            .as_ref()
+            .and_then(|events| events.settled(conn))
     }
 
     /// Publishes one event of a room to `members` (see the module documentation).

@@ -38,15 +38,23 @@ pub async fn upgrade(
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let admitted = (|| {
+    let admitted = async {
         let query = query
             .map(|Query(pairs)| pairs)
             .map_err(|_| ApiError::MalformedUpgrade)?;
         let peer = peer.ok().map(|ConnectInfo(addr)| addr.ip());
         let admission = hub.admit(&headers, &query, peer)?;
+        hub.directory
+            .admission(&admission.admitted.identity)
+            .await
+            .map_err(|refusal| {
+                tracing::debug!(?refusal, "upgrade refused: room access");
+                ApiError::AccessRevoked
+            })?;
         let ws = ws.map_err(|_| ApiError::MalformedUpgrade)?;
         Ok((ws, admission))
-    })();
+    }
+    .await;
     match admitted {
         Ok((ws, admission)) => Ok(hub.accept(ws, admission)),
         Err(error) => {
@@ -158,6 +166,7 @@ impl Hub {
             }
         };
         tracing::debug!(conn = conn.id(), room = %identity.room_id, participant = %identity.participant_id, "joined");
+        let conn_id = conn.id();
         let session = Session {
             conn,
             outbound,
@@ -188,10 +197,14 @@ impl Hub {
                 Either::Right(session.run_split(frames.outgoing, frames.incoming))
             }
         };
+        let settled = self.rooms.settled(conn_id);
         Either::Right(async move {
             // Dropped in reverse: the session leaves the tracker, then gives its slot back.
             let _slot = slot;
             let _registration = registration;
+            if let Some(settled) = settled {
+                settled.await;
+            }
             run.await;
         })
     }

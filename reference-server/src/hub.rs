@@ -7,10 +7,13 @@ use std::sync::Arc;
 use crate::admission::{AdmissionPolicy, StandardAdmission};
 use crate::auth::{TokenIssuer, TokenVerifier};
 use crate::capacity::Capacity;
+use crate::cluster::Cluster;
 use crate::config::{Config, DEFAULT_TENANT, Limits, MIN_API_KEY_BYTES, Secret};
+use crate::directory::{LocalDirectory, RoomDirectory};
 use crate::error::StartError;
 use crate::frames::FrameAdapter;
 use crate::metrics::Metrics;
+use crate::node::NodeId;
 use crate::origin::OriginPolicy;
 use crate::rooms::Rooms;
 use crate::seams::Seams;
@@ -19,6 +22,11 @@ use crate::tracker::SessionTracker;
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct Hub {
+    /// This node's id (configured or generated).
+    pub node: NodeId,
+    /// The link to the cluster's Redis, in cluster mode; set by [`crate::serve_with`] once
+    /// connected.
+    pub cluster: Option<Cluster>,
     /// Connection limits and timers.
     pub limits: Limits,
     /// Token verification policy (also consulted for the leeway of a session's expiry).
@@ -29,6 +37,8 @@ pub struct Hub {
     pub admission: Arc<dyn AdmissionPolicy>,
     /// All rooms.
     pub rooms: Arc<Rooms>,
+    /// Where the REST API and the handshake find and change rooms' records.
+    pub directory: Arc<dyn RoomDirectory>,
     /// All live sockets, for shutdown.
     pub sessions: Arc<SessionTracker>,
     /// The caps on open WebSocket connections.
@@ -80,13 +90,16 @@ impl Hub {
             Some(wrap) => wrap(standard),
             None => Arc::new(standard),
         };
-        let rooms = Rooms::new(seams.room_events.take(), seams.join_rule.take());
+        let rooms = Arc::new(Rooms::new(seams.room_events.take(), seams.join_rule.take()));
         Ok(Hub {
+            node: config.node_id.clone().unwrap_or_else(NodeId::generate),
+            cluster: None,
             limits: config.limits.clone(),
             verifier,
             issuer,
             admission,
-            rooms: Arc::new(rooms),
+            directory: Arc::new(LocalDirectory::new(rooms.clone())),
+            rooms,
             sessions: Arc::new(SessionTracker::default()),
             capacity: Arc::new(Capacity::new(&config.limits)),
             frames: seams.frames.take(),

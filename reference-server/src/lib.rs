@@ -16,6 +16,8 @@
 //! Modules, from the edge inwards:
 //! - start and stop: [`server`] (binding, serving, draining), [`cli`] (the command line every
 //!   binary of the server shares), [`config`], [`tls`];
+//! - many nodes: [`node`] (the node id, the `Chalk-Node` header, the Redis URL), [`cluster`]
+//!   (the node's link to Redis, with the `cluster` feature);
 //! - HTTP: [`app`] (the route table), [`hub`] (the state the handlers share), [`handshake`]
 //!   and [`rest`] (handlers), [`error`] (refusals become responses), [`metrics`] (`GET
 //!   /metrics`);
@@ -24,7 +26,8 @@
 //! - one socket: [`session`] (its loop), [`connection`] (its handle) and [`outbound`] (its
 //!   queue of frames), [`close`] (close codes), [`tracker`] (live sockets, for shutdown);
 //! - rooms: [`rooms`] (membership and records), [`events`] (where their events are
-//!   published), [`protocol`] (the wire format).
+//!   published), [`directory`] (where the REST API finds their records), [`protocol`] (the
+//!   wire format).
 //!
 //! [`seams`] gathers the extension points that production code calls unconditionally and that
 //! do nothing by default: the admission policy, the join rule, the room-event seam, the
@@ -38,14 +41,17 @@ pub mod auth;
 pub mod capacity;
 pub mod cli;
 pub mod close;
+pub mod cluster;
 pub mod config;
 pub mod connection;
+pub mod directory;
 pub mod error;
 pub mod events;
 pub mod frames;
 pub mod handshake;
 pub mod hub;
 pub mod metrics;
+pub mod node;
 pub mod origin;
 pub mod outbound;
 pub mod protocol;

@@ -1,5 +1,6 @@
 //! The REST subset of the platform API (`X-API-Key`, JSON in and out, `{"error": "..."}` on
-//! failure). Handlers extract and delegate to the rooms; the tenant comes from the API key.
+//! failure). Handlers extract and delegate to the room directory ([`crate::directory`]); the
+//! tenant comes from the API key.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use serde_json::json;
 use crate::auth::TokenSubject;
 use crate::error::ApiError;
 use crate::hub::Hub;
-use crate::rooms::{Room, RoomRefusal};
+use crate::rooms::RoomRefusal;
 
 /// Longest room name accepted by `POST /api/v1/rooms`, in bytes.
 pub const MAX_ROOM_NAME_BYTES: usize = 256;
@@ -81,12 +82,6 @@ impl From<RoomRefusal> for ApiError {
     }
 }
 
-fn find_room(hub: &Hub, tenant: &Tenant, room_id: &str) -> Result<Arc<Room>, ApiError> {
-    hub.rooms
-        .find(&tenant.0, room_id)
-        .ok_or(ApiError::NotFound("room not found"))
-}
-
 /// Checks a required, bounded, non-blank text field.
 fn text_field(name: &'static str, value: &str, max_bytes: usize) -> Result<(), ApiError> {
     if value.trim().is_empty() {
@@ -137,7 +132,7 @@ pub async fn create_room(
     JsonBody(body): JsonBody<CreateRoom>,
 ) -> Result<Response, ApiError> {
     text_field("name", &body.name, MAX_ROOM_NAME_BYTES)?;
-    let room = hub.rooms.create(&tenant.0, &body.name);
+    let room = hub.directory.create(&tenant.0, &body.name).await?;
     Ok((StatusCode::CREATED, Json(room)).into_response())
 }
 
@@ -147,7 +142,7 @@ pub async fn room(
     tenant: Tenant,
     Path(room_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(find_room(&hub, &tenant, &room_id)?.view()).into_response())
+    Ok(Json(hub.directory.view(&tenant.0, &room_id).await?).into_response())
 }
 
 /// `POST /api/v1/rooms/{room_id}/end`.
@@ -156,7 +151,7 @@ pub async fn end_room(
     tenant: Tenant,
     Path(room_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(find_room(&hub, &tenant, &room_id)?.end()?).into_response())
+    Ok(Json(hub.directory.end(&tenant.0, &room_id).await?).into_response())
 }
 
 /// Body of `POST /api/v1/rooms/{room_id}/participants`.
@@ -174,7 +169,7 @@ pub async fn add_participant(
     Path(room_id): Path<String>,
     JsonBody(body): JsonBody<AddParticipant>,
 ) -> Result<Response, ApiError> {
-    let room = find_room(&hub, &tenant, &room_id)?;
+    hub.directory.view(&tenant.0, &room_id).await?;
     let issuer = hub
         .issuer
         .as_ref()
@@ -182,7 +177,10 @@ pub async fn add_participant(
     text_field("display_name", &body.display_name, MAX_DISPLAY_NAME_BYTES)?;
     let role = body.role.unwrap_or_else(|| "participant".to_owned());
     text_field("role", &role, MAX_ROLE_BYTES)?;
-    let participant_id = room.add_participant(&body.display_name, &role)?;
+    let (participant_id, room) = hub
+        .directory
+        .add_participant(&tenant.0, &room_id, &body.display_name, &role)
+        .await?;
     let access_token = issuer
         .mint(TokenSubject {
             tenant: &tenant.0,
@@ -206,7 +204,7 @@ pub async fn add_participant(
             "display_name": body.display_name,
             "role": role,
         },
-        "room": room.view(),
+        "room": room,
     });
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     response
@@ -221,10 +219,10 @@ pub async fn participant(
     tenant: Tenant,
     Path((room_id, participant_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let room = find_room(&hub, &tenant, &room_id)?;
-    let view = room
-        .participant(&participant_id)
-        .ok_or(ApiError::NotFound("participant not found"))?;
+    let view = hub
+        .directory
+        .participant(&tenant.0, &room_id, &participant_id)
+        .await?;
     Ok(Json(view).into_response())
 }
 
@@ -234,7 +232,9 @@ pub async fn remove_participant(
     tenant: Tenant,
     Path((room_id, participant_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    find_room(&hub, &tenant, &room_id)?.remove_participant(&participant_id)?;
+    hub.directory
+        .remove_participant(&tenant.0, &room_id, &participant_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -244,7 +244,7 @@ pub async fn start_recording(
     tenant: Tenant,
     Path(room_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = find_room(&hub, &tenant, &room_id)?.start_recording()?;
+    let id = hub.directory.start_recording(&tenant.0, &room_id).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "recording_id": id, "room_id": room_id, "status": "recording" })),
@@ -258,7 +258,7 @@ pub async fn stop_recording(
     tenant: Tenant,
     Path(room_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = find_room(&hub, &tenant, &room_id)?.stop_recording()?;
+    let id = hub.directory.stop_recording(&tenant.0, &room_id).await?;
     Ok(
         Json(json!({ "recording_id": id, "room_id": room_id, "status": "stopped" }))
             .into_response(),

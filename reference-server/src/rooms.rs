@@ -446,6 +446,13 @@ impl Rooms {
         }
     }
 
+    /// Publishes every room's events through `events` from now on: how cluster mode installs
+    /// its bus once connected. Call it before the first room exists (rooms keep the seam they
+    /// were created with).
+    pub fn publish_through(&mut self, events: Arc<dyn RoomEvents>) {
+        self.events = EventSeam::new(Some(events));
+    }
+
     /// Creates a room through the REST API.
     pub fn create(&self, tenant: &str, name: &str) -> RoomView {
         let key = RoomKey {
@@ -477,6 +484,12 @@ impl Rooms {
         };
         let receivers = room.lock().snapshot.clone();
         Members::new(&receivers).deliver(Audience::Everyone, frame);
+    }
+
+    /// What the session of `conn` waits for once joined (see
+    /// [`crate::events::RoomEvents::settled`]).
+    pub fn settled(&self, conn: ConnId) -> Option<crate::events::Settled> {
+        self.events.settled(conn)
     }
 
     /// Whether `participant_id` may (still) join, by the join rule.

@@ -21,9 +21,11 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::app::app;
-use crate::config::Config;
+use crate::cluster::Cluster;
+use crate::config::{Config, DEFAULT_TENANT};
 use crate::error::StartError;
 use crate::hub::Hub;
+use crate::node::{NodeId, name_node};
 use crate::seams::Seams;
 use crate::seams::{BoxIo, IoAdapter};
 use crate::tls;
@@ -46,8 +48,22 @@ pub async fn serve(config: Config) -> Result<Server, StartError> {
 
 /// Like [`serve`], with `seams` installed.
 pub async fn serve_with(config: Config, mut seams: Seams) -> Result<Server, StartError> {
-    let hub = Arc::new(Hub::with_seams(&config, &mut seams)?);
+    let mut hub = Hub::with_seams(&config, &mut seams)?;
     let tls_acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    if let Some(url) = &config.redis_url {
+        let cluster = Cluster::connect(url, &hub.node).await?;
+        let tenants = std::iter::once(DEFAULT_TENANT.to_owned())
+            .chain(config.tenants.keys().cloned())
+            .collect();
+        let bus = cluster.room_events(tenants).await?;
+        // First: the local directory it replaces holds the rooms too.
+        hub.directory = cluster.directory();
+        Arc::get_mut(&mut hub.rooms)
+            .expect("nothing else holds the rooms before the server starts")
+            .publish_through(bus);
+        hub.cluster = Some(cluster);
+    }
+    let hub = Arc::new(hub);
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -63,6 +79,8 @@ pub async fn serve_with(config: Config, mut seams: Seams) -> Result<Server, Star
         Some(layer) => layer(app(hub.clone())),
         None => app(hub.clone()),
     };
+    // Outside every other layer, the seams' included: no answer leaves without it.
+    let router = name_node(router, &hub.node);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.limits.header_read_timeout)
@@ -82,7 +100,12 @@ pub async fn serve_with(config: Config, mut seams: Seams) -> Result<Server, Star
             spawn_accept_loop(listener, io, router, http, stopped)
         }
     };
-    tracing::info!(%addr, tls = config.tls.is_some(), "listening");
+    match &hub.cluster {
+        Some(cluster) => {
+            tracing::info!(%addr, tls = config.tls.is_some(), node = %hub.node, redis = %cluster.url(), "listening, cluster mode");
+        }
+        None => tracing::info!(%addr, tls = config.tls.is_some(), node = %hub.node, "listening"),
+    }
     Ok(Server {
         addr,
         tls: config.tls.is_some(),
@@ -213,6 +236,16 @@ impl Server {
     pub fn api_url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}/api/v1", self.addr)
+    }
+
+    /// This node's id, as the `Chalk-Node` header carries it.
+    pub fn node_id(&self) -> &NodeId {
+        &self.hub.node
+    }
+
+    /// Whether this node runs in cluster mode (connected to Redis).
+    pub fn is_clustered(&self) -> bool {
+        self.hub.cluster.is_some()
     }
 
     /// Number of live WebSocket sessions.

@@ -271,3 +271,51 @@ fn stops_gracefully_on_sigterm() {
     };
     assert!(exit.success(), "{exit:?}");
 }
+
+/// Flags of a server that would start, but for its Redis.
+const STARTABLE: [&str; 6] = [
+    "--listen",
+    "127.0.0.1:0",
+    "--api-key",
+    "an-api-key-of-enough-length",
+    "--jwt-secret",
+    "a-jwt-secret-of-at-least-32-bytes-0123456789",
+];
+
+#[test]
+fn an_unreachable_redis_stops_the_start_with_exit_code_3_and_no_password() {
+    // A port that was free a moment ago: nothing answers there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://:binary-secret-pw@127.0.0.1:{port}/0");
+    let (code, stderr) = run_to_end(command().args(STARTABLE).args(["--redis-url", &url]));
+    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot reach Redis at redis://[redacted]@127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("binary-secret-pw"), "{stderr}");
+    let (code, stderr) = run_to_end(command().args(STARTABLE).env("CHALK_REDIS_URL", &url));
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(!stderr.contains("binary-secret-pw"), "{stderr}");
+}
+
+#[test]
+fn a_malformed_redis_url_or_node_id_stops_the_start_with_exit_code_2_and_no_password() {
+    let (code, stderr) = run_to_end(
+        command()
+            .args(STARTABLE)
+            .args(["--redis-url", "redis://:binary-secret-pw@host:port"]),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("invalid Redis URL"), "{stderr}");
+    assert!(!stderr.contains("binary-secret-pw"), "{stderr}");
+    let (code, stderr) = run_to_end(command().args(STARTABLE).args(["--node-id", "no spaces"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("invalid node id"), "{stderr}");
+}

@@ -1,6 +1,10 @@
 //! Helpers shared by the workspace's integration tests.
 
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use chalk_conformance::commands::{self, exit::ExitStatus};
 use chalk_conformance::report::console::Console;
@@ -40,6 +44,161 @@ pub fn jwt_shaped(text: &str) -> Option<&str> {
         let run = rest.iter().take_while(|b| base64url(**b)).count();
         (run >= 13 && rest.get(run) == Some(&b'.')).then(|| &text[at..at + run.min(24)])
     })
+}
+
+/// The command that installs Redis for the cluster tests, for the failure message.
+pub const REDIS_INSTALL: &str = "apt-get update && apt-get install -y redis-server";
+
+/// How long a private Redis has to answer `PING` after it was started.
+const REDIS_START_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A Redis server of a test's own: `redis-server` on a free loopback port, without persistence,
+/// in a scratch directory, stopped (killed and reaped) when dropped. Never the system service.
+///
+/// `redis-server` must be installed (Debian's package; `.ci/run` installs it); without it the
+/// test fails and says how to install it. `CHALK_REDIS_SERVER` may name another binary.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+    password: Option<String>,
+}
+
+impl RedisServer {
+    /// Starts a Redis that anyone on loopback may use.
+    pub fn start() -> RedisServer {
+        RedisServer::launch(None)
+    }
+
+    /// Starts a Redis that requires `password` (`requirepass`).
+    pub fn start_with_password(password: &str) -> RedisServer {
+        RedisServer::launch(Some(password.to_owned()))
+    }
+
+    fn launch(password: Option<String>) -> RedisServer {
+        let binary = redis_binary();
+        // A free port can be taken by someone else between our probe and Redis's bind: try again.
+        let mut last_log = String::new();
+        for _attempt in 0..3 {
+            let port = free_loopback_port();
+            let dir = scratch("redis");
+            let mut command = Command::new(&binary);
+            command
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(&dir)
+                .arg("--logfile")
+                .arg(dir.join("redis.log"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            if let Some(password) = &password {
+                command.args(["--requirepass", password]);
+            }
+            let child = command
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+            let mut server = RedisServer {
+                child,
+                port,
+                dir,
+                password: password.clone(),
+            };
+            if server.wait_until_answering() {
+                return server;
+            }
+            last_log = std::fs::read_to_string(server.dir.join("redis.log")).unwrap_or_default();
+        }
+        panic!(
+            "redis-server did not answer PING within {} s (three tries); its last log:\n{last_log}",
+            REDIS_START_DEADLINE.as_secs()
+        );
+    }
+
+    /// Polls `PING` until Redis answers (`+PONG`, or `-NOAUTH` when a password is required),
+    /// the process exits, or [`REDIS_START_DEADLINE`] passes.
+    fn wait_until_answering(&mut self) -> bool {
+        let deadline = Instant::now() + REDIS_START_DEADLINE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_exited)) = self.child.try_wait() {
+                return false;
+            }
+            if ping(self.addr())
+                .is_some_and(|answer| answer.starts_with("+PONG") || answer.starts_with("-NOAUTH"))
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// The loopback port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+    }
+
+    /// `redis://127.0.0.1:PORT`, with `:PASSWORD@` when it requires one.
+    pub fn url(&self) -> String {
+        match &self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `redis-server`, or `CHALK_REDIS_SERVER`; panics with the way to install it when missing.
+fn redis_binary() -> PathBuf {
+    let binary = std::env::var_os("CHALK_REDIS_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("redis-server"));
+    let runs = Command::new(&binary)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(
+        runs,
+        "redis-server not found: the cluster tests start their own Redis; install it with \
+         `{REDIS_INSTALL}` (or set CHALK_REDIS_SERVER to its path)"
+    );
+    binary
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_loopback_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
+}
+
+/// Sends `PING` in the inline protocol; the first line of the answer, if any came within a
+/// second.
+fn ping(addr: SocketAddr) -> Option<String> {
+    let timeout = Duration::from_secs(1);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    stream.write_all(b"PING\r\n").ok()?;
+    let mut answer = [0u8; 64];
+    let n = stream.read(&mut answer).ok()?;
+    Some(String::from_utf8_lossy(&answer[..n]).into_owned())
 }
 
 #[cfg(test)]

@@ -286,6 +286,8 @@ async fn a_failure_report_shows_the_requirement_expected_actual_and_a_redacted_t
         (r"\(\d+\.\ds\)", "([time])"),
         (r"(?i)(sec-websocket-(key|accept)): \S+", "$1: [key]"),
         (r"(?i)date: .*", "date: [date]"),
+        // The reference server's node id is generated at each start.
+        (r"(?i)chalk-node: \S+", "chalk-node: [node]"),
     ]}, {
         insta::assert_snapshot!("auth_009_failure_report", output);
     });
@@ -545,9 +547,10 @@ async fn one_server_reached_by_two_urls_is_a_deployment_of_two_nodes_that_passes
     // Each participant's upgrade says which node it reached, and the REST calls say which
     // node's API they went through.
     let html = std::fs::read_to_string(&report).unwrap();
+    // The reference server names itself in Chalk-Node (one server here: the same id twice).
     for seen in [
-        "reached node1 at ",
-        "reached node2 at ",
+        "(Chalk-Node; asked node1 at ",
+        "(Chalk-Node; asked node2 at ",
         "connecting to node2 (through node1&#39;s REST API)",
         "(through node2&#39;s REST API)",
     ] {

@@ -1,0 +1,764 @@
+//! The room-event bus of cluster mode ([`ClusterBus`]): the [`RoomEvents`] implementation that
+//! carries a room's events through Redis streams to every node, the publishing node included.
+//!
+//! Publishing: [`RoomEvents::publish`] is synchronous and called under the room's lock, so it
+//! only queues a command; one task per node (the publisher) runs the commands in order, each as
+//! one Lua script or one `XADD` that checks, changes the room's membership in Redis and appends
+//! the event to the room's partition stream atomically. One task means per-sender order: a
+//! sender's events are appended in the order its node accepted them.
+//!
+//! Delivering: one task per node (the reader) reads every partition stream with `XREAD BLOCK`
+//! from the last id it saw and queues each entry's frame on the local members of its room. Local
+//! events take the same path as remote ones: nothing is delivered straight from `publish`, so
+//! every member sees the stream's order and nothing arrives twice. A member is registered with
+//! the id of its own `participant.joined` entry and receives exactly the entries after it (the
+//! reader fetches with `XRANGE` what it already passed when a registration comes late).
+//!
+//! `room.state` stays a local event, but its roster is the one the join script returned: the
+//! members of every node.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use redis::aio::ConnectionManager;
+use redis::streams::StreamReadReply;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::close::CloseReason;
+use crate::connection::{ConnId, Connection};
+use crate::events::{Audience, EventKind, Members, RoomEvent, RoomEvents, RoomKey, Settled};
+use crate::node::NodeId;
+use crate::protocol::{RosterEntry, ServerEvent, timestamp_now};
+
+/// Number of partition streams per tenant; a room's events go to one of them.
+pub const PARTITIONS: u64 = 8;
+
+/// Approximate length each partition stream is trimmed to (`XADD … MAXLEN ~`): how far back a
+/// reader that lost its connection can resume.
+pub const STREAM_MAXLEN: u64 = 100_000;
+
+/// How long one `XREAD` waits for new entries before the reader looks at new registrations.
+const READ_BLOCK: Duration = Duration::from_millis(100);
+
+/// Most entries one `XREAD` returns per stream.
+const READ_COUNT: usize = 1000;
+
+/// Pause after a failed Redis call of the reader before it tries again from the same ids.
+const READ_RETRY: Duration = Duration::from_millis(250);
+
+/// The Redis keys of one room.
+pub(crate) struct RoomKeys {
+    /// Hash: `name`, `created_at`, `status`, `recording_id`.
+    pub(crate) record: String,
+    /// Hash: participant id → REST record (`display_name`, `role`).
+    pub(crate) participants: String,
+    /// Set: removed participants.
+    pub(crate) revoked: String,
+    /// Hash: participant id → member record (roster fields, owner, joining order).
+    pub(crate) members: String,
+    /// Set: raised hands.
+    pub(crate) hands: String,
+    /// Counter: joining order.
+    pub(crate) seq: String,
+    /// The room's partition stream.
+    pub(crate) stream: String,
+}
+
+impl RoomKeys {
+    pub(crate) fn of(room: &RoomKey) -> RoomKeys {
+        let base = format!("chalk:{}:room:{}", room.tenant, room.room_id);
+        RoomKeys {
+            record: base.clone(),
+            participants: format!("{base}:participants"),
+            revoked: format!("{base}:revoked"),
+            members: format!("{base}:members"),
+            hands: format!("{base}:hands"),
+            seq: format!("{base}:seq"),
+            stream: stream_key(&room.tenant, partition(&room.room_id)),
+        }
+    }
+}
+
+/// The partition of a room: FNV-1a of its id, modulo [`PARTITIONS`] (stable across nodes and
+/// builds).
+pub fn partition(room_id: &str) -> u64 {
+    let hash = room_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    hash % PARTITIONS
+}
+
+/// The partition stream `chalk:{tenant}:events:{partition}`.
+pub fn stream_key(tenant: &str, partition: u64) -> String {
+    format!("chalk:{tenant}:events:{partition}")
+}
+
+/// Joins: records the member (who owns it: node and connection), lowers its hand, appends
+/// `participant.joined`; returns the entry id, the roster (members and raised hands) and the
+/// running recording; refuses an ended room or a removed participant (the handshake checked
+/// both, but a REST call may have come in between). A room first seen through a socket gets its
+/// record here. When
+/// another node's connection holds the participant, first appends the internal entry that
+/// closes it there (4009) and its `participant.left`: one connection per participant in the
+/// cluster.
+const JOIN: &str = r#"
+if redis.call('HGET', KEYS[5], 'status') == 'ended' then return {'ended', '', {}, {}, false} end
+if redis.call('SISMEMBER', KEYS[6], ARGV[1]) == 1 then return {'removed', '', {}, {}, false} end
+if redis.call('EXISTS', KEYS[5]) == 0 then
+  redis.call('HSET', KEYS[5], 'name', ARGV[3], 'created_at', ARGV[7], 'status', 'active')
+end
+local seq = redis.call('INCR', KEYS[3])
+local member = cjson.decode(ARGV[2])
+member.seq = seq
+local previous = redis.call('HGET', KEYS[1], ARGV[1])
+if previous then
+  local holder = cjson.decode(previous).owner
+  if holder ~= member.owner then
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'c', 'replace', 'o', holder)
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'f', ARGV[6])
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
+redis.call('SREM', KEYS[2], ARGV[1])
+local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'f', ARGV[4])
+return {'ok', id, redis.call('HGETALL', KEYS[1]), redis.call('SMEMBERS', KEYS[2]),
+  redis.call('HGET', KEYS[5], 'recording_id')}
+"#;
+
+/// Leaves: only if the member is still owned by this connection (a newer connection may have
+/// taken it), removes it and appends `participant.left`; returns the entry id or nil.
+const LEAVE: &str = r#"
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return false end
+if cjson.decode(current).owner ~= ARGV[2] then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'f', ARGV[4])
+"#;
+
+/// Raises or lowers a member's hand and appends the event; nil when it is not a member.
+const HAND: &str = r#"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
+if ARGV[2] == '1' then
+  redis.call('SADD', KEYS[2], ARGV[1])
+else
+  redis.call('SREM', KEYS[2], ARGV[1])
+end
+return redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'f', ARGV[4])
+"#;
+
+/// What the publisher does, in the order the node accepted it.
+enum Command {
+    Join {
+        room: RoomKey,
+        conn: Arc<Connection>,
+        participant_id: String,
+        joined: Utf8Bytes,
+        state: Option<Utf8Bytes>,
+        /// The `participant.left` others see if a connection elsewhere is replaced.
+        left: Utf8Bytes,
+        /// Told once the join is done (or failed): the session waits for it.
+        settled: oneshot::Sender<()>,
+    },
+    Leave {
+        room: RoomKey,
+        participant_id: String,
+        left: Utf8Bytes,
+    },
+    Hand {
+        room: RoomKey,
+        participant_id: String,
+        raised: bool,
+        frame: Utf8Bytes,
+    },
+    Append {
+        room: RoomKey,
+        frame: Utf8Bytes,
+    },
+}
+
+/// What the reader is told by the publisher.
+enum Registration {
+    /// Deliver to `conn` the entries of its room after `after`.
+    Add {
+        room: RoomKey,
+        conn: Arc<Connection>,
+        after: EntryId,
+    },
+    /// Deliver nothing more to this connection.
+    Remove { conn: ConnId },
+}
+
+/// A stream entry id, `MS-SEQ`, ordered as Redis orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct EntryId(u64, u64);
+
+impl EntryId {
+    fn parse(text: &str) -> Option<EntryId> {
+        let (ms, seq) = text.split_once('-')?;
+        Some(EntryId(ms.parse().ok()?, seq.parse().ok()?))
+    }
+}
+
+impl std::fmt::Display for EntryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.0, self.1)
+    }
+}
+
+/// The cluster's room-event bus (see the module documentation).
+pub struct ClusterBus {
+    commands: mpsc::UnboundedSender<Command>,
+    /// `room.state` frames of joins whose `participant.joined` has not been published yet (the
+    /// room publishes both under one lock, state first).
+    pending_states: Mutex<HashMap<ConnId, Utf8Bytes>>,
+    /// Joins queued and not yet done, for [`RoomEvents::settled`].
+    settling: Mutex<HashMap<ConnId, oneshot::Receiver<()>>>,
+}
+
+impl std::fmt::Debug for ClusterBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClusterBus")
+    }
+}
+
+impl ClusterBus {
+    /// Starts the publisher (on `redis`) and the reader (on `reader`, a connection of its own:
+    /// a blocking `XREAD` holds its connection) for the streams of `tenants`.
+    pub async fn start(
+        node: NodeId,
+        redis: ConnectionManager,
+        mut reader: ConnectionManager,
+        tenants: Vec<String>,
+    ) -> redis::RedisResult<ClusterBus> {
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (registrations, registration_rx) = mpsc::unbounded_channel();
+        // Start reading at Redis's own clock: every member registers later than this.
+        let (seconds, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut reader).await?;
+        let start = EntryId(seconds * 1000 + micros / 1000, 0);
+        let streams = tenants
+            .iter()
+            .flat_map(|t| (0..PARTITIONS).map(move |p| (t.clone(), stream_key(t, p))))
+            .collect::<Vec<_>>();
+        tokio::spawn(publish_loop(node.clone(), redis, command_rx, registrations));
+        tokio::spawn(read_loop(
+            node.clone(),
+            reader,
+            streams,
+            start,
+            registration_rx,
+        ));
+        Ok(ClusterBus {
+            commands,
+            pending_states: Mutex::default(),
+            settling: Mutex::default(),
+        })
+    }
+
+    fn queue(&self, command: Command) {
+        // The tasks live as long as the runtime; a send fails only while it shuts down.
+        let _ = self.commands.send(command);
+    }
+}
+
+impl RoomEvents for ClusterBus {
+    fn settled(&self, conn: ConnId) -> Option<Settled> {
+        let settling = self
+            .settling
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&conn)?;
+        Some(Box::pin(async move {
+            // A dropped sender (the publisher is gone) settles too.
+            let _ = settling.await;
+        }))
+    }
+
+    fn publish(&self, event: RoomEvent<'_>, members: &Members<'_>) {
+        let room = event.room.clone();
+        match event.kind {
+            EventKind::RoomState => {
+                if let Audience::Only(conn) = event.audience {
+                    self.pending_states
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(conn, event.frame);
+                }
+            }
+            EventKind::Joined {
+                participant_id,
+                conn,
+            } => {
+                let Some(connection) = members.connections().iter().find(|c| c.id() == conn) else {
+                    return;
+                };
+                let state = self
+                    .pending_states
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&conn);
+                let (settled, settling) = oneshot::channel();
+                self.settling
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(conn, settling);
+                self.queue(Command::Join {
+                    room,
+                    conn: connection.clone(),
+                    participant_id: participant_id.to_owned(),
+                    joined: event.frame,
+                    state,
+                    left: ServerEvent::ParticipantLeft { id: participant_id }.encode(),
+                    settled,
+                });
+            }
+            EventKind::Left { participant_id, .. } => self.queue(Command::Leave {
+                room,
+                participant_id: participant_id.to_owned(),
+                left: event.frame,
+            }),
+            EventKind::Hand {
+                participant_id,
+                raised,
+            } => self.queue(Command::Hand {
+                room,
+                participant_id: participant_id.to_owned(),
+                raised,
+                frame: event.frame,
+            }),
+            EventKind::Chat { .. }
+            | EventKind::RecordingStarted { .. }
+            | EventKind::RecordingStopped { .. } => self.queue(Command::Append {
+                room,
+                frame: event.frame,
+            }),
+        }
+    }
+}
+
+/// Runs the commands in order (see the module documentation).
+async fn publish_loop(
+    node: NodeId,
+    mut redis: ConnectionManager,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    registrations: mpsc::UnboundedSender<Registration>,
+) {
+    let join = redis::Script::new(JOIN);
+    let leave = redis::Script::new(LEAVE);
+    let hand = redis::Script::new(HAND);
+    // Which connection of this node holds each participant it joined.
+    let mut owners: HashMap<(RoomKey, String), ConnId> = HashMap::new();
+    while let Some(command) = commands.recv().await {
+        let outcome = match command {
+            Command::Join {
+                room,
+                conn,
+                participant_id,
+                joined,
+                state,
+                left,
+                settled,
+            } => {
+                let keys = RoomKeys::of(&room);
+                let member = member_record(&node, conn.id(), &joined);
+                type Joined = (String, String, Vec<String>, Vec<String>, Option<String>);
+                let result: redis::RedisResult<Joined> = join
+                    .key(&keys.members)
+                    .key(&keys.hands)
+                    .key(&keys.seq)
+                    .key(&keys.stream)
+                    .key(&keys.record)
+                    .key(&keys.revoked)
+                    .arg(&participant_id)
+                    .arg(member.to_string())
+                    .arg(&room.room_id)
+                    .arg(joined.as_str())
+                    .arg(STREAM_MAXLEN)
+                    .arg(left.as_str())
+                    .arg(timestamp_now())
+                    .invoke_async(&mut redis)
+                    .await;
+                let joined = result.map(|(verdict, id, members, hands, recording)| {
+                    let refused = match verdict.as_str() {
+                        "ended" => Some(CloseReason::RoomEnded),
+                        "removed" => Some(CloseReason::Removed),
+                        _ => None,
+                    };
+                    if let Some(reason) = refused {
+                        conn.close(reason);
+                        return;
+                    }
+                    if let Some(state) = state {
+                        let state = cluster_room_state(&state, &members, &hands, recording);
+                        conn.send(state);
+                    }
+                    owners.insert((room.clone(), participant_id), conn.id());
+                    if let Some(after) = EntryId::parse(&id) {
+                        let _ = registrations.send(Registration::Add { room, conn, after });
+                    }
+                });
+                // Joined, refused or failed: the session goes on (a refused one to its close).
+                let _ = settled.send(());
+                joined
+            }
+            Command::Leave {
+                room,
+                participant_id,
+                left,
+            } => {
+                let Some(conn) = owners.remove(&(room.clone(), participant_id.clone())) else {
+                    continue;
+                };
+                let _ = registrations.send(Registration::Remove { conn });
+                let keys = RoomKeys::of(&room);
+                leave
+                    .key(&keys.members)
+                    .key(&keys.hands)
+                    .key(&keys.stream)
+                    .arg(&participant_id)
+                    .arg(owner(&node, conn))
+                    .arg(&room.room_id)
+                    .arg(left.as_str())
+                    .arg(STREAM_MAXLEN)
+                    .invoke_async::<Option<String>>(&mut redis)
+                    .await
+                    .map(drop)
+            }
+            Command::Hand {
+                room,
+                participant_id,
+                raised,
+                frame,
+            } => {
+                let keys = RoomKeys::of(&room);
+                hand.key(&keys.members)
+                    .key(&keys.hands)
+                    .key(&keys.stream)
+                    .arg(&participant_id)
+                    .arg(if raised { "1" } else { "0" })
+                    .arg(&room.room_id)
+                    .arg(frame.as_str())
+                    .arg(STREAM_MAXLEN)
+                    .invoke_async::<Option<String>>(&mut redis)
+                    .await
+                    .map(drop)
+            }
+            Command::Append { room, frame } => {
+                let keys = RoomKeys::of(&room);
+                redis::cmd("XADD")
+                    .arg(&keys.stream)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(STREAM_MAXLEN)
+                    .arg("*")
+                    .arg("r")
+                    .arg(&room.room_id)
+                    .arg("f")
+                    .arg(frame.as_str())
+                    .query_async::<String>(&mut redis)
+                    .await
+                    .map(drop)
+            }
+        };
+        if let Err(error) = outcome {
+            tracing::error!(%error, "a room event could not be handed to Redis");
+        }
+    }
+}
+
+/// `node/conn`: who holds a member.
+fn owner(node: &NodeId, conn: ConnId) -> String {
+    format!("{node}/{conn}")
+}
+
+/// The member record stored in Redis: the roster fields of the `participant.joined` frame and
+/// its owner.
+fn member_record(node: &NodeId, conn: ConnId, joined: &Utf8Bytes) -> Value {
+    let data = serde_json::from_str::<Value>(joined.as_str())
+        .ok()
+        .and_then(|mut v| v.get_mut("data").map(Value::take))
+        .unwrap_or_default();
+    serde_json::json!({
+        "display_name": data["display_name"],
+        "role": data["role"],
+        "owner": owner(node, conn),
+    })
+}
+
+/// The local `room.state` frame with its roster replaced by the cluster's: `members` is
+/// `HGETALL` of the members hash (participant, record, …), `hands` the raised hands.
+fn cluster_room_state(
+    local: &Utf8Bytes,
+    members: &[String],
+    hands: &[String],
+    recording: Option<String>,
+) -> Utf8Bytes {
+    let Ok(mut state) = serde_json::from_str::<Value>(local.as_str()) else {
+        return local.clone();
+    };
+    let mut roster: Vec<(u64, String, Value)> = members
+        .chunks_exact(2)
+        .filter_map(|pair| {
+            let record: Value = serde_json::from_str(&pair[1]).ok()?;
+            Some((record["seq"].as_u64()?, pair[0].clone(), record))
+        })
+        .collect();
+    roster.sort_by_key(|(seq, _, _)| *seq);
+    let participants = roster
+        .iter()
+        .map(|(_, id, record)| {
+            serde_json::to_value(RosterEntry {
+                id,
+                display_name: record["display_name"].as_str().unwrap_or(id),
+                role: record["role"].as_str().unwrap_or("participant"),
+                hand_raised: hands.contains(id),
+            })
+            .unwrap_or_default()
+        })
+        .collect();
+    state["data"]["participants"] = Value::Array(participants);
+    state["data"]["recording_id"] = recording.map_or(Value::Null, Value::String);
+    Utf8Bytes::from(state.to_string())
+}
+
+/// A member of this node as the reader knows it.
+struct Registered {
+    conn: Arc<Connection>,
+    after: EntryId,
+}
+
+/// Reads every partition stream from where it left off and delivers each entry to the local
+/// members of its room registered before it (see the module documentation).
+async fn read_loop(
+    node: NodeId,
+    mut redis: ConnectionManager,
+    streams: Vec<(String, String)>,
+    start: EntryId,
+    mut registrations: mpsc::UnboundedReceiver<Registration>,
+) {
+    let mut last: Vec<EntryId> = vec![start; streams.len()];
+    let index_of: HashMap<&str, usize> = streams
+        .iter()
+        .enumerate()
+        .map(|(i, (_, key))| (key.as_str(), i))
+        .collect();
+    let mut rooms: HashMap<RoomKey, Vec<Registered>> = HashMap::new();
+    let mut room_of: HashMap<ConnId, RoomKey> = HashMap::new();
+    loop {
+        while let Ok(registration) = registrations.try_recv() {
+            match registration {
+                Registration::Add { room, conn, after } => {
+                    let stream = stream_key(&room.tenant, partition(&room.room_id));
+                    let seen = index_of.get(stream.as_str()).map(|&i| last[i]);
+                    let conn_id = conn.id();
+                    room_of.insert(conn_id, room.clone());
+                    rooms.entry(room.clone()).or_default().push(Registered {
+                        conn: conn.clone(),
+                        after: seen.map_or(after, |seen| seen.max(after)),
+                    });
+                    // Entries this reader already passed, which the new member must still get
+                    // (or act on: an end, or its own removal or replacement).
+                    let Some(seen) = seen.filter(|seen| *seen > after) else {
+                        continue;
+                    };
+                    let range: redis::RedisResult<redis::streams::StreamRangeReply> =
+                        redis::cmd("XRANGE")
+                            .arg(&stream)
+                            .arg(format!("({after}"))
+                            .arg(seen.to_string())
+                            .query_async(&mut redis)
+                            .await;
+                    let range = match range {
+                        Ok(range) => range,
+                        Err(error) => {
+                            tracing::error!(%error, "catching up a new member");
+                            continue;
+                        }
+                    };
+                    for entry in &range.ids {
+                        if entry.get::<String>("r").as_deref() != Some(&room.room_id) {
+                            continue;
+                        }
+                        if let Some(command) = entry.get::<String>("c") {
+                            let holder = entry.get::<String>("o");
+                            act_on(
+                                &node,
+                                &command,
+                                &room,
+                                holder.as_deref(),
+                                &mut rooms,
+                                &mut room_of,
+                            );
+                        } else if !room_of.contains_key(&conn_id) {
+                            break;
+                        } else if let Some(frame) = entry.get::<String>("f") {
+                            conn.send(Utf8Bytes::from(frame));
+                        }
+                    }
+                }
+                Registration::Remove { conn } => {
+                    if let Some(room) = room_of.remove(&conn)
+                        && let Some(members) = rooms.get_mut(&room)
+                    {
+                        members.retain(|m| m.conn.id() != conn);
+                        if members.is_empty() {
+                            rooms.remove(&room);
+                        }
+                    }
+                }
+            }
+        }
+        let mut read = redis::cmd("XREAD");
+        read.arg("COUNT")
+            .arg(READ_COUNT)
+            .arg("BLOCK")
+            .arg(READ_BLOCK.as_millis() as u64)
+            .arg("STREAMS");
+        for (_, key) in &streams {
+            read.arg(key);
+        }
+        for id in &last {
+            read.arg(id.to_string());
+        }
+        let reply: Option<StreamReadReply> = match read.query_async(&mut redis).await {
+            Ok(reply) => reply,
+            Err(error) => {
+                tracing::warn!(%error, "reading the room streams; resuming from the last ids");
+                tokio::time::sleep(READ_RETRY).await;
+                continue;
+            }
+        };
+        for stream in reply.map(|r| r.keys).unwrap_or_default() {
+            let Some(&index) = index_of.get(stream.key.as_str()) else {
+                continue;
+            };
+            let tenant = &streams[index].0;
+            for entry in &stream.ids {
+                let Some(id) = EntryId::parse(&entry.id) else {
+                    continue;
+                };
+                last[index] = last[index].max(id);
+                if let Some(command) = entry.get::<String>("c") {
+                    let room_id = entry.get::<String>("r").unwrap_or_default();
+                    let key = RoomKey {
+                        tenant: tenant.clone(),
+                        room_id,
+                    };
+                    let holder = entry.get::<String>("o");
+                    act_on(
+                        &node,
+                        &command,
+                        &key,
+                        holder.as_deref(),
+                        &mut rooms,
+                        &mut room_of,
+                    );
+                    continue;
+                }
+                let (Some(room_id), Some(frame)) =
+                    (entry.get::<String>("r"), entry.get::<String>("f"))
+                else {
+                    continue;
+                };
+                let key = RoomKey {
+                    tenant: tenant.clone(),
+                    room_id,
+                };
+                if let Some(members) = rooms.get(&key) {
+                    let frame = Utf8Bytes::from(frame);
+                    for member in members.iter().filter(|m| m.after < id) {
+                        member.conn.send(frame.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Carries out an internal entry: `end` closes every local connection of the room with 4004;
+/// `remove` (4003) and `replace` (4009) close the one connection `holder` names, if it is this
+/// node's. A closed connection gets nothing more.
+fn act_on(
+    node: &NodeId,
+    command: &str,
+    room: &RoomKey,
+    holder: Option<&str>,
+    rooms: &mut HashMap<RoomKey, Vec<Registered>>,
+    room_of: &mut HashMap<ConnId, RoomKey>,
+) {
+    let reason = match command {
+        "end" => CloseReason::RoomEnded,
+        "remove" => CloseReason::Removed,
+        "replace" => CloseReason::Replaced,
+        _ => return,
+    };
+    let Some(members) = rooms.get_mut(room) else {
+        return;
+    };
+    let only = holder.map(|holder| {
+        holder
+            .strip_prefix(node.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|conn| conn.parse::<ConnId>().ok())
+    });
+    let closes = |member: &Registered| match only {
+        None => true,
+        Some(conn) => Some(member.conn.id()) == conn,
+    };
+    for member in members.iter().filter(|m| closes(m)) {
+        member.conn.close(reason);
+        room_of.remove(&member.conn.id());
+    }
+    members.retain(|m| !closes(m));
+    if members.is_empty() {
+        rooms.remove(room);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_ids_order_as_redis_orders_them() {
+        let a = EntryId::parse("1700000000000-9").unwrap();
+        let b = EntryId::parse("1700000000001-0").unwrap();
+        assert!(a < b);
+        assert_eq!(a.to_string(), "1700000000000-9");
+        assert!(EntryId::parse("nope").is_none());
+    }
+
+    #[test]
+    fn a_room_always_lands_in_the_same_partition() {
+        assert_eq!(partition("room_1"), partition("room_1"));
+        assert!((0..100).all(|i| partition(&format!("room_{i}")) < PARTITIONS));
+        assert_eq!(stream_key("default", 3), "chalk:default:events:3");
+    }
+
+    #[test]
+    fn the_cluster_roster_replaces_the_local_one_in_joining_order() {
+        let local = Utf8Bytes::from(
+            r#"{"event":"room.state","data":{"room_id":"r","participants":[],"recording_id":null}}"#,
+        );
+        let members = [
+            "bob".to_owned(),
+            r#"{"display_name":"Bob","role":"host","owner":"b/1","seq":2}"#.to_owned(),
+            "ada".to_owned(),
+            r#"{"display_name":"Ada","role":"participant","owner":"a/7","seq":1}"#.to_owned(),
+        ];
+        let state = cluster_room_state(&local, &members, &["bob".to_owned()], None);
+        let state: Value = serde_json::from_str(state.as_str()).unwrap();
+        let ids: Vec<&str> = state["data"]["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["ada", "bob"]);
+        assert_eq!(state["data"]["participants"][1]["hand_raised"], true);
+        assert_eq!(state["data"]["room_id"], "r");
+    }
+}

@@ -1,0 +1,156 @@
+//! Cluster mode: the link of a node to the Redis its cluster shares ([`Cluster`]), and the
+//! room-event bus that carries rooms across nodes through it ([`bus`]).
+//!
+//! [`Cluster::connect`] connects at start and checks that Redis answers; a node that cannot
+//! reach it does not start. The Redis client is compiled with the crate's `cluster` feature
+//! (on by default); without it a Redis URL is refused at start with
+//! [`StartError::ClusterNotBuilt`], and nothing else changes: this module is the only place
+//! that knows whether the client is there.
+
+use std::fmt;
+use std::time::Duration;
+
+use std::sync::Arc;
+
+use crate::directory::RoomDirectory;
+use crate::error::StartError;
+use crate::events::RoomEvents;
+use crate::node::{NodeId, RedisUrl};
+
+#[cfg(feature = "cluster")]
+pub mod bus;
+#[cfg(feature = "cluster")]
+pub mod directory;
+
+/// Longest a node waits at start for Redis to accept the connection and answer `PING`.
+pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A node's connection to its cluster's Redis.
+pub struct Cluster {
+    node: NodeId,
+    url: RedisUrl,
+    /// Reconnects by itself (with backoff and jitter) after a lost connection.
+    #[cfg(feature = "cluster")]
+    redis: redis::aio::ConnectionManager,
+    #[cfg(feature = "cluster")]
+    client: redis::Client,
+}
+
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The client's own `Debug` would show its connection details, password included.
+        f.debug_struct("Cluster")
+            .field("node", &self.node)
+            .field("redis", &self.url)
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// Connects `node` to the Redis at `url` and checks that it answers `PING`, within
+    /// [`REDIS_CONNECT_TIMEOUT`].
+    #[cfg(feature = "cluster")]
+    pub async fn connect(url: &RedisUrl, node: &NodeId) -> Result<Cluster, StartError> {
+        let unreachable = |reason: String| StartError::RedisUnreachable {
+            url: url.to_string(),
+            reason: url.scrub(&reason),
+        };
+        let client = redis::Client::open(url.expose()).map_err(|e| unreachable(e.to_string()))?;
+        let settings = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
+            .set_response_timeout(Some(REDIS_CONNECT_TIMEOUT));
+        let connect = async {
+            // One plain attempt first: the manager would retry a refused connection until the
+            // deadline and report only that time ran out, not why.
+            let mut probe = client.get_multiplexed_async_connection().await?;
+            let _: String = redis::cmd("PING").query_async(&mut probe).await?;
+            drop(probe);
+            let mut redis = client.get_connection_manager_with_config(settings).await?;
+            let _: String = redis::cmd("PING").query_async(&mut redis).await?;
+            Ok::<_, redis::RedisError>(redis)
+        };
+        let redis = tokio::time::timeout(REDIS_CONNECT_TIMEOUT, connect)
+            .await
+            .map_err(|_| {
+                unreachable(format!(
+                    "no answer within {} s",
+                    REDIS_CONNECT_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| unreachable(e.to_string()))?;
+        Ok(Cluster {
+            node: node.clone(),
+            url: url.clone(),
+            redis,
+            client,
+        })
+    }
+
+    /// Starts the room-event bus of this node for the rooms of `tenants` (see [`bus`]); it
+    /// reads on a connection of its own.
+    #[cfg(feature = "cluster")]
+    pub async fn room_events(
+        &self,
+        tenants: Vec<String>,
+    ) -> Result<Arc<dyn RoomEvents>, StartError> {
+        let unreachable = |error: redis::RedisError| StartError::RedisUnreachable {
+            url: self.url.to_string(),
+            reason: self.url.scrub(&error.to_string()),
+        };
+        let settings = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
+            .set_response_timeout(Some(REDIS_CONNECT_TIMEOUT));
+        let reader = self
+            .client
+            .get_connection_manager_with_config(settings)
+            .await
+            .map_err(unreachable)?;
+        let bus = bus::ClusterBus::start(self.node.clone(), self.redis.clone(), reader, tenants)
+            .await
+            .map_err(unreachable)?;
+        Ok(Arc::new(bus))
+    }
+
+    /// The cluster's room directory: rooms' records in Redis (see [`directory`]).
+    #[cfg(feature = "cluster")]
+    pub fn directory(&self) -> Arc<dyn RoomDirectory> {
+        Arc::new(directory::RedisDirectory::new(self.redis.clone()))
+    }
+
+    /// Without the `cluster` feature there are no records in Redis.
+    #[cfg(not(feature = "cluster"))]
+    pub fn directory(&self) -> Arc<dyn RoomDirectory> {
+        unreachable!("Cluster::connect never succeeds without the `cluster` feature")
+    }
+
+    /// Without the `cluster` feature there is no cluster to publish to.
+    #[cfg(not(feature = "cluster"))]
+    pub async fn room_events(
+        &self,
+        _tenants: Vec<String>,
+    ) -> Result<Arc<dyn RoomEvents>, StartError> {
+        Err(StartError::ClusterNotBuilt)
+    }
+
+    /// Without the `cluster` feature: always [`StartError::ClusterNotBuilt`].
+    #[cfg(not(feature = "cluster"))]
+    pub async fn connect(_url: &RedisUrl, _node: &NodeId) -> Result<Cluster, StartError> {
+        Err(StartError::ClusterNotBuilt)
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> &NodeId {
+        &self.node
+    }
+
+    /// A handle on the connection (cheap to clone; commands on clones share it).
+    #[cfg(feature = "cluster")]
+    pub fn redis(&self) -> redis::aio::ConnectionManager {
+        self.redis.clone()
+    }
+
+    /// The Redis URL, to show (its `Display` has no credentials).
+    pub fn url(&self) -> &RedisUrl {
+        &self.url
+    }
+}
