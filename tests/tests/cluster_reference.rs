@@ -904,3 +904,56 @@ async fn a_reader_that_loses_its_redis_connection_resumes_without_loss_or_duplic
     }
     nodes.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_with_three_urls_finds_a_three_node_cluster_conformant() {
+    use chalk_conformance::commands::exit::ExitStatus;
+    use chalk_conformance::contract::catalogue::KNOWN_EXTENSIONS;
+    use chalk_conformance::driver::embedded::{SUITE_HEARTBEAT, SUITE_IDLE_TIMEOUT};
+    let redis = RedisServer::start();
+    let mut config = node_config(&redis.url(), "node-a");
+    config.limits.idle_timeout = SUITE_IDLE_TIMEOUT;
+    config.limits.heartbeat_interval = SUITE_HEARTBEAT;
+    let mut nodes = Vec::new();
+    for id in ["node-a", "node-b", "node-c"] {
+        let mut node = config.clone();
+        node.node_id = Some(NodeId::parse(id).unwrap());
+        nodes.push(serve(node).await.unwrap());
+    }
+    let mut args = Vec::new();
+    for node in &nodes {
+        args.extend(["--url".to_owned(), node.ws_url()]);
+        args.extend(["--api-url".to_owned(), node.api_url()]);
+    }
+    args.extend([
+        "--api-key".to_owned(),
+        config.api_key().unwrap().to_owned(),
+        "--jwt-secret".to_owned(),
+        config.jwt_secret().unwrap().to_owned(),
+        "--origin".to_owned(),
+        config.default_tenant.allowed_origins[0].clone(),
+        "--declare".to_owned(),
+        KNOWN_EXTENSIONS.join(","),
+        "--idle-timeout".to_owned(),
+        format!("{}ms", SUITE_IDLE_TIMEOUT.as_millis()),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (status, output) = chalk_tests::conformance(&args).await;
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    // Every scenario ran across the nodes, the cluster ones included; only the failover ones
+    // (no --node-kill-command here) and the other origin mode's are skipped.
+    assert!(!output.contains("needs two nodes"), "{output}");
+    for node in ["node-a", "node-b", "node-c"] {
+        assert!(output.contains(node) || output.contains("node3"), "{output}");
+    }
+    let closing = output.lines().last().unwrap_or_default();
+    let passed: usize = closing
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(passed >= 230, "every scenario ran: {closing}");
+    for node in nodes {
+        node.shutdown().await;
+    }
+}
