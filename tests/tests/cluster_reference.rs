@@ -944,7 +944,10 @@ async fn the_suite_with_three_urls_finds_a_three_node_cluster_conformant() {
     // (no --node-kill-command here) and the other origin mode's are skipped.
     assert!(!output.contains("needs two nodes"), "{output}");
     for node in ["node-a", "node-b", "node-c"] {
-        assert!(output.contains(node) || output.contains("node3"), "{output}");
+        assert!(
+            output.contains(node) || output.contains("node3"),
+            "{output}"
+        );
     }
     let closing = output.lines().last().unwrap_or_default();
     let passed: usize = closing
