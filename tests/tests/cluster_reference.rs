@@ -368,29 +368,14 @@ impl Nodes {
 
     /// Connects with `token` to node `node`; the `room.state` comes back with it.
     async fn join_with(&self, node: usize, token: &str, participant: &str) -> (Client, Value) {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let server = &self.servers[node];
-        let mut request = server.ws_url().into_client_request().unwrap();
-        let protocols = format!("chalk, token.{token}");
-        request
-            .headers_mut()
-            .insert("sec-websocket-protocol", protocols.parse().unwrap());
-        let (socket, response) =
-            tokio::time::timeout(EVENT_DEADLINE, tokio_tungstenite::connect_async(request))
-                .await
-                .expect("the upgrade is answered in time")
-                .expect("the upgrade succeeds");
-        assert_eq!(
-            response.headers()["chalk-node"].to_str().unwrap(),
-            format!("node-{node}")
-        );
-        let mut client = Client {
-            name: participant.to_owned(),
-            socket,
-        };
-        let state = client.next().await;
-        assert_eq!(state["event"], "room.state", "{participant}: {state}");
-        (client, state)
+        join_at(
+            &server.ws_url(),
+            &format!("node-{node}"),
+            token,
+            participant,
+        )
+        .await
     }
 
     async fn shutdown(self) {
@@ -398,6 +383,30 @@ impl Nodes {
             server.shutdown().await;
         }
     }
+}
+
+/// Connects with `token` to the node `node` listening at `ws_url`; the `room.state` comes back
+/// with it.
+async fn join_at(ws_url: &str, node: &str, token: &str, participant: &str) -> (Client, Value) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = ws_url.into_client_request().unwrap();
+    let protocols = format!("chalk, token.{token}");
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocols.parse().unwrap());
+    let (socket, response) =
+        tokio::time::timeout(EVENT_DEADLINE, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("the upgrade is answered in time")
+            .expect("the upgrade succeeds");
+    assert_eq!(response.headers()["chalk-node"].to_str().unwrap(), node);
+    let mut client = Client {
+        name: participant.to_owned(),
+        socket,
+    };
+    let state = client.next().await;
+    assert_eq!(state["event"], "room.state", "{participant}: {state}");
+    (client, state)
 }
 
 /// One WebSocket client of a test.
@@ -477,6 +486,11 @@ impl Client {
                 other => panic!("{}: ended without a close frame: {other:?}", self.name),
             }
         }
+    }
+
+    /// The close code the server ends the connection with, whatever came before it.
+    async fn close_code_quietly(mut self) -> u16 {
+        self.close_code().await.0
     }
 
     async fn close(mut self) {
@@ -944,7 +958,10 @@ async fn the_suite_with_three_urls_finds_a_three_node_cluster_conformant() {
     // (no --node-kill-command here) and the other origin mode's are skipped.
     assert!(!output.contains("needs two nodes"), "{output}");
     for node in ["node-a", "node-b", "node-c"] {
-        assert!(output.contains(node) || output.contains("node3"), "{output}");
+        assert!(
+            output.contains(node) || output.contains("node3"),
+            "{output}"
+        );
     }
     let closing = output.lines().last().unwrap_or_default();
     let passed: usize = closing
@@ -956,4 +973,178 @@ async fn the_suite_with_three_urls_finds_a_three_node_cluster_conformant() {
     for node in nodes {
         node.shutdown().await;
     }
+}
+
+/// Longest the failover tests wait for a dead node's members to be reported left: generous,
+/// the documented bound is about 4.2 s (see `reference-server/CLUSTER.md`, "Node failure").
+const FAILOVER_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a survivor must hear nothing more for "reported once" to hold: longer than a
+/// reaper period, so that a second report, if any, would have come.
+const AFTER_FAILOVER_QUIET: Duration = Duration::from_secs(3);
+
+/// The `chalk-reference-server` binary of this build, next to the test executable
+/// (`target/debug/deps/..` → `target/debug/`). Cargo builds it for the workspace's tests; a
+/// run of this crate alone needs `cargo build -p chalk-reference-server` first.
+fn server_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map(|dir| dir.join("chalk-reference-server"))
+        .unwrap();
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first (cargo build -p chalk-reference-server)",
+        binary.display()
+    );
+    binary
+}
+
+/// A node run as its own process (the real binary), so that a test can kill it with SIGKILL;
+/// killed on drop.
+struct NodeProcess {
+    child: std::process::Child,
+    ws_url: String,
+}
+
+impl NodeProcess {
+    /// Starts the binary as node `node` of the cluster of `nodes` (same Redis, same secrets)
+    /// and waits for its "ready" line.
+    fn start(nodes: &Nodes, node: &str) -> NodeProcess {
+        use std::io::BufRead;
+        let config = &nodes.config;
+        let mut child = std::process::Command::new(server_binary())
+            .env_clear()
+            .env("RUST_LOG", "info")
+            .args(["--listen", "127.0.0.1:0", "--node-id", node])
+            .args(["--redis-url", &nodes.redis.url()])
+            .args(["--api-key", config.api_key().unwrap()])
+            .args(["--jwt-secret", config.jwt_secret().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (lines, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = String::new();
+        let ready = loop {
+            match received.recv_timeout(EVENT_DEADLINE) {
+                Ok(line) if line.contains("ready") => break line,
+                Ok(line) => seen.push_str(&line),
+                Err(_) => panic!("{node} did not start; it said:\n{seen}"),
+            }
+        };
+        // Keep draining the log so that the process never blocks on a full pipe.
+        std::thread::spawn(move || while received.recv().is_ok() {});
+        let start = ready.find("ws://").expect("the ready line has the URL");
+        let ws_url = ready[start..].split_whitespace().next().unwrap().to_owned();
+        NodeProcess { child, ws_url }
+    }
+
+    /// SIGKILL: no goodbye of any kind.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for `client`'s next `participant.left` and checks that it is `who`'s and the only event
+/// for a while after it; returns how long it took.
+async fn left_once(client: &mut Client, who: &str) -> Duration {
+    let since = std::time::Instant::now();
+    let event = client
+        .next_within(FAILOVER_DEADLINE)
+        .await
+        .unwrap_or_else(|| panic!("{}: no participant.left for {who}", client.name));
+    let took = since.elapsed();
+    assert_eq!(event["event"], "participant.left", "{event}");
+    assert_eq!(event["data"]["id"], who, "{event}");
+    let more = client.next_within(AFTER_FAILOVER_QUIET).await;
+    assert_eq!(more, None, "{}: reported once", client.name);
+    took
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_members_of_a_killed_node_are_reported_left_once_to_the_other_nodes() {
+    let nodes = Nodes::start(2).await;
+    let mut doomed = NodeProcess::start(&nodes, "node-k");
+    let (mut ada, _) = nodes.join(0, "failover", "ada").await;
+    let (mut bob, _) = nodes.join(1, "failover", "bob").await;
+    assert_eq!(ada.next().await["data"]["id"], "bob");
+    let token = nodes.token("failover", "kim");
+    let (_kim, state) = join_at(&doomed.ws_url, "node-k", &token, "kim").await;
+    assert_eq!(roster(&state), ["ada", "bob", "kim"]);
+    for client in [&mut ada, &mut bob] {
+        assert_eq!(client.next().await["data"]["id"], "kim");
+    }
+    doomed.kill();
+    let took = left_once(&mut ada, "kim").await;
+    left_once(&mut bob, "kim").await;
+    eprintln!("kim reported left {took:?} after the SIGKILL");
+    let (_carol, state) = nodes.join(1, "failover", "carol").await;
+    assert_eq!(roster(&state), ["ada", "bob", "carol"], "kim is gone");
+    nodes.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_at_once_with_its_id_reports_its_previous_members_left() {
+    let nodes = Nodes::start(1).await;
+    let mut first = NodeProcess::start(&nodes, "node-k");
+    let (mut ada, _) = nodes.join(0, "restart", "ada").await;
+    let token = nodes.token("restart", "kim");
+    let (_kim, _) = join_at(&first.ws_url, "node-k", &token, "kim").await;
+    assert_eq!(ada.next().await["data"]["id"], "kim");
+    let since = std::time::Instant::now();
+    first.kill();
+    // Well inside the liveness window of the first run.
+    let second = NodeProcess::start(&nodes, "node-k");
+    left_once(&mut ada, "kim").await;
+    eprintln!(
+        "kim reported left within {:?} of the SIGKILL",
+        since.elapsed() - AFTER_FAILOVER_QUIET
+    );
+    let token = nodes.token("restart", "carol");
+    let (_carol, state) = join_at(&second.ws_url, "node-k", &token, "carol").await;
+    assert_eq!(roster(&state), ["ada", "carol"], "kim is not resurrected");
+    let (_dan, state) = nodes.join(0, "restart", "dan").await;
+    assert_eq!(roster(&state), ["ada", "carol", "dan"]);
+    drop(second);
+    nodes.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_members_of_a_node_shut_down_gracefully_are_reported_left() {
+    let mut nodes = Nodes::start(2).await;
+    let (mut ada, _) = nodes.join(0, "graceful", "ada").await;
+    let (bob, _) = nodes.join(1, "graceful", "bob").await;
+    assert_eq!(ada.next().await["data"]["id"], "bob");
+    // Bob's client answers the server's close, as a live client does.
+    let bob = tokio::spawn(async move { bob.close_code_quietly().await });
+    let leaving = nodes.servers.pop().unwrap();
+    let since = std::time::Instant::now();
+    leaving.shutdown().await;
+    let took = since.elapsed() + left_once(&mut ada, "bob").await;
+    eprintln!("bob reported left {took:?} after the shutdown began");
+    assert_eq!(bob.await.unwrap(), 1001);
+    let (_carol, state) = nodes.join(0, "graceful", "carol").await;
+    assert_eq!(roster(&state), ["ada", "carol"]);
+    nodes.shutdown().await;
 }
