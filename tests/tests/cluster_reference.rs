@@ -1148,3 +1148,124 @@ async fn the_members_of_a_node_shut_down_gracefully_are_reported_left() {
     assert_eq!(roster(&state), ["ada", "carol"]);
     nodes.shutdown().await;
 }
+
+/// A node of the suite's failover run: the binary started by a shell script of its own in a
+/// scratch directory (`start-N.sh`, which holds the secrets, so that no command line shows
+/// them), which records the process id in `pid-N` and returns once the node is ready. The
+/// suite's restart command runs the same script; its kill command is `kill -9` of the id.
+fn node_script(dir: &std::path::Path, index: usize, nodes: &Nodes, port: u16) {
+    let config = &nodes.config;
+    let script = format!(
+        "#!/bin/sh\n\
+         log={dir}/log-{index}\n\
+         : > \"$log\"\n\
+         env -i RUST_LOG=info CHALK_JWT_SECRET='{secret}' CHALK_API_KEY='{key}' \\\n\
+         \x20 '{bin}' --listen 127.0.0.1:{port} --node-id node-{index} --redis-url '{redis}' \\\n\
+         \x20 --allowed-origin '{origin}' >/dev/null 2>>\"$log\" &\n\
+         echo $! > {dir}/pid-{index}\n\
+         tries=0\n\
+         until grep -q ready \"$log\"; do\n\
+         \x20 tries=$((tries + 1)); [ $tries -gt 200 ] && exit 1; sleep 0.05\n\
+         done\n",
+        dir = dir.display(),
+        secret = config.jwt_secret().unwrap(),
+        key = config.api_key().unwrap(),
+        bin = server_binary().display(),
+        redis = nodes.redis.url(),
+        origin = config.default_tenant.allowed_origins[0],
+    );
+    std::fs::write(dir.join(format!("start-{index}.sh")), script).unwrap();
+}
+
+/// Runs `start-N.sh` of `dir` and checks that node N started.
+fn start_node(dir: &std::path::Path, index: usize) {
+    let status = std::process::Command::new("sh")
+        .arg(dir.join(format!("start-{index}.sh")))
+        .status()
+        .unwrap();
+    assert!(status.success(), "node {index} did not start");
+}
+
+/// The scratch directory of the scripted nodes; dropping it kills (SIGKILL) the nodes that
+/// still run, by the ids their `pid-N` files hold (and only if that process is still this
+/// test's binary: an id may have been reused since the node was killed), and removes it.
+struct ScriptedNodes {
+    dir: std::path::PathBuf,
+    indexes: Vec<usize>,
+}
+
+impl Drop for ScriptedNodes {
+    fn drop(&mut self) {
+        for index in &self.indexes {
+            let Ok(pid) = std::fs::read_to_string(self.dir.join(format!("pid-{index}"))) else {
+                continue;
+            };
+            let pid = pid.trim();
+            let ours = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("chalk-reference-server"));
+            if ours {
+                let _ = std::process::Command::new("kill")
+                    .args(["-9", pid])
+                    .status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_finds_a_cluster_that_loses_nodes_conformant() {
+    use chalk_conformance::commands::exit::ExitStatus;
+    use chalk_conformance::contract::catalogue::KNOWN_EXTENSIONS;
+    let nodes = Nodes::start(1).await;
+    let scripted = ScriptedNodes {
+        dir: chalk_tests::scratch("failover"),
+        indexes: vec![2, 3],
+    };
+    let dir = &scripted.dir;
+    let ports = [free_loopback_port(), free_loopback_port()];
+    for (index, port) in [(2, ports[0]), (3, ports[1])] {
+        node_script(dir, index, &nodes, port);
+        start_node(dir, index);
+    }
+    let config = &nodes.config;
+    let mut args = vec!["--url".to_owned(), nodes.servers[0].ws_url()];
+    for port in ports {
+        args.extend([
+            "--url".to_owned(),
+            format!("ws://127.0.0.1:{port}/api/v1/ws"),
+        ]);
+    }
+    args.extend([
+        "--api-url".to_owned(),
+        nodes.servers[0].api_url(),
+        "--api-key".to_owned(),
+        config.api_key().unwrap().to_owned(),
+        "--jwt-secret".to_owned(),
+        config.jwt_secret().unwrap().to_owned(),
+        "--origin".to_owned(),
+        config.default_tenant.allowed_origins[0].clone(),
+        "--declare".to_owned(),
+        KNOWN_EXTENSIONS.join(","),
+        "--tags".to_owned(),
+        "@req.CLUSTER-014 or @req.CLUSTER-015".to_owned(),
+        "--node-kill-command".to_owned(),
+        format!("kill -9 $(cat {}/pid-$CHALK_NODE_INDEX)", dir.display()),
+        "--node-restart-command".to_owned(),
+        format!("sh {}/start-$CHALK_NODE_INDEX.sh", dir.display()),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (status, output) = chalk_tests::conformance(&args).await;
+    drop(scripted);
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    for requirement in ["CLUSTER-014", "CLUSTER-015"] {
+        assert!(output.contains(requirement), "{requirement} ran: {output}");
+    }
+    let closing = output.lines().last().unwrap_or_default();
+    assert!(closing.starts_with("2 passed"), "both ran: {closing}");
+    assert!(closing.contains(" 0 skipped"), "{closing}");
+    for secret in [config.jwt_secret().unwrap(), config.api_key().unwrap()] {
+        assert!(!output.contains(secret), "no secret in the report");
+    }
+    nodes.shutdown().await;
+}
