@@ -1057,6 +1057,21 @@ impl NodeProcess {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+
+    /// SIGTERM: a graceful stop; returns once the process has exited (bounded).
+    fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = std::time::Instant::now() + EVENT_DEADLINE;
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(std::time::Instant::now() < deadline, "still running");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for NodeProcess {
@@ -1127,6 +1142,26 @@ async fn a_node_restarted_at_once_with_its_id_reports_its_previous_members_left(
     let (_dan, state) = nodes.join(0, "restart", "dan").await;
     assert_eq!(roster(&state), ["ada", "carol", "dan"]);
     drop(second);
+    nodes.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_members_of_a_node_stopped_with_sigterm_are_reported_left_once() {
+    let nodes = Nodes::start(1).await;
+    let mut stopping = NodeProcess::start(&nodes, "node-t");
+    let (mut ada, _) = nodes.join(0, "sigterm", "ada").await;
+    let token = nodes.token("sigterm", "tom");
+    let (tom, _) = join_at(&stopping.ws_url, "node-t", &token, "tom").await;
+    assert_eq!(ada.next().await["data"]["id"], "tom");
+    // Tom's client answers the server's close, as a live client does.
+    let tom = tokio::spawn(async move { tom.close_code_quietly().await });
+    let since = std::time::Instant::now();
+    tokio::task::block_in_place(|| stopping.terminate());
+    let took = since.elapsed() + left_once(&mut ada, "tom").await;
+    eprintln!("tom reported left {took:?} after the SIGTERM");
+    assert_eq!(tom.await.unwrap(), 1001);
+    let (_carol, state) = nodes.join(0, "sigterm", "carol").await;
+    assert_eq!(roster(&state), ["ada", "carol"]);
     nodes.shutdown().await;
 }
 
