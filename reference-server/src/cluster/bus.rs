@@ -96,7 +96,7 @@ pub fn stream_key(tenant: &str, partition: u64) -> String {
     format!("chalk:{tenant}:events:{partition}")
 }
 
-/// Joins: records the member (who owns it: node and connection), lowers its hand, appends
+/// Joins: records the member (who owns it: this run of the node and the connection), lowers its hand, appends
 /// `participant.joined`; returns the entry id, the roster (members and raised hands) and the
 /// running recording; refuses an ended room or a removed participant (the handshake checked
 /// both, but a REST call may have come in between). A room first seen through a socket gets its
