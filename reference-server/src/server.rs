@@ -51,7 +51,7 @@ pub async fn serve_with(config: Config, mut seams: Seams) -> Result<Server, Star
     let mut hub = Hub::with_seams(&config, &mut seams)?;
     let tls_acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     if let Some(url) = &config.redis_url {
-        let cluster = Cluster::connect(url, &hub.node).await?;
+        let mut cluster = Cluster::connect(url, &hub.node).await?;
         let tenants = std::iter::once(DEFAULT_TENANT.to_owned())
             .chain(config.tenants.keys().cloned())
             .collect();
@@ -263,6 +263,9 @@ impl Server {
                 live = self.hub.sessions.live(),
                 "drain period over with sockets still open"
             );
+        }
+        if let Some(cluster) = &self.hub.cluster {
+            cluster.leave().await;
         }
         let _ = self.stop_http.send(true);
         let mut task = self.task;

@@ -368,29 +368,14 @@ impl Nodes {
 
     /// Connects with `token` to node `node`; the `room.state` comes back with it.
     async fn join_with(&self, node: usize, token: &str, participant: &str) -> (Client, Value) {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let server = &self.servers[node];
-        let mut request = server.ws_url().into_client_request().unwrap();
-        let protocols = format!("chalk, token.{token}");
-        request
-            .headers_mut()
-            .insert("sec-websocket-protocol", protocols.parse().unwrap());
-        let (socket, response) =
-            tokio::time::timeout(EVENT_DEADLINE, tokio_tungstenite::connect_async(request))
-                .await
-                .expect("the upgrade is answered in time")
-                .expect("the upgrade succeeds");
-        assert_eq!(
-            response.headers()["chalk-node"].to_str().unwrap(),
-            format!("node-{node}")
-        );
-        let mut client = Client {
-            name: participant.to_owned(),
-            socket,
-        };
-        let state = client.next().await;
-        assert_eq!(state["event"], "room.state", "{participant}: {state}");
-        (client, state)
+        join_at(
+            &server.ws_url(),
+            &format!("node-{node}"),
+            token,
+            participant,
+        )
+        .await
     }
 
     async fn shutdown(self) {
@@ -398,6 +383,30 @@ impl Nodes {
             server.shutdown().await;
         }
     }
+}
+
+/// Connects with `token` to the node `node` listening at `ws_url`; the `room.state` comes back
+/// with it.
+async fn join_at(ws_url: &str, node: &str, token: &str, participant: &str) -> (Client, Value) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = ws_url.into_client_request().unwrap();
+    let protocols = format!("chalk, token.{token}");
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocols.parse().unwrap());
+    let (socket, response) =
+        tokio::time::timeout(EVENT_DEADLINE, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("the upgrade is answered in time")
+            .expect("the upgrade succeeds");
+    assert_eq!(response.headers()["chalk-node"].to_str().unwrap(), node);
+    let mut client = Client {
+        name: participant.to_owned(),
+        socket,
+    };
+    let state = client.next().await;
+    assert_eq!(state["event"], "room.state", "{participant}: {state}");
+    (client, state)
 }
 
 /// One WebSocket client of a test.
@@ -477,6 +486,11 @@ impl Client {
                 other => panic!("{}: ended without a close frame: {other:?}", self.name),
             }
         }
+    }
+
+    /// The close code the server ends the connection with, whatever came before it.
+    async fn close_code_quietly(mut self) -> u16 {
+        self.close_code().await.0
     }
 
     async fn close(mut self) {
@@ -959,4 +973,334 @@ async fn the_suite_with_three_urls_finds_a_three_node_cluster_conformant() {
     for node in nodes {
         node.shutdown().await;
     }
+}
+
+/// Longest the failover tests wait for a dead node's members to be reported left: generous,
+/// the documented bound is about 4.2 s (see `reference-server/CLUSTER.md`, "Node failure").
+const FAILOVER_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a survivor must hear nothing more for "reported once" to hold: longer than a
+/// reaper period, so that a second report, if any, would have come.
+const AFTER_FAILOVER_QUIET: Duration = Duration::from_secs(3);
+
+/// The `chalk-reference-server` binary of this build, next to the test executable
+/// (`target/debug/deps/..` → `target/debug/`). Cargo builds it for the workspace's tests; a
+/// run of this crate alone needs `cargo build -p chalk-reference-server` first.
+fn server_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map(|dir| dir.join("chalk-reference-server"))
+        .unwrap();
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first (cargo build -p chalk-reference-server)",
+        binary.display()
+    );
+    binary
+}
+
+/// A node run as its own process (the real binary), so that a test can kill it with SIGKILL;
+/// killed on drop.
+struct NodeProcess {
+    child: std::process::Child,
+    ws_url: String,
+}
+
+impl NodeProcess {
+    /// Starts the binary as node `node` of the cluster of `nodes` (same Redis, same secrets)
+    /// and waits for its "ready" line.
+    fn start(nodes: &Nodes, node: &str) -> NodeProcess {
+        use std::io::BufRead;
+        let config = &nodes.config;
+        let mut child = std::process::Command::new(server_binary())
+            .env_clear()
+            .env("RUST_LOG", "info")
+            .args(["--listen", "127.0.0.1:0", "--node-id", node])
+            .args(["--redis-url", &nodes.redis.url()])
+            .args(["--api-key", config.api_key().unwrap()])
+            .args(["--jwt-secret", config.jwt_secret().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (lines, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = String::new();
+        let ready = loop {
+            match received.recv_timeout(EVENT_DEADLINE) {
+                Ok(line) if line.contains("ready") => break line,
+                Ok(line) => seen.push_str(&line),
+                Err(_) => panic!("{node} did not start; it said:\n{seen}"),
+            }
+        };
+        // Keep draining the log so that the process never blocks on a full pipe.
+        std::thread::spawn(move || while received.recv().is_ok() {});
+        let start = ready.find("ws://").expect("the ready line has the URL");
+        let ws_url = ready[start..].split_whitespace().next().unwrap().to_owned();
+        NodeProcess { child, ws_url }
+    }
+
+    /// SIGKILL: no goodbye of any kind.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM: a graceful stop; returns once the process has exited (bounded).
+    fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = std::time::Instant::now() + EVENT_DEADLINE;
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(std::time::Instant::now() < deadline, "still running");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for `client`'s next `participant.left` and checks that it is `who`'s and the only event
+/// for a while after it; returns how long it took.
+async fn left_once(client: &mut Client, who: &str) -> Duration {
+    let since = std::time::Instant::now();
+    let event = client
+        .next_within(FAILOVER_DEADLINE)
+        .await
+        .unwrap_or_else(|| panic!("{}: no participant.left for {who}", client.name));
+    let took = since.elapsed();
+    assert_eq!(event["event"], "participant.left", "{event}");
+    assert_eq!(event["data"]["id"], who, "{event}");
+    let more = client.next_within(AFTER_FAILOVER_QUIET).await;
+    assert_eq!(more, None, "{}: reported once", client.name);
+    took
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_members_of_a_killed_node_are_reported_left_once_to_the_other_nodes() {
+    let nodes = Nodes::start(2).await;
+    let mut doomed = NodeProcess::start(&nodes, "node-k");
+    let (mut ada, _) = nodes.join(0, "failover", "ada").await;
+    let (mut bob, _) = nodes.join(1, "failover", "bob").await;
+    assert_eq!(ada.next().await["data"]["id"], "bob");
+    let token = nodes.token("failover", "kim");
+    let (_kim, state) = join_at(&doomed.ws_url, "node-k", &token, "kim").await;
+    assert_eq!(roster(&state), ["ada", "bob", "kim"]);
+    for client in [&mut ada, &mut bob] {
+        assert_eq!(client.next().await["data"]["id"], "kim");
+    }
+    doomed.kill();
+    let took = left_once(&mut ada, "kim").await;
+    left_once(&mut bob, "kim").await;
+    eprintln!("kim reported left {took:?} after the SIGKILL");
+    let (_carol, state) = nodes.join(1, "failover", "carol").await;
+    assert_eq!(roster(&state), ["ada", "bob", "carol"], "kim is gone");
+    nodes.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_at_once_with_its_id_reports_its_previous_members_left() {
+    let nodes = Nodes::start(1).await;
+    let mut first = NodeProcess::start(&nodes, "node-k");
+    let (mut ada, _) = nodes.join(0, "restart", "ada").await;
+    let token = nodes.token("restart", "kim");
+    let (_kim, _) = join_at(&first.ws_url, "node-k", &token, "kim").await;
+    assert_eq!(ada.next().await["data"]["id"], "kim");
+    let since = std::time::Instant::now();
+    first.kill();
+    // Well inside the liveness window of the first run.
+    let second = NodeProcess::start(&nodes, "node-k");
+    left_once(&mut ada, "kim").await;
+    eprintln!(
+        "kim reported left within {:?} of the SIGKILL",
+        since.elapsed() - AFTER_FAILOVER_QUIET
+    );
+    let token = nodes.token("restart", "carol");
+    let (_carol, state) = join_at(&second.ws_url, "node-k", &token, "carol").await;
+    assert_eq!(roster(&state), ["ada", "carol"], "kim is not resurrected");
+    let (_dan, state) = nodes.join(0, "restart", "dan").await;
+    assert_eq!(roster(&state), ["ada", "carol", "dan"]);
+    drop(second);
+    nodes.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_members_of_a_node_stopped_with_sigterm_are_reported_left_once() {
+    let nodes = Nodes::start(1).await;
+    let mut stopping = NodeProcess::start(&nodes, "node-t");
+    let (mut ada, _) = nodes.join(0, "sigterm", "ada").await;
+    let token = nodes.token("sigterm", "tom");
+    let (tom, _) = join_at(&stopping.ws_url, "node-t", &token, "tom").await;
+    assert_eq!(ada.next().await["data"]["id"], "tom");
+    // Tom's client answers the server's close, as a live client does.
+    let tom = tokio::spawn(async move { tom.close_code_quietly().await });
+    let since = std::time::Instant::now();
+    tokio::task::block_in_place(|| stopping.terminate());
+    let took = since.elapsed() + left_once(&mut ada, "tom").await;
+    eprintln!("tom reported left {took:?} after the SIGTERM");
+    assert_eq!(tom.await.unwrap(), 1001);
+    let (_carol, state) = nodes.join(0, "sigterm", "carol").await;
+    assert_eq!(roster(&state), ["ada", "carol"]);
+    nodes.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_members_of_a_node_shut_down_gracefully_are_reported_left() {
+    let mut nodes = Nodes::start(2).await;
+    let (mut ada, _) = nodes.join(0, "graceful", "ada").await;
+    let (bob, _) = nodes.join(1, "graceful", "bob").await;
+    assert_eq!(ada.next().await["data"]["id"], "bob");
+    // Bob's client answers the server's close, as a live client does.
+    let bob = tokio::spawn(async move { bob.close_code_quietly().await });
+    let leaving = nodes.servers.pop().unwrap();
+    let since = std::time::Instant::now();
+    leaving.shutdown().await;
+    let took = since.elapsed() + left_once(&mut ada, "bob").await;
+    eprintln!("bob reported left {took:?} after the shutdown began");
+    assert_eq!(bob.await.unwrap(), 1001);
+    let (_carol, state) = nodes.join(0, "graceful", "carol").await;
+    assert_eq!(roster(&state), ["ada", "carol"]);
+    nodes.shutdown().await;
+}
+
+/// A node of the suite's failover run: the binary started by a shell script of its own in a
+/// scratch directory (`start-N.sh`, which holds the secrets, so that no command line shows
+/// them), which records the process id in `pid-N` and returns once the node is ready. The
+/// suite's restart command runs the same script; its kill command is `kill -9` of the id.
+fn node_script(dir: &std::path::Path, index: usize, nodes: &Nodes, port: u16) {
+    let config = &nodes.config;
+    let script = format!(
+        "#!/bin/sh\n\
+         log={dir}/log-{index}\n\
+         : > \"$log\"\n\
+         env -i RUST_LOG=info CHALK_JWT_SECRET='{secret}' CHALK_API_KEY='{key}' \\\n\
+         \x20 '{bin}' --listen 127.0.0.1:{port} --node-id node-{index} --redis-url '{redis}' \\\n\
+         \x20 --allowed-origin '{origin}' >/dev/null 2>>\"$log\" &\n\
+         echo $! > {dir}/pid-{index}\n\
+         tries=0\n\
+         until grep -q ready \"$log\"; do\n\
+         \x20 tries=$((tries + 1)); [ $tries -gt 200 ] && exit 1; sleep 0.05\n\
+         done\n",
+        dir = dir.display(),
+        secret = config.jwt_secret().unwrap(),
+        key = config.api_key().unwrap(),
+        bin = server_binary().display(),
+        redis = nodes.redis.url(),
+        origin = config.default_tenant.allowed_origins[0],
+    );
+    std::fs::write(dir.join(format!("start-{index}.sh")), script).unwrap();
+}
+
+/// Runs `start-N.sh` of `dir` and checks that node N started.
+fn start_node(dir: &std::path::Path, index: usize) {
+    let status = std::process::Command::new("sh")
+        .arg(dir.join(format!("start-{index}.sh")))
+        .status()
+        .unwrap();
+    assert!(status.success(), "node {index} did not start");
+}
+
+/// The scratch directory of the scripted nodes; dropping it kills (SIGKILL) the nodes that
+/// still run, by the ids their `pid-N` files hold (and only if that process is still this
+/// test's binary: an id may have been reused since the node was killed), and removes it.
+struct ScriptedNodes {
+    dir: std::path::PathBuf,
+    indexes: Vec<usize>,
+}
+
+impl Drop for ScriptedNodes {
+    fn drop(&mut self) {
+        for index in &self.indexes {
+            let Ok(pid) = std::fs::read_to_string(self.dir.join(format!("pid-{index}"))) else {
+                continue;
+            };
+            let pid = pid.trim();
+            let ours = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("chalk-reference-server"));
+            if ours {
+                let _ = std::process::Command::new("kill")
+                    .args(["-9", pid])
+                    .status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_finds_a_cluster_that_loses_nodes_conformant() {
+    use chalk_conformance::commands::exit::ExitStatus;
+    use chalk_conformance::contract::catalogue::KNOWN_EXTENSIONS;
+    let nodes = Nodes::start(1).await;
+    let scripted = ScriptedNodes {
+        dir: chalk_tests::scratch("failover"),
+        indexes: vec![2, 3],
+    };
+    let dir = &scripted.dir;
+    let ports = [free_loopback_port(), free_loopback_port()];
+    for (index, port) in [(2, ports[0]), (3, ports[1])] {
+        node_script(dir, index, &nodes, port);
+        start_node(dir, index);
+    }
+    let config = &nodes.config;
+    let mut args = vec!["--url".to_owned(), nodes.servers[0].ws_url()];
+    for port in ports {
+        args.extend([
+            "--url".to_owned(),
+            format!("ws://127.0.0.1:{port}/api/v1/ws"),
+        ]);
+    }
+    args.extend([
+        "--api-url".to_owned(),
+        nodes.servers[0].api_url(),
+        "--api-key".to_owned(),
+        config.api_key().unwrap().to_owned(),
+        "--jwt-secret".to_owned(),
+        config.jwt_secret().unwrap().to_owned(),
+        "--origin".to_owned(),
+        config.default_tenant.allowed_origins[0].clone(),
+        "--declare".to_owned(),
+        KNOWN_EXTENSIONS.join(","),
+        "--tags".to_owned(),
+        "@req.CLUSTER-014 or @req.CLUSTER-015".to_owned(),
+        "--node-kill-command".to_owned(),
+        format!("kill -9 $(cat {}/pid-$CHALK_NODE_INDEX)", dir.display()),
+        "--node-restart-command".to_owned(),
+        format!("sh {}/start-$CHALK_NODE_INDEX.sh", dir.display()),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (status, output) = chalk_tests::conformance(&args).await;
+    drop(scripted);
+    assert_eq!(status, ExitStatus::Conformant, "{output}");
+    for requirement in ["CLUSTER-014", "CLUSTER-015"] {
+        assert!(output.contains(requirement), "{requirement} ran: {output}");
+    }
+    let closing = output.lines().last().unwrap_or_default();
+    assert!(closing.starts_with("2 passed"), "both ran: {closing}");
+    assert!(closing.contains(" 0 skipped"), "{closing}");
+    for secret in [config.jwt_secret().unwrap(), config.api_key().unwrap()] {
+        assert!(!output.contains(secret), "no secret in the report");
+    }
+    nodes.shutdown().await;
 }

@@ -27,10 +27,10 @@ use redis::streams::StreamReadReply;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+use super::incarnation::{Incarnation, MemberEntry};
 use crate::close::CloseReason;
 use crate::connection::{ConnId, Connection};
 use crate::events::{Audience, EventKind, Members, RoomEvent, RoomEvents, RoomKey, Settled};
-use crate::node::NodeId;
 use crate::protocol::{RosterEntry, ServerEvent, timestamp_now};
 
 /// Number of partition streams per tenant; a room's events go to one of them.
@@ -96,14 +96,14 @@ pub fn stream_key(tenant: &str, partition: u64) -> String {
     format!("chalk:{tenant}:events:{partition}")
 }
 
-/// Joins: records the member (who owns it: node and connection), lowers its hand, appends
+/// Joins: records the member (who owns it: this run of the node and the connection), lowers its hand, appends
 /// `participant.joined`; returns the entry id, the roster (members and raised hands) and the
 /// running recording; refuses an ended room or a removed participant (the handshake checked
 /// both, but a REST call may have come in between). A room first seen through a socket gets its
 /// record here. When
 /// another node's connection holds the participant, first appends the internal entry that
 /// closes it there (4009) and its `participant.left`: one connection per participant in the
-/// cluster.
+/// cluster. The member is also listed in its incarnation's index, for the reaper.
 const JOIN: &str = r#"
 if redis.call('HGET', KEYS[5], 'status') == 'ended' then return {'ended', '', {}, {}, false} end
 if redis.call('SISMEMBER', KEYS[6], ARGV[1]) == 1 then return {'removed', '', {}, {}, false} end
@@ -122,15 +122,19 @@ if previous then
   end
 end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
+redis.call('SADD', KEYS[7], ARGV[8])
 redis.call('SREM', KEYS[2], ARGV[1])
 local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'f', ARGV[4])
 return {'ok', id, redis.call('HGETALL', KEYS[1]), redis.call('SMEMBERS', KEYS[2]),
   redis.call('HGET', KEYS[5], 'recording_id')}
 "#;
 
-/// Leaves: only if the member is still owned by this connection (a newer connection may have
-/// taken it), removes it and appends `participant.left`; returns the entry id or nil.
-const LEAVE: &str = r#"
+/// Leaves: forgets the member in its incarnation's index; only if the member is still owned
+/// by this connection (a newer connection may have taken it), removes it and appends
+/// `participant.left`; returns the entry id or nil. The reaper runs it too, for the members of a
+/// dead incarnation (see [`super::liveness`]): of several nodes racing, one appends the event.
+pub(crate) const LEAVE: &str = r#"
+redis.call('SREM', KEYS[4], ARGV[6])
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if not current then return false end
 if cjson.decode(current).owner ~= ARGV[2] then return false end
@@ -177,6 +181,10 @@ enum Command {
     Append {
         room: RoomKey,
         frame: Utf8Bytes,
+    },
+    /// Told once every command queued before it is done.
+    Flush {
+        done: oneshot::Sender<()>,
     },
 }
 
@@ -229,7 +237,7 @@ impl ClusterBus {
     /// Starts the publisher (on `redis`) and the reader (on `reader`, a connection of its own:
     /// a blocking `XREAD` holds its connection) for the streams of `tenants`.
     pub async fn start(
-        node: NodeId,
+        node: Incarnation,
         redis: ConnectionManager,
         mut reader: ConnectionManager,
         tenants: Vec<String>,
@@ -256,6 +264,13 @@ impl ClusterBus {
             pending_states: Mutex::default(),
             settling: Mutex::default(),
         })
+    }
+
+    /// Resolves once every command queued before the call is done (or the publisher is gone).
+    pub async fn flush(&self) {
+        let (done, flushed) = oneshot::channel();
+        self.queue(Command::Flush { done });
+        let _ = flushed.await;
     }
 
     fn queue(&self, command: Command) {
@@ -341,7 +356,7 @@ impl RoomEvents for ClusterBus {
 
 /// Runs the commands in order (see the module documentation).
 async fn publish_loop(
-    node: NodeId,
+    node: Incarnation,
     mut redis: ConnectionManager,
     mut commands: mpsc::UnboundedReceiver<Command>,
     registrations: mpsc::UnboundedSender<Registration>,
@@ -372,6 +387,7 @@ async fn publish_loop(
                     .key(&keys.stream)
                     .key(&keys.record)
                     .key(&keys.revoked)
+                    .key(node.members_key())
                     .arg(&participant_id)
                     .arg(member.to_string())
                     .arg(&room.room_id)
@@ -379,6 +395,9 @@ async fn publish_loop(
                     .arg(STREAM_MAXLEN)
                     .arg(left.as_str())
                     .arg(timestamp_now())
+                    .arg(
+                        MemberEntry::new(&room, &participant_id, &owner(&node, conn.id())).encode(),
+                    )
                     .invoke_async(&mut redis)
                     .await;
                 let joined = result.map(|(verdict, id, members, hands, recording)| {
@@ -413,19 +432,15 @@ async fn publish_loop(
                     continue;
                 };
                 let _ = registrations.send(Registration::Remove { conn });
-                let keys = RoomKeys::of(&room);
-                leave
-                    .key(&keys.members)
-                    .key(&keys.hands)
-                    .key(&keys.stream)
-                    .arg(&participant_id)
-                    .arg(owner(&node, conn))
-                    .arg(&room.room_id)
-                    .arg(left.as_str())
-                    .arg(STREAM_MAXLEN)
+                let entry = MemberEntry::new(&room, &participant_id, &owner(&node, conn));
+                leave_script(&leave, &node.members_key(), &entry, &left)
                     .invoke_async::<Option<String>>(&mut redis)
                     .await
                     .map(drop)
+            }
+            Command::Flush { done } => {
+                let _ = done.send(());
+                continue;
             }
             Command::Hand {
                 room,
@@ -469,14 +484,37 @@ async fn publish_loop(
     }
 }
 
-/// `node/conn`: who holds a member.
-fn owner(node: &NodeId, conn: ConnId) -> String {
+/// The `LEAVE` script's invocation for `entry` (a member listed in the index `index`), with
+/// `left` the `participant.left` frame to append.
+pub(crate) fn leave_script<'a>(
+    leave: &'a redis::Script,
+    index: &str,
+    entry: &MemberEntry,
+    left: &Utf8Bytes,
+) -> redis::ScriptInvocation<'a> {
+    let keys = RoomKeys::of(&entry.room);
+    let mut invocation = leave.key(&keys.members);
+    invocation
+        .key(&keys.hands)
+        .key(&keys.stream)
+        .key(index)
+        .arg(&entry.participant_id)
+        .arg(&entry.owner)
+        .arg(&entry.room.room_id)
+        .arg(left.as_str())
+        .arg(STREAM_MAXLEN)
+        .arg(entry.encode());
+    invocation
+}
+
+/// `node@incarnation/conn`: who holds a member.
+fn owner(node: &Incarnation, conn: ConnId) -> String {
     format!("{node}/{conn}")
 }
 
 /// The member record stored in Redis: the roster fields of the `participant.joined` frame and
 /// its owner.
-fn member_record(node: &NodeId, conn: ConnId, joined: &Utf8Bytes) -> Value {
+fn member_record(node: &Incarnation, conn: ConnId, joined: &Utf8Bytes) -> Value {
     let data = serde_json::from_str::<Value>(joined.as_str())
         .ok()
         .and_then(|mut v| v.get_mut("data").map(Value::take))
@@ -533,7 +571,7 @@ struct Registered {
 /// Reads every partition stream from where it left off and delivers each entry to the local
 /// members of its room registered before it (see the module documentation).
 async fn read_loop(
-    node: NodeId,
+    node: Incarnation,
     mut redis: ConnectionManager,
     streams: Vec<(String, String)>,
     start: EntryId,
@@ -682,7 +720,7 @@ async fn read_loop(
 /// `remove` (4003) and `replace` (4009) close the one connection `holder` names, if it is this
 /// node's. A closed connection gets nothing more.
 fn act_on(
-    node: &NodeId,
+    node: &Incarnation,
     command: &str,
     room: &RoomKey,
     holder: Option<&str>,

@@ -21,6 +21,10 @@ use crate::node::{NodeId, RedisUrl};
 pub mod bus;
 #[cfg(feature = "cluster")]
 pub mod directory;
+#[cfg(feature = "cluster")]
+pub mod incarnation;
+#[cfg(feature = "cluster")]
+pub mod liveness;
 
 /// Longest a node waits at start for Redis to accept the connection and answer `PING`.
 pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,6 +38,15 @@ pub struct Cluster {
     redis: redis::aio::ConnectionManager,
     #[cfg(feature = "cluster")]
     client: redis::Client,
+    /// This run of the node: owns its members in Redis.
+    #[cfg(feature = "cluster")]
+    incarnation: incarnation::Incarnation,
+    /// The bus once started, to flush at shutdown.
+    #[cfg(feature = "cluster")]
+    bus: Option<Arc<bus::ClusterBus>>,
+    /// The heartbeat and the reaper once started.
+    #[cfg(feature = "cluster")]
+    liveness: Option<liveness::Liveness>,
 }
 
 impl fmt::Debug for Cluster {
@@ -83,14 +96,19 @@ impl Cluster {
             url: url.clone(),
             redis,
             client,
+            incarnation: incarnation::Incarnation::new(node),
+            bus: None,
+            liveness: None,
         })
     }
 
     /// Starts the room-event bus of this node for the rooms of `tenants` (see [`bus`]); it
-    /// reads on a connection of its own.
+    /// reads on a connection of its own. Then starts this incarnation's heartbeat and reaper
+    /// (see [`liveness`]), having reaped the dead ones first (an earlier run of this node id
+    /// included).
     #[cfg(feature = "cluster")]
     pub async fn room_events(
-        &self,
+        &mut self,
         tenants: Vec<String>,
     ) -> Result<Arc<dyn RoomEvents>, StartError> {
         let unreachable = |error: redis::RedisError| StartError::RedisUnreachable {
@@ -105,11 +123,44 @@ impl Cluster {
             .get_connection_manager_with_config(settings)
             .await
             .map_err(unreachable)?;
-        let bus = bus::ClusterBus::start(self.node.clone(), self.redis.clone(), reader, tenants)
+        let bus = bus::ClusterBus::start(
+            self.incarnation.clone(),
+            self.redis.clone(),
+            reader,
+            tenants,
+        )
+        .await
+        .map_err(unreachable)?;
+        let bus = Arc::new(bus);
+        self.bus = Some(bus.clone());
+        let liveness = liveness::Liveness::start(self.incarnation.clone(), self.redis.clone())
             .await
             .map_err(unreachable)?;
-        Ok(Arc::new(bus))
+        self.liveness = Some(liveness);
+        Ok(bus)
     }
+
+    /// Leaves the cluster at a graceful shutdown, once the sessions are closed: waits (up to
+    /// [`REDIS_CONNECT_TIMEOUT`]) for the departures they queued to reach Redis, then stops the
+    /// heartbeat and removes the liveness key, so that the other nodes reap whatever is left
+    /// within a reaper period.
+    #[cfg(feature = "cluster")]
+    pub async fn leave(&self) {
+        if let Some(bus) = &self.bus
+            && tokio::time::timeout(REDIS_CONNECT_TIMEOUT, bus.flush())
+                .await
+                .is_err()
+        {
+            tracing::warn!("departures still queued for Redis at shutdown; other nodes reap them");
+        }
+        if let Some(liveness) = &self.liveness {
+            liveness.stop().await;
+        }
+    }
+
+    /// Without the `cluster` feature there is no cluster to leave.
+    #[cfg(not(feature = "cluster"))]
+    pub async fn leave(&self) {}
 
     /// The cluster's room directory: rooms' records in Redis (see [`directory`]).
     #[cfg(feature = "cluster")]
@@ -126,7 +177,7 @@ impl Cluster {
     /// Without the `cluster` feature there is no cluster to publish to.
     #[cfg(not(feature = "cluster"))]
     pub async fn room_events(
-        &self,
+        &mut self,
         _tenants: Vec<String>,
     ) -> Result<Arc<dyn RoomEvents>, StartError> {
         Err(StartError::ClusterNotBuilt)
