@@ -109,11 +109,14 @@ impl RedisUrl {
                 "the scheme must be redis://",
             ));
         };
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let (credentials, host_port) = match authority.rfind('@') {
-            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
-            None => (None, authority),
+        // The credentials end at the last `@` of the whole text, not of the part before the
+        // first `/`: a password with a `/` in it (unescaped, as generated passwords often
+        // are) is still credentials, never shown as a host or a path.
+        let (credentials, after) = match rest.rfind('@') {
+            Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+            None => (None, rest),
         };
+        let (host_port, path) = after.split_at(after.find('/').unwrap_or(after.len()));
         let shown = match credentials {
             Some(_) => format!("redis://{REDACTED}@{host_port}{path}"),
             None => format!("redis://{host_port}{path}"),
@@ -262,6 +265,19 @@ mod tests {
         ] {
             let error = RedisUrl::parse(text).unwrap_err().to_string();
             assert!(!error.contains("pw-secret"), "{error}");
+        }
+        // A password with a `/` in it is credentials all the same: shown redacted whether
+        // the URL is accepted or refused.
+        for text in [
+            "redis://:pw/secret@host",
+            "redis://:pw-secret/x@host:6379/0",
+            "redis://user:a/b/pw-secret@",
+        ] {
+            let shown = match RedisUrl::parse(text) {
+                Ok(url) => format!("{url} {url:?}"),
+                Err(error) => error.to_string(),
+            };
+            assert!(!shown.contains("secret"), "{shown}");
         }
     }
 }
