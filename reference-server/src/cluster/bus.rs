@@ -400,6 +400,7 @@ async fn publish_loop(
                     )
                     .invoke_async(&mut redis)
                     .await;
+                let joining = Arc::clone(&conn);
                 let joined = result.map(|(verdict, id, members, hands, recording)| {
                     let refused = match verdict.as_str() {
                         "ended" => Some(CloseReason::RoomEnded),
@@ -419,7 +420,13 @@ async fn publish_loop(
                         let _ = registrations.send(Registration::Add { room, conn, after });
                     }
                 });
-                // Joined, refused or failed: the session goes on (a refused one to its close).
+                // A join Redis did not take leaves a socket that would hear nothing: it is
+                // closed with 1011 rather than left open and silent.
+                if joined.is_err() {
+                    joining.close(CloseReason::Internal);
+                }
+                // Joined, refused or failed: the session goes on (a refused or failed one to
+                // its close).
                 let _ = settled.send(());
                 joined
             }
