@@ -1304,3 +1304,36 @@ async fn the_suite_finds_a_cluster_that_loses_nodes_conformant() {
     }
     nodes.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_from_a_connection_that_no_longer_holds_its_member_is_not_appended() {
+    // The member record goes from Redis before the sender's node hears of it (as when a removal
+    // or a replacement on another node races a message already queued): its chat must not reach
+    // anyone, so no message can follow its sender's participant.left.
+    let nodes = Nodes::start(2).await;
+    let (mut ada, _) = nodes.join(0, "gone", "ada").await;
+    let (mut bob, _) = nodes.join(1, "gone", "bob").await;
+    assert_eq!(ada.next().await["event"], "participant.joined");
+    ada.chat("before").await;
+    assert_eq!(bob.next().await["data"]["text"], "before");
+    assert_eq!(ada.next().await["data"]["text"], "before");
+    let answer = redis_command(
+        nodes.redis.addr(),
+        &["HDEL", "chalk:default:room:gone:members", "ada"],
+    );
+    assert!(
+        answer.starts_with(":1"),
+        "the member record was there: {answer:?}"
+    );
+    ada.chat("after").await;
+    // Bob's own message still goes through, after ada's would have.
+    bob.chat("still here").await;
+    let heard: Vec<Value> = bob.rest().await;
+    let texts: Vec<&str> = heard
+        .iter()
+        .filter(|e| e["event"] == "chat.message")
+        .filter_map(|e| e["data"]["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["still here"], "{heard:?}");
+    nodes.shutdown().await;
+}

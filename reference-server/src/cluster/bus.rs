@@ -143,6 +143,16 @@ redis.call('SREM', KEYS[2], ARGV[1])
 return redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'f', ARGV[4])
 "#;
 
+/// Appends a chat message only while its sender is still the member this connection holds
+/// (not removed, replaced or gone): nil otherwise, so no message follows its sender's
+/// `participant.left`.
+const CHAT: &str = r#"
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return false end
+if cjson.decode(current).owner ~= ARGV[2] then return false end
+return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'f', ARGV[4])
+"#;
+
 /// Raises or lowers a member's hand and appends the event; nil when it is not a member.
 const HAND: &str = r#"
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
@@ -180,6 +190,13 @@ enum Command {
     },
     Append {
         room: RoomKey,
+        frame: Utf8Bytes,
+    },
+    /// A chat message of `participant_id`, sent on this node's connection `conn`.
+    Chat {
+        room: RoomKey,
+        participant_id: String,
+        conn: ConnId,
         frame: Utf8Bytes,
     },
     /// Told once every command queued before it is done.
@@ -344,12 +361,18 @@ impl RoomEvents for ClusterBus {
                 raised,
                 frame: event.frame,
             }),
-            EventKind::Chat { .. }
-            | EventKind::RecordingStarted { .. }
-            | EventKind::RecordingStopped { .. } => self.queue(Command::Append {
+            EventKind::Chat { sender_id, from } => self.queue(Command::Chat {
                 room,
+                participant_id: sender_id.to_owned(),
+                conn: from,
                 frame: event.frame,
             }),
+            EventKind::RecordingStarted { .. } | EventKind::RecordingStopped { .. } => {
+                self.queue(Command::Append {
+                    room,
+                    frame: event.frame,
+                })
+            }
         }
     }
 }
@@ -364,6 +387,7 @@ async fn publish_loop(
     let join = redis::Script::new(JOIN);
     let leave = redis::Script::new(LEAVE);
     let hand = redis::Script::new(HAND);
+    let chat = redis::Script::new(CHAT);
     // Which connection of this node holds each participant it joined.
     let mut owners: HashMap<(RoomKey, String), ConnId> = HashMap::new();
     while let Some(command) = commands.recv().await {
@@ -461,6 +485,24 @@ async fn publish_loop(
                     .key(&keys.stream)
                     .arg(&participant_id)
                     .arg(if raised { "1" } else { "0" })
+                    .arg(&room.room_id)
+                    .arg(frame.as_str())
+                    .arg(STREAM_MAXLEN)
+                    .invoke_async::<Option<String>>(&mut redis)
+                    .await
+                    .map(drop)
+            }
+            Command::Chat {
+                room,
+                participant_id,
+                conn,
+                frame,
+            } => {
+                let keys = RoomKeys::of(&room);
+                chat.key(&keys.members)
+                    .key(&keys.stream)
+                    .arg(&participant_id)
+                    .arg(owner(&node, conn))
                     .arg(&room.room_id)
                     .arg(frame.as_str())
                     .arg(STREAM_MAXLEN)
