@@ -635,7 +635,14 @@ async fn read_loop(
     let mut rooms: HashMap<RoomKey, Vec<Registered>> = HashMap::new();
     let mut room_of: HashMap<ConnId, RoomKey> = HashMap::new();
     loop {
-        while let Ok(registration) = registrations.try_recv() {
+        loop {
+            let registration = match registrations.try_recv() {
+                Ok(registration) => registration,
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                // The publisher is gone (the bus was dropped: the node stopped): so is the
+                // reader, instead of polling Redis for nobody.
+                Err(mpsc::error::TryRecvError::Disconnected) => return,
+            };
             match registration {
                 Registration::Add { room, conn, after } => {
                     let stream = stream_key(&room.tenant, partition(&room.room_id));
@@ -661,7 +668,10 @@ async fn read_loop(
                     let range = match range {
                         Ok(range) => range,
                         Err(error) => {
+                            // Its gap cannot be filled: closed with 1011 rather than left
+                            // without the events it missed.
                             tracing::error!(%error, "catching up a new member");
+                            conn.close(CloseReason::Internal);
                             continue;
                         }
                     };
