@@ -53,3 +53,15 @@ Feature: Operator actions on a room spread over nodes
       When the room's recording starts
       Then Alice receives recording.started
       And Bob receives recording.started
+
+  Rule: CLUSTER-016 One recording at a time across nodes (extension one-recording)
+
+    @req.CLUSTER-016 @extension
+    Scenario: Starting a recording through another node while one runs
+      Given Alice is connected to node 1
+      And Bob is connected to node 2
+      And the room is being recorded
+      When the room's recording is started again
+      Then the second start is refused with 409
+      And Alice receives no recording.started
+      And Bob receives no recording.started

@@ -49,3 +49,14 @@ Feature: Recording announcements
       And the room has been recorded once
       When the room's recording starts
       Then the recording.started Alice receives names a new recording
+
+  Rule: REC-007 One recording at a time (extension one-recording)
+
+    @req.REC-007 @extension
+    Scenario: Starting a recording that already runs
+      Given Alice and Bob are connected
+      And the room is being recorded
+      When the room's recording is started again
+      Then the second start is refused with 409
+      And Alice receives no recording.started
+      And Bob receives no recording.started

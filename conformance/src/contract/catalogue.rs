@@ -24,6 +24,7 @@ pub const KNOWN_EXTENSIONS: &[&str] = &[
     "refusal-statuses",
     "single-session",
     "token-expiry",
+    "one-recording",
 ];
 
 /// The capabilities a requirement may need from a run (`needs`), as listed in the catalogue's header.

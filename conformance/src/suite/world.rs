@@ -257,6 +257,7 @@ impl ChalkWorld {
             sent_texts: Vec::new(),
             last_sent: None,
             recordings: Vec::new(),
+            second_start: None,
             controls: Vec::new(),
             probes: 0,
             deadline_extra: Duration::ZERO,
@@ -339,6 +340,9 @@ pub struct Scene {
     pub last_sent: Option<Value>,
     /// The recording ids announced by `recording.started`, oldest first.
     pub recordings: Vec<String>,
+    /// How the API answered a start of the recording while one ran (the status, or why there
+    /// was no answer), once the scenario tried it.
+    pub second_start: Option<Result<u16, String>>,
     controls: Vec<Control>,
     probes: usize,
     deadline_extra: Duration,

@@ -40,6 +40,26 @@ pub fn started_is_new(started: &str, earlier: &[String]) -> Match {
     ))
 }
 
+/// REC-007: a start while a recording runs is refused with 409. `answer` is the status the API
+/// answered, or why there was no answer.
+pub fn second_start_refused(answer: &Result<u16, String>) -> Match {
+    match answer {
+        Ok(409) => Ok(()),
+        Ok(status) if (200..300).contains(status) => Err(Mismatch::new(
+            "the second start refused with 409 (a recording already runs)",
+            format!("the second start accepted with {status}"),
+        )),
+        Ok(status) => Err(Mismatch::new(
+            "the second start refused with 409 (a recording already runs)",
+            format!("the second start answered {status}"),
+        )),
+        Err(reason) => Err(Mismatch::new(
+            "the second start refused with 409 (a recording already runs)",
+            format!("no answer: {reason}"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +88,16 @@ mod tests {
         assert!(started_is_new("rec_2", &earlier).is_ok());
         let mismatch = started_is_new("rec_1", &earlier).unwrap_err();
         assert_eq!(mismatch.actual, "recording.started naming \"rec_1\" again");
+    }
+
+    #[test]
+    fn a_second_start_must_be_refused_with_409() {
+        assert!(second_start_refused(&Ok(409)).is_ok());
+        let accepted = second_start_refused(&Ok(200)).unwrap_err();
+        assert_eq!(accepted.actual, "the second start accepted with 200");
+        let other = second_start_refused(&Ok(400)).unwrap_err();
+        assert_eq!(other.actual, "the second start answered 400");
+        let lost = second_start_refused(&Err("connection reset".into())).unwrap_err();
+        assert_eq!(lost.actual, "no answer: connection reset");
     }
 }

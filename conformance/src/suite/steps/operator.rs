@@ -4,7 +4,8 @@
 use cucumber::{given, then, when};
 use serde_json::Value;
 
-use crate::driver::rest::RecordingAction;
+use crate::driver::provision::ProvisionError;
+use crate::driver::rest::{RecordingAction, RestError};
 use crate::suite::failure::{Failed, Failure};
 use crate::suite::matchers::presence;
 use crate::suite::matchers::recording::{self, recording_id_of};
@@ -157,6 +158,50 @@ async fn stops(world: &mut ChalkWorld) -> Result<(), Failed> {
         .judge(async |scene| {
             scene.begin_action();
             recording(scene, RecordingAction::Stop).await
+        })
+        .await
+}
+
+#[when(expr = "the room's recording is started again")]
+async fn started_again(world: &mut ChalkWorld) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            scene.begin_action();
+            let room = scene.room_id(RoomKey::Main).await?;
+            let (api, through) = scene.room_api();
+            scene.note("operator", format!("recording start, again{through}"));
+            let answer = match api.recording(&room, RecordingAction::Start).await {
+                Ok(()) => Ok(200),
+                Err(ProvisionError::Rest(RestError::Status { status, .. })) => Ok(status),
+                Err(other) => Err(other.to_string()),
+            };
+            scene.note(
+                "operator",
+                format!("the second start: {}", answered(&answer)),
+            );
+            scene.second_start = Some(answer);
+            Ok(())
+        })
+        .await
+}
+
+/// How the API answered a call, for the transcript.
+fn answered(answer: &Result<u16, String>) -> String {
+    match answer {
+        Ok(status) => format!("answered {status}"),
+        Err(reason) => format!("no answer ({reason})"),
+    }
+}
+
+#[then(expr = "the second start is refused with 409")]
+async fn second_start_refused(world: &mut ChalkWorld) -> Result<(), Failed> {
+    world
+        .judge(async |scene| {
+            let answer = scene
+                .second_start
+                .clone()
+                .unwrap_or_else(|| Err("the step that starts it again did not run".to_owned()));
+            scene.check(recording::second_start_refused(&answer))
         })
         .await
 }
