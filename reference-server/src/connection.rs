@@ -66,6 +66,11 @@ impl Connection {
         }
     }
 
+    /// Why the connection was asked to close, once it was.
+    pub fn closing(&self) -> Option<CloseReason> {
+        self.close_reason.get().copied()
+    }
+
     /// Resolves once [`Connection::close`] has been called.
     pub async fn close_requested(&self) -> CloseReason {
         loop {

@@ -1,8 +1,10 @@
 //! The upgrade of `GET /api/v1/ws`: every refusal is decided before `101`, in the order
 //! shutdown → connection caps → the admission policy ([`crate::admission`]: subprotocol offer →
 //! token → origin) → room access → upgrade validity, and changes nothing in any room. Tokens are
-//! never logged, echoed or put in a response. After the `101`, the session runs over the socket,
-//! through the frame adapter when one is installed ([`crate::frames`]).
+//! never logged, echoed or put in a response. An admitted connection then joins its room, and
+//! only once it has joined is it answered `101` (so that every room event after the `101`
+//! reaches it); the session then runs over the socket, through the frame adapter when one is
+//! installed ([`crate::frames`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -15,15 +17,14 @@ use axum::response::Response;
 use futures_util::StreamExt;
 
 use crate::admission::{Admitted, Handshake};
-use crate::auth::Identity;
 use crate::capacity::{Full, Slot};
 use crate::close::CloseReason;
 use crate::connection::Connection;
 use crate::error::ApiError;
 use crate::frames::{SessionFrames, SessionInfo};
 use crate::hub::Hub;
-use crate::rooms::RoomRefusal;
 use crate::session::Session;
+use crate::tracker::Registration;
 
 /// The message size the socket's write-buffer ceiling leaves room for, at least (64 KiB): the
 /// ceiling is the write buffer plus two messages of `max_message_bytes` or this, whichever is
@@ -56,7 +57,9 @@ pub async fn upgrade(
     }
     .await;
     match admitted {
-        Ok((ws, admission)) => Ok(hub.accept(ws, admission)),
+        Ok((ws, admission)) => hub.accept(ws, admission).await.inspect_err(|error| {
+            hub.metrics.refused(error);
+        }),
         Err(error) => {
             hub.metrics.refused(&error);
             Err(error)
@@ -107,8 +110,18 @@ impl Hub {
         Ok(Admission { admitted, slot })
     }
 
-    /// Configures the socket limits and completes the upgrade.
-    pub fn accept(self: &Arc<Self>, ws: WebSocketUpgrade, admission: Admission) -> Response {
+    /// Joins the room, then answers `101`: the connection is a member from the `101` on, and
+    /// every room event after it reaches the connection (queued until its session runs). In
+    /// cluster mode the join is recorded in Redis and registered with the node's reader before
+    /// the `101` ([`crate::events::RoomEvents::settled`]). A join refused or failed at this
+    /// point (a REST removal or room end that raced the handshake, shutdown, a join Redis did not
+    /// take) is answered like the handshake's own refusals; the room is left again and nobody
+    /// hears of the connection except as a join and a departure.
+    pub async fn accept(
+        self: &Arc<Self>,
+        ws: WebSocketUpgrade,
+        admission: Admission,
+    ) -> Result<Response, ApiError> {
         let limits = &self.limits;
         let mut ws = ws
             .read_buffer_size(limits.read_buffer_bytes)
@@ -126,48 +139,19 @@ impl Hub {
         if let Some(subprotocol) = admitted.subprotocol {
             ws = ws.protocols([subprotocol]);
         }
-        let hub = self.clone();
-        ws.on_failed_upgrade(|error| tracing::debug!(%error, "upgrade failed"))
-            .on_upgrade(move |socket| hub.run_session(socket, admitted.identity, slot))
-    }
-
-    /// Joins the room and runs the session; or closes at once when shutdown or a REST change
-    /// got there first. `slot` is held until the socket is done with.
-    ///
-    /// Not an `async fn`: joining needs no waiting, and a future built after it does not keep
-    /// the socket and the identity it was called with for the whole session (several hundred
-    /// bytes per connection).
-    fn run_session(
-        self: Arc<Self>,
-        socket: WebSocket,
-        identity: Identity,
-        slot: Slot,
-    ) -> impl Future<Output = ()> + Send {
-        use futures_util::future::Either;
-        let close_timeout = self.limits.close_timeout;
+        let identity = admitted.identity;
         let (conn, outbound) =
             Connection::with_traffic(self.limits.outbound_queue, self.metrics.traffic());
-        let Some(registration) = self.sessions.register(&conn) else {
-            return Either::Left(close_immediately(
-                socket,
-                CloseReason::ShuttingDown,
-                close_timeout,
-                slot,
-            ));
-        };
-        let room = match self.rooms.join(&identity, &conn) {
-            Ok(room) => room,
-            Err(refusal) => {
-                let reason = match refusal {
-                    RoomRefusal::Removed => CloseReason::Removed,
-                    _ => CloseReason::RoomEnded,
-                };
-                return Either::Left(close_immediately(socket, reason, close_timeout, slot));
-            }
-        };
-        tracing::debug!(conn = conn.id(), room = %identity.room_id, participant = %identity.participant_id, "joined");
-        let conn_id = conn.id();
-        let session = Session {
+        let registration = self
+            .sessions
+            .register(&conn)
+            .ok_or(ApiError::ShuttingDown)?;
+        let room = self.rooms.join(&identity, &conn).map_err(|refusal| {
+            tracing::debug!(?refusal, "upgrade refused: room access, at the join");
+            ApiError::AccessRevoked
+        })?;
+        tracing::debug!(conn = conn.id(), room = ?identity.room_id, participant = ?identity.participant_id, "joined");
+        let pending = PendingSession(Some(Session {
             conn,
             outbound,
             room,
@@ -175,7 +159,35 @@ impl Hub {
             participant_id: identity.participant_id,
             limits: self.limits.clone(),
             expires_at: expiry_instant(identity.expires_at, self.verifier.leeway()),
-        };
+        }));
+        let conn = pending.conn();
+        if let Some(settled) = self.rooms.settled(conn.id()) {
+            settled.await;
+        }
+        if let Some(refusal) = conn.closing().and_then(refusal_before_101) {
+            // `pending` leaves the room as it goes.
+            return Err(refusal);
+        }
+        let hub = self.clone();
+        Ok(ws
+            .on_failed_upgrade(|error| tracing::debug!(%error, "upgrade failed"))
+            .on_upgrade(move |socket| hub.run_session(socket, pending, registration, slot)))
+    }
+
+    /// Runs the session of a connection that joined before its `101`. `slot` and
+    /// `registration` are held until the socket is done with.
+    ///
+    /// Not an `async fn`: a future built after the session is taken out of `pending` does not
+    /// keep an emptied copy of it for the whole session (several hundred bytes per connection).
+    fn run_session(
+        self: Arc<Self>,
+        socket: WebSocket,
+        mut pending: PendingSession,
+        registration: Registration,
+        slot: Slot,
+    ) -> impl Future<Output = ()> + Send {
+        use futures_util::future::Either;
+        let session = pending.take();
         // Without an adapter the session runs over the socket itself (no boxing); with one,
         // over the adapted halves.
         let run = match &self.frames {
@@ -197,16 +209,64 @@ impl Hub {
                 Either::Right(session.run_split(frames.outgoing, frames.incoming))
             }
         };
-        let settled = self.rooms.settled(conn_id);
-        Either::Right(async move {
+        async move {
             // Dropped in reverse: the session leaves the tracker, then gives its slot back.
             let _slot = slot;
             let _registration = registration;
-            if let Some(settled) = settled {
-                settled.await;
-            }
             run.await;
-        })
+        }
+    }
+}
+
+/// A session whose connection joined its room before the `101`, not yet running: dropped
+/// without running (the upgrade failed, or was refused after the join), it leaves the room.
+struct PendingSession(Option<Session>);
+
+impl PendingSession {
+    /// The connection's handle.
+    fn conn(&self) -> Arc<Connection> {
+        self.0
+            .as_ref()
+            .map(|session| session.conn.clone())
+            .expect("a pending session holds its session until it runs")
+    }
+
+    /// The session, to run: from now on it leaves the room itself.
+    fn take(&mut self) -> Session {
+        self.0
+            .take()
+            .expect("a pending session is taken once, to run")
+    }
+}
+
+impl Drop for PendingSession {
+    fn drop(&mut self) {
+        if let Some(session) = self.0.take() {
+            let reason = session
+                .conn
+                .closing()
+                .unwrap_or(CloseReason::ConnectionLost);
+            tracing::debug!(
+                conn = session.conn.id(),
+                ?reason,
+                "left before the session ran"
+            );
+            session
+                .rooms
+                .leave(&session.room, session.conn.id(), reason);
+        }
+    }
+}
+
+/// How a connection asked to close while it joined is answered instead of `101`: the reasons
+/// the handshake would have refused it for, had they come a moment earlier. Any other close
+/// (a newer connection of the participant, say) is left to the session, after the `101`.
+fn refusal_before_101(reason: CloseReason) -> Option<ApiError> {
+    match reason {
+        CloseReason::ShuttingDown => Some(ApiError::ShuttingDown),
+        CloseReason::Removed | CloseReason::RoomEnded => Some(ApiError::AccessRevoked),
+        CloseReason::Internal => Some(ApiError::Internal),
+        _ => None,
     }
 }
 
@@ -219,28 +279,4 @@ fn expiry_instant(exp: u64, leeway: Duration) -> Option<tokio::time::Instant> {
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO);
     tokio::time::Instant::now().checked_add(remaining.min(Duration::from_secs(10 * 365 * 86_400)))
-}
-
-/// Closes a socket that never joined (refused after the upgrade by a race with a REST change
-/// or with shutdown); its `slot` is given back at the end.
-async fn close_immediately(
-    mut socket: WebSocket,
-    reason: CloseReason,
-    limit: Duration,
-    slot: Slot,
-) {
-    use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
-    let _slot = slot;
-    if let Some((code, text)) = reason.close_frame() {
-        let frame = CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(text),
-        };
-        let _ = tokio::time::timeout(limit, async {
-            if socket.send(Message::Close(Some(frame))).await.is_ok() {
-                while let Some(Ok(_)) = socket.next().await {}
-            }
-        })
-        .await;
-    }
 }

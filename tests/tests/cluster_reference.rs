@@ -388,6 +388,15 @@ impl Nodes {
 /// Connects with `token` to the node `node` listening at `ws_url`; the `room.state` comes back
 /// with it.
 async fn join_at(ws_url: &str, node: &str, token: &str, participant: &str) -> (Client, Value) {
+    let mut client = upgrade_at(ws_url, node, token, participant).await;
+    let state = client.next().await;
+    assert_eq!(state["event"], "room.state", "{participant}: {state}");
+    (client, state)
+}
+
+/// Connects with `token` to the node `node` listening at `ws_url`, reading nothing after the
+/// `101`.
+async fn upgrade_at(ws_url: &str, node: &str, token: &str, participant: &str) -> Client {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = ws_url.into_client_request().unwrap();
     let protocols = format!("chalk, token.{token}");
@@ -400,13 +409,10 @@ async fn join_at(ws_url: &str, node: &str, token: &str, participant: &str) -> (C
             .expect("the upgrade is answered in time")
             .expect("the upgrade succeeds");
     assert_eq!(response.headers()["chalk-node"].to_str().unwrap(), node);
-    let mut client = Client {
+    Client {
         name: participant.to_owned(),
         socket,
-    };
-    let state = client.next().await;
-    assert_eq!(state["event"], "room.state", "{participant}: {state}");
-    (client, state)
+    }
 }
 
 /// One WebSocket client of a test.
@@ -588,6 +594,46 @@ async fn presence_chat_and_hands_cross_nodes_both_ways_exactly_once() {
     let left = named(&after, "participant.left");
     assert_eq!(left.len(), 1, "{after:?}");
     assert_eq!(left[0]["data"]["id"], "ada");
+    nodes.shutdown().await;
+}
+
+/// A member counts as joined from its `101` on: a message sent on another node the moment the
+/// upgrade is answered reaches it, though it has sent nothing and read nothing yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_hears_every_message_sent_after_its_101() {
+    let nodes = Nodes::start(2).await;
+    let (mut ada, _) = nodes.join(0, "prompt", "ada").await;
+    // A busy member of another room on node 1: node 1 has work queued for Redis when each
+    // newcomer's upgrade comes in.
+    let (mut busy, _) = nodes.join(1, "busy", "busy").await;
+    for round in 0..10 {
+        for i in 0..300 {
+            busy.chat(&format!("busy {round}/{i}")).await;
+        }
+        let who = format!("late-{round}");
+        let mut late = upgrade_at(
+            &nodes.servers[1].ws_url(),
+            "node-1",
+            &nodes.token("prompt", &who),
+            &who,
+        )
+        .await;
+        let text = format!("sent right after {who}'s 101");
+        ada.chat(&text).await;
+        let state = late.next().await;
+        assert_eq!(state["event"], "room.state", "{who}: {state}");
+        loop {
+            let event = late
+                .next_within(EVENT_DEADLINE)
+                .await
+                .unwrap_or_else(|| panic!("{who} never got the message sent after its 101"));
+            if event["data"]["text"] == text.as_str() {
+                break;
+            }
+        }
+        late.close().await;
+    }
+    busy.close().await;
     nodes.shutdown().await;
 }
 
