@@ -261,5 +261,40 @@ mod tests {
         assert!(text.contains("# TYPE chalk_connections gauge"), "{text}");
         assert!(text.contains("# HELP chalk_refusals_total "), "{text}");
         assert!(CONTENT_TYPE.starts_with("text/plain; version=0.0.4"));
+        assert!(
+            !text.contains("chalk_redis_up"),
+            "cluster figures only in cluster mode"
+        );
+    }
+
+    #[test]
+    fn the_cluster_figures_render_once_registered() {
+        let mut metrics = Metrics::new();
+        let figures = metrics.cluster();
+        figures.reconnects.inc();
+        figures.bus_queue.set(3);
+        figures.bus_lag.observe(0.004);
+        let text = metrics.render(0, 0);
+        assert_eq!(sample(&text, "chalk_redis_up"), Some(1.0), "{text}");
+        assert_eq!(
+            sample(&text, "chalk_redis_reconnects_total"),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(sample(&text, "chalk_bus_queue"), Some(3.0), "{text}");
+        assert_eq!(
+            sample(&text, "chalk_bus_lag_seconds_count"),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, r#"chalk_bus_lag_seconds_bucket{le="0.005"}"#),
+            Some(1.0),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE chalk_bus_lag_seconds histogram"),
+            "{text}"
+        );
     }
 }

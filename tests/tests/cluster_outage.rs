@@ -422,6 +422,10 @@ async fn while_redis_restarts_nodes_refuse_with_503_keep_their_sockets_and_lose_
     let refused = ada.next_named("error").await;
     assert_eq!(refused["data"]["code"], "unavailable", "{refused}");
     assert_eq!(refused["data"]["event"], "chat.send", "{refused}");
+    ada.send(json!({"event": "hand.raise"})).await;
+    let refused = ada.next_named("error").await;
+    assert_eq!(refused["data"]["code"], "unavailable", "{refused}");
+    assert_eq!(refused["data"]["event"], "hand.raise", "{refused}");
     // A departure during the outage is kept and reported once Redis is back.
     dan.close().await;
     redis.restart();
@@ -442,8 +446,19 @@ async fn while_redis_restarts_nodes_refuse_with_503_keep_their_sockets_and_lose_
         at_bob.iter().all(|e| e["event"] != "participant.left"),
         "dan left once: {at_bob:?}"
     );
+    assert!(
+        at_bob.iter().all(|e| e["event"] != "hand.raised"),
+        "the refused hand is not raised: {at_bob:?}"
+    );
     let (_carol, state) = cluster.join(0, "restart", "carol").await;
     assert_eq!(roster(&state), ["ada", "bob", "carol"]);
+    let hands: Vec<&Value> = state["data"]["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["hand_raised"])
+        .collect();
+    assert!(hands.iter().all(|h| **h == false), "{state}");
     let lag = cluster.metric(0, "chalk_bus_lag_seconds_count").await;
     assert!(lag > Some(0.0), "entries read are timed: {lag:?}");
     cluster.shutdown().await;
