@@ -522,3 +522,46 @@ async fn a_single_process_server_shows_no_cluster_figures() {
     }
     server.shutdown().await;
 }
+
+/// Everything written to it, shared with the test.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// One thread: every task of the node logs to this test's subscriber.
+#[tokio::test(flavor = "current_thread")]
+async fn the_outage_log_never_shows_the_redis_password() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let mut redis = RedisServer::start_with_password("outage-pw-never-logged");
+    let cluster = Cluster::start(&[redis.url()]).await;
+    let (mut ada, _) = cluster.join(0, "logged", "ada").await;
+    ada.ping().await;
+    redis.stop();
+    upgrades_are_refused(&cluster, 0, "logged").await;
+    ada.chat("refused").await;
+    assert_eq!(ada.next_named("error").await["data"]["code"], "unavailable");
+    redis.restart();
+    cluster.metric_becomes(0, "chalk_redis_up", 1.0).await;
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("Redis unavailable"), "{log}");
+    assert!(log.contains("Redis available again"), "{log}");
+    assert!(!log.contains("outage-pw-never-logged"), "{log}");
+    cluster.shutdown().await;
+}

@@ -712,7 +712,7 @@ async fn publish_loop(
             }
         };
         if let Err(error) = outcome {
-            tracing::warn!(%error, "a room event could not be handed to Redis");
+            tracing::warn!(error = %health.describe(&error), "a room event could not be handed to Redis");
         }
     }
 }
@@ -745,7 +745,9 @@ async fn hand_over_departures(
             .await;
         match result {
             Err(error) if is_outage(&error) => break,
-            Err(error) => tracing::warn!(%error, "a departure could not be handed to Redis"),
+            Err(error) => {
+                tracing::warn!(error = %health.describe(&error), "a departure could not be handed to Redis")
+            }
             Ok(_) => {}
         }
         done += 1;
@@ -892,7 +894,7 @@ async fn read_loop(
                         Err(error) => {
                             // Its gap cannot be filled: closed with 1011 rather than left
                             // without the events it missed.
-                            tracing::error!(%error, "catching up a new member");
+                            tracing::error!(error = %health.describe(&error), "catching up a new member");
                             conn.close(CloseReason::Internal);
                             continue;
                         }
@@ -957,7 +959,7 @@ async fn read_loop(
         let reply: Option<StreamReadReply> = match bounded(read.query_async(&mut redis)).await {
             Ok(reply) => reply,
             Err(error) => {
-                tracing::warn!(%error, "reading the room streams; resuming from the last ids");
+                tracing::warn!(error = %health.describe(&error), "reading the room streams; resuming from the last ids");
                 tokio::time::sleep(READ_RETRY).await;
                 continue;
             }

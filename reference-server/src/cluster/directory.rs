@@ -99,10 +99,11 @@ impl std::fmt::Debug for RedisDirectory {
 
 /// A Redis failure, as the REST API answers it: 503 when Redis cannot be used (see
 /// [`super::health`]), 500 for anything else (logged, never shown).
-fn refusal(error: redis::RedisError) -> ApiError {
+fn refusal(health: &RedisHealth, error: redis::RedisError) -> ApiError {
     if is_outage(&error) {
         return ApiError::RedisUnavailable;
     }
+    let error = health.describe(&error);
     tracing::error!(%error, "Redis call of the room directory failed");
     ApiError::Internal
 }
@@ -154,7 +155,7 @@ impl RedisDirectory {
         self.health
             .call("room directory", call)
             .await
-            .map_err(refusal)
+            .map_err(|error| refusal(&self.health, error))
     }
 
     async fn view_of(&self, tenant: &str, room_id: &str) -> Result<RoomView, ApiError> {

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::metrics::ClusterFigures;
+use crate::node::RedisUrl;
 
 /// Longest one Redis call may take before the node takes Redis for unavailable.
 pub const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
@@ -30,16 +31,24 @@ pub const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct RedisHealth {
     up: AtomicBool,
     figures: ClusterFigures,
+    /// To scrub the credentials out of an error before it is logged.
+    url: RedisUrl,
 }
 
 impl RedisHealth {
-    /// Available (the node has just reached Redis), reporting into `figures`.
-    pub fn new(figures: ClusterFigures) -> RedisHealth {
+    /// Available (the node has just reached Redis at `url`), reporting into `figures`.
+    pub fn new(figures: ClusterFigures, url: RedisUrl) -> RedisHealth {
         figures.redis_up.set(1);
         RedisHealth {
             up: AtomicBool::new(true),
             figures,
+            url,
         }
+    }
+
+    /// `error` as it may be logged: without the Redis URL's credentials.
+    pub fn describe(&self, error: &redis::RedisError) -> String {
+        self.url.scrub(&error.to_string())
     }
 
     /// Whether the node can use Redis.
@@ -73,6 +82,7 @@ impl RedisHealth {
     pub fn lost(&self, what: &'static str, error: &redis::RedisError) {
         if self.up.swap(false, Ordering::AcqRel) {
             self.figures.redis_up.set(0);
+            let error = self.describe(error);
             tracing::warn!(%error, call = what, "Redis unavailable: refusing what needs it");
         }
     }
@@ -118,7 +128,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_call_marks_redis_down_and_only_a_regain_counts_a_reconnect() {
-        let health = RedisHealth::new(Metrics::new().cluster());
+        let health = RedisHealth::new(
+            Metrics::new().cluster(),
+            RedisUrl::parse("redis://:pw@127.0.0.1:1").unwrap(),
+        );
         assert!(health.is_up());
         let refused = redis::RedisError::from(std::io::Error::new(
             std::io::ErrorKind::ConnectionRefused,
@@ -140,7 +153,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_hung_call_counts_as_an_outage_after_the_timeout() {
-        let health = RedisHealth::new(Metrics::new().cluster());
+        let health = RedisHealth::new(
+            Metrics::new().cluster(),
+            RedisUrl::parse("redis://:pw@127.0.0.1:1").unwrap(),
+        );
         let hung: redis::RedisResult<()> = health
             .call("test", std::future::pending::<redis::RedisResult<()>>())
             .await;

@@ -97,6 +97,7 @@ fn alive_key(incarnation: &str) -> String {
 pub struct Liveness {
     me: Incarnation,
     redis: ConnectionManager,
+    health: Arc<RedisHealth>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -125,7 +126,7 @@ impl Liveness {
             })
         };
         let reaper = {
-            let (me, mut redis) = (me.clone(), redis.clone());
+            let (me, mut redis, health) = (me.clone(), redis.clone(), health.clone());
             tokio::spawn(async move {
                 let mut ticks = tokio::time::interval(REAP_PERIOD);
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -147,7 +148,7 @@ impl Liveness {
                         continue;
                     }
                     if let Err(error) = reap_dead(&me, &mut redis, &health).await {
-                        tracing::warn!(%error, "looking for dead nodes");
+                        tracing::warn!(error = %health.describe(&error), "looking for dead nodes");
                     }
                 }
             })
@@ -155,6 +156,7 @@ impl Liveness {
         Ok(Liveness {
             me,
             redis,
+            health,
             tasks: vec![heartbeat, reaper],
         })
     }
@@ -165,7 +167,7 @@ impl Liveness {
         for task in &self.tasks {
             task.abort();
         }
-        let mut redis = self.redis.clone();
+        let (mut redis, health) = (self.redis.clone(), &self.health);
         let removed = tokio::time::timeout(
             super::health::REDIS_COMMAND_TIMEOUT,
             redis::cmd("DEL")
@@ -175,7 +177,9 @@ impl Liveness {
         .await;
         match removed {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "removing this node's liveness key"),
+            Ok(Err(error)) => {
+                tracing::warn!(error = %health.describe(&error), "removing this node's liveness key")
+            }
             Err(_) => tracing::warn!("removing this node's liveness key: no answer in time"),
         }
     }
@@ -238,10 +242,14 @@ async fn beat(
             bus.close_orphans();
             match health.call("heartbeat", register(me, redis)).await {
                 Ok(()) => health.regained(),
-                Err(error) => tracing::warn!(%error, "listing this node again"),
+                Err(error) => {
+                    tracing::warn!(error = %health.describe(&error), "listing this node again")
+                }
             }
         }
-        Err(error) => tracing::debug!(%error, "refreshing this node's liveness key"),
+        Err(error) => {
+            tracing::debug!(error = %health.describe(&error), "refreshing this node's liveness key")
+        }
     }
 }
 

@@ -136,7 +136,7 @@ impl Cluster {
             url: self.url.to_string(),
             reason: self.url.scrub(&error.to_string()),
         };
-        let health = Arc::new(health::RedisHealth::new(figures));
+        let health = Arc::new(health::RedisHealth::new(figures, self.url.clone()));
         self.health = Some(health.clone());
         let reader = self
             .client
@@ -196,6 +196,7 @@ impl Cluster {
         let health = self.health.clone().unwrap_or_else(|| {
             Arc::new(health::RedisHealth::new(
                 crate::metrics::Metrics::new().cluster(),
+                self.url.clone(),
             ))
         });
         Arc::new(directory::RedisDirectory::new(self.redis.clone(), health))
