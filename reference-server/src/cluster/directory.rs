@@ -6,6 +6,11 @@
 //! `participant.left`) or an internal entry the nodes act on (`c=remove`: the node holding the
 //! participant's connection closes it with 4003; `c=end`: every node closes the room's sockets
 //! with 4004). See `CLUSTER.md`.
+//!
+//! While the node takes Redis for unavailable ([`RedisHealth`]) every call, reads and the
+//! handshake's admission check included, is refused at once with
+//! [`ApiError::RedisUnavailable`] (503, `Retry-After`); a call that fails for a connection
+//! reason gets the same answer, never a 500.
 
 use std::collections::HashMap;
 use std::sync::Arc;
