@@ -336,7 +336,8 @@ impl ClusterBus {
         let _ = flushed.await;
     }
 
-    /// Closes every local member with 1012 (see [`Command::Orphaned`]), after whatever is
+    /// Closes every local member with 1012 (this run was reaped while it could not reach
+    /// Redis: the other nodes reported them left), after whatever is
     /// queued before.
     pub fn close_orphans(&self) {
         self.queue(Command::Orphaned);

@@ -112,13 +112,24 @@ pub async fn bounded<T>(
     }
 }
 
-/// Whether `error` says that Redis cannot be used (rather than a refusal by a script).
+/// Whether `error` says that Redis cannot be used (rather than a refusal by a script): no
+/// connection, a dropped one, no answer in time, or a Redis that is still loading its data
+/// after a restart (`LOADING`) or cannot serve writes (`MASTERDOWN`, `TRYAGAIN`).
 pub fn is_outage(error: &redis::RedisError) -> bool {
+    use redis::{ErrorKind, ServerErrorKind};
     error.is_io_error()
         || error.is_timeout()
         || error.is_connection_dropped()
         || error.is_connection_refusal()
         || error.is_unrecoverable_error()
+        || matches!(
+            error.kind(),
+            ErrorKind::Server(
+                ServerErrorKind::BusyLoading
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::TryAgain
+            )
+        )
 }
 
 #[cfg(test)]
