@@ -308,10 +308,27 @@ async fn reap(
                 redis::cmd("SMEMBERS").arg(&index).query_async(redis),
             )
             .await?;
-        let entries: Vec<(String, MemberEntry)> = listed
+        let (entries, unreadable): (Vec<_>, Vec<_>) = listed
             .into_iter()
-            .filter_map(|text| Some((text.clone(), MemberEntry::decode(&text)?)))
+            .map(|text| (MemberEntry::decode(&text), text))
+            .partition(|(entry, _)| entry.is_some());
+        let entries: Vec<(String, MemberEntry)> = entries
+            .into_iter()
+            .filter_map(|(entry, text)| Some((text, entry?)))
             .collect();
+        // An entry no run of this server wrote cannot be reported; dropped, so that the index
+        // can match the entries passed.
+        for (_, text) in unreadable {
+            health
+                .call(
+                    "reaping a dead node",
+                    redis::cmd("SREM")
+                        .arg(&index)
+                        .arg(text)
+                        .query_async::<()>(redis),
+                )
+                .await?;
+        }
         let mut invocation = script.key(NODES_KEY);
         invocation
             .key(alive_key(incarnation))
