@@ -37,6 +37,10 @@ pub enum CloseReason {
     Idle,
     /// More client control frames (ping, pong) than `control_frames_per_second` allows.
     ControlFlood,
+    /// Cluster mode: the other nodes took this node for dead while it could not reach Redis and
+    /// reported its members left; its sockets are closed so that their clients reconnect and
+    /// join again.
+    ClusterResync,
 }
 
 impl CloseReason {
@@ -51,6 +55,7 @@ impl CloseReason {
             CloseReason::ControlFlood => (1008, "too many control frames"),
             CloseReason::MessageTooBig => (1009, "message too big"),
             CloseReason::Internal => (1011, "internal error"),
+            CloseReason::ClusterResync => (1012, "service restart: reconnect"),
             CloseReason::TokenExpired => (4001, "token expired"),
             CloseReason::Removed => (4003, "removed from the room"),
             CloseReason::RoomEnded => (4004, "room ended"),

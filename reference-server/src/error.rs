@@ -39,6 +39,10 @@ pub enum ApiError {
     /// The request conflicts with the current state (recording already started, room ended).
     #[error("{0}")]
     Conflict(&'static str),
+    /// Cluster mode: this node cannot reach Redis (or Redis did not answer in time), so it can
+    /// neither admit a connection nor read or change a room's records; try again shortly.
+    #[error("cluster storage unavailable")]
+    RedisUnavailable,
     /// Participant creation without a signing key.
     #[error("token issuance not configured")]
     TokenIssuanceNotConfigured,
@@ -58,7 +62,8 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::ShuttingDown
             | ApiError::TooManyConnections
-            | ApiError::TokenIssuanceNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
+            | ApiError::TokenIssuanceNotConfigured
+            | ApiError::RedisUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -71,11 +76,15 @@ impl IntoResponse for ApiError {
             Json(serde_json::json!({ "error": self.to_string() })),
         )
             .into_response();
-        if matches!(self, ApiError::ShuttingDown | ApiError::TooManyConnections) {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECONDS),
-            );
+        let retry_after = match self {
+            ApiError::ShuttingDown | ApiError::TooManyConnections => Some(RETRY_AFTER_SECONDS),
+            ApiError::RedisUnavailable => Some(REDIS_RETRY_AFTER_SECONDS),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         response
     }
@@ -83,6 +92,11 @@ impl IntoResponse for ApiError {
 
 /// `Retry-After` of the 503 refusals (shutdown, connection caps), in seconds.
 pub const RETRY_AFTER_SECONDS: &str = "5";
+
+/// `Retry-After` of the 503 answered while a cluster node cannot reach Redis, in seconds: a
+/// short outage (a Redis restart) is over within a few seconds, and a client that retries
+/// sooner than the liveness TTL may find the node usable again.
+pub const REDIS_RETRY_AFTER_SECONDS: &str = "2";
 
 /// Why [`crate::serve`] refused to start. Each message fits on one line.
 #[derive(Debug, thiserror::Error)]

@@ -103,6 +103,8 @@ pub enum EventKind<'a> {
     Hand {
         /// Whose hand.
         participant_id: &'a str,
+        /// Its connection.
+        from: ConnId,
         /// Raised (or lowered).
         raised: bool,
     },

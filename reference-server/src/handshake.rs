@@ -50,7 +50,10 @@ pub async fn upgrade(
             .await
             .map_err(|refusal| {
                 tracing::debug!(?refusal, "upgrade refused: room access");
-                ApiError::AccessRevoked
+                match refusal {
+                    RoomRefusal::Unavailable => ApiError::RedisUnavailable,
+                    _ => ApiError::AccessRevoked,
+                }
             })?;
         let ws = ws.map_err(|_| ApiError::MalformedUpgrade)?;
         Ok((ws, admission))

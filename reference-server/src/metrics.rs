@@ -9,6 +9,15 @@
 //! | `chalk_refusals_total{reason}` | counter | upgrades refused before `101`, by reason |
 //! | `chalk_outbound_drops_total` | counter | frames that did not fit a connection's outbound queue (the connection is closed as a slow consumer) |
 //!
+//! In cluster mode only ([`Metrics::cluster`], registered when the node connects to Redis):
+//!
+//! | metric | type | meaning |
+//! | --- | --- | --- |
+//! | `chalk_redis_up` | gauge | 1 while this node can use Redis, 0 while it takes Redis for unavailable |
+//! | `chalk_redis_reconnects_total` | counter | times Redis became usable again after being unavailable |
+//! | `chalk_bus_lag_seconds` | histogram | from a stream entry's append (its id's milliseconds, Redis's clock) to its delivery by this node's reader |
+//! | `chalk_bus_queue` | gauge | commands of this node waiting for Redis (the publisher's queue) |
+//!
 //! The gauges are read when scraped; the counters count as things happen, with one atomic
 //! increment each. Nothing here carries a token, an API key or a participant id: labels are the
 //! fixed refusal reasons of [`reason`] only.
@@ -17,6 +26,7 @@ use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::error::ApiError;
@@ -35,6 +45,25 @@ pub struct Traffic {
     /// Frames that did not fit.
     pub drops: Counter,
 }
+
+/// The cluster figures (see the module documentation), shared by the parts of cluster mode
+/// that update them.
+#[derive(Debug, Clone)]
+pub struct ClusterFigures {
+    /// `chalk_redis_up`.
+    pub redis_up: Gauge,
+    /// `chalk_redis_reconnects_total`.
+    pub reconnects: Counter,
+    /// `chalk_bus_lag_seconds`.
+    pub bus_lag: Histogram,
+    /// `chalk_bus_queue`.
+    pub bus_queue: Gauge,
+}
+
+/// The buckets of `chalk_bus_lag_seconds`, from 1 ms to 10 s.
+const BUS_LAG_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
 
 /// A node's metrics (see the module documentation).
 #[derive(Debug)]
@@ -98,6 +127,39 @@ impl Metrics {
         }
     }
 
+    /// Registers the cluster figures (once, when the node joins its cluster) and returns them,
+    /// with `chalk_redis_up` at 1: the node has just reached Redis.
+    pub fn cluster(&mut self) -> ClusterFigures {
+        let figures = ClusterFigures {
+            redis_up: Gauge::default(),
+            reconnects: Counter::default(),
+            bus_lag: Histogram::new(BUS_LAG_BUCKETS),
+            bus_queue: Gauge::default(),
+        };
+        figures.redis_up.set(1);
+        self.registry.register(
+            "chalk_redis_up",
+            "1 while this node can use Redis, 0 while it takes Redis for unavailable",
+            figures.redis_up.clone(),
+        );
+        self.registry.register(
+            "chalk_redis_reconnects",
+            "Times Redis became usable again after being unavailable",
+            figures.reconnects.clone(),
+        );
+        self.registry.register(
+            "chalk_bus_lag_seconds",
+            "Time from a stream entry's append to its delivery by this node's reader",
+            figures.bus_lag.clone(),
+        );
+        self.registry.register(
+            "chalk_bus_queue",
+            "Commands of this node waiting for Redis",
+            figures.bus_queue.clone(),
+        );
+        figures
+    }
+
     /// The counters for a new connection's handle.
     pub fn traffic(&self) -> Traffic {
         self.traffic.clone()
@@ -122,13 +184,14 @@ impl Metrics {
 }
 
 /// One error of each refusal reason an upgrade can get.
-const REASONS: [&ApiError; 6] = [
+const REASONS: [&ApiError; 7] = [
     &ApiError::MalformedUpgrade,
     &ApiError::InvalidToken,
     &ApiError::OriginNotAllowed,
     &ApiError::AccessRevoked,
     &ApiError::ShuttingDown,
     &ApiError::TooManyConnections,
+    &ApiError::RedisUnavailable,
 ];
 
 /// The `reason` label of an upgrade refused with `error`.
@@ -140,6 +203,7 @@ pub fn reason(error: &ApiError) -> &'static str {
         ApiError::AccessRevoked => "access_revoked",
         ApiError::ShuttingDown => "shutting_down",
         ApiError::TooManyConnections => "too_many_connections",
+        ApiError::RedisUnavailable => "redis_unavailable",
         _ => "other",
     }
 }
@@ -197,5 +261,40 @@ mod tests {
         assert!(text.contains("# TYPE chalk_connections gauge"), "{text}");
         assert!(text.contains("# HELP chalk_refusals_total "), "{text}");
         assert!(CONTENT_TYPE.starts_with("text/plain; version=0.0.4"));
+        assert!(
+            !text.contains("chalk_redis_up"),
+            "cluster figures only in cluster mode"
+        );
+    }
+
+    #[test]
+    fn the_cluster_figures_render_once_registered() {
+        let mut metrics = Metrics::new();
+        let figures = metrics.cluster();
+        figures.reconnects.inc();
+        figures.bus_queue.set(3);
+        figures.bus_lag.observe(0.004);
+        let text = metrics.render(0, 0);
+        assert_eq!(sample(&text, "chalk_redis_up"), Some(1.0), "{text}");
+        assert_eq!(
+            sample(&text, "chalk_redis_reconnects_total"),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(sample(&text, "chalk_bus_queue"), Some(3.0), "{text}");
+        assert_eq!(
+            sample(&text, "chalk_bus_lag_seconds_count"),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, r#"chalk_bus_lag_seconds_bucket{le="0.005"}"#),
+            Some(1.0),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE chalk_bus_lag_seconds histogram"),
+            "{text}"
+        );
     }
 }

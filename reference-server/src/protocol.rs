@@ -36,6 +36,9 @@ pub enum ErrorCode {
     TextTooLong,
     /// The event was dropped by the rate limit.
     RateLimited,
+    /// Cluster mode: the event could not be handed to the other nodes (Redis unavailable, or
+    /// too much waiting for it); it was not delivered to anyone.
+    Unavailable,
 }
 
 /// A client frame that cannot be acted on.

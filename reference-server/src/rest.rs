@@ -78,6 +78,7 @@ impl From<RoomRefusal> for ApiError {
             RoomRefusal::RecordingActive => ApiError::Conflict("recording already started"),
             RoomRefusal::NoRecording => ApiError::Conflict("no recording in progress"),
             RoomRefusal::UnknownParticipant => ApiError::NotFound("participant not found"),
+            RoomRefusal::Unavailable => ApiError::RedisUnavailable,
         }
     }
 }

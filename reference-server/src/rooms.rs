@@ -162,6 +162,8 @@ pub enum RoomRefusal {
     NoRecording,
     /// The participant is unknown in this room.
     UnknownParticipant,
+    /// Cluster mode: the records cannot be read (Redis is unavailable); nothing was decided.
+    Unavailable,
 }
 
 /// What a [`JoinRule`] decides on: the room and the participant as they stand.
@@ -286,6 +288,7 @@ impl Room {
             room: &self.key,
             kind: EventKind::Hand {
                 participant_id: &participant_id,
+                from: conn_id,
                 raised,
             },
             frame,

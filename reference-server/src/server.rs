@@ -55,7 +55,7 @@ pub async fn serve_with(config: Config, mut seams: Seams) -> Result<Server, Star
         let tenants = std::iter::once(DEFAULT_TENANT.to_owned())
             .chain(config.tenants.keys().cloned())
             .collect();
-        let bus = cluster.room_events(tenants).await?;
+        let bus = cluster.room_events(tenants, hub.metrics.cluster()).await?;
         // First: the local directory it replaces holds the rooms too.
         hub.directory = cluster.directory();
         Arc::get_mut(&mut hub.rooms)

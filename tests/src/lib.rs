@@ -83,23 +83,7 @@ impl RedisServer {
         for _attempt in 0..3 {
             let port = free_loopback_port();
             let dir = scratch("redis");
-            let mut command = Command::new(&binary);
-            command
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(&dir)
-                .arg("--logfile")
-                .arg(dir.join("redis.log"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            if let Some(password) = &password {
-                command.args(["--requirepass", password]);
-            }
-            let child = command
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+            let child = spawn_redis(&binary, port, &dir, password.as_deref());
             let mut server = RedisServer {
                 child,
                 port,
@@ -135,6 +119,45 @@ impl RedisServer {
         false
     }
 
+    /// Stops it as a Redis restart does (`SHUTDOWN SAVE`: its data is written to its scratch
+    /// directory first) and waits until the process is gone; [`RedisServer::restart`] starts
+    /// it again on the same port with that data. Between the two nothing listens on the port.
+    pub fn stop(&mut self) {
+        let auth = self
+            .password
+            .as_ref()
+            .map(|password| format!("AUTH {password}\r\n"))
+            .unwrap_or_default();
+        if let Ok(mut stream) = TcpStream::connect(self.addr()) {
+            let _ = stream.write_all(format!("{auth}SHUTDOWN SAVE\r\n").as_bytes());
+        }
+        let deadline = Instant::now() + REDIS_START_DEADLINE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_exited)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        panic!("redis-server did not stop on SHUTDOWN SAVE; killed");
+    }
+
+    /// Starts it again after [`RedisServer::stop`], on the same port, with the data it saved.
+    pub fn restart(&mut self) {
+        self.child = spawn_redis(
+            &redis_binary(),
+            self.port,
+            &self.dir,
+            self.password.as_deref(),
+        );
+        assert!(
+            self.wait_until_answering(),
+            "redis-server did not answer PING again on port {}",
+            self.port
+        );
+    }
+
     /// The loopback port it listens on.
     pub fn port(&self) -> u16 {
         self.port
@@ -160,6 +183,33 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Starts `binary` on loopback `port`, without persistence (but `SHUTDOWN SAVE` writes into
+/// `dir`, which a restart reads), logging into `dir`.
+fn spawn_redis(
+    binary: &std::path::Path,
+    port: u16,
+    dir: &std::path::Path,
+    password: Option<&str>,
+) -> Child {
+    let mut command = Command::new(binary);
+    command
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .arg("--logfile")
+        .arg(dir.join("redis.log"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(password) = password {
+        command.args(["--requirepass", password]);
+    }
+    command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()))
 }
 
 /// `redis-server`, or `CHALK_REDIS_SERVER`; panics with the way to install it when missing.

@@ -16,6 +16,13 @@
 //!
 //! `room.state` stays a local event, but its roster is the one the join script returned: the
 //! members of every node.
+//!
+//! Redis unavailable (see [`super::health`]): a chat message or a hand change is refused to its
+//! sender with the `error` event, code `unavailable`, instead of being queued (and so is one
+//! that finds the queue at [`QUEUE_LIMIT`], or whose script fails); it is never kept to be
+//! sent later, so it is never delivered twice. A departure is kept and handed to Redis once it
+//! is back: the pending departures are bounded by the node's members. A join that cannot be
+//! handed over closes its socket (1011); the handshake already answers 503 meanwhile.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,11 +34,12 @@ use redis::streams::StreamReadReply;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+use super::health::{RedisHealth, bounded, is_outage};
 use super::incarnation::{Incarnation, MemberEntry};
 use crate::close::CloseReason;
 use crate::connection::{ConnId, Connection};
 use crate::events::{Audience, EventKind, Members, RoomEvent, RoomEvents, RoomKey, Settled};
-use crate::protocol::{RosterEntry, ServerEvent, timestamp_now};
+use crate::protocol::{ErrorCode, EventError, RosterEntry, ServerEvent, timestamp_now};
 
 /// Number of partition streams per tenant; a room's events go to one of them.
 pub const PARTITIONS: u64 = 8;
@@ -48,6 +56,15 @@ const READ_COUNT: usize = 1000;
 
 /// Pause after a failed Redis call of the reader before it tries again from the same ids.
 const READ_RETRY: Duration = Duration::from_millis(250);
+
+/// Most chat messages, hand changes and recording events waiting for Redis in the publisher's
+/// queue; past it they are refused (`unavailable`). Joins and departures are not counted
+/// against it: they are bounded by the node's connections.
+pub const QUEUE_LIMIT: i64 = 10_000;
+
+/// How often the publisher tries again the departures Redis did not take, while it is
+/// available.
+const LEAVE_RETRY: Duration = Duration::from_millis(250);
 
 /// The Redis keys of one room.
 pub(crate) struct RoomKeys {
@@ -187,6 +204,8 @@ enum Command {
         participant_id: String,
         raised: bool,
         frame: Utf8Bytes,
+        /// Told `unavailable` if Redis does not take it.
+        sender: Option<Arc<Connection>>,
     },
     Append {
         room: RoomKey,
@@ -198,11 +217,26 @@ enum Command {
         participant_id: String,
         conn: ConnId,
         frame: Utf8Bytes,
+        /// Told `unavailable` if Redis does not take it.
+        sender: Option<Arc<Connection>>,
     },
     /// Told once every command queued before it is done.
     Flush {
         done: oneshot::Sender<()>,
     },
+    /// The other nodes reaped this run while it could not reach Redis: close every local
+    /// member (1012), whom they reported left.
+    Orphaned,
+}
+
+impl Command {
+    /// Whether the command counts against [`QUEUE_LIMIT`] (and is refused past it).
+    fn is_bounded(&self) -> bool {
+        matches!(
+            self,
+            Command::Chat { .. } | Command::Hand { .. } | Command::Append { .. }
+        )
+    }
 }
 
 /// What the reader is told by the publisher.
@@ -215,6 +249,8 @@ enum Registration {
     },
     /// Deliver nothing more to this connection.
     Remove { conn: ConnId },
+    /// Close every registered connection with `reason` and forget them.
+    CloseAll { reason: CloseReason },
 }
 
 /// A stream entry id, `MS-SEQ`, ordered as Redis orders them.
@@ -237,6 +273,7 @@ impl std::fmt::Display for EntryId {
 /// The cluster's room-event bus (see the module documentation).
 pub struct ClusterBus {
     commands: mpsc::UnboundedSender<Command>,
+    health: Arc<RedisHealth>,
     /// `room.state` frames of joins whose `participant.joined` has not been published yet (the
     /// room publishes both under one lock, state first).
     pending_states: Mutex<HashMap<ConnId, Utf8Bytes>>,
@@ -258,6 +295,7 @@ impl ClusterBus {
         redis: ConnectionManager,
         mut reader: ConnectionManager,
         tenants: Vec<String>,
+        health: Arc<RedisHealth>,
     ) -> redis::RedisResult<ClusterBus> {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (registrations, registration_rx) = mpsc::unbounded_channel();
@@ -268,16 +306,24 @@ impl ClusterBus {
             .iter()
             .flat_map(|t| (0..PARTITIONS).map(move |p| (t.clone(), stream_key(t, p))))
             .collect::<Vec<_>>();
-        tokio::spawn(publish_loop(node.clone(), redis, command_rx, registrations));
+        tokio::spawn(publish_loop(
+            node.clone(),
+            redis,
+            command_rx,
+            registrations,
+            health.clone(),
+        ));
         tokio::spawn(read_loop(
             node.clone(),
             reader,
             streams,
             start,
             registration_rx,
+            health.clone(),
         ));
         Ok(ClusterBus {
             commands,
+            health,
             pending_states: Mutex::default(),
             settling: Mutex::default(),
         })
@@ -290,10 +336,43 @@ impl ClusterBus {
         let _ = flushed.await;
     }
 
-    fn queue(&self, command: Command) {
-        // The tasks live as long as the runtime; a send fails only while it shuts down.
-        let _ = self.commands.send(command);
+    /// Closes every local member with 1012 (this run was reaped while it could not reach
+    /// Redis: the other nodes reported them left), after whatever is
+    /// queued before.
+    pub fn close_orphans(&self) {
+        self.queue(Command::Orphaned);
     }
+
+    fn queue(&self, command: Command) {
+        let bounded = command.is_bounded();
+        // The tasks live as long as the runtime; a send fails only while it shuts down.
+        if self.commands.send(command).is_ok() && bounded {
+            self.health.figures().bus_queue.inc();
+        }
+    }
+
+    /// Queues a chat message or a hand change of the member on `sender`, or refuses it to
+    /// `sender` while Redis is unavailable or the queue is full.
+    fn queue_or_refuse(&self, command: Command, sender: Option<&Arc<Connection>>, event: &str) {
+        if self.health.is_up() && self.health.figures().bus_queue.get() < QUEUE_LIMIT {
+            self.queue(command);
+        } else if let Some(sender) = sender {
+            refuse(sender, event);
+        }
+    }
+}
+
+/// Tells `sender` that its `event` was not handed to the other nodes: the `error` event with
+/// code `unavailable`.
+fn refuse(sender: &Connection, event: &str) {
+    sender.send(
+        EventError {
+            code: ErrorCode::Unavailable,
+            message: "the cluster cannot take this event now; try again shortly",
+            event: Some(event.to_owned()),
+        }
+        .encode(),
+    );
 }
 
 impl RoomEvents for ClusterBus {
@@ -354,19 +433,31 @@ impl RoomEvents for ClusterBus {
             }),
             EventKind::Hand {
                 participant_id,
+                from,
                 raised,
-            } => self.queue(Command::Hand {
-                room,
-                participant_id: participant_id.to_owned(),
-                raised,
-                frame: event.frame,
-            }),
-            EventKind::Chat { sender_id, from } => self.queue(Command::Chat {
-                room,
-                participant_id: sender_id.to_owned(),
-                conn: from,
-                frame: event.frame,
-            }),
+            } => {
+                let sender = members.connections().iter().find(|c| c.id() == from);
+                let command = Command::Hand {
+                    room,
+                    participant_id: participant_id.to_owned(),
+                    raised,
+                    frame: event.frame,
+                    sender: sender.cloned(),
+                };
+                let name = if raised { "hand.raise" } else { "hand.lower" };
+                self.queue_or_refuse(command, sender, name);
+            }
+            EventKind::Chat { sender_id, from } => {
+                let sender = members.connections().iter().find(|c| c.id() == from);
+                let command = Command::Chat {
+                    room,
+                    participant_id: sender_id.to_owned(),
+                    conn: from,
+                    frame: event.frame,
+                    sender: sender.cloned(),
+                };
+                self.queue_or_refuse(command, sender, "chat.send");
+            }
             EventKind::RecordingStarted { .. } | EventKind::RecordingStopped { .. } => {
                 self.queue(Command::Append {
                     room,
@@ -383,6 +474,7 @@ async fn publish_loop(
     mut redis: ConnectionManager,
     mut commands: mpsc::UnboundedReceiver<Command>,
     registrations: mpsc::UnboundedSender<Registration>,
+    health: Arc<RedisHealth>,
 ) {
     let join = redis::Script::new(JOIN);
     let leave = redis::Script::new(LEAVE);
@@ -390,7 +482,33 @@ async fn publish_loop(
     let chat = redis::Script::new(CHAT);
     // Which connection of this node holds each participant it joined.
     let mut owners: HashMap<(RoomKey, String), ConnId> = HashMap::new();
-    while let Some(command) = commands.recv().await {
+    // Departures Redis did not take, in order: tried again while it is available. At most one
+    // per member of this node.
+    let mut pending: Vec<(MemberEntry, Utf8Bytes)> = Vec::new();
+    let mut retry = tokio::time::interval(LEAVE_RETRY);
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let command = tokio::select! {
+            command = commands.recv() => match command {
+                Some(command) => command,
+                None => return,
+            },
+            _ = retry.tick(), if !pending.is_empty() => {
+                if health.is_up() {
+                    hand_over_departures(&node, &leave, &mut redis, &health, &mut pending).await;
+                }
+                continue;
+            }
+        };
+        if command.is_bounded() {
+            health.figures().bus_queue.dec();
+        }
+        if health.is_up() && !pending.is_empty() {
+            hand_over_departures(&node, &leave, &mut redis, &health, &mut pending).await;
+        }
+        // While Redis is unavailable nothing is tried: each command fails at once, as if Redis
+        // had refused it, instead of waiting for the timeout one after the other.
+        let available = health.is_up();
         let outcome = match command {
             Command::Join {
                 room,
@@ -404,26 +522,33 @@ async fn publish_loop(
                 let keys = RoomKeys::of(&room);
                 let member = member_record(&node, conn.id(), &joined);
                 type Joined = (String, String, Vec<String>, Vec<String>, Option<String>);
-                let result: redis::RedisResult<Joined> = join
-                    .key(&keys.members)
-                    .key(&keys.hands)
-                    .key(&keys.seq)
-                    .key(&keys.stream)
-                    .key(&keys.record)
-                    .key(&keys.revoked)
-                    .key(node.members_key())
-                    .arg(&participant_id)
-                    .arg(member.to_string())
-                    .arg(&room.room_id)
-                    .arg(joined.as_str())
-                    .arg(STREAM_MAXLEN)
-                    .arg(left.as_str())
-                    .arg(timestamp_now())
-                    .arg(
-                        MemberEntry::new(&room, &participant_id, &owner(&node, conn.id())).encode(),
-                    )
-                    .invoke_async(&mut redis)
-                    .await;
+                let entry =
+                    MemberEntry::new(&room, &participant_id, &owner(&node, conn.id())).encode();
+                let result: redis::RedisResult<Joined> = if available {
+                    health
+                        .call(
+                            "join",
+                            join.key(&keys.members)
+                                .key(&keys.hands)
+                                .key(&keys.seq)
+                                .key(&keys.stream)
+                                .key(&keys.record)
+                                .key(&keys.revoked)
+                                .key(node.members_key())
+                                .arg(&participant_id)
+                                .arg(member.to_string())
+                                .arg(&room.room_id)
+                                .arg(joined.as_str())
+                                .arg(STREAM_MAXLEN)
+                                .arg(left.as_str())
+                                .arg(timestamp_now())
+                                .arg(entry)
+                                .invoke_async(&mut redis),
+                        )
+                        .await
+                } else {
+                    Err(not_tried())
+                };
                 let joining = Arc::clone(&conn);
                 let joined = result.map(|(verdict, id, members, hands, recording)| {
                     let refused = match verdict.as_str() {
@@ -464,13 +589,35 @@ async fn publish_loop(
                 };
                 let _ = registrations.send(Registration::Remove { conn });
                 let entry = MemberEntry::new(&room, &participant_id, &owner(&node, conn));
-                leave_script(&leave, &node.members_key(), &entry, &left)
-                    .invoke_async::<Option<String>>(&mut redis)
-                    .await
-                    .map(drop)
+                let result = if available {
+                    health
+                        .call(
+                            "departure",
+                            leave_script(&leave, &node.members_key(), &entry, &left)
+                                .invoke_async::<Option<String>>(&mut redis),
+                        )
+                        .await
+                        .map(drop)
+                } else {
+                    Err(not_tried())
+                };
+                match result {
+                    // Kept, and handed over once Redis is back: a departure is never lost.
+                    Err(error) if is_outage(&error) => {
+                        pending.push((entry, left));
+                        continue;
+                    }
+                    result => result,
+                }
             }
             Command::Flush { done } => {
                 let _ = done.send(());
+                continue;
+            }
+            Command::Orphaned => {
+                let _ = registrations.send(Registration::CloseAll {
+                    reason: CloseReason::ClusterResync,
+                });
                 continue;
             }
             Command::Hand {
@@ -478,59 +625,135 @@ async fn publish_loop(
                 participant_id,
                 raised,
                 frame,
+                sender,
             } => {
                 let keys = RoomKeys::of(&room);
-                hand.key(&keys.members)
-                    .key(&keys.hands)
-                    .key(&keys.stream)
-                    .arg(&participant_id)
-                    .arg(if raised { "1" } else { "0" })
-                    .arg(&room.room_id)
-                    .arg(frame.as_str())
-                    .arg(STREAM_MAXLEN)
-                    .invoke_async::<Option<String>>(&mut redis)
-                    .await
-                    .map(drop)
+                let result = if available {
+                    health
+                        .call(
+                            "hand",
+                            hand.key(&keys.members)
+                                .key(&keys.hands)
+                                .key(&keys.stream)
+                                .arg(&participant_id)
+                                .arg(if raised { "1" } else { "0" })
+                                .arg(&room.room_id)
+                                .arg(frame.as_str())
+                                .arg(STREAM_MAXLEN)
+                                .invoke_async::<Option<String>>(&mut redis),
+                        )
+                        .await
+                        .map(drop)
+                } else {
+                    Err(not_tried())
+                };
+                if result.is_err()
+                    && let Some(sender) = &sender
+                {
+                    refuse(sender, if raised { "hand.raise" } else { "hand.lower" });
+                }
+                result
             }
             Command::Chat {
                 room,
                 participant_id,
                 conn,
                 frame,
+                sender,
             } => {
                 let keys = RoomKeys::of(&room);
-                chat.key(&keys.members)
-                    .key(&keys.stream)
-                    .arg(&participant_id)
-                    .arg(owner(&node, conn))
-                    .arg(&room.room_id)
-                    .arg(frame.as_str())
-                    .arg(STREAM_MAXLEN)
-                    .invoke_async::<Option<String>>(&mut redis)
-                    .await
-                    .map(drop)
+                let result = if available {
+                    health
+                        .call(
+                            "chat",
+                            chat.key(&keys.members)
+                                .key(&keys.stream)
+                                .arg(&participant_id)
+                                .arg(owner(&node, conn))
+                                .arg(&room.room_id)
+                                .arg(frame.as_str())
+                                .arg(STREAM_MAXLEN)
+                                .invoke_async::<Option<String>>(&mut redis),
+                        )
+                        .await
+                        .map(drop)
+                } else {
+                    Err(not_tried())
+                };
+                if result.is_err()
+                    && let Some(sender) = &sender
+                {
+                    refuse(sender, "chat.send");
+                }
+                result
             }
             Command::Append { room, frame } => {
                 let keys = RoomKeys::of(&room);
-                redis::cmd("XADD")
-                    .arg(&keys.stream)
-                    .arg("MAXLEN")
-                    .arg("~")
-                    .arg(STREAM_MAXLEN)
-                    .arg("*")
-                    .arg("r")
-                    .arg(&room.room_id)
-                    .arg("f")
-                    .arg(frame.as_str())
-                    .query_async::<String>(&mut redis)
-                    .await
-                    .map(drop)
+                if available {
+                    health
+                        .call(
+                            "append",
+                            redis::cmd("XADD")
+                                .arg(&keys.stream)
+                                .arg("MAXLEN")
+                                .arg("~")
+                                .arg(STREAM_MAXLEN)
+                                .arg("*")
+                                .arg("r")
+                                .arg(&room.room_id)
+                                .arg("f")
+                                .arg(frame.as_str())
+                                .query_async::<String>(&mut redis),
+                        )
+                        .await
+                        .map(drop)
+                } else {
+                    Err(not_tried())
+                }
             }
         };
         if let Err(error) = outcome {
-            tracing::error!(%error, "a room event could not be handed to Redis");
+            tracing::warn!(error = %health.describe(&error), "a room event could not be handed to Redis");
         }
     }
+}
+
+/// The error of a command the publisher did not try because Redis is unavailable.
+fn not_tried() -> redis::RedisError {
+    redis::RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::NotConnected,
+        "Redis unavailable: not tried",
+    ))
+}
+
+/// Runs the departures Redis did not take, in order, until one fails for an outage (kept with
+/// those after it for the next try).
+async fn hand_over_departures(
+    node: &Incarnation,
+    leave: &redis::Script,
+    redis: &mut ConnectionManager,
+    health: &RedisHealth,
+    pending: &mut Vec<(MemberEntry, Utf8Bytes)>,
+) {
+    let mut done = 0;
+    for (entry, left) in pending.iter() {
+        let result = health
+            .call(
+                "departure",
+                leave_script(leave, &node.members_key(), entry, left)
+                    .invoke_async::<Option<String>>(redis),
+            )
+            .await;
+        match result {
+            Err(error) if is_outage(&error) => break,
+            Err(error) => {
+                tracing::warn!(error = %health.describe(&error), "a departure could not be handed to Redis")
+            }
+            Ok(_) => {}
+        }
+        done += 1;
+    }
+    pending.drain(..done);
 }
 
 /// The `LEAVE` script's invocation for `entry` (a member listed in the index `index`), with
@@ -625,6 +848,7 @@ async fn read_loop(
     streams: Vec<(String, String)>,
     start: EntryId,
     mut registrations: mpsc::UnboundedReceiver<Registration>,
+    health: Arc<RedisHealth>,
 ) {
     let mut last: Vec<EntryId> = vec![start; streams.len()];
     let index_of: HashMap<&str, usize> = streams
@@ -658,19 +882,20 @@ async fn read_loop(
                     let Some(seen) = seen.filter(|seen| *seen > after) else {
                         continue;
                     };
-                    let range: redis::RedisResult<redis::streams::StreamRangeReply> =
+                    let range: redis::RedisResult<redis::streams::StreamRangeReply> = bounded(
                         redis::cmd("XRANGE")
                             .arg(&stream)
                             .arg(format!("({after}"))
                             .arg(seen.to_string())
-                            .query_async(&mut redis)
-                            .await;
+                            .query_async(&mut redis),
+                    )
+                    .await;
                     let range = match range {
                         Ok(range) => range,
                         Err(error) => {
                             // Its gap cannot be filled: closed with 1011 rather than left
                             // without the events it missed.
-                            tracing::error!(%error, "catching up a new member");
+                            tracing::error!(error = %health.describe(&error), "catching up a new member");
                             conn.close(CloseReason::Internal);
                             continue;
                         }
@@ -706,7 +931,19 @@ async fn read_loop(
                         }
                     }
                 }
+                Registration::CloseAll { reason } => {
+                    for member in rooms.drain().flat_map(|(_, members)| members) {
+                        member.conn.close(reason);
+                    }
+                    room_of.clear();
+                }
             }
+        }
+        // While Redis is unavailable the reader waits for the heartbeat to find it back (and
+        // to find whether this run was reaped meanwhile, which closes its members first).
+        if !health.is_up() {
+            tokio::time::sleep(READ_RETRY).await;
+            continue;
         }
         let mut read = redis::cmd("XREAD");
         read.arg("COUNT")
@@ -720,10 +957,10 @@ async fn read_loop(
         for id in &last {
             read.arg(id.to_string());
         }
-        let reply: Option<StreamReadReply> = match read.query_async(&mut redis).await {
+        let reply: Option<StreamReadReply> = match bounded(read.query_async(&mut redis)).await {
             Ok(reply) => reply,
             Err(error) => {
-                tracing::warn!(%error, "reading the room streams; resuming from the last ids");
+                tracing::warn!(error = %health.describe(&error), "reading the room streams; resuming from the last ids");
                 tokio::time::sleep(READ_RETRY).await;
                 continue;
             }
@@ -738,6 +975,7 @@ async fn read_loop(
                     continue;
                 };
                 last[index] = last[index].max(id);
+                observe_lag(&health, id);
                 if let Some(command) = entry.get::<String>("c") {
                     let room_id = entry.get::<String>("r").unwrap_or_default();
                     let key = RoomKey {
@@ -773,6 +1011,16 @@ async fn read_loop(
             }
         }
     }
+}
+
+/// Records in `chalk_bus_lag_seconds` the time from the append of the entry `id` (its
+/// milliseconds are Redis's clock at the append) to now.
+fn observe_lag(health: &RedisHealth, id: EntryId) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let lag_ms = now.saturating_sub(id.0);
+    health.figures().bus_lag.observe(lag_ms as f64 / 1000.0);
 }
 
 /// Carries out an internal entry: `end` closes every local connection of the room with 4004;

@@ -6,12 +6,19 @@
 //! `participant.left`) or an internal entry the nodes act on (`c=remove`: the node holding the
 //! participant's connection closes it with 4003; `c=end`: every node closes the room's sockets
 //! with 4004). See `CLUSTER.md`.
+//!
+//! While the node takes Redis for unavailable ([`RedisHealth`]) every call, reads and the
+//! handshake's admission check included, is refused at once with
+//! [`ApiError::RedisUnavailable`] (503, `Retry-After`); a call that fails for a connection
+//! reason gets the same answer, never a 500.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
 
 use super::bus::{RoomKeys, STREAM_MAXLEN};
+use super::health::{RedisHealth, is_outage};
 use crate::auth::Identity;
 use crate::directory::{Pending, RoomDirectory};
 use crate::error::ApiError;
@@ -81,6 +88,7 @@ return {'ok', id}
 /// Rooms' records in Redis (see the module documentation).
 pub struct RedisDirectory {
     redis: ConnectionManager,
+    health: Arc<RedisHealth>,
     end: redis::Script,
     add: redis::Script,
     remove: redis::Script,
@@ -94,8 +102,13 @@ impl std::fmt::Debug for RedisDirectory {
     }
 }
 
-/// A Redis failure, as the REST API answers it (logged, never shown).
-fn unavailable(error: redis::RedisError) -> ApiError {
+/// A Redis failure, as the REST API answers it: 503 when Redis cannot be used (see
+/// [`super::health`]), 500 for anything else (logged, never shown).
+fn refusal(health: &RedisHealth, error: redis::RedisError) -> ApiError {
+    if is_outage(&error) {
+        return ApiError::RedisUnavailable;
+    }
+    let error = health.describe(&error);
     tracing::error!(%error, "Redis call of the room directory failed");
     ApiError::Internal
 }
@@ -121,10 +134,12 @@ fn keys(tenant: &str, room_id: &str) -> RoomKeys {
 }
 
 impl RedisDirectory {
-    /// The directory on this connection.
-    pub fn new(redis: ConnectionManager) -> Self {
+    /// The directory on this connection, refusing with 503 while `health` says Redis is
+    /// unavailable.
+    pub fn new(redis: ConnectionManager, health: Arc<RedisHealth>) -> Self {
         Self {
             redis,
+            health,
             end: redis::Script::new(END),
             add: redis::Script::new(ADD),
             remove: redis::Script::new(REMOVE),
@@ -133,14 +148,31 @@ impl RedisDirectory {
         }
     }
 
+    /// Runs one Redis call of the directory: refused at once while Redis is unavailable,
+    /// bounded in time otherwise.
+    async fn run<T>(
+        &self,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, ApiError> {
+        if !self.health.is_up() {
+            return Err(ApiError::RedisUnavailable);
+        }
+        self.health
+            .call("room directory", call)
+            .await
+            .map_err(|error| refusal(&self.health, error))
+    }
+
     async fn view_of(&self, tenant: &str, room_id: &str) -> Result<RoomView, ApiError> {
         let keys = keys(tenant, room_id);
-        let (record, connected): (HashMap<String, String>, usize) = redis::pipe()
-            .hgetall(&keys.record)
-            .hlen(&keys.members)
-            .query_async(&mut self.redis.clone())
-            .await
-            .map_err(unavailable)?;
+        let (record, connected): (HashMap<String, String>, usize) = self
+            .run(
+                redis::pipe()
+                    .hgetall(&keys.record)
+                    .hlen(&keys.members)
+                    .query_async(&mut self.redis.clone()),
+            )
+            .await?;
         if record.is_empty() {
             return Err(ApiError::NotFound("room not found"));
         }
@@ -175,12 +207,13 @@ impl RoomDirectory for RedisDirectory {
                 ("created_at", timestamp_now()),
                 ("status", "active".to_owned()),
             ];
-            redis::cmd("HSET")
-                .arg(&keys.record)
-                .arg(&fields[..])
-                .query_async::<()>(&mut self.redis.clone())
-                .await
-                .map_err(unavailable)?;
+            self.run(
+                redis::cmd("HSET")
+                    .arg(&keys.record)
+                    .arg(&fields[..])
+                    .query_async::<()>(&mut self.redis.clone()),
+            )
+            .await?;
             self.view_of(tenant, &room_id).await
         })
     }
@@ -201,16 +234,17 @@ impl RoomDirectory for RedisDirectory {
         Box::pin(async move {
             let keys = keys(tenant, room_id);
             let outcome: String = self
-                .end
-                .key(&keys.record)
-                .key(&keys.members)
-                .key(&keys.hands)
-                .key(&keys.stream)
-                .arg(room_id)
-                .arg(STREAM_MAXLEN)
-                .invoke_async(&mut self.redis.clone())
-                .await
-                .map_err(unavailable)?;
+                .run(
+                    self.end
+                        .key(&keys.record)
+                        .key(&keys.members)
+                        .key(&keys.hands)
+                        .key(&keys.stream)
+                        .arg(room_id)
+                        .arg(STREAM_MAXLEN)
+                        .invoke_async(&mut self.redis.clone()),
+                )
+                .await?;
             verdict(&outcome)?;
             self.view_of(tenant, room_id).await
         })
@@ -228,14 +262,15 @@ impl RoomDirectory for RedisDirectory {
             let id = format!("p_{}", uuid::Uuid::new_v4().simple());
             let record = serde_json::json!({"display_name": display_name, "role": role});
             let outcome: String = self
-                .add
-                .key(&keys.record)
-                .key(&keys.participants)
-                .arg(&id)
-                .arg(record.to_string())
-                .invoke_async(&mut self.redis.clone())
-                .await
-                .map_err(unavailable)?;
+                .run(
+                    self.add
+                        .key(&keys.record)
+                        .key(&keys.participants)
+                        .arg(&id)
+                        .arg(record.to_string())
+                        .invoke_async(&mut self.redis.clone()),
+                )
+                .await?;
             verdict(&outcome)?;
             Ok((id, self.view_of(tenant, room_id).await?))
         })
@@ -249,15 +284,16 @@ impl RoomDirectory for RedisDirectory {
     ) -> Pending<'a, Result<ParticipantView, ApiError>> {
         Box::pin(async move {
             let keys = keys(tenant, room_id);
-            let (exists, record, revoked, connected): (bool, Option<String>, bool, bool) =
-                redis::pipe()
-                    .exists(&keys.record)
-                    .hget(&keys.participants, participant_id)
-                    .sismember(&keys.revoked, participant_id)
-                    .hexists(&keys.members, participant_id)
-                    .query_async(&mut self.redis.clone())
-                    .await
-                    .map_err(unavailable)?;
+            let (exists, record, revoked, connected): (bool, Option<String>, bool, bool) = self
+                .run(
+                    redis::pipe()
+                        .exists(&keys.record)
+                        .hget(&keys.participants, participant_id)
+                        .sismember(&keys.revoked, participant_id)
+                        .hexists(&keys.members, participant_id)
+                        .query_async(&mut self.redis.clone()),
+                )
+                .await?;
             if !exists {
                 return Err(ApiError::NotFound("room not found"));
             }
@@ -289,20 +325,21 @@ impl RoomDirectory for RedisDirectory {
             let keys = keys(tenant, room_id);
             let left = ServerEvent::ParticipantLeft { id: participant_id }.encode();
             let outcome: String = self
-                .remove
-                .key(&keys.record)
-                .key(&keys.participants)
-                .key(&keys.revoked)
-                .key(&keys.members)
-                .key(&keys.hands)
-                .key(&keys.stream)
-                .arg(participant_id)
-                .arg(room_id)
-                .arg(left.as_str())
-                .arg(STREAM_MAXLEN)
-                .invoke_async(&mut self.redis.clone())
-                .await
-                .map_err(unavailable)?;
+                .run(
+                    self.remove
+                        .key(&keys.record)
+                        .key(&keys.participants)
+                        .key(&keys.revoked)
+                        .key(&keys.members)
+                        .key(&keys.hands)
+                        .key(&keys.stream)
+                        .arg(participant_id)
+                        .arg(room_id)
+                        .arg(left.as_str())
+                        .arg(STREAM_MAXLEN)
+                        .invoke_async(&mut self.redis.clone()),
+                )
+                .await?;
             verdict(&outcome)
         })
     }
@@ -317,16 +354,17 @@ impl RoomDirectory for RedisDirectory {
             let id = format!("rec_{}", uuid::Uuid::new_v4().simple());
             let started = ServerEvent::RecordingStarted { recording_id: &id }.encode();
             let outcome: String = self
-                .start
-                .key(&keys.record)
-                .key(&keys.stream)
-                .arg(&id)
-                .arg(room_id)
-                .arg(started.as_str())
-                .arg(STREAM_MAXLEN)
-                .invoke_async(&mut self.redis.clone())
-                .await
-                .map_err(unavailable)?;
+                .run(
+                    self.start
+                        .key(&keys.record)
+                        .key(&keys.stream)
+                        .arg(&id)
+                        .arg(room_id)
+                        .arg(started.as_str())
+                        .arg(STREAM_MAXLEN)
+                        .invoke_async(&mut self.redis.clone()),
+                )
+                .await?;
             verdict(&outcome)?;
             Ok(id)
         })
@@ -340,14 +378,15 @@ impl RoomDirectory for RedisDirectory {
         Box::pin(async move {
             let keys = keys(tenant, room_id);
             let outcome: Vec<String> = self
-                .stop
-                .key(&keys.record)
-                .key(&keys.stream)
-                .arg(room_id)
-                .arg(STREAM_MAXLEN)
-                .invoke_async(&mut self.redis.clone())
-                .await
-                .map_err(unavailable)?;
+                .run(
+                    self.stop
+                        .key(&keys.record)
+                        .key(&keys.stream)
+                        .arg(room_id)
+                        .arg(STREAM_MAXLEN)
+                        .invoke_async(&mut self.redis.clone()),
+                )
+                .await?;
             verdict(outcome.first().map_or("", String::as_str))?;
             outcome.get(1).cloned().ok_or(ApiError::Internal)
         })
@@ -356,10 +395,13 @@ impl RoomDirectory for RedisDirectory {
     fn admission<'a>(&'a self, identity: &'a Identity) -> Pending<'a, Result<(), RoomRefusal>> {
         Box::pin(async move {
             let keys = keys(&identity.tenant, &identity.room_id);
-            let checked: redis::RedisResult<(Option<String>, bool)> = redis::pipe()
-                .hget(&keys.record, "status")
-                .sismember(&keys.revoked, &identity.participant_id)
-                .query_async(&mut self.redis.clone())
+            let checked: Result<(Option<String>, bool), ApiError> = self
+                .run(
+                    redis::pipe()
+                        .hget(&keys.record, "status")
+                        .sismember(&keys.revoked, &identity.participant_id)
+                        .query_async(&mut self.redis.clone()),
+                )
                 .await;
             match checked {
                 Ok((status, removed)) => crate::rooms::JoinFacts {
@@ -367,12 +409,8 @@ impl RoomDirectory for RedisDirectory {
                     removed,
                 }
                 .standard_verdict(),
-                Err(error) => {
-                    // Redis outages are the next step's business (503 + Retry-After); until
-                    // then the node's own records decide.
-                    tracing::error!(%error, "Redis admission check failed");
-                    Ok(())
-                }
+                // Nothing can be decided without the records: the upgrade is answered 503.
+                Err(_) => Err(RoomRefusal::Unavailable),
             }
         })
     }

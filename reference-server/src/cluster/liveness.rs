@@ -9,19 +9,29 @@
 //! known incarnations (`chalk:nodes`, incarnation → node id).
 //!
 //! Every node runs a reaper every [`REAP_PERIOD`]: for each known incarnation whose liveness key
-//! is gone, it runs the `LEAVE` script for each member in its index (the script removes the
-//! member and appends `participant.left` only if the member is still owned by that connection:
-//! of several reapers racing, one reports each departure), then forgets the incarnation. A node
-//! starting with a node id whose earlier incarnation is still listed reaps that one at once,
-//! before it serves anything: a restart never resurrects its previous members.
+//! is gone, it runs the `REAP` script, which in one atomic step checks again that the key is
+//! gone, reports each member of the index left (removes it and appends `participant.left`, only
+//! if the member is still owned by that connection: of several reapers racing, one reports each
+//! departure), and forgets the incarnation. A node starting with a node id whose earlier
+//! incarnation is still listed reaps that one at once, before it serves anything: a restart
+//! never resurrects its previous members.
+//!
+//! The heartbeat refreshes the liveness key only while the incarnation is still listed (the
+//! `BEAT` script), so a node that was cut off from Redis longer than [`LIVENESS_TTL`] and reaped
+//! meanwhile does not resurrect itself: it finds out at its first heartbeat after Redis returns,
+//! closes its local sockets with 1012 (their members were reported left elsewhere; their
+//! clients reconnect and join again), and lists itself again. The heartbeat is also what tells
+//! the node that Redis is usable again ([`RedisHealth::regained`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use tokio::task::JoinHandle;
 
-use super::bus::{LEAVE, leave_script};
+use super::bus::{ClusterBus, RoomKeys, STREAM_MAXLEN};
+use super::health::RedisHealth;
 use super::incarnation::{Incarnation, MemberEntry, members_key};
 use crate::protocol::ServerEvent;
 
@@ -37,6 +47,46 @@ pub const REAP_PERIOD: Duration = Duration::from_secs(1);
 /// Hash of the known incarnations: incarnation → node id.
 const NODES_KEY: &str = "chalk:nodes";
 
+/// Refreshes the liveness key of a run only while the run is listed: 1, or 0 when it was
+/// reaped (and must not come back under this name without having closed its members).
+const BEAT: &str = r#"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+return 1
+"#;
+
+/// Reaps a run in one step: unless its liveness key is back (when `ARGV[2]` is `1`), reports
+/// each member of its index left, as `LEAVE` does, and forgets the run. The index must be
+/// exactly the entries passed (`changed` otherwise: the caller reads it again). `KEYS`: the
+/// list of runs, the liveness key, the index, then members, hands and stream of each entry;
+/// `ARGV`: the run, whether to check the key, `MAXLEN`, the number of entries, then
+/// participant, owner, room, `participant.left` frame and index entry of each.
+const REAP: &str = r#"
+if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return {'alive', 0} end
+local n = tonumber(ARGV[4])
+if redis.call('SCARD', KEYS[3]) ~= n then return {'changed', 0} end
+for i = 0, n - 1 do
+  if redis.call('SISMEMBER', KEYS[3], ARGV[9 + i * 5]) == 0 then return {'changed', 0} end
+end
+local reported = 0
+for i = 0, n - 1 do
+  local k, a = 3 + i * 3, 4 + i * 5
+  local current = redis.call('HGET', KEYS[k + 1], ARGV[a + 1])
+  if current and cjson.decode(current).owner == ARGV[a + 2] then
+    redis.call('HDEL', KEYS[k + 1], ARGV[a + 1])
+    redis.call('SREM', KEYS[k + 2], ARGV[a + 1])
+    redis.call('XADD', KEYS[k + 3], 'MAXLEN', '~', ARGV[3], '*', 'r', ARGV[a + 3], 'f', ARGV[a + 4])
+    reported = reported + 1
+  end
+end
+redis.call('DEL', KEYS[3], KEYS[2])
+redis.call('HDEL', KEYS[1], ARGV[1])
+return {'reaped', reported}
+"#;
+
+/// How many times the reaper reads a run's index again when it changed under it, per round.
+const REAP_ATTEMPTS: usize = 3;
+
 /// The liveness key of a run: present while it is alive.
 fn alive_key(incarnation: &str) -> String {
     format!("chalk:node:{incarnation}:alive")
@@ -47,37 +97,58 @@ fn alive_key(incarnation: &str) -> String {
 pub struct Liveness {
     me: Incarnation,
     redis: ConnectionManager,
+    health: Arc<RedisHealth>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Liveness {
     /// Announces `me` as alive, reaps at once what is dead (an earlier incarnation of the same
-    /// node id included, alive or not), then starts the heartbeat and the reaper.
-    pub async fn start(me: Incarnation, mut redis: ConnectionManager) -> redis::RedisResult<Self> {
-        beat(&me, &mut redis).await?;
-        reap_dead(&me, &mut redis).await?;
+    /// node id included, alive or not), then starts the heartbeat and the reaper. `bus` is told
+    /// to close its members if the others reap `me` while it cannot reach Redis; `health` is
+    /// the node's view of Redis, which the heartbeat restores.
+    pub async fn start(
+        me: Incarnation,
+        mut redis: ConnectionManager,
+        bus: Arc<ClusterBus>,
+        health: Arc<RedisHealth>,
+    ) -> redis::RedisResult<Self> {
+        register(&me, &mut redis).await?;
+        reap_dead(&me, &mut redis, &health).await?;
         let heartbeat = {
-            let (me, mut redis) = (me.clone(), redis.clone());
+            let (me, mut redis, health) = (me.clone(), redis.clone(), health.clone());
             tokio::spawn(async move {
                 let mut ticks = tokio::time::interval(HEARTBEAT_PERIOD);
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticks.tick().await;
-                    if let Err(error) = beat(&me, &mut redis).await {
-                        tracing::warn!(%error, "refreshing this node's liveness key");
-                    }
+                    beat(&me, &mut redis, &bus, &health).await;
                 }
             })
         };
         let reaper = {
-            let (me, mut redis) = (me.clone(), redis.clone());
+            let (me, mut redis, health) = (me.clone(), redis.clone(), health.clone());
             tokio::spawn(async move {
                 let mut ticks = tokio::time::interval(REAP_PERIOD);
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut reconnects = health.figures().reconnects.get();
+                let mut quiet_until = tokio::time::Instant::now();
                 loop {
                     ticks.tick().await;
-                    if let Err(error) = reap_dead(&me, &mut redis).await {
-                        tracing::warn!(%error, "looking for dead nodes");
+                    if !health.is_up() {
+                        continue;
+                    }
+                    // Back from an outage, which the other nodes may have had too (a Redis
+                    // restart): they get one TTL to beat again before any is taken for dead.
+                    let now_reconnects = health.figures().reconnects.get();
+                    if now_reconnects != reconnects {
+                        reconnects = now_reconnects;
+                        quiet_until = tokio::time::Instant::now() + LIVENESS_TTL;
+                    }
+                    if tokio::time::Instant::now() < quiet_until {
+                        continue;
+                    }
+                    if let Err(error) = reap_dead(&me, &mut redis, &health).await {
+                        tracing::warn!(error = %health.describe(&error), "looking for dead nodes");
                     }
                 }
             })
@@ -85,6 +156,7 @@ impl Liveness {
         Ok(Liveness {
             me,
             redis,
+            health,
             tasks: vec![heartbeat, reaper],
         })
     }
@@ -95,13 +167,20 @@ impl Liveness {
         for task in &self.tasks {
             task.abort();
         }
-        let mut redis = self.redis.clone();
-        let removed: redis::RedisResult<()> = redis::cmd("DEL")
-            .arg(alive_key(self.me.as_str()))
-            .query_async(&mut redis)
-            .await;
-        if let Err(error) = removed {
-            tracing::warn!(%error, "removing this node's liveness key");
+        let (mut redis, health) = (self.redis.clone(), &self.health);
+        let removed = tokio::time::timeout(
+            super::health::REDIS_COMMAND_TIMEOUT,
+            redis::cmd("DEL")
+                .arg(alive_key(self.me.as_str()))
+                .query_async::<()>(&mut redis),
+        )
+        .await;
+        match removed {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(error = %health.describe(&error), "removing this node's liveness key")
+            }
+            Err(_) => tracing::warn!("removing this node's liveness key: no answer in time"),
         }
     }
 }
@@ -114,9 +193,10 @@ impl Drop for Liveness {
     }
 }
 
-/// Refreshes `me`'s liveness key and its place among the known incarnations.
-async fn beat(me: &Incarnation, redis: &mut ConnectionManager) -> redis::RedisResult<()> {
+/// Lists `me` among the known incarnations and sets its liveness key.
+async fn register(me: &Incarnation, redis: &mut ConnectionManager) -> redis::RedisResult<()> {
     redis::pipe()
+        .atomic()
         .cmd("SET")
         .arg(alive_key(me.as_str()))
         .arg(1)
@@ -132,67 +212,163 @@ async fn beat(me: &Incarnation, redis: &mut ConnectionManager) -> redis::RedisRe
         .await
 }
 
+/// One heartbeat: refreshes `me`'s liveness key while it is listed, and then takes Redis for
+/// available. When `me` was reaped meanwhile, first has `bus` close its members (the others
+/// reported them left) and lists `me` again.
+async fn beat(
+    me: &Incarnation,
+    redis: &mut ConnectionManager,
+    bus: &ClusterBus,
+    health: &RedisHealth,
+) {
+    let refreshed: redis::RedisResult<i64> = health
+        .call(
+            "heartbeat",
+            redis::Script::new(BEAT)
+                .key(NODES_KEY)
+                .key(alive_key(me.as_str()))
+                .arg(me.as_str())
+                .arg(LIVENESS_TTL.as_millis() as u64)
+                .invoke_async(redis),
+        )
+        .await;
+    match refreshed {
+        Ok(1) => health.regained(),
+        Ok(_) => {
+            tracing::warn!(
+                incarnation = %me,
+                "this node was taken for dead while it could not reach Redis; closing its sockets (1012)"
+            );
+            bus.close_orphans();
+            match health.call("heartbeat", register(me, redis)).await {
+                Ok(()) => health.regained(),
+                Err(error) => {
+                    tracing::warn!(error = %health.describe(&error), "listing this node again")
+                }
+            }
+        }
+        Err(error) => {
+            tracing::debug!(error = %health.describe(&error), "refreshing this node's liveness key")
+        }
+    }
+}
+
 /// Reaps every known incarnation other than `me` whose liveness key is gone, and every earlier
 /// incarnation of `me`'s node id.
-async fn reap_dead(me: &Incarnation, redis: &mut ConnectionManager) -> redis::RedisResult<()> {
-    let known: HashMap<String, String> = redis::cmd("HGETALL")
-        .arg(NODES_KEY)
-        .query_async(redis)
+async fn reap_dead(
+    me: &Incarnation,
+    redis: &mut ConnectionManager,
+    health: &RedisHealth,
+) -> redis::RedisResult<()> {
+    let known: HashMap<String, String> = health
+        .call(
+            "looking for dead nodes",
+            redis::cmd("HGETALL").arg(NODES_KEY).query_async(redis),
+        )
         .await?;
     for (incarnation, node) in known {
         if incarnation == me.as_str() {
             continue;
         }
-        if node != me.node().as_str() {
-            let alive: bool = redis::cmd("EXISTS")
-                .arg(alive_key(&incarnation))
-                .query_async(redis)
+        // An earlier run of this node id cannot be running: reaped even if its key is there.
+        let check_alive = node != me.node().as_str();
+        if check_alive {
+            let alive: bool = health
+                .call(
+                    "looking for dead nodes",
+                    redis::cmd("EXISTS")
+                        .arg(alive_key(&incarnation))
+                        .query_async(redis),
+                )
                 .await?;
             if alive {
                 continue;
             }
         }
-        reap(&incarnation, redis).await?;
+        reap(&incarnation, check_alive, redis, health).await?;
     }
     Ok(())
 }
 
-/// Reports every member of `incarnation` left (once across the cluster, by the `LEAVE` script)
-/// and forgets the incarnation.
-async fn reap(incarnation: &str, redis: &mut ConnectionManager) -> redis::RedisResult<()> {
+/// Reports every member of `incarnation` left (once across the cluster) and forgets the
+/// incarnation, in one `REAP` script; not if its liveness key came back meanwhile (when
+/// `check_alive`).
+async fn reap(
+    incarnation: &str,
+    check_alive: bool,
+    redis: &mut ConnectionManager,
+    health: &RedisHealth,
+) -> redis::RedisResult<()> {
     let index = members_key(incarnation);
-    let entries: Vec<String> = redis::cmd("SMEMBERS")
-        .arg(&index)
-        .query_async(redis)
-        .await?;
-    let leave = redis::Script::new(LEAVE);
-    let mut reported = 0_usize;
-    for entry in entries.iter().filter_map(|e| MemberEntry::decode(e)) {
-        let left = ServerEvent::ParticipantLeft {
-            id: &entry.participant_id,
-        }
-        .encode();
-        let appended: Option<String> = leave_script(&leave, &index, &entry, &left)
-            .invoke_async(redis)
+    let script = redis::Script::new(REAP);
+    for _attempt in 0..REAP_ATTEMPTS {
+        let listed: Vec<String> = health
+            .call(
+                "reaping a dead node",
+                redis::cmd("SMEMBERS").arg(&index).query_async(redis),
+            )
             .await?;
-        reported += usize::from(appended.is_some());
+        let (entries, unreadable): (Vec<_>, Vec<_>) = listed
+            .into_iter()
+            .map(|text| (MemberEntry::decode(&text), text))
+            .partition(|(entry, _)| entry.is_some());
+        let entries: Vec<(String, MemberEntry)> = entries
+            .into_iter()
+            .filter_map(|(entry, text)| Some((text, entry?)))
+            .collect();
+        // An entry no run of this server wrote cannot be reported; dropped, so that the index
+        // can match the entries passed.
+        for (_, text) in unreadable {
+            health
+                .call(
+                    "reaping a dead node",
+                    redis::cmd("SREM")
+                        .arg(&index)
+                        .arg(text)
+                        .query_async::<()>(redis),
+                )
+                .await?;
+        }
+        let mut invocation = script.key(NODES_KEY);
+        invocation
+            .key(alive_key(incarnation))
+            .key(&index)
+            .arg(incarnation)
+            .arg(if check_alive { "1" } else { "0" })
+            .arg(STREAM_MAXLEN)
+            .arg(entries.len());
+        for (text, entry) in &entries {
+            let keys = RoomKeys::of(&entry.room);
+            let left = ServerEvent::ParticipantLeft {
+                id: &entry.participant_id,
+            }
+            .encode();
+            invocation
+                .key(keys.members)
+                .key(keys.hands)
+                .key(keys.stream)
+                .arg(&entry.participant_id)
+                .arg(&entry.owner)
+                .arg(&entry.room.room_id)
+                .arg(left.as_str())
+                .arg(text);
+        }
+        let (verdict, reported): (String, usize) = health
+            .call("reaping a dead node", invocation.invoke_async(redis))
+            .await?;
+        match verdict.as_str() {
+            "changed" => continue,
+            "alive" => return Ok(()),
+            _ => {
+                tracing::info!(
+                    incarnation,
+                    members = entries.len(),
+                    reported,
+                    "reaped a node that stopped"
+                );
+                return Ok(());
+            }
+        }
     }
-    redis::pipe()
-        .cmd("DEL")
-        .arg(&index)
-        .arg(alive_key(incarnation))
-        .ignore()
-        .cmd("HDEL")
-        .arg(NODES_KEY)
-        .arg(incarnation)
-        .ignore()
-        .query_async::<()>(redis)
-        .await?;
-    tracing::info!(
-        incarnation,
-        members = entries.len(),
-        reported,
-        "reaped a node that stopped"
-    );
     Ok(())
 }

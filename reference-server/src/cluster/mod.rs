@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::directory::RoomDirectory;
 use crate::error::StartError;
 use crate::events::RoomEvents;
+use crate::metrics::ClusterFigures;
 use crate::node::{NodeId, RedisUrl};
 
 #[cfg(feature = "cluster")]
@@ -22,12 +23,29 @@ pub mod bus;
 #[cfg(feature = "cluster")]
 pub mod directory;
 #[cfg(feature = "cluster")]
+pub mod health;
+#[cfg(feature = "cluster")]
 pub mod incarnation;
 #[cfg(feature = "cluster")]
 pub mod liveness;
 
 /// Longest a node waits at start for Redis to accept the connection and answer `PING`.
 pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest pause between two attempts of a connection to reconnect to Redis (the attempts
+/// back off exponentially from 100 ms, with jitter, up to this): a Redis that returns is found
+/// within about this long.
+pub const RECONNECT_MAX_DELAY: Duration = Duration::from_secs(1);
+
+/// The settings of every Redis connection of a node: bounded waits, reconnection with backoff
+/// and jitter.
+#[cfg(feature = "cluster")]
+fn connection_settings() -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
+        .set_response_timeout(Some(REDIS_CONNECT_TIMEOUT))
+        .set_max_delay(RECONNECT_MAX_DELAY)
+}
 
 /// A node's connection to its cluster's Redis.
 pub struct Cluster {
@@ -47,6 +65,9 @@ pub struct Cluster {
     /// The heartbeat and the reaper once started.
     #[cfg(feature = "cluster")]
     liveness: Option<liveness::Liveness>,
+    /// Whether Redis is usable, once the bus is started.
+    #[cfg(feature = "cluster")]
+    health: Option<Arc<health::RedisHealth>>,
 }
 
 impl fmt::Debug for Cluster {
@@ -69,9 +90,7 @@ impl Cluster {
             reason: url.scrub(&reason),
         };
         let client = redis::Client::open(url.expose()).map_err(|e| unreachable(e.to_string()))?;
-        let settings = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
-            .set_response_timeout(Some(REDIS_CONNECT_TIMEOUT));
+        let settings = connection_settings();
         let connect = async {
             // One plain attempt first: the manager would retry a refused connection until the
             // deadline and report only that time ran out, not why.
@@ -99,28 +118,29 @@ impl Cluster {
             incarnation: incarnation::Incarnation::new(node),
             bus: None,
             liveness: None,
+            health: None,
         })
     }
 
     /// Starts the room-event bus of this node for the rooms of `tenants` (see [`bus`]); it
     /// reads on a connection of its own. Then starts this incarnation's heartbeat and reaper
     /// (see [`liveness`]), having reaped the dead ones first (an earlier run of this node id
-    /// included).
+    /// included). The node's view of Redis ([`health`]) reports into `figures`.
     #[cfg(feature = "cluster")]
     pub async fn room_events(
         &mut self,
         tenants: Vec<String>,
+        figures: ClusterFigures,
     ) -> Result<Arc<dyn RoomEvents>, StartError> {
         let unreachable = |error: redis::RedisError| StartError::RedisUnreachable {
             url: self.url.to_string(),
             reason: self.url.scrub(&error.to_string()),
         };
-        let settings = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
-            .set_response_timeout(Some(REDIS_CONNECT_TIMEOUT));
+        let health = Arc::new(health::RedisHealth::new(figures, self.url.clone()));
+        self.health = Some(health.clone());
         let reader = self
             .client
-            .get_connection_manager_with_config(settings)
+            .get_connection_manager_with_config(connection_settings())
             .await
             .map_err(unreachable)?;
         let bus = bus::ClusterBus::start(
@@ -128,14 +148,20 @@ impl Cluster {
             self.redis.clone(),
             reader,
             tenants,
+            health.clone(),
         )
         .await
         .map_err(unreachable)?;
         let bus = Arc::new(bus);
         self.bus = Some(bus.clone());
-        let liveness = liveness::Liveness::start(self.incarnation.clone(), self.redis.clone())
-            .await
-            .map_err(unreachable)?;
+        let liveness = liveness::Liveness::start(
+            self.incarnation.clone(),
+            self.redis.clone(),
+            bus.clone(),
+            health,
+        )
+        .await
+        .map_err(unreachable)?;
         self.liveness = Some(liveness);
         Ok(bus)
     }
@@ -162,10 +188,18 @@ impl Cluster {
     #[cfg(not(feature = "cluster"))]
     pub async fn leave(&self) {}
 
-    /// The cluster's room directory: rooms' records in Redis (see [`directory`]).
+    /// The cluster's room directory: rooms' records in Redis (see [`directory`]). Call it
+    /// after [`Cluster::room_events`], which sets up the node's view of Redis it answers 503
+    /// by.
     #[cfg(feature = "cluster")]
     pub fn directory(&self) -> Arc<dyn RoomDirectory> {
-        Arc::new(directory::RedisDirectory::new(self.redis.clone()))
+        let health = self.health.clone().unwrap_or_else(|| {
+            Arc::new(health::RedisHealth::new(
+                crate::metrics::Metrics::new().cluster(),
+                self.url.clone(),
+            ))
+        });
+        Arc::new(directory::RedisDirectory::new(self.redis.clone(), health))
     }
 
     /// Without the `cluster` feature there are no records in Redis.
@@ -179,6 +213,7 @@ impl Cluster {
     pub async fn room_events(
         &mut self,
         _tenants: Vec<String>,
+        _figures: ClusterFigures,
     ) -> Result<Arc<dyn RoomEvents>, StartError> {
         Err(StartError::ClusterNotBuilt)
     }
