@@ -23,6 +23,7 @@ use crate::connection::Connection;
 use crate::error::ApiError;
 use crate::frames::{SessionFrames, SessionInfo};
 use crate::hub::Hub;
+use crate::rooms::RoomRefusal;
 use crate::session::Session;
 use crate::tracker::Registration;
 
@@ -268,7 +269,8 @@ fn refusal_before_101(reason: CloseReason) -> Option<ApiError> {
     match reason {
         CloseReason::ShuttingDown => Some(ApiError::ShuttingDown),
         CloseReason::Removed | CloseReason::RoomEnded => Some(ApiError::AccessRevoked),
-        CloseReason::Internal => Some(ApiError::Internal),
+        // The one internal failure of a join: in cluster mode, a join Redis did not take.
+        CloseReason::Internal => Some(ApiError::RedisUnavailable),
         _ => None,
     }
 }

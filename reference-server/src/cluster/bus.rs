@@ -569,13 +569,13 @@ async fn publish_loop(
                         let _ = registrations.send(Registration::Add { room, conn, after });
                     }
                 });
-                // A join Redis did not take leaves a socket that would hear nothing: it is
-                // closed with 1011 rather than left open and silent.
+                // A join Redis did not take would leave a socket that hears nothing: the
+                // handshake, which waits for the join, answers 503 instead of its 101.
                 if joined.is_err() {
                     joining.close(CloseReason::Internal);
                 }
-                // Joined, refused or failed: the session goes on (a refused or failed one to
-                // its close).
+                // Joined, refused or failed: the handshake goes on (a refused or failed one to
+                // its refusal).
                 let _ = settled.send(());
                 joined
             }
