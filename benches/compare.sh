@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Compares the reference server with two general-purpose WebSocket broadcast servers, on the
-# same machine and with the same load generator (`chalk-conformance load`), then times the
-# conformance suite against the embedded server.
+# same machine and with the same load generator (`chalk-conformance load`); compares a cluster
+# of three reference nodes on Redis with one node and with three Node.js `ws` processes fanning
+# out through Redis PUB/SUB, and times a cluster's failover; then times the conformance suite
+# against the embedded server.
 #
 #   benches/compare.sh            # everything, a few minutes on 2 cores (plus the first build)
 #
 # What it does:
 #   1. builds chalk-reference-server and chalk-conformance in release mode (cargo);
 #   2. installs the peers' runtimes from npm into a cache directory: `ws@8` (run by this
-#      machine's Node.js) and `bun@1` (its own binary); their servers are benches/peers/*.js;
+#      machine's Node.js), `ioredis@5` and `bun@1` (its own binary); their servers are
+#      benches/peers/*.js;
 #   3. for each shape and each server, starts a fresh server process (pinned to CPU 0 when
 #      there are two or more CPUs), runs the load generator against it (pinned to CPU 1) and
 #      keeps the JSON result in $OUT;
+#      The cluster shapes (cluster300, clusterrate300) start, for each run, a private
+#      redis-server on a free loopback port (no persistence; never the system service) and
+#      three reference nodes on it (`--redis-url`, `--node-id`), or three node-ws-redis.js
+#      processes; the generator spreads each room's members over the three URLs. Redis and
+#      every node share CPU 0. `failover` kills one of three nodes with SIGKILL and times the
+#      `participant.left` of its member at the two others (benches/failover.js);
 #   4. times the full conformance suite against its embedded server (hyperfine when present,
 #      installed with apt-get when possible, else a timing loop);
 #   5. prints every figure and the reference server's ratios to the peers.
@@ -24,6 +33,8 @@
 # CHALK_BENCH_CACHE (default ~/.cache/chalk-bench) npm install directory; CHALK_BENCH_OUT
 # (default target/bench) JSON results; CHALK_BENCH_PEERS (default "node-ws bun", empty for
 # none); CHALK_BENCH_SHAPES (default: all, see shape_args); CHALK_BENCH_SUITE_RUNS (default 3);
+# CHALK_BENCH_CLUSTER_PEERS (default "node-ws-redis", empty for none) the peers of the cluster
+# shapes; CHALK_BENCH_FAILOVER_RUNS (default 3);
 # CHALK_BENCH_BUILD=0 uses the release binaries already in target/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,9 +45,14 @@ OUT=${CHALK_BENCH_OUT:-$ROOT/target/bench}
 PEERS=${CHALK_BENCH_PEERS-node-ws bun}
 SUITE_RUNS=${CHALK_BENCH_SUITE_RUNS:-3}
 SERVERS="reference $PEERS"
+CLUSTER_PEERS=${CHALK_BENCH_CLUSTER_PEERS-node-ws-redis}
+CLUSTER_SERVERS="cluster reference $CLUSTER_PEERS"
+FAILOVER_RUNS=${CHALK_BENCH_FAILOVER_RUNS:-3}
+# The nodes of a cluster run.
+NODES=3
 
 # name | load options | what it measures
-SHAPES_ALL="fanout100 fanout1000 rate100 rate1000 idle10k connect"
+SHAPES_ALL="fanout100 fanout1000 rate100 rate1000 idle10k connect cluster300 clusterrate300 failover"
 SHAPES=${CHALK_BENCH_SHAPES:-$SHAPES_ALL}
 shape_args() {
   case "$1" in
@@ -46,6 +62,9 @@ shape_args() {
     rate1000)   echo "--rooms 1 --participants 1000 --rate 100 --duration $DURATION" ;;
     idle10k)    echo "--rooms 0 --idle-connections 10000 --connect-concurrency 128 --duration 2s" ;;
     connect)    echo "--rooms 0 --idle-connections 2000 --connect-concurrency 1 --duration 1s" ;;
+    # One room of 300 spread over the nodes (100 each), one sender per node.
+    cluster300) echo "--rooms 1 --participants 300 --senders 3 --window 16 --duration $DURATION" ;;
+    clusterrate300) echo "--rooms 1 --participants 300 --senders 3 --rate 50 --duration $DURATION" ;;
     *) echo "unknown shape $1" >&2; exit 2 ;;
   esac
 }
@@ -55,6 +74,9 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "compare.sh: $1 is required (
 need cargo "https://rustup.rs"
 need node "Debian: apt-get install nodejs npm"
 need npm "Debian: apt-get install npm"
+case " $SHAPES " in
+  *" cluster"* | *" failover "*) need redis-server "Debian: apt-get install redis-server (only the binary is used)" ;;
+esac
 
 mkdir -p "$OUT" "$CACHE"
 log "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), kernel $(uname -r)"
@@ -67,13 +89,13 @@ fi
 SERVER_BIN=$ROOT/target/release/chalk-reference-server
 LOAD_BIN=$ROOT/target/release/chalk-conformance
 
-if [ ! -x "$CACHE/node_modules/.bin/bun" ] || [ ! -d "$CACHE/node_modules/ws" ]; then
-  log "installing the peers from npm into $CACHE: ws@8, bun@1"
+if [ ! -x "$CACHE/node_modules/.bin/bun" ] || [ ! -d "$CACHE/node_modules/ws" ] || [ ! -d "$CACHE/node_modules/ioredis" ]; then
+  log "installing the peers from npm into $CACHE: ws@8, ioredis@5, bun@1"
   cp "$ROOT/benches/peers/package.json" "$CACHE/package.json"
   (cd "$CACHE" && timeout 600 npm install --no-audit --no-fund --loglevel=error)
 fi
 BUN=$CACHE/node_modules/.bin/bun
-log "peers: node $(node --version) with ws $(node -p "require('$CACHE/node_modules/ws/package.json').version"), bun $("$BUN" --version)"
+log "peers: node $(node --version) with ws $(node -p "require('$CACHE/node_modules/ws/package.json').version") and ioredis $(node -p "require('$CACHE/node_modules/ioredis/package.json').version"), bun $("$BUN" --version)"
 
 # Open files: the generator holds up to 10,000 sockets, each server as many.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -104,16 +126,24 @@ rate_close_after = 1000000000
 max_connections = 20000
 EOF
 
+# PID: the server loaded (the first node of a cluster); PIDS: every process this run started,
+# Redis last, so that nodes stop before their Redis.
 PID=""
+PIDS=()
 stop_server() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill "$PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$PID" 2>/dev/null || true
-  fi
+  local pid
+  for pid in "${PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
   PID=""
+  PIDS=()
 }
 trap stop_server EXIT
+trap 'exit 130' INT TERM
 
 wait_port() {
   for _ in $(seq 100); do
@@ -125,9 +155,47 @@ wait_port() {
 }
 
 PORT=18700
+REDIS_PORT=""
+# A private Redis on a free loopback port: no persistence, its own directory, never the system
+# service. It goes to the end of PIDS once the nodes are started (see start_server).
+start_redis() {
+  REDIS_PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  mkdir -p "$OUT/redis"
+  $PIN_SERVER redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$OUT/redis" --logfile "$OUT/redis/redis.log" >/dev/null 2>&1 &
+  REDIS_PID=$!
+  wait_port "$REDIS_PORT"
+}
+
+# NODE_PORTS: the ports of the nodes of the last cluster started.
+NODE_PORTS=()
 start_server() {
   PORT=$((PORT + 1))
   case "$1" in
+    cluster | node-ws-redis)
+      start_redis
+      NODE_PORTS=()
+      for i in $(seq "$NODES"); do
+        PORT=$((PORT + 1))
+        NODE_PORTS+=("$PORT")
+        if [ "$1" = cluster ]; then
+          CHALK_JWT_SECRET=$SECRET CHALK_API_KEY=$API_KEY RUST_LOG=warn \
+            $PIN_SERVER "$SERVER_BIN" --config "$CONFIG" --listen "127.0.0.1:$PORT" \
+            --allowed-origin "$ORIGIN" --redis-url "redis://127.0.0.1:$REDIS_PORT" \
+            --node-id "bench$i" >"$OUT/server-$1-$i.log" 2>&1 &
+        else
+          NODE_PATH=$CACHE/node_modules $PIN_SERVER node "$ROOT/benches/peers/node-ws-redis.js" \
+            "$PORT" "$REDIS_PORT" >"$OUT/server-$1-$i.log" 2>&1 &
+        fi
+        PIDS+=("$!")
+        # The failover kills a node on purpose: no job-control line for it.
+        disown "$!"
+      done
+      PIDS+=("$REDIS_PID")
+      PID=${PIDS[0]}
+      for port in "${NODE_PORTS[@]}"; do wait_port "$port"; done
+      return
+      ;;
     reference)
       CHALK_JWT_SECRET=$SECRET CHALK_API_KEY=$API_KEY RUST_LOG=warn \
         $PIN_SERVER "$SERVER_BIN" --config "$CONFIG" --listen "127.0.0.1:$PORT" \
@@ -142,23 +210,57 @@ start_server() {
       ;;
   esac
   PID=$!
+  PIDS=("$PID")
   wait_port "$PORT"
 }
 
+# The URLs of the last cluster started, comma-separated, each as `ws://127.0.0.1:PORT$1`.
+node_urls() {
+  local port urls=()
+  for port in "${NODE_PORTS[@]}"; do urls+=("ws://127.0.0.1:$port$1"); done
+  (IFS=,; echo "${urls[*]}")
+}
+
 run_load() { # server shape
-  local server=$1 shape=$2 target
+  local server=$1 shape=$2 target measured
+  measured=(--server-pid "$PID")
   case "$server" in
     reference) target=(--url "ws://127.0.0.1:$PORT/api/v1/ws" --jwt-secret "$SECRET" --origin "$ORIGIN") ;;
+    # Several processes: the generator measures none of them (--server-pid names one process).
+    cluster) target=(--url "$(node_urls /api/v1/ws)" --jwt-secret "$SECRET" --origin "$ORIGIN"); measured=() ;;
+    node-ws-redis) target=(--raw --url "$(node_urls /)"); measured=() ;;
     *) target=(--raw --url "ws://127.0.0.1:$PORT/") ;;
   esac
   # shellcheck disable=SC2046
   timeout 300 env -u CHALK_URL $PIN_LOAD "$LOAD_BIN" load "${target[@]}" $(shape_args "$shape") \
-    --server-pid "$PID" --label "$server" --quiet --results-json "$OUT/$server-$shape.json" \
+    "${measured[@]}" --label "$server" --quiet --results-json "$OUT/$server-$shape.json" \
     >"$OUT/$server-$shape.txt" 2>&1 || true
 }
 
+# Kills the last node of a fresh cluster with SIGKILL and times its member's participant.left at
+# the other nodes; one JSON per run.
+run_failover() { # run
+  local victim=$((NODES - 1)) watchers=() i
+  for i in $(seq 0 $((NODES - 2))); do watchers+=("ws://127.0.0.1:${NODE_PORTS[$i]}/api/v1/ws"); done
+  NODE_PATH=$CACHE/node_modules timeout 60 $PIN_LOAD node "$ROOT/benches/failover.js" \
+    "$SECRET" "$ORIGIN" "${PIDS[$victim]}" "ws://127.0.0.1:${NODE_PORTS[$victim]}/api/v1/ws" \
+    "${watchers[@]}" >"$OUT/cluster-failover-$1.json" 2>"$OUT/cluster-failover-$1.txt" || true
+}
+
 for shape in $SHAPES; do
-  for server in $SERVERS; do
+  if [ "$shape" = failover ]; then
+    for run in $(seq "$FAILOVER_RUNS"); do
+      log "failover: cluster, run $run of $FAILOVER_RUNS (load $(cut -d' ' -f1 /proc/loadavg))"
+      start_server cluster
+      run_failover "$run"
+      stop_server
+      sleep 1
+    done
+    continue
+  fi
+  servers=$SERVERS
+  case "$shape" in cluster*) servers=$CLUSTER_SERVERS ;; esac
+  for server in $servers; do
     log "$shape: $server (load $(cut -d' ' -f1 /proc/loadavg))"
     start_server "$server"
     run_load "$server" "$shape"
@@ -188,4 +290,5 @@ else
   done
   printf '{"results":[{"times":[%s]}]}\n' "$(IFS=,; echo "${times[*]}")" >"$SUITE_JSON"
 fi
-node "$ROOT/benches/summarize.js" "$OUT" "$SERVERS" "$SHAPES"
+CHALK_BENCH_FAILOVER_RUNS=$FAILOVER_RUNS \
+  node "$ROOT/benches/summarize.js" "$OUT" "$SERVERS" "$SHAPES" "$CLUSTER_SERVERS"

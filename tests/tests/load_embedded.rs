@@ -40,6 +40,7 @@ async fn a_short_load_delivers_every_message_exactly_once() {
         assert!(table.contains(row), "no {row:?} row in:\n{table}");
     }
     assert!(table.contains("embedded reference server"), "{table}");
+    assert!(!table.contains("cross-node"), "{table}");
 
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON was written"))
@@ -47,6 +48,10 @@ async fn a_short_load_delivers_every_message_exactly_once() {
     let _ = std::fs::remove_file(&json);
     assert_eq!(summary["verdict"], "ok");
     assert_eq!(summary["mode"], "chalk");
+    assert!(
+        summary.get("nodes").is_none(),
+        "one URL: no same/cross-node split"
+    );
     assert_eq!(summary["connections"]["established"], 10);
     assert_eq!(summary["lost"], 0);
     assert_eq!(summary["duplicated"], 0);

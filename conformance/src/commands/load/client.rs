@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::marker::{Marker, marker_of};
-use super::stats::{Batch, Recorder};
+use super::stats::{Batch, Recorder, Route};
 use crate::driver::handshake::{self, UpgradeRequest};
 use crate::driver::transport::{Connector, Target, Transport};
 
@@ -88,6 +88,8 @@ pub struct RunShared {
     pub schedule_lag_ns: AtomicU64,
     /// Scheduled sends more than a millisecond behind schedule.
     pub late_sends: AtomicU64,
+    /// Nodes (URLs) the participants are spread over, at least one.
+    pub nodes: u32,
 }
 
 impl RunShared {
@@ -178,6 +180,13 @@ impl RoomShared {
     }
 }
 
+/// The node (index of its URL) of member `member` of a room, or of idle connection `member`:
+/// members go to the nodes in turn, so every room is spread over all of them, and a sender's
+/// node follows from its index (senders are a room's first members).
+pub fn node_of(member: u32, nodes: u32) -> u32 {
+    member % nodes.max(1)
+}
+
 /// Who a connection is in the run.
 #[derive(Debug, Clone)]
 pub struct Seat {
@@ -189,6 +198,8 @@ pub struct Seat {
     pub sender: Option<u32>,
     /// Receiver number (spreads receivers over the recorder's shards).
     pub receiver: usize,
+    /// The node (index of the URL) it connects to: [`node_of`] its member index.
+    pub node: u32,
 }
 
 /// How one connection ended.
@@ -384,7 +395,12 @@ impl Inbox {
             return;
         }
         let latency = self.run.now_ns().saturating_sub(marker.sent_ns);
-        self.batch.delivered(latency);
+        let route = if node_of(marker.sender, self.run.nodes) == self.seat.node {
+            Route::SameNode
+        } else {
+            Route::CrossNode
+        };
+        self.batch.delivered(latency, route);
         room.heard(sender, seq);
     }
 }

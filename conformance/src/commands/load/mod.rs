@@ -14,6 +14,12 @@
 //! reference server can be compared like for like with general-purpose servers
 //! (`benches/compare.sh`).
 //!
+//! With several `--url`s (the nodes of one deployment), the members of every room take the URLs
+//! in turn ([`client::node_of`]), and each delivery counts as same-node (its sender connected to
+//! the same URL as its receiver) or cross-node; the report splits deliveries and fan-out latency
+//! that way. The node is known only by the URL a socket connected to: behind a load balancer
+//! (one URL) everything is "same-node", and two URLs of one server make half of it "cross-node".
+//!
 //! Every loop is bounded: connections by `--max-connections`, sending by `--duration`, waiting
 //! by fixed timeouts. Targets outside loopback are refused unless `--allow-remote` is given.
 
@@ -35,10 +41,12 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use self::client::{Outcome, Pace, Phase, RoomShared, RunShared, Seat};
+use self::client::{Outcome, Pace, Phase, RoomShared, RunShared, Seat, node_of};
 use self::process::Probe;
-use self::report::{Connections, Cpu, LoadAverage, Memory, Shape, Summary, thousands};
-use self::stats::{Percentiles, Recorder, latency_histogram};
+use self::report::{
+    Connections, Cpu, LoadAverage, Memory, NodeSplit, RouteFigures, Shape, Summary, thousands,
+};
+use self::stats::{Percentiles, Recorder, Route, latency_histogram};
 use super::cli::LoadArgs;
 use super::exit::ExitStatus;
 use crate::driver::deployment::{
@@ -91,13 +99,13 @@ const SPARE_FILES: u64 = 64;
 struct Checked {
     args: LoadArgs,
     pace: Pace,
-    target: Option<Target>,
+    /// The `--url`s, parsed: the nodes (none: the embedded server).
+    targets: Vec<Target>,
     connections: u64,
 }
 
 /// Checks the options; the first problem, as one line.
 fn check(args: &LoadArgs) -> Result<Checked, String> {
-    // The load goes to the first node; spreading it over every node is to come.
     let targets = args
         .provisioning
         .url
@@ -114,8 +122,7 @@ fn check(args: &LoadArgs) -> Result<Checked, String> {
             refuse_remote(api, url.host_str().unwrap_or_default())?;
         }
     }
-    let target = targets.into_iter().next();
-    if args.raw && target.is_none() {
+    if args.raw && targets.is_empty() {
         return Err("--raw needs --url (the embedded server speaks only Chalk)".to_owned());
     }
     if args.rooms > 0 && args.participants == 0 {
@@ -167,7 +174,7 @@ fn check(args: &LoadArgs) -> Result<Checked, String> {
         ));
     }
     // An embedded server holds the other end of every connection in this same process.
-    let files = connections * if target.is_none() { 2 } else { 1 } + SPARE_FILES;
+    let files = connections * if targets.is_empty() { 2 } else { 1 } + SPARE_FILES;
     if let Some((soft, _)) = process::open_file_limits()
         && files > soft
     {
@@ -179,7 +186,7 @@ fn check(args: &LoadArgs) -> Result<Checked, String> {
     Ok(Checked {
         args: args.clone(),
         pace,
-        target,
+        targets,
         connections,
     })
 }
@@ -263,8 +270,13 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
             return status;
         }
     };
-    let url = url_without_credentials(&deployment.target().url);
-    let (rooms, planned) = match provision(&checked, &deployment, &url).await {
+    let nodes = node_targets(&checked, &deployment);
+    let urls: Vec<String> = nodes
+        .iter()
+        .map(|node| url_without_credentials(&node.url))
+        .collect();
+    let url = urls.join(", ");
+    let (rooms, planned) = match provision(&checked, &deployment, &nodes, &url).await {
         Ok(provisioned) => provisioned,
         Err(problem) => {
             console.line(&format!(
@@ -284,6 +296,7 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         greeted: AtomicU32::new(0),
         schedule_lag_ns: AtomicU64::new(0),
         late_sends: AtomicU64::new(0),
+        nodes: nodes.len() as u32,
     });
     let baseline_rss = probes.server_rss();
     let (phase, phase_rx) = watch::channel(Phase::Connecting);
@@ -321,16 +334,26 @@ async fn generate(checked: Checked, console: Console) -> ExitStatus {
         outcomes,
         errors,
     };
-    let summary = summarise(&checked, &deployment, url, &rooms, &run, observed);
+    let summary = summarise(&checked, &deployment, urls, &rooms, &run, observed);
     deployment.shutdown().await;
     write_report(&console, args, &summary)
 }
 
+/// Where the connections go: the `--url`s in order, or the embedded server.
+fn node_targets(checked: &Checked, deployment: &Deployment) -> Vec<Target> {
+    if checked.targets.is_empty() {
+        vec![deployment.target().clone()]
+    } else {
+        checked.targets.clone()
+    }
+}
+
 /// Provisions the rooms and participants of a new run id at `url`: each room's shared state,
-/// and the connections to open.
+/// and the connections to open, spread over `nodes`.
 async fn provision(
     checked: &Checked,
     deployment: &Deployment,
+    nodes: &[Target],
     url: &str,
 ) -> Result<(Vec<Arc<RoomShared>>, Vec<Planned>), String> {
     let args = &checked.args;
@@ -349,7 +372,7 @@ async fn provision(
         args,
         &format!("provisioning {} connections for {url}", checked.connections),
     );
-    let planned = plan_connections(args, deployment, &rooms, &run_id).await?;
+    let planned = plan_connections(args, deployment, nodes, &rooms, &run_id).await?;
     Ok((rooms, planned))
 }
 
@@ -410,6 +433,8 @@ struct Connected {
     tasks: JoinSet<(Seat, Outcome)>,
     /// How many opened.
     established: u64,
+    /// How many opened to each node.
+    per_node: Vec<u64>,
     /// How long opening them all took.
     seconds: f64,
     /// Connect and upgrade latency, in nanoseconds.
@@ -451,10 +476,14 @@ async fn connect(
         })
         .buffer_unordered(args.connect_concurrency);
     let mut established = 0u64;
+    let mut per_node = vec![0u64; run.nodes.max(1) as usize];
     while let Some((seat, result)) = attempts.next().await {
         match result {
             Ok((ws, took)) => {
                 established += 1;
+                if let Some(count) = per_node.get_mut(seat.node as usize) {
+                    *count += 1;
+                }
                 latency
                     .saturating_record(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1));
                 if let Some(room) = &seat.room {
@@ -481,6 +510,7 @@ async fn connect(
     Connected {
         tasks,
         established,
+        per_node,
         seconds,
         latency,
     }
@@ -662,7 +692,7 @@ struct Observed {
 fn summarise(
     checked: &Checked,
     deployment: &Deployment,
-    url: String,
+    urls: Vec<String>,
     rooms: &[Arc<RoomShared>],
     run: &RunShared,
     observed: Observed,
@@ -728,6 +758,11 @@ fn summarise(
     } else if !server_measured {
         notes.push("server memory and CPU not measured (pass --server-pid)".to_owned());
     }
+    if urls.len() > 1 && server_measured && !embedded {
+        notes.push(
+            "server memory and CPU are those of --server-pid alone, one of the nodes".to_owned(),
+        );
+    }
     if args.raw {
         notes.push(
             "raw mode: the target only relays frames; a Chalk server also verifies a token per \
@@ -741,7 +776,7 @@ fn summarise(
             .label
             .clone()
             .unwrap_or_else(|| target_label(deployment, args.raw)),
-        target: url,
+        target: urls.join(", "),
         mode: if args.raw { "raw" } else { "chalk" },
         shape: Shape {
             rooms: args.rooms,
@@ -771,6 +806,22 @@ fn summarise(
         deliveries_per_second: counts.deliveries as f64 / measured_seconds.max(1e-9),
         messages_per_second: messages_sent as f64 / measured.sending_seconds.max(1e-9),
         fan_out_latency: Percentiles::of(&run.recorder.latency()),
+        nodes: (urls.len() > 1).then(|| {
+            let route = |route: Route, deliveries: u64| RouteFigures {
+                deliveries,
+                deliveries_per_second: deliveries as f64 / measured_seconds.max(1e-9),
+                fan_out_latency: Percentiles::of(&run.recorder.latency_of(route)),
+            };
+            NodeSplit {
+                urls: urls.clone(),
+                connections: connected.per_node.clone(),
+                same_node: route(
+                    Route::SameNode,
+                    counts.deliveries - counts.cross_node_deliveries,
+                ),
+                cross_node: route(Route::CrossNode, counts.cross_node_deliveries),
+            }
+        }),
         schedule_lag_max_ms: run.schedule_lag_ns.load(Ordering::Relaxed) as f64 / 1e6,
         late_sends: run.late_sends.load(Ordering::Relaxed),
         lost,
@@ -899,7 +950,7 @@ fn account(
 async fn enter(checked: &Checked) -> Result<Deployment, (ExitStatus, String)> {
     let args = &checked.args;
     let usage = |e: String| (ExitStatus::Usage, e);
-    let access = match checked.target.clone() {
+    let access = match checked.targets.first().cloned() {
         None => {
             let tls = transport::tls_config(None).map_err(|e| usage(e.to_string()))?;
             Access {
@@ -956,12 +1007,14 @@ fn target_label(deployment: &Deployment, raw: bool) -> String {
 async fn plan_connections(
     args: &LoadArgs,
     deployment: &Deployment,
+    nodes: &[Target],
     rooms: &[Arc<RoomShared>],
     run_id: &str,
 ) -> Result<Vec<Planned>, String> {
     // (seat, room id at the server, participant id)
     let mut seats: Vec<(Seat, String, String)> = Vec::new();
     let mut receiver = 0usize;
+    let node_count = nodes.len() as u32;
     for room in rooms {
         for member in 0..args.participants {
             let sender = (member < args.senders).then_some(member);
@@ -971,6 +1024,7 @@ async fn plan_connections(
                     member,
                     sender,
                     receiver,
+                    node: node_of(member, node_count),
                 },
                 room.id.clone(),
                 format!("p{member}"),
@@ -986,6 +1040,7 @@ async fn plan_connections(
                 member: i,
                 sender: None,
                 receiver,
+                node: node_of(i, node_count),
             },
             format!("{run_id}-idle{room}"),
             format!("i{i}"),
@@ -997,8 +1052,8 @@ async fn plan_connections(
         return Ok(seats
             .into_iter()
             .map(|(seat, room_id, _)| Planned {
+                target: with_room_query(&nodes[seat.node as usize], &room_id),
                 seat,
-                target: with_room_query(deployment.target(), &room_id),
                 request: UpgradeRequest {
                     query_token: None,
                     protocols: Vec::new(),
@@ -1027,8 +1082,8 @@ async fn plan_connections(
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(Planned {
+                target: nodes[seat.node as usize].clone(),
                 seat,
-                target: deployment.target().clone(),
                 request: UpgradeRequest {
                     query_token: None,
                     protocols: vec!["chalk".to_owned(), format!("token.{}", credentials.token)],

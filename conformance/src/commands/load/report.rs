@@ -36,6 +36,9 @@ pub struct Summary {
     pub messages_per_second: f64,
     /// Send to receive, every delivery.
     pub fan_out_latency: Percentiles,
+    /// With several `--url`s: the nodes, and deliveries and latency split by route.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<NodeSplit>,
     /// Rate mode: largest delay of a send behind its schedule, in milliseconds.
     pub schedule_lag_max_ms: f64,
     /// Rate mode: sends more than 1 ms behind schedule.
@@ -109,6 +112,31 @@ impl Shape {
             }
         )
     }
+}
+
+/// A run over several nodes (`--url`s): where the connections went, and the deliveries whose
+/// sender and receiver were on the same node apart from those that crossed nodes.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeSplit {
+    /// The URL of each node, in the order given (without credentials).
+    pub urls: Vec<String>,
+    /// Connections established to each node, in the same order.
+    pub connections: Vec<u64>,
+    /// Deliveries whose sender and receiver connected to the same URL.
+    pub same_node: RouteFigures,
+    /// Deliveries whose sender and receiver connected to different URLs.
+    pub cross_node: RouteFigures,
+}
+
+/// The deliveries of one route.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteFigures {
+    /// Deliveries received (first copies).
+    pub deliveries: u64,
+    /// Deliveries per second over the run's `measured_seconds`.
+    pub deliveries_per_second: f64,
+    /// Send to receive.
+    pub fan_out_latency: Percentiles,
 }
 
 /// Opening the connections.
@@ -222,6 +250,23 @@ impl Summary {
         let mut rows: Vec<(&str, String)> = vec![
             ("target", format!("{} ({})", self.label, self.target)),
             ("mode", self.mode.to_owned()),
+        ];
+        if let Some(split) = &self.nodes {
+            let spread = split
+                .connections
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(" / ");
+            rows.push((
+                "nodes",
+                format!(
+                    "{}, connections {spread} (members take the URLs in turn)",
+                    split.urls.len()
+                ),
+            ));
+        }
+        rows.extend([
             ("shape", shape.describe()),
             (
                 "connections",
@@ -237,7 +282,7 @@ impl Summary {
                 "connect+upgrade p50/p90/p99/p99.9",
                 latency(&self.connections.connect_latency),
             ),
-        ];
+        ]);
         if shape.rooms > 0 {
             rows.extend([
                 (
@@ -268,6 +313,22 @@ impl Summary {
                     latency(&self.fan_out_latency),
                 ),
             ]);
+            if let Some(split) = &self.nodes {
+                for (name, route) in [
+                    ("same-node deliveries", &split.same_node),
+                    ("cross-node deliveries", &split.cross_node),
+                ] {
+                    rows.push((
+                        name,
+                        format!(
+                            "{} ({}/s), p50/p90/p99/p99.9 {}",
+                            thousands(route.deliveries as f64),
+                            thousands(route.deliveries_per_second),
+                            latency(&route.fan_out_latency)
+                        ),
+                    ));
+                }
+            }
             if shape.pace.starts_with("rate") {
                 rows.push((
                     "sender schedule lag",

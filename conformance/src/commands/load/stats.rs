@@ -22,11 +22,23 @@ pub fn latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).expect("valid histogram bounds")
 }
 
+/// Whether a delivery stayed on one node: the sender and the receiver connected to the same URL
+/// (same node), or to different ones (cross node). With one URL every delivery is same-node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Sender and receiver on the same URL.
+    SameNode,
+    /// Sender and receiver on different URLs.
+    CrossNode,
+}
+
 /// Delivery counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Measured messages received for the first time (the deliveries).
     pub deliveries: u64,
+    /// Of the deliveries, those whose sender was on another node ([`Route::CrossNode`]).
+    pub cross_node_deliveries: u64,
     /// Measured messages received again.
     pub duplicates: u64,
     /// Measured messages that arrived after a later one of the same sender.
@@ -40,6 +52,7 @@ pub struct Counts {
 impl Counts {
     fn add(&mut self, other: &Counts) {
         self.deliveries += other.deliveries;
+        self.cross_node_deliveries += other.cross_node_deliveries;
         self.duplicates += other.duplicates;
         self.reordered += other.reordered;
         self.misrouted += other.misrouted;
@@ -50,8 +63,10 @@ impl Counts {
 /// What one shard holds.
 #[derive(Debug)]
 pub struct Shard {
-    /// Fan-out latency of every delivery, in nanoseconds.
-    pub latency: Histogram<u64>,
+    /// Fan-out latency of every same-node delivery, in nanoseconds.
+    pub same_node: Histogram<u64>,
+    /// Fan-out latency of every cross-node delivery, in nanoseconds.
+    pub cross_node: Histogram<u64>,
     /// Counters.
     pub counts: Counts,
 }
@@ -68,7 +83,8 @@ impl Recorder {
         let shards = (0..shards.max(1))
             .map(|_| {
                 Arc::new(Mutex::new(Shard {
-                    latency: latency_histogram(),
+                    same_node: latency_histogram(),
+                    cross_node: latency_histogram(),
                     counts: Counts::default(),
                 }))
             })
@@ -94,21 +110,29 @@ impl Recorder {
         total
     }
 
-    /// Every latency recorded so far, merged.
+    /// Every latency recorded so far, both routes, merged.
     pub fn latency(&self) -> Histogram<u64> {
         let mut merged = latency_histogram();
         for shard in &self.shards {
-            // Same bounds on both sides: adding cannot fail.
-            let _ = merged.add(&lock(shard).latency);
+            let shard = lock(shard);
+            // Same bounds on every side: adding cannot fail.
+            let _ = merged.add(&shard.same_node);
+            let _ = merged.add(&shard.cross_node);
         }
         merged
     }
 
-    /// Forgets every latency recorded so far (counters stay).
-    pub fn reset_latency(&self) {
+    /// The latencies of the deliveries of `route` recorded so far, merged.
+    pub fn latency_of(&self, route: Route) -> Histogram<u64> {
+        let mut merged = latency_histogram();
         for shard in &self.shards {
-            lock(shard).latency.reset();
+            let shard = lock(shard);
+            let _ = merged.add(match route {
+                Route::SameNode => &shard.same_node,
+                Route::CrossNode => &shard.cross_node,
+            });
         }
+        merged
     }
 }
 
@@ -120,16 +144,19 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 #[derive(Debug)]
 pub struct Batch {
     shard: Arc<Mutex<Shard>>,
-    latencies: Vec<u64>,
+    latencies: Vec<(u64, Route)>,
     /// Counters of this batch.
     pub counts: Counts,
 }
 
 impl Batch {
-    /// Records one delivery and its latency; hands the batch over when it is full.
-    pub fn delivered(&mut self, latency_ns: u64) {
+    /// Records one delivery, its latency and its route; hands the batch over when it is full.
+    pub fn delivered(&mut self, latency_ns: u64, route: Route) {
         self.counts.deliveries += 1;
-        self.latencies.push(latency_ns);
+        if route == Route::CrossNode {
+            self.counts.cross_node_deliveries += 1;
+        }
+        self.latencies.push((latency_ns, route));
         if self.latencies.len() >= BATCH_LIMIT {
             self.hand_over();
         }
@@ -141,8 +168,11 @@ impl Batch {
             return;
         }
         let mut shard = lock(&self.shard);
-        for &latency in &self.latencies {
-            shard.latency.saturating_record(latency.max(1));
+        for &(latency, route) in &self.latencies {
+            match route {
+                Route::SameNode => shard.same_node.saturating_record(latency.max(1)),
+                Route::CrossNode => shard.cross_node.saturating_record(latency.max(1)),
+            }
         }
         shard.counts.add(&self.counts);
         drop(shard);
@@ -202,9 +232,9 @@ mod tests {
         let mut a = recorder.batch(0);
         let mut b = recorder.batch(1);
         for i in 1..=10 {
-            a.delivered(i * 1_000_000);
+            a.delivered(i * 1_000_000, Route::SameNode);
         }
-        b.delivered(5_000_000);
+        b.delivered(5_000_000, Route::CrossNode);
         b.counts.duplicates += 1;
         assert_eq!(recorder.counts().deliveries, 0);
         a.hand_over();
@@ -215,5 +245,13 @@ mod tests {
         assert_eq!(p.count, 11);
         assert!((p.p50_ms - 5.0).abs() < 0.01, "{p:?}");
         assert!((p.max_ms - 10.0).abs() < 0.01, "{p:?}");
+        assert_eq!(counts.cross_node_deliveries, 1);
+        let cross = Percentiles::of(&recorder.latency_of(Route::CrossNode));
+        assert_eq!(cross.count, 1);
+        assert!((cross.p50_ms - 5.0).abs() < 0.01, "{cross:?}");
+        assert_eq!(
+            Percentiles::of(&recorder.latency_of(Route::SameNode)).count,
+            10
+        );
     }
 }
