@@ -3,27 +3,30 @@
 //! [`ClusterEvents`] wraps the node's own room-event path (the bus, in cluster mode) and
 //! [`ClusterDirectory`] its room directory (Redis's records), both through the server's wrapping
 //! seams: a chat message or a presence event delivered to the node's own members instead of
-//! being handed to the bus, a participant recorded under a name of the node's own (so that a
-//! connection on another node does not replace it), a removal that closes nothing on another
-//! node. On a single process they change nothing a client could see but where noted: every
-//! member is on the one node.
+//! being handed to the bus (or as well as), a participant recorded under a name of the node's
+//! own (so that a connection on another node does not replace it), a removal that closes nothing
+//! on another node, a handshake that knows only of the removals and ends made through its own
+//! node.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::ws::Utf8Bytes;
 use chalk_reference_server::ApiError;
 use chalk_reference_server::auth::Identity;
+use chalk_reference_server::close::CloseReason;
 use chalk_reference_server::connection::ConnId;
 use chalk_reference_server::directory::{Pending, RoomDirectory};
-use chalk_reference_server::events::{EventKind, Members, RoomEvent, RoomEvents, Settled};
+use chalk_reference_server::events::{
+    Departure, EventKind, Members, RoomEvent, RoomEvents, Settled,
+};
 use chalk_reference_server::rooms::{ParticipantView, RoomKey, RoomRefusal, RoomView};
 use serde_json::Value;
 
 use crate::fault::{Fault, Faults};
 use crate::rewrite::rewrite;
 
-/// What the bus carries in place of a presence event under `presence-stays-on-its-node`: an
+/// What the bus carries in place of a presence event kept on its node: an
 /// event name the page does not define, so that clients skip it; its `data` is the original's
 /// (the bus records the member's roster fields from it).
 const NODE_LOCAL_PRESENCE_PREFIX: &str = "x-node-local.";
@@ -102,6 +105,22 @@ impl ClusterEvents {
             participant_id.to_owned()
         }
     }
+
+    /// Whether `kind` is a presence event a fault keeps on its node.
+    fn stays_on_its_node(&self, kind: EventKind<'_>) -> bool {
+        match kind {
+            EventKind::Joined { .. } => self.faults.has(Fault::JoinedStaysOnItsNode),
+            EventKind::Left {
+                departure: Departure::Closed(CloseReason::ClientClosed),
+                ..
+            } => self.faults.has(Fault::LeftStaysOnItsNode),
+            EventKind::Left {
+                departure: Departure::Closed(CloseReason::ConnectionLost),
+                ..
+            } => self.faults.has(Fault::DroppedLeftStaysOnItsNode),
+            _ => false,
+        }
+    }
 }
 
 /// The frame with its event renamed so that clients skip it (see
@@ -123,17 +142,16 @@ impl RoomEvents for ClusterEvents {
             EventKind::Left { participant_id, .. } => self.local.left(event.room, participant_id),
             _ => {}
         }
-        let presence = matches!(
-            event.kind,
-            EventKind::Joined { .. } | EventKind::Left { .. }
-        );
-        if self.faults.has(Fault::ChatStaysOnItsNode)
-            && matches!(event.kind, EventKind::Chat { .. })
-        {
-            members.deliver(event.audience, &event.frame);
-            return;
+        if matches!(event.kind, EventKind::Chat { .. }) {
+            if self.faults.has(Fault::ChatStaysOnItsNode) {
+                members.deliver(event.audience, &event.frame);
+                return;
+            }
+            if self.faults.has(Fault::ChatTwiceOnItsNode) {
+                members.deliver(event.audience, &event.frame);
+            }
         }
-        let event = if self.faults.has(Fault::PresenceStaysOnItsNode) && presence {
+        let event = if self.stays_on_its_node(event.kind) {
             members.deliver(event.audience, &event.frame);
             RoomEvent {
                 frame: node_local(&event.frame),
@@ -201,13 +219,24 @@ pub struct ClusterDirectory {
     faults: Faults,
     own: Arc<dyn RoomDirectory>,
     local: Arc<LocalMembers>,
+    /// `removal-unknown-elsewhere`: the participants removed through this node, by tenant and
+    /// room.
+    removed_here: Mutex<HashSet<(String, String, String)>>,
+    /// `end-unknown-elsewhere`: the rooms ended through this node, by tenant.
+    ended_here: Mutex<HashSet<(String, String)>>,
 }
 
 impl ClusterDirectory {
     /// `own` (Redis's records, in cluster mode) with the faults of `faults`; `local` are the
     /// node's members, as [`ClusterEvents`] keeps them.
     pub fn new(faults: Faults, own: Arc<dyn RoomDirectory>, local: Arc<LocalMembers>) -> Self {
-        Self { faults, own, local }
+        Self {
+            faults,
+            own,
+            local,
+            removed_here: Mutex::default(),
+            ended_here: Mutex::default(),
+        }
     }
 }
 
@@ -233,6 +262,10 @@ impl RoomDirectory for ClusterDirectory {
         tenant: &'a str,
         room_id: &'a str,
     ) -> Pending<'a, Result<RoomView, ApiError>> {
+        self.ended_here
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((tenant.to_owned(), room_id.to_owned()));
         self.own.end(tenant, room_id)
     }
 
@@ -280,6 +313,14 @@ impl RoomDirectory for ClusterDirectory {
                     return Ok(());
                 }
             }
+            self.removed_here
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert((
+                    tenant.to_owned(),
+                    room_id.to_owned(),
+                    participant_id.to_owned(),
+                ));
             self.own
                 .remove_participant(tenant, room_id, participant_id)
                 .await
@@ -302,7 +343,38 @@ impl RoomDirectory for ClusterDirectory {
         self.own.stop_recording(tenant, room_id)
     }
 
+    /// `removal-unknown-elsewhere` and `end-unknown-elsewhere`: a refusal for a removal or an
+    /// end made through another node is overlooked.
     fn admission<'a>(&'a self, identity: &'a Identity) -> Pending<'a, Result<(), RoomRefusal>> {
-        self.own.admission(identity)
+        Box::pin(async move {
+            let room = (identity.tenant.clone(), identity.room_id.clone());
+            match self.own.admission(identity).await {
+                Err(RoomRefusal::Removed)
+                    if self.faults.has(Fault::RemovalUnknownElsewhere)
+                        && !self
+                            .removed_here
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .contains(&(
+                                room.0.clone(),
+                                room.1.clone(),
+                                identity.participant_id.clone(),
+                            )) =>
+                {
+                    Ok(())
+                }
+                Err(RoomRefusal::Ended)
+                    if self.faults.has(Fault::EndUnknownElsewhere)
+                        && !self
+                            .ended_here
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .contains(&room) =>
+                {
+                    Ok(())
+                }
+                verdict => verdict,
+            }
+        })
     }
 }

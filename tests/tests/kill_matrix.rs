@@ -14,8 +14,13 @@
 //!   was given, or the allowed origin) must make the run say that it *cannot judge*: exit 3 and
 //!   a `cannot judge:` line, neither a pass nor a failure, since a run given the wrong key or
 //!   origin meets the same refusals.
-//! - Every must- and should-level requirement of the catalogue has at least one fault, but for
-//!   the cluster requirements, which need a deployment of several nodes.
+//! - Every must- and should-level requirement of the catalogue has at least one fault, but
+//!   those of [`WITHOUT_A_FAULT_HERE`], each listed with the reason.
+//! - A fault of a cluster requirement is judged on a cluster: [`CLUSTER_NODES`] faulty nodes
+//!   sharing a private Redis, the suite given one `--url` and `--api-url` per node; and the
+//!   unbroken reference server on such a cluster must pass with every extension declared,
+//!   under `--strict` ([`Mode::Reference`]), so that a cluster fault is not killed by a
+//!   scenario that would fail anyway.
 //!
 //! The test prints the matrix (run → failing requirements) and fails listing every run that was
 //! not judged as expected.
@@ -331,6 +336,16 @@ fn every_fault_is_killed_and_every_variation_passes() -> bool {
         }
     };
     let uncovered = requirements_without_a_fault(&catalogue);
+    for (id, _) in WITHOUT_A_FAULT_HERE {
+        if Fault::ALL.iter().any(|f| f.requirement() == Some(*id)) {
+            println!("{id} has a fault now: take it off WITHOUT_A_FAULT_HERE");
+            return false;
+        }
+        if catalogue.requirement(id).is_none() {
+            println!("{id} of WITHOUT_A_FAULT_HERE is not in the catalogue");
+            return false;
+        }
+    }
     for (name, _) in WITNESSES {
         if !name.parse::<Fault>().is_ok_and(Fault::is_variation) {
             println!("the witness of {name:?} names no variation of chalk_faults");
@@ -419,16 +434,13 @@ fn every_fault_is_killed_and_every_variation_passes() -> bool {
     false
 }
 
-/// The active must- and should-level requirements that no fault names.
-/// The must- and should-level requirements no fault breaks. The cluster requirements are left
-/// out: their scenarios need a deployment of several nodes, which the faulty servers of this
-/// matrix are not, so no fault here could be killed by them; their faults belong to a matrix of
-/// clustered servers.
+/// The must- and should-level requirements no fault breaks, but those of
+/// [`WITHOUT_A_FAULT_HERE`].
 fn requirements_without_a_fault(catalogue: &Catalogue) -> Vec<String> {
     catalogue
         .active()
         .filter(|r| matches!(r.level, Level::Must | Level::Should))
-        .filter(|r| r.area != Area::Cluster)
+        .filter(|r| !WITHOUT_A_FAULT_HERE.iter().any(|(id, _)| *id == r.id))
         .filter(|r| {
             !Fault::ALL
                 .iter()
@@ -437,6 +449,30 @@ fn requirements_without_a_fault(catalogue: &Catalogue) -> Vec<String> {
         .map(|r| r.id.clone())
         .collect()
 }
+
+/// The requirements this matrix has no fault for, each with the reason. A fault added for one
+/// of them must take it off this list (the test checks that none here has a fault).
+const WITHOUT_A_FAULT_HERE: &[(&str, &str)] = &[
+    (
+        "CLUSTER-002",
+        "per-sender order across nodes: a fault would reorder one sender's messages on the bus; \
+         not written yet",
+    ),
+    (
+        "CLUSTER-013",
+        "in cluster mode the recording events are appended by the Redis directory's own \
+         scripts, behind every seam a fault can wrap",
+    ),
+    (
+        "CLUSTER-014",
+        "a lost node: the run needs nodes that are processes to kill (--node-kill-command) and a \
+         seam around the reaper; the clustered runs here are in-process nodes",
+    ),
+    (
+        "CLUSTER-015",
+        "a lost node that comes back: as CLUSTER-014, and a restart command",
+    ),
+];
 
 fn next(queue: &Mutex<VecDeque<Run>>) -> Option<Run> {
     queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
