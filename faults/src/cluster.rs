@@ -9,7 +9,9 @@
 //! node.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use chalk_reference_server::ApiError;
@@ -18,7 +20,7 @@ use chalk_reference_server::close::CloseReason;
 use chalk_reference_server::connection::ConnId;
 use chalk_reference_server::directory::{Pending, RoomDirectory};
 use chalk_reference_server::events::{
-    Departure, EventKind, Members, RoomEvent, RoomEvents, Settled,
+    Audience, Departure, EventKind, Members, RoomEvent, RoomEvents, Settled,
 };
 use chalk_reference_server::rooms::{ParticipantView, RoomKey, RoomRefusal, RoomView};
 use serde_json::Value;
@@ -77,6 +79,41 @@ pub struct ClusterEvents {
     /// `one-session-per-node`: what this node appends to each participant id it hands to the
     /// bus.
     node_suffix: String,
+    /// `chat-pairs-swapped`: the chat message held back, by the connection that sent it.
+    held: Arc<Mutex<HashMap<ConnId, HeldChat>>>,
+}
+
+/// How long `chat-pairs-swapped` holds a message back waiting for its sender's next one.
+const HOLD_FOR_THE_NEXT: Duration = Duration::from_millis(100);
+
+/// A chat message `chat-pairs-swapped` holds back, with what the bus needs of it.
+#[derive(Debug)]
+struct HeldChat {
+    /// Tells this message from a later one held for the same connection.
+    number: u64,
+    room: RoomKey,
+    sender_id: String,
+    frame: Utf8Bytes,
+    audience: Audience,
+}
+
+impl HeldChat {
+    /// Hands the message to `own`. Members are not needed: this is for the bus, which delivers
+    /// what it reads.
+    fn release(self, from: ConnId, own: &dyn RoomEvents) {
+        own.publish(
+            RoomEvent {
+                room: &self.room,
+                kind: EventKind::Chat {
+                    sender_id: &self.sender_id,
+                    from,
+                },
+                frame: self.frame,
+                audience: self.audience,
+            },
+            &Members::new(&[]),
+        );
+    }
 }
 
 impl ClusterEvents {
@@ -93,7 +130,54 @@ impl ClusterEvents {
             own,
             local,
             node_suffix: format!("~{node}"),
+            held: Arc::default(),
         }
+    }
+
+    /// `chat-pairs-swapped`: holds `event` back until its sender's next message has been handed
+    /// on (or [`HOLD_FOR_THE_NEXT`] passed); hands on the message held before it after it.
+    /// Whether `event` was handed on.
+    fn swap_pairs(&self, event: &RoomEvent<'_>, members: &Members<'_>) -> bool {
+        let EventKind::Chat { sender_id, from } = event.kind else {
+            return false;
+        };
+        let earlier = self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&from);
+        if let Some(earlier) = earlier {
+            self.own.publish(event.clone(), members);
+            earlier.release(from, self.own.as_ref());
+            return true;
+        }
+        static NUMBERS: AtomicU64 = AtomicU64::new(0);
+        let number = NUMBERS.fetch_add(1, Ordering::Relaxed);
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                from,
+                HeldChat {
+                    number,
+                    room: event.room.clone(),
+                    sender_id: sender_id.to_owned(),
+                    frame: event.frame.clone(),
+                    audience: event.audience,
+                },
+            );
+        let (held, own) = (self.held.clone(), self.own.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(HOLD_FOR_THE_NEXT).await;
+            let mut held = held.lock().unwrap_or_else(PoisonError::into_inner);
+            if held.get(&from).is_some_and(|h| h.number == number)
+                && let Some(alone) = held.remove(&from)
+            {
+                drop(held);
+                alone.release(from, own.as_ref());
+            }
+        });
+        true
     }
 
     /// The participant id as the bus records it: under `one-session-per-node`, with this node's
@@ -141,6 +225,9 @@ impl RoomEvents for ClusterEvents {
             }
             EventKind::Left { participant_id, .. } => self.local.left(event.room, participant_id),
             _ => {}
+        }
+        if self.faults.has(Fault::ChatPairsSwapped) && self.swap_pairs(&event, members) {
+            return;
         }
         if matches!(event.kind, EventKind::Chat { .. }) {
             if self.faults.has(Fault::ChatStaysOnItsNode) {
@@ -376,5 +463,143 @@ impl RoomDirectory for ClusterDirectory {
                 verdict => verdict,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chalk_reference_server::connection::Connection;
+
+    use super::*;
+    use crate::rewrite::{event_name, string_at};
+
+    /// What the wrapped path was handed: the participant (or sender) id and the frame.
+    #[derive(Debug, Default)]
+    struct Handed(Mutex<Vec<(String, Utf8Bytes)>>);
+
+    impl RoomEvents for Handed {
+        fn publish(&self, event: RoomEvent<'_>, _members: &Members<'_>) {
+            let who = match event.kind {
+                EventKind::Joined { participant_id, .. }
+                | EventKind::Left { participant_id, .. } => participant_id,
+                EventKind::Chat { sender_id, .. } => sender_id,
+                _ => "",
+            };
+            self.0
+                .lock()
+                .unwrap()
+                .push((who.to_owned(), event.frame.clone()));
+        }
+    }
+
+    impl Handed {
+        fn taken(&self) -> Vec<(String, Utf8Bytes)> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    fn wrapped(fault: Fault) -> (ClusterEvents, Arc<Handed>) {
+        let handed = Arc::new(Handed::default());
+        let events = ClusterEvents::new(
+            Faults::from(fault),
+            handed.clone(),
+            "node-a",
+            Arc::default(),
+        );
+        (events, handed)
+    }
+
+    fn room() -> RoomKey {
+        RoomKey {
+            tenant: "default".to_owned(),
+            room_id: "r".to_owned(),
+        }
+    }
+
+    fn chat<'a>(room: &'a RoomKey, from: ConnId, text: &str) -> RoomEvent<'a> {
+        RoomEvent {
+            room,
+            kind: EventKind::Chat {
+                sender_id: "alice",
+                from,
+            },
+            frame: Utf8Bytes::from(format!(
+                r#"{{"event":"chat.message","data":{{"text":"{text}"}}}}"#
+            )),
+            audience: Audience::Everyone,
+        }
+    }
+
+    #[test]
+    fn a_chat_kept_on_its_node_reaches_the_local_members_and_never_the_bus() {
+        let (events, handed) = wrapped(Fault::ChatStaysOnItsNode);
+        let (member, mut queue) = Connection::new(8);
+        let room = room();
+        events.publish(
+            chat(&room, member.id(), "hi"),
+            &Members::new(&[member.clone()]),
+        );
+        assert!(queue.try_recv().is_some_and(|f| f.contains("hi")));
+        assert!(handed.taken().is_empty());
+    }
+
+    #[test]
+    fn a_joined_kept_on_its_node_reaches_the_bus_under_a_name_clients_skip() {
+        let (events, handed) = wrapped(Fault::JoinedStaysOnItsNode);
+        let (member, mut queue) = Connection::new(8);
+        let room = room();
+        let joined = RoomEvent {
+            room: &room,
+            kind: EventKind::Joined {
+                participant_id: "bob",
+                conn: member.id(),
+            },
+            frame: Utf8Bytes::from_static(
+                r#"{"event":"participant.joined","data":{"id":"bob","display_name":"Bob"}}"#,
+            ),
+            audience: Audience::Everyone,
+        };
+        events.publish(joined, &Members::new(&[member.clone()]));
+        let local = queue.try_recv().expect("delivered on the node");
+        assert_eq!(event_name(&local).as_deref(), Some("participant.joined"));
+        let handed = handed.taken();
+        assert_eq!(handed.len(), 1);
+        assert_eq!(
+            event_name(&handed[0].1).as_deref(),
+            Some("x-node-local.participant.joined")
+        );
+        // The bus still records the member's roster fields from it.
+        assert_eq!(
+            string_at(&handed[0].1, "/data/display_name").as_deref(),
+            Some("Bob")
+        );
+    }
+
+    #[test]
+    fn one_session_per_node_hands_the_bus_a_participant_id_of_the_node() {
+        let (events, handed) = wrapped(Fault::OneSessionPerNode);
+        let (member, _queue) = Connection::new(8);
+        let room = room();
+        events.publish(chat(&room, member.id(), "hi"), &Members::new(&[]));
+        assert_eq!(handed.taken()[0].0, "alice~node-a");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn swapped_pairs_hand_the_second_message_first_and_a_lone_one_after_the_hold() {
+        let (events, handed) = wrapped(Fault::ChatPairsSwapped);
+        let (member, _queue) = Connection::new(8);
+        let room = room();
+        for text in ["one", "two", "three"] {
+            events.publish(chat(&room, member.id(), text), &Members::new(&[]));
+        }
+        let texts = |handed: Vec<(String, Utf8Bytes)>| -> Vec<String> {
+            handed
+                .iter()
+                .filter_map(|(_, f)| string_at(f, "/data/text"))
+                .collect()
+        };
+        assert_eq!(texts(handed.taken()), ["two", "one"]);
+        tokio::time::sleep(HOLD_FOR_THE_NEXT * 2).await;
+        assert_eq!(texts(handed.taken()), ["three"]);
     }
 }

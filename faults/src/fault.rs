@@ -207,6 +207,9 @@ faults! {
     /// CLUSTER-001: a chat message is delivered to the members on its sender's node only,
     /// never handed to what links the nodes.
     ChatStaysOnItsNode = "chat-stays-on-its-node", breaks("CLUSTER-001"), RoomEventPath;
+    /// CLUSTER-002: each sender's messages are handed to what links the nodes in swapped pairs
+    /// (the second before the first; a message with no next one within 100 ms goes alone).
+    ChatPairsSwapped = "chat-pairs-swapped", breaks("CLUSTER-002"), RoomEventPath;
     /// CLUSTER-003: a chat message is delivered to the members on its sender's node at once,
     /// and again when it comes back from what links the nodes.
     ChatTwiceOnItsNode = "chat-twice-on-its-node", breaks("CLUSTER-003"), RoomEventPath;

@@ -454,11 +454,6 @@ fn requirements_without_a_fault(catalogue: &Catalogue) -> Vec<String> {
 /// of them must take it off this list (the test checks that none here has a fault).
 const WITHOUT_A_FAULT_HERE: &[(&str, &str)] = &[
     (
-        "CLUSTER-002",
-        "per-sender order across nodes: a fault would reorder one sender's messages on the bus; \
-         not written yet",
-    ),
-    (
         "CLUSTER-013",
         "in cluster mode the recording events are appended by the Redis directory's own \
          scripts, behind every seam a fault can wrap",
