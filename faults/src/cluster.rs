@@ -537,7 +537,7 @@ mod tests {
         let room = room();
         events.publish(
             chat(&room, member.id(), "hi"),
-            &Members::new(&[member.clone()]),
+            &Members::new(std::slice::from_ref(&member)),
         );
         assert!(queue.try_recv().is_some_and(|f| f.contains("hi")));
         assert!(handed.taken().is_empty());
@@ -559,7 +559,7 @@ mod tests {
             ),
             audience: Audience::Everyone,
         };
-        events.publish(joined, &Members::new(&[member.clone()]));
+        events.publish(joined, &Members::new(std::slice::from_ref(&member)));
         let local = queue.try_recv().expect("delivered on the node");
         assert_eq!(event_name(&local).as_deref(), Some("participant.joined"));
         let handed = handed.taken();
