@@ -125,8 +125,8 @@ struct Run {
 const NO_FAULT: &str = "none";
 
 impl Run {
-    /// Every run: each fault, each variation, and each variation that gives up an extension
-    /// again with that extension declared.
+    /// Every run: each fault, each variation, each variation that gives up an extension again
+    /// with that extension declared, and the unbroken server on a cluster.
     fn all() -> Vec<Run> {
         let mut runs = Vec::new();
         for fault in Fault::ALL.iter().copied() {
