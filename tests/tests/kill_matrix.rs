@@ -27,8 +27,9 @@
 //!
 //! Each run happens in a child process (this binary again, with `--run-one`), because the runner
 //! admits one run per process at a time: the child starts its own faulty server with
-//! `chalk_faults::serve` (the reference server with the fault's seams installed) and runs the
-//! suite against it with `chalk_conformance::commands::execute`, writing the suite's Cucumber
+//! `chalk_faults::serve` (the reference server with the fault's seams installed; for a
+//! clustered run, [`CLUSTER_NODES`] of them and a private `redis-server`) and runs the suite
+//! against it with `chalk_conformance::commands::execute`, writing the suite's Cucumber
 //! JSON report for the parent to read. At most [`PARALLEL_RUNS`] children run at once, and each
 //! is killed after [`RUN_DEADLINE`]. The harness is our own (`harness = false` in `Cargo.toml`): this binary holds
 //! one test, `every_fault_is_killed_and_every_variation_passes`.
@@ -57,7 +58,8 @@ const TEST_NAME: &str = "every_fault_is_killed_and_every_variation_passes";
 /// What the suite's line starts with when it cannot judge.
 const CANNOT_JUDGE: &str = "chalk-conformance: cannot judge: ";
 
-/// The flag that turns this binary into one run of the suite: `--run-one FAULT MODE JSON_FILE`.
+/// The flag that turns this binary into one run of the suite: `--run-one FAULT MODE JSON_FILE`
+/// (`--run-one none reference JSON_FILE` for the clustered control).
 const RUN_ONE: &str = "--run-one";
 
 /// Children running at once. A child is a server plus a suite running 32 scenarios at a time;
