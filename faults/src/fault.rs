@@ -63,6 +63,11 @@ pub enum Seam {
     Frames,
     /// The connection I/O adapter: bytes below WebSocket framing.
     Io,
+    /// The node's own room-event path, wrapped: local delivery on a single process, the
+    /// cluster's bus in cluster mode.
+    RoomEventPath,
+    /// The node's own room directory, wrapped: in memory, or Redis's records in cluster mode.
+    RoomDirectory,
 }
 
 macro_rules! faults {
@@ -197,6 +202,40 @@ faults! {
     /// ORIGIN-006: a subdomain of an allowed origin's host (same scheme and port) is accepted,
     /// although the tenant's list is explicit (`https://x.app.chalk.test`).
     SubdomainOriginMatch = "subdomain-origin-match", breaks("ORIGIN-006"), Admission;
+
+    // Cluster: faults only a deployment of several nodes shows.
+    /// CLUSTER-001: a chat message is delivered to the members on its sender's node only,
+    /// never handed to what links the nodes.
+    ChatStaysOnItsNode = "chat-stays-on-its-node", breaks("CLUSTER-001"), RoomEventPath;
+    /// CLUSTER-002: each sender's messages are handed to what links the nodes in swapped pairs
+    /// (the second before the first; a message with no next one within 100 ms goes alone).
+    ChatPairsSwapped = "chat-pairs-swapped", breaks("CLUSTER-002"), RoomEventPath;
+    /// CLUSTER-003: a chat message is delivered to the members on its sender's node at once,
+    /// and again when it comes back from what links the nodes.
+    ChatTwiceOnItsNode = "chat-twice-on-its-node", breaks("CLUSTER-003"), RoomEventPath;
+    /// CLUSTER-004: `participant.joined` reaches the members on the newcomer's node only (the
+    /// other nodes get an event the page does not name).
+    JoinedStaysOnItsNode = "joined-stays-on-its-node", breaks("CLUSTER-004"), RoomEventPath;
+    /// CLUSTER-005: the `participant.left` of a clean close reaches the members on the leaver's
+    /// node only (the other nodes get an event the page does not name).
+    LeftStaysOnItsNode = "left-stays-on-its-node", breaks("CLUSTER-005"), RoomEventPath;
+    /// CLUSTER-006: the `participant.left` of a dropped connection reaches the members on the
+    /// leaver's node only (the other nodes get an event the page does not name).
+    DroppedLeftStaysOnItsNode = "dropped-left-stays-on-its-node", breaks("CLUSTER-006"), RoomEventPath;
+    /// CLUSTER-012: each node records its connections under a participant id of its own, so a
+    /// participant's second connection on another node does not replace the first (on one node
+    /// it still does).
+    OneSessionPerNode = "one-session-per-node", breaks("CLUSTER-012"), RoomEventPath;
+    /// CLUSTER-008: a removal through the REST API of one node of a participant connected to
+    /// another is answered 204 and does nothing; one connected to the same node is removed.
+    RemovalStaysOnItsNode = "removal-stays-on-its-node", breaks("CLUSTER-008"), RoomDirectory;
+    /// CLUSTER-009: a node's handshake refuses only the participants removed through its own
+    /// REST API; one removed through another node gets its `101` (and is then closed with 4003).
+    RemovalUnknownElsewhere = "removal-unknown-elsewhere", breaks("CLUSTER-009"), RoomDirectory;
+    /// CLUSTER-011: a node's handshake refuses only the rooms ended through its own REST API; a
+    /// token for a room ended through another node gets its `101` (and is then closed with
+    /// 4004).
+    EndUnknownElsewhere = "end-unknown-elsewhere", breaks("CLUSTER-011"), RoomDirectory;
 
     // Presence.
     /// PRES-001: nobody is told about a newcomer.

@@ -12,13 +12,16 @@
 //! - [`rooms`]: a join rule, and the room-event seam's publisher that drops, rewrites,
 //!   duplicates or misroutes events;
 //! - [`frames`]: the session frame adapter, on each session's frames both ways;
-//! - [`io`]: an I/O adapter below WebSocket framing.
+//! - [`io`]: an I/O adapter below WebSocket framing;
+//! - [`cluster`]: wrappers of the node's own room-event path and room directory (the bus and
+//!   Redis's records in cluster mode) that keep to one node what should reach the cluster.
 //!
 //! [`directory`] is the faults' own record of live sessions by room, for the faults that reach
 //! beyond one room's members; [`rewrite`] edits encoded events. The `chalk-faults` binary is the
 //! reference server's command line plus `--fault NAME` and `--list-faults`.
 
 pub mod admission;
+pub mod cluster;
 pub mod directory;
 pub mod fault;
 pub mod frames;
@@ -77,6 +80,21 @@ pub fn seams(faults: Faults, config: &Config) -> Seams {
     }
     if faults.use_seam(Seam::RoomEvents) {
         seams = seams.room_events(Arc::new(rooms::FaultyEvents::new(faults, directory)));
+    }
+    if faults.use_seam(Seam::RoomEventPath) || faults.use_seam(Seam::RoomDirectory) {
+        // The node's members as its events show them, for the directory's faults.
+        let local = Arc::new(cluster::LocalMembers::default());
+        let node = config.node_id.as_ref().map_or_else(
+            || uuid::Uuid::new_v4().simple().to_string(),
+            |id| id.to_string(),
+        );
+        let members = local.clone();
+        seams = seams.room_events_around(move |own| {
+            Arc::new(cluster::ClusterEvents::new(faults, own, &node, members))
+        });
+        seams = seams.directory_around(move |own| {
+            Arc::new(cluster::ClusterDirectory::new(faults, own, local))
+        });
     }
     if faults.use_seam(Seam::Io) {
         seams = seams.io(io::adapter(faults));

@@ -38,8 +38,8 @@ Feature: Operator actions on a room spread over nodes
   Rule: CLUSTER-011 A room ended through one node cannot be joined on another
 
     @req.CLUSTER-011 @should
-    Scenario: Connecting to node 2 after the room was ended
-      Given Alice is to connect to node 2
+    Scenario: Connecting to node 1 after the room was ended
+      Given Alice is to connect to node 1
       And the room has been ended
       When Alice connects
       Then the upgrade is refused

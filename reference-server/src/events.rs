@@ -190,6 +190,17 @@ pub trait RoomEvents: Send + Sync + fmt::Debug + 'static {
     }
 }
 
+/// Local delivery as a [`RoomEvents`]: what a single process does with no seam installed, for a
+/// wrapper to wrap (`crate::Seams::room_events_around`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalDelivery;
+
+impl RoomEvents for LocalDelivery {
+    fn publish(&self, event: RoomEvent<'_>, members: &Members<'_>) {
+        members.deliver(event.audience, &event.frame);
+    }
+}
+
 /// The room-event seam as rooms hold it: local delivery, or the installed [`RoomEvents`].
 #[derive(Debug, Clone, Default)]
 pub struct EventSeam {

@@ -7,6 +7,8 @@
 //! | admission policy | [`AdmissionPolicy`] | once per handshake, after the caps |
 //! | join rule | [`JoinRule`] | at the handshake and at each join |
 //! | room events | [`RoomEvents`] | once per event a room emits |
+//! | room events, wrapped | [`RoomEvents`] around the node's own path | once per event a room emits |
+//! | room directory, wrapped | [`RoomDirectory`] around the node's own | once per REST call and handshake |
 //! | session frames | [`FrameAdapter`] | once per session, around its socket |
 //! | connection I/O | [`IoAdapter`] | once per accepted TCP (or TLS) connection |
 //! | HTTP layer | a tower `Layer` | around the whole route table |
@@ -15,6 +17,13 @@
 //! is the production behaviour: the admission policy is then the production one, called through
 //! an `Arc<dyn …>` once per handshake; every other seam costs a branch on an empty `Option`; and
 //! the hot paths (the socket, the fan-out) stay monomorphic and allocation-free.
+//!
+//! The room-event seam comes in two kinds. [`Seams::room_events`] *replaces* local delivery on
+//! a single process (and is itself replaced by the bus in cluster mode).
+//! [`Seams::room_events_around`] *wraps* whatever the node's own event path is: local delivery
+//! on a single process, the cluster's bus in cluster mode; so does [`Seams::directory_around`]
+//! for the room directory (the in-memory records, or Redis's). A wrapper sees every call first
+//! and decides what reaches the path it wraps.
 
 use std::convert::Infallible;
 use std::fmt;
@@ -29,7 +38,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::admission::{AdmissionPolicy, StandardAdmission};
-use crate::events::RoomEvents;
+use crate::directory::RoomDirectory;
+use crate::events::{LocalDelivery, RoomEvents};
 use crate::frames::FrameAdapter;
 use crate::rooms::JoinRule;
 
@@ -51,6 +61,12 @@ pub trait IoAdapter: Send + Sync + fmt::Debug + 'static {
 /// Builds the admission policy from the production one (which it usually wraps).
 type AdmissionFactory = Box<dyn FnOnce(StandardAdmission) -> Arc<dyn AdmissionPolicy> + Send>;
 
+/// Wraps the node's own room-event path (local delivery, or the cluster's bus).
+type RoomEventsWrapper = Box<dyn FnOnce(Arc<dyn RoomEvents>) -> Arc<dyn RoomEvents> + Send>;
+
+/// Wraps the node's own room directory (in memory, or in Redis).
+type DirectoryWrapper = Box<dyn FnOnce(Arc<dyn RoomDirectory>) -> Arc<dyn RoomDirectory> + Send>;
+
 /// Applies a layer to the route table.
 type RouterLayer = Box<dyn FnOnce(Router) -> Router + Send>;
 
@@ -63,6 +79,10 @@ pub struct Seams {
     pub(crate) join_rule: Option<Arc<dyn JoinRule>>,
     /// Where rooms publish their events; `None`: local delivery.
     pub(crate) room_events: Option<Arc<dyn RoomEvents>>,
+    /// Around the node's own room-event path; `None`: the path itself.
+    pub(crate) room_events_around: Option<RoomEventsWrapper>,
+    /// Around the node's own room directory; `None`: the directory itself.
+    pub(crate) directory_around: Option<DirectoryWrapper>,
     /// Around each session's frames; `None`: the socket itself.
     pub(crate) frames: Option<Arc<dyn FrameAdapter>>,
     /// Around each connection's I/O; `None`: the connection itself.
@@ -77,6 +97,8 @@ impl fmt::Debug for Seams {
             .field("admission", &self.admission.is_some())
             .field("join_rule", &self.join_rule)
             .field("room_events", &self.room_events)
+            .field("room_events_around", &self.room_events_around.is_some())
+            .field("directory_around", &self.directory_around.is_some())
             .field("frames", &self.frames)
             .field("io", &self.io)
             .field("layer", &self.router.is_some())
@@ -104,6 +126,55 @@ impl Seams {
     pub fn room_events(mut self, events: Arc<dyn RoomEvents>) -> Self {
         self.room_events = Some(events);
         self
+    }
+
+    /// Installs the room-event path `wrap` makes from the node's own: local delivery (or the
+    /// events installed with [`Seams::room_events`]) on a single process, the bus in cluster
+    /// mode.
+    pub fn room_events_around(
+        mut self,
+        wrap: impl FnOnce(Arc<dyn RoomEvents>) -> Arc<dyn RoomEvents> + Send + 'static,
+    ) -> Self {
+        self.room_events_around = Some(Box::new(wrap));
+        self
+    }
+
+    /// Installs the room directory `wrap` makes from the node's own: the in-memory records on a
+    /// single process, Redis's in cluster mode.
+    pub fn directory_around(
+        mut self,
+        wrap: impl FnOnce(Arc<dyn RoomDirectory>) -> Arc<dyn RoomDirectory> + Send + 'static,
+    ) -> Self {
+        self.directory_around = Some(Box::new(wrap));
+        self
+    }
+
+    /// On a single process: the installed room events (local delivery if none) wrapped by
+    /// [`Seams::room_events_around`], installed as the room events. Nothing without a wrapper.
+    pub(crate) fn wrap_local_room_events(&mut self) {
+        if let Some(wrap) = self.room_events_around.take() {
+            let own = self
+                .room_events
+                .take()
+                .unwrap_or_else(|| Arc::new(LocalDelivery));
+            self.room_events = Some(wrap(own));
+        }
+    }
+
+    /// In cluster mode: the bus, wrapped by [`Seams::room_events_around`] if installed.
+    pub(crate) fn wrap_bus(&mut self, bus: Arc<dyn RoomEvents>) -> Arc<dyn RoomEvents> {
+        match self.room_events_around.take() {
+            Some(wrap) => wrap(bus),
+            None => bus,
+        }
+    }
+
+    /// The node's room directory, wrapped by [`Seams::directory_around`] if installed.
+    pub(crate) fn wrap_directory(&mut self, own: Arc<dyn RoomDirectory>) -> Arc<dyn RoomDirectory> {
+        match self.directory_around.take() {
+            Some(wrap) => wrap(own),
+            None => own,
+        }
     }
 
     /// Installs the adapter around each session's frames.

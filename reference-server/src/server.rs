@@ -48,6 +48,9 @@ pub async fn serve(config: Config) -> Result<Server, StartError> {
 
 /// Like [`serve`], with `seams` installed.
 pub async fn serve_with(config: Config, mut seams: Seams) -> Result<Server, StartError> {
+    if config.redis_url.is_none() {
+        seams.wrap_local_room_events();
+    }
     let mut hub = Hub::with_seams(&config, &mut seams)?;
     let tls_acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     if let Some(url) = &config.redis_url {
@@ -55,7 +58,7 @@ pub async fn serve_with(config: Config, mut seams: Seams) -> Result<Server, Star
         let tenants = std::iter::once(DEFAULT_TENANT.to_owned())
             .chain(config.tenants.keys().cloned())
             .collect();
-        let bus = cluster.room_events(tenants, hub.metrics.cluster()).await?;
+        let bus = seams.wrap_bus(cluster.room_events(tenants, hub.metrics.cluster()).await?);
         // First: the local directory it replaces holds the rooms too.
         hub.directory = cluster.directory();
         Arc::get_mut(&mut hub.rooms)
@@ -63,6 +66,7 @@ pub async fn serve_with(config: Config, mut seams: Seams) -> Result<Server, Star
             .publish_through(bus);
         hub.cluster = Some(cluster);
     }
+    hub.directory = seams.wrap_directory(hub.directory.clone());
     let hub = Arc::new(hub);
     let listener = TcpListener::bind(config.listen)
         .await
