@@ -282,11 +282,13 @@ impl RoomEvents for ClusterEvents {
             }
             EventKind::Hand {
                 participant_id,
+                from,
                 raised,
             } => {
                 renamed = self.recorded_id(participant_id);
                 EventKind::Hand {
                     participant_id: &renamed,
+                    from,
                     raised,
                 }
             }
