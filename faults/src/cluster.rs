@@ -8,7 +8,7 @@
 //! on another node, a handshake that knows only of the removals and ends made through its own
 //! node.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -308,24 +308,13 @@ pub struct ClusterDirectory {
     faults: Faults,
     own: Arc<dyn RoomDirectory>,
     local: Arc<LocalMembers>,
-    /// `removal-unknown-elsewhere`: the participants removed through this node, by tenant and
-    /// room.
-    removed_here: Mutex<HashSet<(String, String, String)>>,
-    /// `end-unknown-elsewhere`: the rooms ended through this node, by tenant.
-    ended_here: Mutex<HashSet<(String, String)>>,
 }
 
 impl ClusterDirectory {
     /// `own` (Redis's records, in cluster mode) with the faults of `faults`; `local` are the
     /// node's members, as [`ClusterEvents`] keeps them.
     pub fn new(faults: Faults, own: Arc<dyn RoomDirectory>, local: Arc<LocalMembers>) -> Self {
-        Self {
-            faults,
-            own,
-            local,
-            removed_here: Mutex::default(),
-            ended_here: Mutex::default(),
-        }
+        Self { faults, own, local }
     }
 }
 
@@ -351,10 +340,6 @@ impl RoomDirectory for ClusterDirectory {
         tenant: &'a str,
         room_id: &'a str,
     ) -> Pending<'a, Result<RoomView, ApiError>> {
-        self.ended_here
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert((tenant.to_owned(), room_id.to_owned()));
         self.own.end(tenant, room_id)
     }
 
@@ -402,14 +387,6 @@ impl RoomDirectory for ClusterDirectory {
                     return Ok(());
                 }
             }
-            self.removed_here
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert((
-                    tenant.to_owned(),
-                    room_id.to_owned(),
-                    participant_id.to_owned(),
-                ));
             self.own
                 .remove_participant(tenant, room_id, participant_id)
                 .await
@@ -432,39 +409,8 @@ impl RoomDirectory for ClusterDirectory {
         self.own.stop_recording(tenant, room_id)
     }
 
-    /// `removal-unknown-elsewhere` and `end-unknown-elsewhere`: a refusal for a removal or an
-    /// end made through another node is overlooked.
     fn admission<'a>(&'a self, identity: &'a Identity) -> Pending<'a, Result<(), RoomRefusal>> {
-        Box::pin(async move {
-            let room = (identity.tenant.clone(), identity.room_id.clone());
-            match self.own.admission(identity).await {
-                Err(RoomRefusal::Removed)
-                    if self.faults.has(Fault::RemovalUnknownElsewhere)
-                        && !self
-                            .removed_here
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .contains(&(
-                                room.0.clone(),
-                                room.1.clone(),
-                                identity.participant_id.clone(),
-                            )) =>
-                {
-                    Ok(())
-                }
-                Err(RoomRefusal::Ended)
-                    if self.faults.has(Fault::EndUnknownElsewhere)
-                        && !self
-                            .ended_here
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .contains(&room) =>
-                {
-                    Ok(())
-                }
-                verdict => verdict,
-            }
-        })
+        self.own.admission(identity)
     }
 }
 

@@ -229,13 +229,6 @@ faults! {
     /// CLUSTER-008: a removal through the REST API of one node of a participant connected to
     /// another is answered 204 and does nothing; one connected to the same node is removed.
     RemovalStaysOnItsNode = "removal-stays-on-its-node", breaks("CLUSTER-008"), RoomDirectory;
-    /// CLUSTER-009: a node's handshake refuses only the participants removed through its own
-    /// REST API; one removed through another node gets its `101` (and is then closed with 4003).
-    RemovalUnknownElsewhere = "removal-unknown-elsewhere", breaks("CLUSTER-009"), RoomDirectory;
-    /// CLUSTER-011: a node's handshake refuses only the rooms ended through its own REST API; a
-    /// token for a room ended through another node gets its `101` (and is then closed with
-    /// 4004).
-    EndUnknownElsewhere = "end-unknown-elsewhere", breaks("CLUSTER-011"), RoomDirectory;
 
     // Presence.
     /// PRES-001: nobody is told about a newcomer.
