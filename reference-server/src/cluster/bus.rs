@@ -181,6 +181,19 @@ end
 return redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'f', ARGV[4])
 "#;
 
+/// A chat message of `participant_id`, sent on this node's connection `conn`.
+struct ChatMessage {
+    room: RoomKey,
+    participant_id: String,
+    conn: ConnId,
+    frame: Utf8Bytes,
+    /// Told `unavailable` if Redis does not take it.
+    sender: Option<Arc<Connection>>,
+}
+
+/// Most chat messages the publisher hands to Redis in one pipeline.
+const CHAT_BATCH: usize = 64;
+
 /// What the publisher does, in the order the node accepted it.
 enum Command {
     Join {
@@ -211,15 +224,8 @@ enum Command {
         room: RoomKey,
         frame: Utf8Bytes,
     },
-    /// A chat message of `participant_id`, sent on this node's connection `conn`.
-    Chat {
-        room: RoomKey,
-        participant_id: String,
-        conn: ConnId,
-        frame: Utf8Bytes,
-        /// Told `unavailable` if Redis does not take it.
-        sender: Option<Arc<Connection>>,
-    },
+    /// A chat message of a member of this node.
+    Chat(ChatMessage),
     /// Told once every command queued before it is done.
     Flush {
         done: oneshot::Sender<()>,
@@ -234,7 +240,7 @@ impl Command {
     fn is_bounded(&self) -> bool {
         matches!(
             self,
-            Command::Chat { .. } | Command::Hand { .. } | Command::Append { .. }
+            Command::Chat(_) | Command::Hand { .. } | Command::Append { .. }
         )
     }
 }
@@ -449,13 +455,13 @@ impl RoomEvents for ClusterBus {
             }
             EventKind::Chat { sender_id, from } => {
                 let sender = members.connections().iter().find(|c| c.id() == from);
-                let command = Command::Chat {
+                let command = Command::Chat(ChatMessage {
                     room,
                     participant_id: sender_id.to_owned(),
                     conn: from,
                     frame: event.frame,
                     sender: sender.cloned(),
-                };
+                });
                 self.queue_or_refuse(command, sender, "chat.send");
             }
             EventKind::RecordingStarted { .. } | EventKind::RecordingStopped { .. } => {
@@ -479,7 +485,6 @@ async fn publish_loop(
     let join = redis::Script::new(JOIN);
     let leave = redis::Script::new(LEAVE);
     let hand = redis::Script::new(HAND);
-    let chat = redis::Script::new(CHAT);
     // Which connection of this node holds each participant it joined.
     let mut owners: HashMap<(RoomKey, String), ConnId> = HashMap::new();
     // Departures Redis did not take, in order: tried again while it is available. At most one
@@ -487,18 +492,23 @@ async fn publish_loop(
     let mut pending: Vec<(MemberEntry, Utf8Bytes)> = Vec::new();
     let mut retry = tokio::time::interval(LEAVE_RETRY);
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A command taken from the queue while gathering a batch of chat messages, to run next.
+    let mut next: Option<Command> = None;
     loop {
-        let command = tokio::select! {
-            command = commands.recv() => match command {
-                Some(command) => command,
-                None => return,
-            },
-            _ = retry.tick(), if !pending.is_empty() => {
-                if health.is_up() {
-                    hand_over_departures(&node, &leave, &mut redis, &health, &mut pending).await;
+        let command = match next.take() {
+            Some(command) => command,
+            None => tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => command,
+                    None => return,
+                },
+                _ = retry.tick(), if !pending.is_empty() => {
+                    if health.is_up() {
+                        hand_over_departures(&node, &leave, &mut redis, &health, &mut pending).await;
+                    }
+                    continue;
                 }
-                continue;
-            }
+            },
         };
         if command.is_bounded() {
             health.figures().bus_queue.dec();
@@ -654,38 +664,24 @@ async fn publish_loop(
                 }
                 result
             }
-            Command::Chat {
-                room,
-                participant_id,
-                conn,
-                frame,
-                sender,
-            } => {
-                let keys = RoomKeys::of(&room);
-                let result = if available {
-                    health
-                        .call(
-                            "chat",
-                            chat.key(&keys.members)
-                                .key(&keys.stream)
-                                .arg(&participant_id)
-                                .arg(owner(&node, conn))
-                                .arg(&room.room_id)
-                                .arg(frame.as_str())
-                                .arg(STREAM_MAXLEN)
-                                .invoke_async::<Option<String>>(&mut redis),
-                        )
-                        .await
-                        .map(drop)
-                } else {
-                    Err(not_tried())
-                };
-                if result.is_err()
-                    && let Some(sender) = &sender
-                {
-                    refuse(sender, "chat.send");
+            Command::Chat(message) => {
+                // The chat messages queued behind this one go with it, in one pipeline: one
+                // round trip to Redis for the lot, in the order the node accepted them.
+                let mut batch = vec![message];
+                while batch.len() < CHAT_BATCH {
+                    match commands.try_recv() {
+                        Ok(Command::Chat(message)) => {
+                            health.figures().bus_queue.dec();
+                            batch.push(message);
+                        }
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
-                result
+                append_chats(&node, &mut redis, &health, available, &batch).await
             }
             Command::Append { room, frame } => {
                 let keys = RoomKeys::of(&room);
@@ -716,6 +712,55 @@ async fn publish_loop(
             tracing::warn!(error = %health.describe(&error), "a room event could not be handed to Redis");
         }
     }
+}
+
+/// Appends `batch` in order, each by the `CHAT` script, in one pipeline (one round trip); a
+/// message Redis did not take is refused to its sender. The error of the first one not taken.
+async fn append_chats(
+    node: &Incarnation,
+    redis: &mut ConnectionManager,
+    health: &RedisHealth,
+    available: bool,
+    batch: &[ChatMessage],
+) -> redis::RedisResult<()> {
+    let answers: redis::RedisResult<Vec<redis::RedisResult<Option<String>>>> = if available {
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for message in batch {
+            let keys = RoomKeys::of(&message.room);
+            // EVAL, not EVALSHA: a script missing from Redis's cache (after a restart) would
+            // fail that message alone, and the ones after it would overtake its retry.
+            pipe.cmd("EVAL")
+                .arg(CHAT)
+                .arg(2)
+                .arg(&keys.members)
+                .arg(&keys.stream)
+                .arg(&message.participant_id)
+                .arg(owner(node, message.conn))
+                .arg(&message.room.room_id)
+                .arg(message.frame.as_str())
+                .arg(STREAM_MAXLEN);
+        }
+        health.call("chat", pipe.query_async(redis)).await
+    } else {
+        Err(not_tried())
+    };
+    let mut first_error = None;
+    for (i, message) in batch.iter().enumerate() {
+        let error = match &answers {
+            Ok(answers) => match answers.get(i) {
+                Some(Ok(_)) => continue,
+                Some(Err(error)) => error.clone(),
+                None => not_tried(),
+            },
+            Err(error) => error.clone(),
+        };
+        if let Some(sender) = &message.sender {
+            refuse(sender, "chat.send");
+        }
+        first_error.get_or_insert(error);
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// The error of a command the publisher did not try because Redis is unavailable.
