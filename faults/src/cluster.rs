@@ -18,7 +18,7 @@ use chalk_reference_server::ApiError;
 use chalk_reference_server::auth::Identity;
 use chalk_reference_server::close::CloseReason;
 use chalk_reference_server::connection::ConnId;
-use chalk_reference_server::directory::{Pending, RoomDirectory};
+use chalk_reference_server::directory::{Pending, Recorded, RoomDirectory};
 use chalk_reference_server::events::{
     Audience, Departure, EventKind, Members, RoomEvent, RoomEvents, Settled,
 };
@@ -409,7 +409,10 @@ impl RoomDirectory for ClusterDirectory {
         self.own.stop_recording(tenant, room_id)
     }
 
-    fn admission<'a>(&'a self, identity: &'a Identity) -> Pending<'a, Result<(), RoomRefusal>> {
+    fn admission<'a>(
+        &'a self,
+        identity: &'a Identity,
+    ) -> Pending<'a, Result<Option<Recorded>, RoomRefusal>> {
         self.own.admission(identity)
     }
 }

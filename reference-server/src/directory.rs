@@ -75,8 +75,23 @@ pub trait RoomDirectory: Send + Sync + fmt::Debug + 'static {
         tenant: &'a str,
         room_id: &'a str,
     ) -> Pending<'a, Result<String, ApiError>>;
-    /// Whether `identity` may enter its room, by the records (at the handshake, before `101`).
-    fn admission<'a>(&'a self, identity: &'a Identity) -> Pending<'a, Result<(), RoomRefusal>>;
+    /// Whether `identity` may enter its room, by the records (at the handshake, before `101`);
+    /// and, when the records hold the participant as the REST API added it and the room's own
+    /// state will not know it, that record, which the room shows instead of the token's claims.
+    fn admission<'a>(
+        &'a self,
+        identity: &'a Identity,
+    ) -> Pending<'a, Result<Option<Recorded>, RoomRefusal>>;
+}
+
+/// A participant as the REST API recorded it: the name and role the room shows of it, whatever
+/// its token claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The display name it was added with.
+    pub display_name: String,
+    /// The role it was added with.
+    pub role: String,
 }
 
 /// The records of a single process: its in-memory rooms.
@@ -179,7 +194,11 @@ impl RoomDirectory for LocalDirectory {
         Box::pin(async move { Ok(self.find(tenant, room_id)?.stop_recording()?) })
     }
 
-    fn admission<'a>(&'a self, identity: &'a Identity) -> Pending<'a, Result<(), RoomRefusal>> {
-        Box::pin(async move { self.rooms.admission(identity) })
+    /// The room's own state holds what the REST API recorded: nothing to hand over.
+    fn admission<'a>(
+        &'a self,
+        identity: &'a Identity,
+    ) -> Pending<'a, Result<Option<Recorded>, RoomRefusal>> {
+        Box::pin(async move { self.rooms.admission(identity).map(|()| None) })
     }
 }

@@ -45,8 +45,9 @@ pub async fn upgrade(
             .map(|Query(pairs)| pairs)
             .map_err(|_| ApiError::MalformedUpgrade)?;
         let peer = peer.ok().map(|ConnectInfo(addr)| addr.ip());
-        let admission = hub.admit(&headers, &query, peer)?;
-        hub.directory
+        let mut admission = hub.admit(&headers, &query, peer)?;
+        let recorded = hub
+            .directory
             .admission(&admission.admitted.identity)
             .await
             .map_err(|refusal| {
@@ -56,6 +57,13 @@ pub async fn upgrade(
                     _ => ApiError::AccessRevoked,
                 }
             })?;
+        // A participant the REST API added is shown as it was added, not as its token says
+        // (in cluster mode the records are in Redis, not in the local room).
+        if let Some(recorded) = recorded {
+            let identity = &mut admission.admitted.identity;
+            identity.display_name = Some(recorded.display_name);
+            identity.role = Some(recorded.role);
+        }
         let ws = ws.map_err(|_| ApiError::MalformedUpgrade)?;
         Ok((ws, admission))
     }

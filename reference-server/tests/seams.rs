@@ -9,7 +9,7 @@ use axum::extract::ws::Message;
 use chalk_reference_server::Seams;
 use chalk_reference_server::admission::{AdmissionPolicy, Admitted, Handshake, StandardAdmission};
 use chalk_reference_server::auth::Identity;
-use chalk_reference_server::directory::{Pending, RoomDirectory};
+use chalk_reference_server::directory::{Pending, Recorded, RoomDirectory};
 use chalk_reference_server::error::ApiError;
 use chalk_reference_server::events::{EventKind, Members, RoomEvent, RoomEvents};
 use chalk_reference_server::frames::{FrameAdapter, SessionFrames, SessionInfo};
@@ -235,7 +235,10 @@ impl RoomDirectory for NoRemovals {
     ) -> Pending<'a, Result<String, ApiError>> {
         self.0.stop_recording(tenant, room_id)
     }
-    fn admission<'a>(&'a self, identity: &'a Identity) -> Pending<'a, Result<(), RoomRefusal>> {
+    fn admission<'a>(
+        &'a self,
+        identity: &'a Identity,
+    ) -> Pending<'a, Result<Option<Recorded>, RoomRefusal>> {
         self.0.admission(identity)
     }
 }

@@ -728,6 +728,56 @@ fn delete(path: &str, api_key: &str) -> String {
     )
 }
 
+/// As on a single process, a participant the REST API added is shown with the name and role it
+/// was added with, even when it connects to another node with a token that claims neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_added_through_one_node_is_shown_as_added_on_another() {
+    let nodes = Nodes::start(2).await;
+    let key = nodes.config.api_key().unwrap().to_owned();
+    let created = exchange(
+        &nodes.servers[0],
+        post(
+            "/api/v1/rooms",
+            &key,
+            &serde_json::json!({"name": "recorded"}),
+        ),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let room = created.json()["id"].as_str().unwrap().to_owned();
+    let added = exchange(
+        &nodes.servers[0],
+        post(
+            &format!("/api/v1/rooms/{room}/participants"),
+            &key,
+            &serde_json::json!({"display_name": "Réka Ó", "role": "host"}),
+        ),
+    )
+    .await;
+    assert_eq!(added.status, 201, "{added:?}");
+    let id = added.json()["participant"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (mut ada, _) = nodes.join(1, &room, "ada").await;
+    // A token minted outside the REST API: room and participant, no name, no role.
+    let (_reka, state) = nodes.join_with(1, &nodes.token(&room, &id), "reka").await;
+    let shown = state["data"]["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("the roster lists the newcomer: {state}"));
+    assert_eq!(shown["display_name"], "Réka Ó", "{state}");
+    assert_eq!(shown["role"], "host", "{state}");
+    let joined = ada.next().await;
+    assert_eq!(joined["event"], "participant.joined", "{joined}");
+    assert_eq!(joined["data"]["display_name"], "Réka Ó", "{joined}");
+    assert_eq!(joined["data"]["role"], "host", "{joined}");
+    nodes.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rest_api_of_any_node_acts_on_the_whole_cluster() {
     let nodes = Nodes::start(3).await;

@@ -16,11 +16,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
+use serde_json::Value;
 
 use super::bus::{RoomKeys, STREAM_MAXLEN};
 use super::health::{RedisHealth, is_outage};
 use crate::auth::Identity;
-use crate::directory::{Pending, RoomDirectory};
+use crate::directory::{Pending, Recorded, RoomDirectory};
 use crate::error::ApiError;
 use crate::events::RoomKey;
 use crate::protocol::{ServerEvent, timestamp_now};
@@ -392,26 +393,42 @@ impl RoomDirectory for RedisDirectory {
         })
     }
 
-    fn admission<'a>(&'a self, identity: &'a Identity) -> Pending<'a, Result<(), RoomRefusal>> {
+    /// The record of a participant added through the REST API of any node: the local room
+    /// does not hold it, so the handshake hands it to the join.
+    fn admission<'a>(
+        &'a self,
+        identity: &'a Identity,
+    ) -> Pending<'a, Result<Option<Recorded>, RoomRefusal>> {
         Box::pin(async move {
             let keys = keys(&identity.tenant, &identity.room_id);
-            let checked: Result<(Option<String>, bool), ApiError> = self
+            let checked: Result<(Option<String>, bool, Option<String>), ApiError> = self
                 .run(
                     redis::pipe()
                         .hget(&keys.record, "status")
                         .sismember(&keys.revoked, &identity.participant_id)
+                        .hget(&keys.participants, &identity.participant_id)
                         .query_async(&mut self.redis.clone()),
                 )
                 .await;
             match checked {
-                Ok((status, removed)) => crate::rooms::JoinFacts {
+                Ok((status, removed, record)) => crate::rooms::JoinFacts {
                     ended: status.as_deref() == Some("ended"),
                     removed,
                 }
-                .standard_verdict(),
+                .standard_verdict()
+                .map(|()| record.as_deref().and_then(recorded)),
                 // Nothing can be decided without the records: the upgrade is answered 503.
                 Err(_) => Err(RoomRefusal::Unavailable),
             }
         })
     }
+}
+
+/// A participant's REST record (`{"display_name","role"}`), as the room shows it.
+fn recorded(record: &str) -> Option<Recorded> {
+    let record: Value = serde_json::from_str(record).ok()?;
+    Some(Recorded {
+        display_name: record["display_name"].as_str()?.to_owned(),
+        role: record["role"].as_str()?.to_owned(),
+    })
 }
