@@ -6,7 +6,8 @@
 //! being handed to the bus (or as well as), a participant recorded under a name of the node's
 //! own (so that a connection on another node does not replace it), a removal that closes nothing
 //! on another node, a handshake that knows only of the removals and ends made through its own
-//! node.
+//! node. [`ClusterDepartures`] wraps what the reaper appends for each member of a dead node: its
+//! `participant.left` lost, or appended twice.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +24,7 @@ use chalk_reference_server::events::{
     Audience, Departure, EventKind, Members, RoomEvent, RoomEvents, Settled,
 };
 use chalk_reference_server::rooms::{ParticipantView, RoomKey, RoomRefusal, RoomView};
+use chalk_reference_server::seams::Departures;
 use serde_json::Value;
 
 use crate::fault::{Fault, Faults};
@@ -67,6 +69,34 @@ impl LocalMembers {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(RoomKey, String), usize>> {
         self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The reaper's departures with the faults of a set: what the node appends for each member of
+/// a dead node it reports left.
+#[derive(Debug)]
+pub struct ClusterDepartures {
+    faults: Faults,
+    own: Arc<dyn Departures>,
+}
+
+impl ClusterDepartures {
+    /// `own` (the production departures) with the departure faults of `faults`.
+    pub fn new(faults: Faults, own: Arc<dyn Departures>) -> Self {
+        ClusterDepartures { faults, own }
+    }
+}
+
+impl Departures for ClusterDepartures {
+    fn report(&self, left: String) -> Vec<String> {
+        let frames = self.own.report(left);
+        if self.faults.has(Fault::DeadNodeDeparturesLost) {
+            return Vec::new();
+        }
+        if self.faults.has(Fault::DeadNodeDeparturesTwice) {
+            return frames.iter().flat_map(|f| [f.clone(), f.clone()]).collect();
+        }
+        frames
     }
 }
 
@@ -417,6 +447,7 @@ impl RoomDirectory for ClusterDirectory {
 #[cfg(test)]
 mod tests {
     use chalk_reference_server::connection::Connection;
+    use chalk_reference_server::seams::ReportOnce;
 
     use super::*;
     use crate::rewrite::{event_name, string_at};
@@ -455,6 +486,27 @@ mod tests {
             Arc::default(),
         );
         (events, handed)
+    }
+
+    fn departures(fault: Fault) -> ClusterDepartures {
+        ClusterDepartures::new(Faults::from(fault), Arc::new(ReportOnce))
+    }
+
+    #[test]
+    fn lost_departures_append_nothing_for_a_dead_member() {
+        let left = r#"{"event":"participant.left","data":{"id":"bob"}}"#.to_owned();
+        assert!(
+            departures(Fault::DeadNodeDeparturesLost)
+                .report(left)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn twice_departures_append_the_same_left_twice() {
+        let left = r#"{"event":"participant.left","data":{"id":"bob"}}"#.to_owned();
+        let frames = departures(Fault::DeadNodeDeparturesTwice).report(left.clone());
+        assert_eq!(frames, [left.clone(), left]);
     }
 
     fn room() -> RoomKey {
