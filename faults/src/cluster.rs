@@ -7,7 +7,8 @@
 //! own (so that a connection on another node does not replace it), a removal that closes nothing
 //! on another node, a handshake that knows only of the removals and ends made through its own
 //! node. [`ClusterDepartures`] wraps what the reaper appends for each member of a dead node: its
-//! `participant.left` lost, or appended twice.
+//! `participant.left` lost (always, or when a restarted node reaps its earlier run), or appended
+//! twice.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +25,7 @@ use chalk_reference_server::events::{
     Audience, Departure, EventKind, Members, RoomEvent, RoomEvents, Settled,
 };
 use chalk_reference_server::rooms::{ParticipantView, RoomKey, RoomRefusal, RoomView};
-use chalk_reference_server::seams::Departures;
+use chalk_reference_server::seams::{DeadRun, Departures};
 use serde_json::Value;
 
 use crate::fault::{Fault, Faults};
@@ -88,9 +89,11 @@ impl ClusterDepartures {
 }
 
 impl Departures for ClusterDepartures {
-    fn report(&self, left: String) -> Vec<String> {
-        let frames = self.own.report(left);
-        if self.faults.has(Fault::DeadNodeDeparturesLost) {
+    fn report(&self, run: DeadRun, left: String) -> Vec<String> {
+        let frames = self.own.report(run, left);
+        if self.faults.has(Fault::DeadNodeDeparturesLost)
+            || (run == DeadRun::Restarted && self.faults.has(Fault::RestartDeparturesLost))
+        {
             return Vec::new();
         }
         if self.faults.has(Fault::DeadNodeDeparturesTwice) {
@@ -492,21 +495,32 @@ mod tests {
         ClusterDepartures::new(Faults::from(fault), Arc::new(ReportOnce))
     }
 
+    const LEFT: &str = r#"{"event":"participant.left","data":{"id":"bob"}}"#;
+
     #[test]
     fn lost_departures_append_nothing_for_a_dead_member() {
-        let left = r#"{"event":"participant.left","data":{"id":"bob"}}"#.to_owned();
-        assert!(
-            departures(Fault::DeadNodeDeparturesLost)
-                .report(left)
-                .is_empty()
-        );
+        let lost = departures(Fault::DeadNodeDeparturesLost);
+        for run in [DeadRun::Expired, DeadRun::Restarted] {
+            assert!(lost.report(run, LEFT.to_owned()).is_empty());
+        }
     }
 
     #[test]
     fn twice_departures_append_the_same_left_twice() {
-        let left = r#"{"event":"participant.left","data":{"id":"bob"}}"#.to_owned();
-        let frames = departures(Fault::DeadNodeDeparturesTwice).report(left.clone());
-        assert_eq!(frames, [left.clone(), left]);
+        let frames =
+            departures(Fault::DeadNodeDeparturesTwice).report(DeadRun::Expired, LEFT.to_owned());
+        assert_eq!(frames, [LEFT, LEFT]);
+    }
+
+    #[test]
+    fn restart_departures_are_lost_only_for_an_earlier_run_of_the_node() {
+        let restart = departures(Fault::RestartDeparturesLost);
+        assert!(
+            restart
+                .report(DeadRun::Restarted, LEFT.to_owned())
+                .is_empty()
+        );
+        assert_eq!(restart.report(DeadRun::Expired, LEFT.to_owned()), [LEFT]);
     }
 
     fn room() -> RoomKey {

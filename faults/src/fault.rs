@@ -238,6 +238,10 @@ faults! {
     /// CLUSTER-014: each member of a dead node is reported left twice: its `participant.left`
     /// is appended again right after the first.
     DeadNodeDeparturesTwice = "dead-node-departures-twice", breaks("CLUSTER-014"), Departures;
+    /// CLUSTER-015: a node that restarts removes the members of its earlier run without telling
+    /// anyone (their `participant.left` is never appended); those of a node lost for good are
+    /// reported as they should be.
+    RestartDeparturesLost = "restart-departures-lost", breaks("CLUSTER-015"), Departures;
 
     // Presence.
     /// PRES-001: nobody is told about a newcomer.

@@ -27,8 +27,8 @@
 //! and decides what reaches the path it wraps.
 //!
 //! [`Seams::departures_around`] wraps what a node's reaper appends for each member of a dead
-//! node it reports left (cluster mode, see `cluster::liveness`): [`ReportOnce`], that member's
-//! `participant.left` once. The frames it returns are appended in the reaper's one atomic
+//! node it reports left (cluster mode, see `cluster::liveness`), told which dead run it is
+//! ([`DeadRun`]): [`ReportOnce`], that member's `participant.left` once. The frames it returns are appended in the reaper's one atomic
 //! script; the member is removed whatever they are.
 
 use std::convert::Infallible;
@@ -67,9 +67,19 @@ pub trait IoAdapter: Send + Sync + fmt::Debug + 'static {
 /// What a node's reaper appends to a room's stream for each member of a dead node it reports
 /// left (cluster mode): the frames every node then delivers to the room's members.
 pub trait Departures: Send + Sync + fmt::Debug + 'static {
-    /// The frames to append, in order, for one member reported left, given its
-    /// `participant.left` frame.
-    fn report(&self, left: String) -> Vec<String>;
+    /// The frames to append, in order, for one member of the dead `run` reported left, given
+    /// its `participant.left` frame.
+    fn report(&self, run: DeadRun, left: String) -> Vec<String>;
+}
+
+/// Which dead run of a node the reaper reports the members of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeadRun {
+    /// A run whose liveness key expired: a node that was lost.
+    Expired,
+    /// An earlier run of this node's own id, reaped as this run starts: a node that restarted.
+    Restarted,
 }
 
 /// The production [`Departures`]: each member's `participant.left`, once.
@@ -77,7 +87,7 @@ pub trait Departures: Send + Sync + fmt::Debug + 'static {
 pub struct ReportOnce;
 
 impl Departures for ReportOnce {
-    fn report(&self, left: String) -> Vec<String> {
+    fn report(&self, _run: DeadRun, left: String) -> Vec<String> {
         vec![left]
     }
 }

@@ -506,11 +506,6 @@ const WITHOUT_A_FAULT_HERE: &[(&str, &str)] = &[
         "in cluster mode the recording events are appended by the Redis directory's own \
          scripts, behind every seam a fault can wrap",
     ),
-    (
-        "CLUSTER-015",
-        "a lost node that comes back: the departure faults of a dead node fail its scenario \
-         too, but they break CLUSTER-014 first",
-    ),
 ];
 
 fn next(queue: &Mutex<VecDeque<Run>>) -> Option<Run> {

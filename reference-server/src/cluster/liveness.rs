@@ -36,7 +36,7 @@ use super::bus::{ClusterBus, RoomKeys, STREAM_MAXLEN};
 use super::health::RedisHealth;
 use super::incarnation::{Incarnation, MemberEntry, members_key};
 use crate::protocol::ServerEvent;
-use crate::seams::Departures;
+use crate::seams::{DeadRun, Departures};
 
 /// How long an incarnation counts as alive after its last heartbeat.
 pub const LIVENESS_TTL: Duration = Duration::from_secs(3);
@@ -360,7 +360,12 @@ async fn reap(
                 id: &entry.participant_id,
             }
             .encode();
-            let frames = departures.report(left.as_str().to_owned());
+            let run = if check_alive {
+                DeadRun::Expired
+            } else {
+                DeadRun::Restarted
+            };
+            let frames = departures.report(run, left.as_str().to_owned());
             invocation
                 .key(keys.members)
                 .key(keys.hands)
