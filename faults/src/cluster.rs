@@ -6,7 +6,9 @@
 //! being handed to the bus (or as well as), a participant recorded under a name of the node's
 //! own (so that a connection on another node does not replace it), a removal that closes nothing
 //! on another node, a handshake that knows only of the removals and ends made through its own
-//! node.
+//! node. [`ClusterDepartures`] wraps what the reaper appends for each member of a dead node: its
+//! `participant.left` lost (always, or when a restarted node reaps its earlier run), or appended
+//! twice.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +25,7 @@ use chalk_reference_server::events::{
     Audience, Departure, EventKind, Members, RoomEvent, RoomEvents, Settled,
 };
 use chalk_reference_server::rooms::{ParticipantView, RoomKey, RoomRefusal, RoomView};
+use chalk_reference_server::seams::{DeadRun, Departures};
 use serde_json::Value;
 
 use crate::fault::{Fault, Faults};
@@ -67,6 +70,36 @@ impl LocalMembers {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(RoomKey, String), usize>> {
         self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The reaper's departures with the faults of a set: what the node appends for each member of
+/// a dead node it reports left.
+#[derive(Debug)]
+pub struct ClusterDepartures {
+    faults: Faults,
+    own: Arc<dyn Departures>,
+}
+
+impl ClusterDepartures {
+    /// `own` (the production departures) with the departure faults of `faults`.
+    pub fn new(faults: Faults, own: Arc<dyn Departures>) -> Self {
+        ClusterDepartures { faults, own }
+    }
+}
+
+impl Departures for ClusterDepartures {
+    fn report(&self, run: DeadRun, left: String) -> Vec<String> {
+        let frames = self.own.report(run, left);
+        if self.faults.has(Fault::DeadNodeDeparturesLost)
+            || (run == DeadRun::Restarted && self.faults.has(Fault::RestartDeparturesLost))
+        {
+            return Vec::new();
+        }
+        if self.faults.has(Fault::DeadNodeDeparturesTwice) {
+            return frames.iter().flat_map(|f| [f.clone(), f.clone()]).collect();
+        }
+        frames
     }
 }
 
@@ -420,6 +453,7 @@ impl RoomDirectory for ClusterDirectory {
 #[cfg(test)]
 mod tests {
     use chalk_reference_server::connection::Connection;
+    use chalk_reference_server::seams::ReportOnce;
 
     use super::*;
     use crate::rewrite::{event_name, string_at};
@@ -458,6 +492,38 @@ mod tests {
             Arc::default(),
         );
         (events, handed)
+    }
+
+    fn departures(fault: Fault) -> ClusterDepartures {
+        ClusterDepartures::new(Faults::from(fault), Arc::new(ReportOnce))
+    }
+
+    const LEFT: &str = r#"{"event":"participant.left","data":{"id":"bob"}}"#;
+
+    #[test]
+    fn lost_departures_append_nothing_for_a_dead_member() {
+        let lost = departures(Fault::DeadNodeDeparturesLost);
+        for run in [DeadRun::Expired, DeadRun::Restarted] {
+            assert!(lost.report(run, LEFT.to_owned()).is_empty());
+        }
+    }
+
+    #[test]
+    fn twice_departures_append_the_same_left_twice() {
+        let frames =
+            departures(Fault::DeadNodeDeparturesTwice).report(DeadRun::Expired, LEFT.to_owned());
+        assert_eq!(frames, [LEFT, LEFT]);
+    }
+
+    #[test]
+    fn restart_departures_are_lost_only_for_an_earlier_run_of_the_node() {
+        let restart = departures(Fault::RestartDeparturesLost);
+        assert!(
+            restart
+                .report(DeadRun::Restarted, LEFT.to_owned())
+                .is_empty()
+        );
+        assert_eq!(restart.report(DeadRun::Expired, LEFT.to_owned()), [LEFT]);
     }
 
     fn room() -> RoomKey {

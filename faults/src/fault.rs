@@ -68,6 +68,9 @@ pub enum Seam {
     RoomEventPath,
     /// The node's own room directory, wrapped: in memory, or Redis's records in cluster mode.
     RoomDirectory,
+    /// The reaper's departures, wrapped: what a node appends for each member of a dead node it
+    /// reports left (cluster mode).
+    Departures,
 }
 
 macro_rules! faults {
@@ -229,6 +232,16 @@ faults! {
     /// CLUSTER-008: a removal through the REST API of one node of a participant connected to
     /// another is answered 204 and does nothing; one connected to the same node is removed.
     RemovalStaysOnItsNode = "removal-stays-on-its-node", breaks("CLUSTER-008"), RoomDirectory;
+    /// CLUSTER-014: the members of a dead node are removed by the reaper, but nobody is told:
+    /// their `participant.left` is never appended.
+    DeadNodeDeparturesLost = "dead-node-departures-lost", breaks("CLUSTER-014"), Departures;
+    /// CLUSTER-014: each member of a dead node is reported left twice: its `participant.left`
+    /// is appended again right after the first.
+    DeadNodeDeparturesTwice = "dead-node-departures-twice", breaks("CLUSTER-014"), Departures;
+    /// CLUSTER-015: a node that restarts removes the members of its earlier run without telling
+    /// anyone (their `participant.left` is never appended); those of a node lost for good are
+    /// reported as they should be.
+    RestartDeparturesLost = "restart-departures-lost", breaks("CLUSTER-015"), Departures;
 
     // Presence.
     /// PRES-001: nobody is told about a newcomer.

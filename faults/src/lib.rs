@@ -14,7 +14,8 @@
 //! - [`frames`]: the session frame adapter, on each session's frames both ways;
 //! - [`io`]: an I/O adapter below WebSocket framing;
 //! - [`cluster`]: wrappers of the node's own room-event path and room directory (the bus and
-//!   Redis's records in cluster mode) that keep to one node what should reach the cluster.
+//!   Redis's records in cluster mode) that keep to one node what should reach the cluster, and
+//!   of the reaper's departures (a dead node's members reported left never, or twice).
 //!
 //! [`directory`] is the faults' own record of live sessions by room, for the faults that reach
 //! beyond one room's members; [`rewrite`] edits encoded events. The `chalk-faults` binary is the
@@ -95,6 +96,10 @@ pub fn seams(faults: Faults, config: &Config) -> Seams {
         seams = seams.directory_around(move |own| {
             Arc::new(cluster::ClusterDirectory::new(faults, own, local))
         });
+    }
+    if faults.use_seam(Seam::Departures) {
+        seams = seams
+            .departures_around(move |own| Arc::new(cluster::ClusterDepartures::new(faults, own)));
     }
     if faults.use_seam(Seam::Io) {
         seams = seams.io(io::adapter(faults));

@@ -9,6 +9,7 @@
 //! | room events | [`RoomEvents`] | once per event a room emits |
 //! | room events, wrapped | [`RoomEvents`] around the node's own path | once per event a room emits |
 //! | room directory, wrapped | [`RoomDirectory`] around the node's own | once per REST call and handshake |
+//! | a dead node's departures, wrapped | [`Departures`] around [`ReportOnce`] | once per member the reaper reports left |
 //! | session frames | [`FrameAdapter`] | once per session, around its socket |
 //! | connection I/O | [`IoAdapter`] | once per accepted TCP (or TLS) connection |
 //! | HTTP layer | a tower `Layer` | around the whole route table |
@@ -24,6 +25,11 @@
 //! on a single process, the cluster's bus in cluster mode; so does [`Seams::directory_around`]
 //! for the room directory (the in-memory records, or Redis's). A wrapper sees every call first
 //! and decides what reaches the path it wraps.
+//!
+//! [`Seams::departures_around`] wraps what a node's reaper appends for each member of a dead
+//! node it reports left (cluster mode, see `cluster::liveness`), told which dead run it is
+//! ([`DeadRun`]): [`ReportOnce`], that member's `participant.left` once. The frames it returns are appended in the reaper's one atomic
+//! script; the member is removed whatever they are.
 
 use std::convert::Infallible;
 use std::fmt;
@@ -58,6 +64,34 @@ pub trait IoAdapter: Send + Sync + fmt::Debug + 'static {
     fn adapt(&self, io: BoxIo) -> BoxIo;
 }
 
+/// What a node's reaper appends to a room's stream for each member of a dead node it reports
+/// left (cluster mode): the frames every node then delivers to the room's members.
+pub trait Departures: Send + Sync + fmt::Debug + 'static {
+    /// The frames to append, in order, for one member of the dead `run` reported left, given
+    /// its `participant.left` frame.
+    fn report(&self, run: DeadRun, left: String) -> Vec<String>;
+}
+
+/// Which dead run of a node the reaper reports the members of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeadRun {
+    /// A run whose liveness key expired: a node that was lost.
+    Expired,
+    /// An earlier run of this node's own id, reaped as this run starts: a node that restarted.
+    Restarted,
+}
+
+/// The production [`Departures`]: each member's `participant.left`, once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReportOnce;
+
+impl Departures for ReportOnce {
+    fn report(&self, _run: DeadRun, left: String) -> Vec<String> {
+        vec![left]
+    }
+}
+
 /// Builds the admission policy from the production one (which it usually wraps).
 type AdmissionFactory = Box<dyn FnOnce(StandardAdmission) -> Arc<dyn AdmissionPolicy> + Send>;
 
@@ -66,6 +100,9 @@ type RoomEventsWrapper = Box<dyn FnOnce(Arc<dyn RoomEvents>) -> Arc<dyn RoomEven
 
 /// Wraps the node's own room directory (in memory, or in Redis).
 type DirectoryWrapper = Box<dyn FnOnce(Arc<dyn RoomDirectory>) -> Arc<dyn RoomDirectory> + Send>;
+
+/// Wraps the reaper's departures ([`ReportOnce`]).
+type DeparturesWrapper = Box<dyn FnOnce(Arc<dyn Departures>) -> Arc<dyn Departures> + Send>;
 
 /// Applies a layer to the route table.
 type RouterLayer = Box<dyn FnOnce(Router) -> Router + Send>;
@@ -83,6 +120,8 @@ pub struct Seams {
     pub(crate) room_events_around: Option<RoomEventsWrapper>,
     /// Around the node's own room directory; `None`: the directory itself.
     pub(crate) directory_around: Option<DirectoryWrapper>,
+    /// Around the reaper's departures; `None`: [`ReportOnce`].
+    pub(crate) departures_around: Option<DeparturesWrapper>,
     /// Around each session's frames; `None`: the socket itself.
     pub(crate) frames: Option<Arc<dyn FrameAdapter>>,
     /// Around each connection's I/O; `None`: the connection itself.
@@ -99,6 +138,7 @@ impl fmt::Debug for Seams {
             .field("room_events", &self.room_events)
             .field("room_events_around", &self.room_events_around.is_some())
             .field("directory_around", &self.directory_around.is_some())
+            .field("departures_around", &self.departures_around.is_some())
             .field("frames", &self.frames)
             .field("io", &self.io)
             .field("layer", &self.router.is_some())
@@ -147,6 +187,27 @@ impl Seams {
     ) -> Self {
         self.directory_around = Some(Box::new(wrap));
         self
+    }
+
+    /// Installs the departures `wrap` makes from [`ReportOnce`]: what the reaper appends for each
+    /// member of a dead node it reports left (cluster mode only; a single process has no
+    /// reaper).
+    pub fn departures_around(
+        mut self,
+        wrap: impl FnOnce(Arc<dyn Departures>) -> Arc<dyn Departures> + Send + 'static,
+    ) -> Self {
+        self.departures_around = Some(Box::new(wrap));
+        self
+    }
+
+    /// The reaper's departures: [`ReportOnce`], wrapped by [`Seams::departures_around`] if
+    /// installed.
+    pub(crate) fn wrap_departures(&mut self) -> Arc<dyn Departures> {
+        let own: Arc<dyn Departures> = Arc::new(ReportOnce);
+        match self.departures_around.take() {
+            Some(wrap) => wrap(own),
+            None => own,
+        }
     }
 
     /// On a single process: the installed room events (local delivery if none) wrapped by

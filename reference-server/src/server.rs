@@ -58,7 +58,12 @@ pub async fn serve_with(config: Config, mut seams: Seams) -> Result<Server, Star
         let tenants = std::iter::once(DEFAULT_TENANT.to_owned())
             .chain(config.tenants.keys().cloned())
             .collect();
-        let bus = seams.wrap_bus(cluster.room_events(tenants, hub.metrics.cluster()).await?);
+        let departures = seams.wrap_departures();
+        let bus = seams.wrap_bus(
+            cluster
+                .room_events(tenants, hub.metrics.cluster(), departures)
+                .await?,
+        );
         // First: the local directory it replaces holds the rooms too.
         hub.directory = cluster.directory();
         Arc::get_mut(&mut hub.rooms)

@@ -1216,6 +1216,56 @@ async fn the_members_of_a_killed_node_are_reported_left_once_to_the_other_nodes(
     nodes.shutdown().await;
 }
 
+/// Records what the reaper asks of the departures seam, and answers as production does.
+#[derive(Debug)]
+struct RecordedDepartures {
+    own: Arc<dyn chalk_reference_server::seams::Departures>,
+    seen: Arc<Mutex<Vec<(chalk_reference_server::seams::DeadRun, String)>>>,
+}
+
+impl chalk_reference_server::seams::Departures for RecordedDepartures {
+    fn report(&self, run: chalk_reference_server::seams::DeadRun, left: String) -> Vec<String> {
+        self.seen.lock().unwrap().push((run, left.clone()));
+        self.own.report(run, left)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_departures_seam_is_asked_once_per_member_of_a_lost_node() {
+    use chalk_reference_server::seams::{DeadRun, Seams};
+    let redis = RedisServer::start();
+    let mut config = node_config(&redis.url(), "node-0");
+    config.shutdown_drain = Duration::from_millis(500);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seams = {
+        let seen = seen.clone();
+        Seams::default().departures_around(move |own| Arc::new(RecordedDepartures { own, seen }))
+    };
+    let survivor = chalk_reference_server::serve_with(config.clone(), seams)
+        .await
+        .unwrap();
+    let nodes = Nodes {
+        config,
+        servers: vec![survivor],
+        redis,
+    };
+    let mut doomed = NodeProcess::start(&nodes, "node-k");
+    let (mut ada, _) = nodes.join(0, "seam", "ada").await;
+    let token = nodes.token("seam", "kim");
+    let (_kim, _) = join_at(&doomed.ws_url, "node-k", &token, "kim").await;
+    assert_eq!(ada.next().await["data"]["id"], "kim");
+    doomed.kill();
+    left_once(&mut ada, "kim").await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "one member reaped: {seen:?}");
+    let (run, left) = &seen[0];
+    assert_eq!(*run, DeadRun::Expired);
+    let left: Value = serde_json::from_str(left).unwrap();
+    assert_eq!(left["event"], "participant.left");
+    assert_eq!(left["data"]["id"], "kim");
+    nodes.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_restarted_at_once_with_its_id_reports_its_previous_members_left() {
     let nodes = Nodes::start(1).await;

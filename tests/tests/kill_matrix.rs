@@ -21,6 +21,13 @@
 //!   unbroken reference server on such a cluster must pass with every extension declared,
 //!   under `--strict` ([`Mode::Reference`]), so that a cluster fault is not killed by a
 //!   scenario that would fail anyway.
+//! - A fault of a lost node ([`FAILOVER_REQUIREMENTS`]) is judged on [`FAILOVER_NODES`] nodes
+//!   that are processes (the `chalk-faults` binary, each with the fault, since the survivors'
+//!   reapers report the lost node's members), which the suite kills and restarts through
+//!   `--node-kill-command` and `--node-restart-command`, with the failover scenarios alone; the
+//!   unbroken server deployed the same way must pass them ([`Mode::Failover`]). These runs need
+//!   the binary built next to this test (`cargo build -p chalk-faults`; `cargo test
+//!   --workspace` builds it).
 //!
 //! The test prints the matrix (run → failing requirements) and fails listing every run that was
 //! not judged as expected.
@@ -59,7 +66,8 @@ const TEST_NAME: &str = "every_fault_is_killed_and_every_variation_passes";
 const CANNOT_JUDGE: &str = "chalk-conformance: cannot judge: ";
 
 /// The flag that turns this binary into one run of the suite: `--run-one FAULT MODE JSON_FILE`
-/// (`--run-one none reference JSON_FILE` for the clustered control).
+/// (`--run-one none reference JSON_FILE` for the clustered control, `--run-one none failover
+/// JSON_FILE` for the failover control).
 const RUN_ONE: &str = "--run-one";
 
 /// Children running at once. A child is a server plus a suite running 32 scenarios at a time;
@@ -75,6 +83,16 @@ const RUN_DEADLINE: Duration = Duration::from_secs(180);
 /// Nodes of a clustered run, sharing one private Redis: the suite's cluster scenarios need two.
 const CLUSTER_NODES: usize = 2;
 
+/// The requirements of a lost node, whose faults are judged on nodes the suite can kill.
+const FAILOVER_REQUIREMENTS: &[&str] = &["CLUSTER-014", "CLUSTER-015"];
+
+/// Nodes of a failover run: the failover scenarios never lose node 1, and each loses a node of
+/// its own.
+const FAILOVER_NODES: usize = 3;
+
+/// The scenarios a failover run runs.
+const FAILOVER_TAGS: &str = "@req.CLUSTER-014 or @req.CLUSTER-015";
+
 /// How the suite is pointed at a server, and what it must conclude.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -89,6 +107,10 @@ enum Mode {
     /// Every extension declared, `--strict`, against the reference server unbroken, in a
     /// cluster: exit 0 (the control of the clustered runs).
     Reference,
+    /// Every extension declared, `--strict`, the failover scenarios alone, against the reference
+    /// server unbroken on [`FAILOVER_NODES`] processes the suite kills: exit 0 (the control of
+    /// the failover runs).
+    Failover,
 }
 
 impl Mode {
@@ -99,6 +121,7 @@ impl Mode {
             Mode::Declared => "declared",
             Mode::Control => "control",
             Mode::Reference => "reference",
+            Mode::Failover => "failover",
         }
     }
 
@@ -109,6 +132,7 @@ impl Mode {
             Mode::Declared,
             Mode::Control,
             Mode::Reference,
+            Mode::Failover,
         ]
         .into_iter()
         .find(|m| m.name() == text)
@@ -118,7 +142,7 @@ impl Mode {
 /// One run of the matrix.
 #[derive(Debug, Clone, Copy)]
 struct Run {
-    /// `None`: the reference server unbroken ([`Mode::Reference`]).
+    /// `None`: the reference server unbroken ([`Mode::Reference`], [`Mode::Failover`]).
     fault: Option<Fault>,
     mode: Mode,
 }
@@ -147,10 +171,9 @@ impl Run {
                 }
             }
         }
-        runs.push(Run {
-            fault: None,
-            mode: Mode::Reference,
-        });
+        for mode in [Mode::Reference, Mode::Failover] {
+            runs.push(Run { fault: None, mode });
+        }
         runs
     }
 
@@ -175,6 +198,15 @@ impl Run {
         }
     }
 
+    /// Whether the run is against nodes the suite kills: the unbroken server's of
+    /// [`Mode::Failover`], and a fault's of a requirement of [`FAILOVER_REQUIREMENTS`].
+    fn failover(self) -> bool {
+        match self.fault.and_then(Fault::requirement) {
+            None => self.mode == Mode::Failover,
+            Some(id) => FAILOVER_REQUIREMENTS.contains(&id),
+        }
+    }
+
     fn label(self) -> String {
         match (self.mode, self.fault, self.kind()) {
             (
@@ -187,6 +219,7 @@ impl Run {
                 format!("{fault} +{extension}")
             }
             (_, Some(fault), _) => fault.to_string(),
+            (Mode::Failover, None, _) => format!("reference, {FAILOVER_NODES} nodes killed"),
             (_, None, _) => format!("reference, {CLUSTER_NODES} nodes"),
         }
     }
@@ -212,14 +245,14 @@ fn main() -> ExitCode {
         let mode = args.get(at + 2).and_then(|m| Mode::parse(m));
         return match (fault, mode, args.get(at + 3)) {
             (Some(fault), Some(mode), Some(json))
-                if fault.is_some() != (mode == Mode::Reference) =>
+                if fault.is_none() == matches!(mode, Mode::Reference | Mode::Failover) =>
             {
                 run_one(Run { fault, mode }, Path::new(json))
             }
             _ => {
                 eprintln!(
                     "usage: kill_matrix {RUN_ONE} FAULT fault|variation|declared|control JSON_FILE\n   \
-                     or: kill_matrix {RUN_ONE} {NO_FAULT} reference JSON_FILE"
+                     or: kill_matrix {RUN_ONE} {NO_FAULT} reference|failover JSON_FILE"
                 );
                 ExitCode::from(2)
             }
@@ -300,6 +333,8 @@ impl Outcome {
             (Mode::Control, false) => "JUDGED",
             (Mode::Reference, true) => "passes",
             (Mode::Reference, false) => "FAILS",
+            (Mode::Failover, true) => "passes",
+            (Mode::Failover, false) => "FAILS",
         }
     }
 
@@ -470,15 +505,6 @@ const WITHOUT_A_FAULT_HERE: &[(&str, &str)] = &[
         "CLUSTER-013",
         "in cluster mode the recording events are appended by the Redis directory's own \
          scripts, behind every seam a fault can wrap",
-    ),
-    (
-        "CLUSTER-014",
-        "a lost node: the run needs nodes that are processes to kill (--node-kill-command) and a \
-         seam around the reaper; the clustered runs here are in-process nodes",
-    ),
-    (
-        "CLUSTER-015",
-        "a lost node that comes back: as CLUSTER-014, and a restart command",
     ),
 ];
 
@@ -668,6 +694,9 @@ async fn judge(run: Run, json: PathBuf) -> ExitStatus {
     // the keepalive scenario then lasts seconds, well inside RUN_DEADLINE.
     config.limits.idle_timeout = SUITE_IDLE_TIMEOUT;
     config.limits.heartbeat_interval = SUITE_HEARTBEAT;
+    if run.failover() {
+        return judge_failover(run, &config, &json).await;
+    }
     let secret = config.jwt_secret().unwrap_or_default().to_owned();
     let api_key = config.api_key().unwrap_or_default().to_owned();
     let faults = run.fault.map(Faults::from).unwrap_or_default();
@@ -761,6 +790,164 @@ async fn judge(run: Run, json: PathBuf) -> ExitStatus {
     }
     drop(redis);
     status
+}
+
+/// A failover run: [`FAILOVER_NODES`] processes of the `chalk-faults` binary with the run's
+/// fault (none for [`Mode::Failover`]) on a private Redis, and the failover scenarios alone,
+/// given the commands that kill a node and start it again.
+async fn judge_failover(run: Run, config: &Config, json: &Path) -> ExitStatus {
+    let binary = match faults_binary() {
+        Ok(binary) => binary,
+        Err(missing) => {
+            println!("{missing}");
+            return ExitStatus::Unreachable;
+        }
+    };
+    let redis = RedisServer::start();
+    let nodes = ScriptedNodes {
+        dir: json.with_extension("nodes"),
+        binary,
+    };
+    let mut args = vec!["chalk-conformance".to_owned()];
+    for index in 1..=FAILOVER_NODES {
+        let port = match nodes.start(index, run.fault, config, &redis.url()) {
+            Ok(port) => port,
+            Err(e) => {
+                println!("the faulty node {index} does not start: {e}");
+                return ExitStatus::Unreachable;
+            }
+        };
+        args.extend([
+            "--url".to_owned(),
+            format!("ws://127.0.0.1:{port}/api/v1/ws"),
+        ]);
+        // Node 1's REST API alone: the suite spreads its provisioning over every `--api-url`,
+        // a killed node's included, and the failover scenarios never lose node 1.
+        if index == 1 {
+            args.extend([
+                "--api-url".to_owned(),
+                format!("http://127.0.0.1:{port}/api/v1"),
+            ]);
+        }
+    }
+    let dir = nodes.dir.display().to_string();
+    args.extend([
+        "--jwt-secret".to_owned(),
+        config.jwt_secret().unwrap_or_default().to_owned(),
+        "--api-key".to_owned(),
+        config.api_key().unwrap_or_default().to_owned(),
+        "--origin".to_owned(),
+        EPHEMERAL_ALLOWED_ORIGIN.to_owned(),
+        "--json".to_owned(),
+        json.display().to_string(),
+        "--tags".to_owned(),
+        FAILOVER_TAGS.to_owned(),
+        "--node-kill-command".to_owned(),
+        format!("kill -9 $(cat '{dir}/pid-'$CHALK_NODE_INDEX)"),
+        "--node-restart-command".to_owned(),
+        format!("sh '{dir}/start-'$CHALK_NODE_INDEX.sh"),
+        "--declare".to_owned(),
+        KNOWN_EXTENSIONS.join(","),
+        "--strict".to_owned(),
+    ]);
+    let (console, output) = Console::buffer();
+    let status = commands::execute(args, &console).await;
+    print!("{}", output.contents());
+    drop(nodes);
+    drop(redis);
+    status
+}
+
+/// The `chalk-faults` binary next to this test's (`target/debug/chalk-faults`), or what to do
+/// when it is missing.
+fn faults_binary() -> Result<PathBuf, String> {
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("chalk-faults")))
+        .ok_or("cannot tell where this test binary is")?;
+    if binary.exists() {
+        Ok(binary)
+    } else {
+        Err(format!(
+            "{} is missing: the failover runs start it as the nodes the suite kills; build it \
+             first (cargo build -p chalk-faults)",
+            binary.display()
+        ))
+    }
+}
+
+/// The nodes of a failover run: a start script per node in `dir` (`start-N.sh`, which the
+/// restart command runs again), each writing the node's process id to `pid-N` (which the kill
+/// command reads) and its log to `log-N`. Dropping it kills (SIGKILL) the nodes still running,
+/// if their id is still a `chalk-faults` process, and removes `dir`.
+struct ScriptedNodes {
+    dir: PathBuf,
+    binary: PathBuf,
+}
+
+impl ScriptedNodes {
+    /// Writes and runs the start script of node `index` (`node-{index}`) on a free port, with
+    /// `fault` if any; the port once the node says it is ready.
+    fn start(
+        &self,
+        index: usize,
+        fault: Option<Fault>,
+        config: &Config,
+        redis_url: &str,
+    ) -> std::io::Result<u16> {
+        std::fs::create_dir_all(&self.dir)?;
+        let port = chalk_tests::free_loopback_port();
+        let fault = fault.map_or(String::new(), |f| format!(" --fault {}", f.name()));
+        // The secrets go in the environment, never on a command line `ps` shows.
+        let script = format!(
+            "#!/bin/sh\n\
+             log='{dir}/log-{index}'\n\
+             : > \"$log\"\n\
+             env -i RUST_LOG=info CHALK_JWT_SECRET='{secret}' CHALK_API_KEY='{key}' \\\n\
+             \x20 '{bin}' --listen 127.0.0.1:{port} --node-id node-{index} --redis-url '{redis_url}' \\\n\
+             \x20 --allowed-origin '{origin}'{fault} >/dev/null 2>>\"$log\" &\n\
+             echo $! > '{dir}/pid-{index}'\n\
+             tries=0\n\
+             until grep -q ready \"$log\"; do\n\
+             \x20 tries=$((tries + 1)); [ $tries -gt 200 ] && exit 1; sleep 0.05\n\
+             done\n",
+            dir = self.dir.display(),
+            secret = config.jwt_secret().unwrap_or_default(),
+            key = config.api_key().unwrap_or_default(),
+            bin = self.binary.display(),
+            origin = EPHEMERAL_ALLOWED_ORIGIN,
+        );
+        let path = self.dir.join(format!("start-{index}.sh"));
+        std::fs::write(&path, script)?;
+        let status = Command::new("sh").arg(&path).status()?;
+        if status.success() {
+            Ok(port)
+        } else {
+            let log =
+                std::fs::read_to_string(self.dir.join(format!("log-{index}"))).unwrap_or_default();
+            Err(std::io::Error::other(format!(
+                "no ready line within 10 s:\n{log}"
+            )))
+        }
+    }
+}
+
+impl Drop for ScriptedNodes {
+    fn drop(&mut self) {
+        for index in 1..=FAILOVER_NODES {
+            let Ok(pid) = std::fs::read_to_string(self.dir.join(format!("pid-{index}"))) else {
+                continue;
+            };
+            let pid = pid.trim();
+            // The id may have been reused since the node was killed.
+            let ours = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("chalk-faults"));
+            if ours {
+                let _ = Command::new("kill").args(["-9", pid]).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Whether the catalogue has `id` at level should.

@@ -12,7 +12,9 @@
 //! is gone, it runs the `REAP` script, which in one atomic step checks again that the key is
 //! gone, reports each member of the index left (removes it and appends `participant.left`, only
 //! if the member is still owned by that connection: of several reapers racing, one reports each
-//! departure), and forgets the incarnation. A node starting with a node id whose earlier
+//! departure), and forgets the incarnation. What it appends for each member is the
+//! `participant.left` frame as the departures seam makes it ([`Departures`]; once, in
+//! production). A node starting with a node id whose earlier
 //! incarnation is still listed reaps that one at once, before it serves anything: a restart
 //! never resurrects its previous members.
 //!
@@ -34,6 +36,7 @@ use super::bus::{ClusterBus, RoomKeys, STREAM_MAXLEN};
 use super::health::RedisHealth;
 use super::incarnation::{Incarnation, MemberEntry, members_key};
 use crate::protocol::ServerEvent;
+use crate::seams::{DeadRun, Departures};
 
 /// How long an incarnation counts as alive after its last heartbeat.
 pub const LIVENESS_TTL: Duration = Duration::from_secs(3);
@@ -59,25 +62,32 @@ return 1
 /// each member of its index left, as `LEAVE` does, and forgets the run. The index must be
 /// exactly the entries passed (`changed` otherwise: the caller reads it again). `KEYS`: the
 /// list of runs, the liveness key, the index, then members, hands and stream of each entry;
-/// `ARGV`: the run, whether to check the key, `MAXLEN`, the number of entries, then
-/// participant, owner, room, `participant.left` frame and index entry of each.
+/// `ARGV`: the run, whether to check the key, `MAXLEN`, the number of entries, then for each:
+/// participant, owner, room, index entry, the number of frames to append when it is reported
+/// left (one `participant.left`, but through the departures seam), and those frames.
 const REAP: &str = r#"
 if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return {'alive', 0} end
 local n = tonumber(ARGV[4])
 if redis.call('SCARD', KEYS[3]) ~= n then return {'changed', 0} end
+local a = 5
 for i = 0, n - 1 do
-  if redis.call('SISMEMBER', KEYS[3], ARGV[9 + i * 5]) == 0 then return {'changed', 0} end
+  if redis.call('SISMEMBER', KEYS[3], ARGV[a + 3]) == 0 then return {'changed', 0} end
+  a = a + 5 + tonumber(ARGV[a + 4])
 end
 local reported = 0
+a = 5
 for i = 0, n - 1 do
-  local k, a = 3 + i * 3, 4 + i * 5
-  local current = redis.call('HGET', KEYS[k + 1], ARGV[a + 1])
-  if current and cjson.decode(current).owner == ARGV[a + 2] then
-    redis.call('HDEL', KEYS[k + 1], ARGV[a + 1])
-    redis.call('SREM', KEYS[k + 2], ARGV[a + 1])
-    redis.call('XADD', KEYS[k + 3], 'MAXLEN', '~', ARGV[3], '*', 'r', ARGV[a + 3], 'f', ARGV[a + 4])
+  local k, frames = 3 + i * 3, tonumber(ARGV[a + 4])
+  local current = redis.call('HGET', KEYS[k + 1], ARGV[a])
+  if current and cjson.decode(current).owner == ARGV[a + 1] then
+    redis.call('HDEL', KEYS[k + 1], ARGV[a])
+    redis.call('SREM', KEYS[k + 2], ARGV[a])
+    for f = 1, frames do
+      redis.call('XADD', KEYS[k + 3], 'MAXLEN', '~', ARGV[3], '*', 'r', ARGV[a + 2], 'f', ARGV[a + 4 + f])
+    end
     reported = reported + 1
   end
+  a = a + 5 + frames
 end
 redis.call('DEL', KEYS[3], KEYS[2])
 redis.call('HDEL', KEYS[1], ARGV[1])
@@ -105,15 +115,17 @@ impl Liveness {
     /// Announces `me` as alive, reaps at once what is dead (an earlier incarnation of the same
     /// node id included, alive or not), then starts the heartbeat and the reaper. `bus` is told
     /// to close its members if the others reap `me` while it cannot reach Redis; `health` is
-    /// the node's view of Redis, which the heartbeat restores.
+    /// the node's view of Redis, which the heartbeat restores; `departures` says what is
+    /// appended for each member reported left (see [`Departures`]).
     pub async fn start(
         me: Incarnation,
         mut redis: ConnectionManager,
         bus: Arc<ClusterBus>,
         health: Arc<RedisHealth>,
+        departures: Arc<dyn Departures>,
     ) -> redis::RedisResult<Self> {
         register(&me, &mut redis).await?;
-        reap_dead(&me, &mut redis, &health).await?;
+        reap_dead(&me, &mut redis, &health, departures.as_ref()).await?;
         let heartbeat = {
             let (me, mut redis, health) = (me.clone(), redis.clone(), health.clone());
             tokio::spawn(async move {
@@ -147,7 +159,9 @@ impl Liveness {
                     if tokio::time::Instant::now() < quiet_until {
                         continue;
                     }
-                    if let Err(error) = reap_dead(&me, &mut redis, &health).await {
+                    if let Err(error) =
+                        reap_dead(&me, &mut redis, &health, departures.as_ref()).await
+                    {
                         tracing::warn!(error = %health.describe(&error), "looking for dead nodes");
                     }
                 }
@@ -259,6 +273,7 @@ async fn reap_dead(
     me: &Incarnation,
     redis: &mut ConnectionManager,
     health: &RedisHealth,
+    departures: &dyn Departures,
 ) -> redis::RedisResult<()> {
     let known: HashMap<String, String> = health
         .call(
@@ -285,19 +300,21 @@ async fn reap_dead(
                 continue;
             }
         }
-        reap(&incarnation, check_alive, redis, health).await?;
+        reap(&incarnation, check_alive, redis, health, departures).await?;
     }
     Ok(())
 }
 
 /// Reports every member of `incarnation` left (once across the cluster) and forgets the
 /// incarnation, in one `REAP` script; not if its liveness key came back meanwhile (when
-/// `check_alive`).
+/// `check_alive`). What is appended for each member is what `departures` makes of its
+/// `participant.left`.
 async fn reap(
     incarnation: &str,
     check_alive: bool,
     redis: &mut ConnectionManager,
     health: &RedisHealth,
+    departures: &dyn Departures,
 ) -> redis::RedisResult<()> {
     let index = members_key(incarnation);
     let script = redis::Script::new(REAP);
@@ -343,6 +360,12 @@ async fn reap(
                 id: &entry.participant_id,
             }
             .encode();
+            let run = if check_alive {
+                DeadRun::Expired
+            } else {
+                DeadRun::Restarted
+            };
+            let frames = departures.report(run, left.as_str().to_owned());
             invocation
                 .key(keys.members)
                 .key(keys.hands)
@@ -350,8 +373,9 @@ async fn reap(
                 .arg(&entry.participant_id)
                 .arg(&entry.owner)
                 .arg(&entry.room.room_id)
-                .arg(left.as_str())
-                .arg(text);
+                .arg(text)
+                .arg(frames.len())
+                .arg(frames);
         }
         let (verdict, reported): (String, usize) = health
             .call("reaping a dead node", invocation.invoke_async(redis))

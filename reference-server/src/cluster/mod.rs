@@ -17,6 +17,7 @@ use crate::error::StartError;
 use crate::events::RoomEvents;
 use crate::metrics::ClusterFigures;
 use crate::node::{NodeId, RedisUrl};
+use crate::seams::Departures;
 
 #[cfg(feature = "cluster")]
 pub mod bus;
@@ -125,12 +126,13 @@ impl Cluster {
     /// Starts the room-event bus of this node for the rooms of `tenants` (see [`bus`]); it
     /// reads on a connection of its own. Then starts this incarnation's heartbeat and reaper
     /// (see [`liveness`]), having reaped the dead ones first (an earlier run of this node id
-    /// included). The node's view of Redis ([`health`]) reports into `figures`.
+    /// included), reporting their members left through `departures`. The node's view of Redis ([`health`]) reports into `figures`.
     #[cfg(feature = "cluster")]
     pub async fn room_events(
         &mut self,
         tenants: Vec<String>,
         figures: ClusterFigures,
+        departures: Arc<dyn Departures>,
     ) -> Result<Arc<dyn RoomEvents>, StartError> {
         let unreachable = |error: redis::RedisError| StartError::RedisUnreachable {
             url: self.url.to_string(),
@@ -159,6 +161,7 @@ impl Cluster {
             self.redis.clone(),
             bus.clone(),
             health,
+            departures,
         )
         .await
         .map_err(unreachable)?;
@@ -214,6 +217,7 @@ impl Cluster {
         &mut self,
         _tenants: Vec<String>,
         _figures: ClusterFigures,
+        _departures: Arc<dyn Departures>,
     ) -> Result<Arc<dyn RoomEvents>, StartError> {
         Err(StartError::ClusterNotBuilt)
     }
