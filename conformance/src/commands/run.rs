@@ -187,6 +187,7 @@ async fn run_against(
             restart_command: config.node_restart_command.clone(),
             bound: config.failover_bound,
             victims: AtomicUsize::new(0),
+            dead: Default::default(),
         },
     });
 

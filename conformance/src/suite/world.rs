@@ -110,6 +110,9 @@ pub struct Failover {
     pub bound: Duration,
     /// How many nodes the failover scenarios took to lose, the last node first.
     pub victims: AtomicUsize,
+    /// The nodes killed and not brought back (index in [`RunContext::nodes`]): nothing later
+    /// goes to them, their REST APIs included.
+    pub dead: std::sync::Mutex<std::collections::BTreeSet<usize>>,
 }
 
 impl RunContext {
@@ -511,14 +514,15 @@ impl Scene {
             let minted = self.mint_participant(&room_id, &local_id, display_name, role)?;
             (minted, String::new())
         } else {
+            let api = self.api_node(node + 1);
             let provisioned = self
                 .run
                 .provisioner
-                .via(node + 1)
+                .via(api)
                 .add_participant(&room_id, &local_id, display_name, role)
                 .await
                 .map_err(|e| self.refused_provisioning(name, role, e.to_string()))?;
-            (provisioned, self.through(node + 1))
+            (provisioned, self.through(api))
         };
         self.run.redactor.register_token(&credentials.token, name);
         let on_node = if self.run.several_nodes() && name != CONTROL_PARTICIPANT {
@@ -587,14 +591,33 @@ impl Scene {
             failover.kill_command.clone(),
             failover.restart_command.clone(),
         );
+        // Down from now until it is back (for good if the kill or the restart fails): nothing
+        // later goes to it, its REST API included.
+        self.mark_dead(node, true);
         self.node_command(node, "--node-kill-command", "killed", kill)
             .await?;
         self.lost = Some((node, Some(Instant::now())));
         if restart {
             self.node_command(node, "--node-restart-command", "restarted", revive)
                 .await?;
+            self.mark_dead(node, false);
         }
         Ok(())
+    }
+
+    /// Records that `node` is down (`dead`) or back.
+    fn mark_dead(&self, node: usize, dead: bool) {
+        let mut down = self
+            .run
+            .failover
+            .dead
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if dead {
+            down.insert(node);
+        } else {
+            down.remove(&node);
+        }
     }
 
     /// Runs `command`, the run's `which`, on `node`, which it leaves `done` (for messages).
@@ -643,15 +666,32 @@ impl Scene {
     /// second node's (participants start on the first).
     pub fn room_api(&mut self) -> (Provisioner, String) {
         self.room_calls += 1;
-        let node = self.room_calls;
+        let node = self.api_node(self.room_calls);
         (self.run.provisioner.via(node), self.through(node))
     }
 
     /// The provisioner for a REST call about `name` (removing it), with what the operator's
     /// note says of it: the API of the node after the one its connections go to.
     pub fn participant_api(&self, name: &str) -> Result<(Provisioner, String), Failure> {
-        let node = self.participant(name)?.node + 1;
+        let node = self.api_node(self.participant(name)?.node + 1);
         Ok((self.run.provisioner.via(node), self.through(node)))
+    }
+
+    /// The node whose REST API takes a call meant for node `node` (counted modulo the nodes):
+    /// that node, or the next one still alive when a failover scenario killed it (the first
+    /// node is never killed).
+    fn api_node(&self, node: usize) -> usize {
+        let nodes = self.run.nodes.len().max(1);
+        let dead = self
+            .run
+            .failover
+            .dead
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (0..nodes)
+            .map(|i| (node + i) % nodes)
+            .find(|n| !dead.contains(n))
+            .unwrap_or(0)
     }
 
     /// `" (through node2's REST API)"` for the API of node `node` (modulo the nodes) when each
