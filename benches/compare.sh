@@ -32,7 +32,7 @@
 # Settings (environment): CHALK_BENCH_DURATION (default 5s) sending time per shape;
 # CHALK_BENCH_CACHE (default ~/.cache/chalk-bench) npm install directory; CHALK_BENCH_OUT
 # (default target/bench) JSON results; CHALK_BENCH_PEERS (default "node-ws bun", empty for
-# none); CHALK_BENCH_SHAPES (default: all, see shape_args); CHALK_BENCH_SUITE_RUNS (default 3);
+# none); CHALK_BENCH_SHAPES (default: all, see shape_args); CHALK_BENCH_SUITE_RUNS (default 3, 0 to leave the suite untimed);
 # CHALK_BENCH_CLUSTER_PEERS (default "node-ws-redis", empty for none) the peers of the cluster
 # shapes; CHALK_BENCH_FAILOVER_RUNS (default 3);
 # CHALK_BENCH_BUILD=0 uses the release binaries already in target/release.
@@ -269,12 +269,13 @@ for shape in $SHAPES; do
   done
 done
 
+SUITE_JSON=$OUT/suite.json
+if [ "$SUITE_RUNS" -gt 0 ] 2>/dev/null; then
 log "conformance suite against the embedded server ($SUITE_RUNS runs)"
 if ! command -v hyperfine >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   (apt-get install -y -qq hyperfine >/dev/null 2>&1 || \
     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq hyperfine >/dev/null 2>&1)) || true
 fi
-SUITE_JSON=$OUT/suite.json
 # One run to warm the caches, whose output is kept (its closing line is in the summary).
 env -u CHALK_URL "$LOAD_BIN" >"$OUT/suite-output.txt" 2>&1 || true
 if command -v hyperfine >/dev/null; then
@@ -289,6 +290,10 @@ else
     times+=("$(echo "$end - $start" | bc -l 2>/dev/null || node -p "$end - $start")")
   done
   printf '{"results":[{"times":[%s]}]}\n' "$(IFS=,; echo "${times[*]}")" >"$SUITE_JSON"
+fi
+else
+  # CHALK_BENCH_SUITE_RUNS=0: the suite is not timed.
+  rm -f "$SUITE_JSON" "$OUT/suite-output.txt"
 fi
 CHALK_BENCH_FAILOVER_RUNS=$FAILOVER_RUNS \
   node "$ROOT/benches/summarize.js" "$OUT" "$SERVERS" "$SHAPES" "$CLUSTER_SERVERS"
