@@ -182,8 +182,8 @@ pub trait RoomEvents: Send + Sync + fmt::Debug + 'static {
 
     /// For the connection that just joined: a future that resolves once its join is complete
     /// wherever the events go (a bus that joins in the background), after which every event of
-    /// the room reaches it. The session waits for it before it reads or answers anything, so
-    /// that a client's first pong means "joined", as on a single process. `None` (the
+    /// the room reaches it. The handshake waits for it before it answers `101`, so that a
+    /// member counts as joined from its `101` on, as on a single process. `None` (the
     /// default): the join is complete already.
     fn settled(&self, _conn: ConnId) -> Option<Settled> {
         None

@@ -16,7 +16,7 @@
 //! | `chalk_redis_up` | gauge | 1 while this node can use Redis, 0 while it takes Redis for unavailable |
 //! | `chalk_redis_reconnects_total` | counter | times Redis became usable again after being unavailable |
 //! | `chalk_bus_lag_seconds` | histogram | from a stream entry's append (its id's milliseconds, Redis's clock) to its delivery by this node's reader |
-//! | `chalk_bus_queue` | gauge | commands of this node waiting for Redis (the publisher's queue) |
+//! | `chalk_bus_queue` | gauge | chat messages, hand changes and recording events of this node waiting for Redis (the bounded part of the publisher's queue) |
 //!
 //! The gauges are read when scraped; the counters count as things happen, with one atomic
 //! increment each. Nothing here carries a token, an API key or a participant id: labels are the

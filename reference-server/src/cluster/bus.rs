@@ -22,7 +22,7 @@
 //! that finds the queue at [`QUEUE_LIMIT`], or whose script fails); it is never kept to be
 //! sent later, so it is never delivered twice. A departure is kept and handed to Redis once it
 //! is back: the pending departures are bounded by the node's members. A join that cannot be
-//! handed over closes its socket (1011); the handshake already answers 503 meanwhile.
+//! handed over is answered 503 by the handshake, which waits for it, instead of a `101`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -170,9 +170,12 @@ if cjson.decode(current).owner ~= ARGV[2] then return false end
 return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'r', ARGV[3], 'f', ARGV[4])
 "#;
 
-/// Raises or lowers a member's hand and appends the event; nil when it is not a member.
+/// Raises or lowers a member's hand and appends the event; nil when it is not a member, or no
+/// longer held by the connection that asked (removed, replaced on another node, reaped).
 const HAND: &str = r#"
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return false end
+if cjson.decode(current).owner ~= ARGV[6] then return false end
 if ARGV[2] == '1' then
   redis.call('SADD', KEYS[2], ARGV[1])
 else
@@ -212,9 +215,11 @@ enum Command {
         participant_id: String,
         left: Utf8Bytes,
     },
+    /// A hand change of `participant_id`, asked on this node's connection `conn`.
     Hand {
         room: RoomKey,
         participant_id: String,
+        conn: ConnId,
         raised: bool,
         frame: Utf8Bytes,
         /// Told `unavailable` if Redis does not take it.
@@ -351,9 +356,14 @@ impl ClusterBus {
 
     fn queue(&self, command: Command) {
         let bounded = command.is_bounded();
-        // The tasks live as long as the runtime; a send fails only while it shuts down.
-        if self.commands.send(command).is_ok() && bounded {
+        // Counted before the send, so that the publisher's decrement never comes first (the
+        // limit is checked before, so several senders at once may pass it by a few).
+        if bounded {
             self.health.figures().bus_queue.inc();
+        }
+        // The tasks live as long as the runtime; a send fails only while it shuts down.
+        if self.commands.send(command).is_err() && bounded {
+            self.health.figures().bus_queue.dec();
         }
     }
 
@@ -446,6 +456,7 @@ impl RoomEvents for ClusterBus {
                 let command = Command::Hand {
                     room,
                     participant_id: participant_id.to_owned(),
+                    conn: from,
                     raised,
                     frame: event.frame,
                     sender: sender.cloned(),
@@ -560,6 +571,7 @@ async fn publish_loop(
                     Err(not_tried())
                 };
                 let joining = Arc::clone(&conn);
+                let failed_key = (room.clone(), participant_id.clone());
                 let joined = result.map(|(verdict, id, members, hands, recording)| {
                     let refused = match verdict.as_str() {
                         "ended" => Some(CloseReason::RoomEnded),
@@ -581,7 +593,11 @@ async fn publish_loop(
                 });
                 // A join Redis did not take would leave a socket that hears nothing: the
                 // handshake, which waits for the join, answers 503 instead of its 101.
+                // Redis may still have run the script (an answer lost or late): the member is
+                // kept as this connection's, so that the departure the refusal brings runs
+                // `LEAVE`, which removes it if it is there and does nothing otherwise.
                 if joined.is_err() {
+                    owners.insert(failed_key, joining.id());
                     joining.close(CloseReason::Internal);
                 }
                 // Joined, refused or failed: the handshake goes on (a refused or failed one to
@@ -633,6 +649,7 @@ async fn publish_loop(
             Command::Hand {
                 room,
                 participant_id,
+                conn,
                 raised,
                 frame,
                 sender,
@@ -650,6 +667,7 @@ async fn publish_loop(
                                 .arg(&room.room_id)
                                 .arg(frame.as_str())
                                 .arg(STREAM_MAXLEN)
+                                .arg(owner(&node, conn))
                                 .invoke_async::<Option<String>>(&mut redis),
                         )
                         .await

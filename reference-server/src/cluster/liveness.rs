@@ -318,6 +318,10 @@ async fn reap(
 ) -> redis::RedisResult<()> {
     let index = members_key(incarnation);
     let script = redis::Script::new(REAP);
+    // What the seam made of each member's departure: asked once per member, however many
+    // attempts the script takes.
+    let mut reported_frames: std::collections::HashMap<String, Vec<String>> =
+        std::collections::HashMap::new();
     for _attempt in 0..REAP_ATTEMPTS {
         let listed: Vec<String> = health
             .call(
@@ -365,7 +369,10 @@ async fn reap(
             } else {
                 DeadRun::Restarted
             };
-            let frames = departures.report(run, left.as_str().to_owned());
+            let frames = reported_frames
+                .entry(text.clone())
+                .or_insert_with(|| departures.report(run, left.as_str().to_owned()))
+                .clone();
             invocation
                 .key(keys.members)
                 .key(keys.hands)
